@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources for packetwalk labs; they wire the engine's pure builders."""

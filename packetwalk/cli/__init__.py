@@ -1,0 +1,1 @@
+"""Invoke tasks and terminal views: thin adapters that parse, call the core and print."""

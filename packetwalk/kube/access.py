@@ -1,0 +1,132 @@
+"""The one small interface through which packetwalk touches a cluster.
+
+Everything that talks to Kubernetes (the lab runner, the packet-walk capture, ``matrix --cluster``)
+depends on :class:`ClusterAccess` only. Commands a participant would type go through ``kubectl``
+so the runner can show them verbatim; exec, ephemeral containers and binary streams go through the
+official client in the real implementation. Tests use the in-memory fake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO, Protocol
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command printed and how it ended; ``command`` is what a participant would type."""
+
+    command: tuple[str, ...]
+    exit_code: int
+    stdout: str = ""
+    stderr: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+@dataclass(frozen=True)
+class PodInfo:
+    namespace: str
+    name: str
+    ip: str | None
+    node: str | None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    containers: tuple[str, ...] = ()
+    ephemeral_containers: tuple[str, ...] = ()
+    phase: str = "Running"
+    host_network: bool = False
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    name: str
+    internal_ip: str | None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    pod_cidrs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EphemeralContainer:
+    """An ephemeral container to add to a pod (``kubectl debug`` with the netadmin profile).
+
+    Ephemeral containers can never be removed or changed, so callers name them and reuse one
+    that already exists under the same name.
+    """
+
+    name: str
+    image: str
+    command: tuple[str, ...]
+    target_container: str | None = None
+    capabilities: tuple[str, ...] = ("NET_ADMIN", "NET_RAW")
+
+
+class StreamHandle(Protocol):
+    """A running command whose stdout is being copied, byte for byte, into a sink."""
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """Stop the command (or wait for it), flush the sink and return its exit code."""
+        ...
+
+
+class ClusterAccess(Protocol):
+    """The operations packetwalk needs from a cluster, and nothing more."""
+
+    def kubectl(
+        self, args: Sequence[str], *, stdin: str | None = None, timeout: float = 60.0
+    ) -> CommandResult:
+        """Run ``kubectl <args>`` against the lab's context."""
+        ...
+
+    def shell(self, command: str, *, timeout: float = 60.0) -> CommandResult:
+        """Run a shell command on the participant's machine (e.g. ``docker exec`` into a kind node)."""
+        ...
+
+    def exec(
+        self,
+        namespace: str,
+        pod: str,
+        command: Sequence[str],
+        *,
+        container: str | None = None,
+        timeout: float = 60.0,
+    ) -> CommandResult:
+        """Run a command in a pod's container and collect its output."""
+        ...
+
+    def pods(self, namespace: str | None = None, *, selector: str | None = None) -> list[PodInfo]:
+        """List pods (all namespaces when ``namespace`` is None), optionally by label selector."""
+        ...
+
+    def nodes(self) -> list[NodeInfo]:
+        """List the cluster's nodes."""
+        ...
+
+    def get_objects(self, resource: str, *, namespace: str | None = None) -> list[dict[str, object]]:
+        """Return the objects of one resource type (``kubectl get <resource> -o json`` items).
+
+        ``namespace`` None means all namespaces for namespaced resources.
+        """
+        ...
+
+    def add_ephemeral_container(self, namespace: str, pod: str, spec: EphemeralContainer) -> bool:
+        """Add ``spec`` to the pod; return False when a container of that name already exists."""
+        ...
+
+    def node_debug_pod(self, node: str, *, name: str, image: str) -> PodInfo:
+        """Return a running host-network debug pod on ``node`` (created once, then reused)."""
+        ...
+
+    def stream(
+        self,
+        namespace: str,
+        pod: str,
+        command: Sequence[str],
+        sink: BinaryIO,
+        *,
+        container: str | None = None,
+    ) -> StreamHandle:
+        """Start ``command`` in the pod and copy its binary stdout into ``sink`` until stopped."""
+        ...
