@@ -14,6 +14,7 @@ TASK_MODULES = (
     "packetwalk.cli.matrix_tasks",
     "packetwalk.cli.lab_tasks",
     "packetwalk.cli.walk_tasks",
+    "packetwalk.cli.analyze_tasks",
     "packetwalk.cli.dev_tasks",
 )
 

@@ -1,0 +1,1 @@
+"""Placeholder module: its tasks are being written (see the open issues)."""
