@@ -67,7 +67,12 @@ class StreamHandle(Protocol):
     """A running command whose stdout is being copied, byte for byte, into a sink."""
 
     def stop(self, timeout: float = 10.0) -> int:
-        """Stop the command (or wait for it), flush the sink and return its exit code."""
+        """Wait up to ``timeout`` seconds for the command to end by itself, then stop it; flush the
+        sink and return its exit code. ``timeout=0`` stops it at once."""
+        ...
+
+    def poll(self) -> int | None:
+        """The exit code once the command has ended by itself, else None."""
         ...
 
 
@@ -81,7 +86,7 @@ class ClusterAccess(Protocol):
         ...
 
     def shell(self, command: str, *, timeout: float = 60.0) -> CommandResult:
-        """Run a shell command on the participant's machine (e.g. ``docker exec`` into a kind node)."""
+        """Run a shell command on the participant's machine (``docker exec`` into a kind node)."""
         ...
 
     def exec(
@@ -104,7 +109,9 @@ class ClusterAccess(Protocol):
         """List the cluster's nodes."""
         ...
 
-    def get_objects(self, resource: str, *, namespace: str | None = None) -> list[dict[str, object]]:
+    def get_objects(
+        self, resource: str, *, namespace: str | None = None
+    ) -> list[dict[str, object]]:
         """Return the objects of one resource type (``kubectl get <resource> -o json`` items).
 
         ``namespace`` None means all namespaces for namespaced resources.
@@ -115,8 +122,21 @@ class ClusterAccess(Protocol):
         """Add ``spec`` to the pod; return False when a container of that name already exists."""
         ...
 
+    def wait_container_running(
+        self, namespace: str, pod: str, container: str, *, timeout: float = 60.0
+    ) -> bool:
+        """Wait until the (ephemeral) container runs; False if it ended or did not start in time.
+
+        Ephemeral containers are never restarted: one that has terminated cannot be reused.
+        """
+        ...
+
     def node_debug_pod(self, node: str, *, name: str, image: str) -> PodInfo:
-        """Return a running host-network debug pod on ``node`` (created once, then reused)."""
+        """Return a running host-network debug pod on ``node`` (created once, then reused).
+
+        The pod is privileged, pinned to the node, tolerates every taint and has a container
+        named ``debug`` that idles, so captures and ``ip``/``iptables`` run in it with exec.
+        """
         ...
 
     def stream(
@@ -130,3 +150,13 @@ class ClusterAccess(Protocol):
     ) -> StreamHandle:
         """Start ``command`` in the pod and copy its binary stdout into ``sink`` until stopped."""
         ...
+
+
+DEBUG_NAMESPACE = "default"
+"""Where node debug pods live: kind and GKE leave ``default`` at the ``privileged`` PSA level."""
+
+DEBUG_CONTAINER = "debug"
+"""The container of a node debug pod that commands are exec'd in."""
+
+IDLE_COMMAND: tuple[str, ...] = ("tail", "-f", "/dev/null")
+"""Keeps a debug or probe container alive until the pod goes; works in busybox and coreutils."""

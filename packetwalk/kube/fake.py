@@ -1,0 +1,345 @@
+"""An in-memory cluster for tests: pods, nodes and objects held in dicts, scripted command answers.
+
+:class:`FakeCluster` implements :class:`~packetwalk.kube.access.ClusterAccess` without any network
+or subprocess. Tests script what ``kubectl``, ``shell`` and ``exec`` answer by matching the command
+(a regex searched in the shell-quoted command line, or a callable deciding itself), give canned
+bytes to ``stream`` per ``(namespace, pod, container)``, and read back :attr:`FakeCluster.calls`
+to assert what the code under test did. Ephemeral containers and node debug pods are book-kept
+the way the API server does it: an ephemeral container name can be added once per pod, ever.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import BinaryIO, Literal
+
+from packetwalk.kube.access import (
+    DEBUG_CONTAINER,
+    DEBUG_NAMESPACE,
+    CommandResult,
+    EphemeralContainer,
+    NodeInfo,
+    PodInfo,
+)
+
+CommandKind = Literal["kubectl", "shell", "exec"]
+
+Matcher = str | re.Pattern[str] | Callable[["Call"], bool]
+"""Selects a scripted answer: a regex searched in :attr:`Call.line`, or a predicate on the call."""
+
+Answer = CommandResult | str | Callable[["Call"], CommandResult | str]
+"""A scripted answer: a full result, just stdout (exit code 0), or a function of the call."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One operation the code under test asked of the cluster."""
+
+    kind: str
+    """``kubectl``, ``shell``, ``exec``, ``pods``, ``nodes``, ``get_objects``,
+    ``add_ephemeral_container``, ``wait_container_running``, ``node_debug_pod`` or ``stream``."""
+    command: tuple[str, ...] = ()
+    namespace: str | None = None
+    pod: str | None = None
+    container: str | None = None
+    detail: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def line(self) -> str:
+        """The command as one shell-quoted line (what matchers search)."""
+        return shlex.join(self.command)
+
+
+@dataclass
+class _Script:
+    kind: CommandKind
+    matcher: Matcher
+    answer: Answer
+    times: int | None
+    used: int = 0
+
+    def matches(self, call: Call) -> bool:
+        if self.times is not None and self.used >= self.times:
+            return False
+        if callable(self.matcher) and not isinstance(self.matcher, re.Pattern):
+            return bool(self.matcher(call))
+        return re.search(self.matcher, call.line) is not None
+
+    def answer_for(self, call: Call) -> CommandResult:
+        self.used += 1
+        answer = self.answer(call) if callable(self.answer) else self.answer
+        if isinstance(answer, str):
+            return CommandResult(call.command, 0, answer, "")
+        return replace(answer, command=call.command)
+
+
+class _FakeStream:
+    def __init__(self, exit_code: int) -> None:
+        self._exit_code = exit_code
+        self.stopped = False
+
+    def stop(self, timeout: float = 10.0) -> int:
+        self.stopped = True
+        return self._exit_code
+
+    def poll(self) -> int | None:
+        return self._exit_code
+
+
+class FakeCluster:
+    """A scriptable in-memory :class:`ClusterAccess`.
+
+    Scripts are tried newest first, so a test can override a general answer with a specific one.
+    A command nothing matches fails with exit code 127 and says so on stderr, which makes a
+    missing script show up in the test's failure message instead of passing silently.
+    """
+
+    def __init__(
+        self,
+        *,
+        pods: Sequence[PodInfo] = (),
+        nodes: Sequence[NodeInfo] = (),
+        objects: Mapping[str, Sequence[Mapping[str, object]]] | None = None,
+    ) -> None:
+        self._pods: dict[tuple[str, str], PodInfo] = {(p.namespace, p.name): p for p in pods}
+        self._nodes: dict[str, NodeInfo] = {n.name: n for n in nodes}
+        self.objects: dict[str, list[dict[str, object]]] = {
+            resource: [dict(item) for item in items] for resource, items in (objects or {}).items()
+        }
+        self._scripts: list[_Script] = []
+        self.stream_payloads: dict[tuple[str, str, str | None], bytes] = {}
+        self.stream_exit_codes: dict[tuple[str, str, str | None], int] = {}
+        self.unstartable_containers: set[tuple[str, str, str]] = set()
+        """``(namespace, pod, container)`` that never reach Running (image pull errors...)."""
+        self.ephemeral_specs: dict[tuple[str, str, str], EphemeralContainer] = {}
+        self.calls: list[Call] = []
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    def add_pod(self, pod: PodInfo) -> None:
+        self._pods[(pod.namespace, pod.name)] = pod
+
+    def add_node(self, node: NodeInfo) -> None:
+        self._nodes[node.name] = node
+
+    def on(
+        self, kind: CommandKind, matcher: Matcher, answer: Answer, *, times: int | None = None
+    ) -> None:
+        """Answer ``kind`` commands ``matcher`` selects with ``answer`` (``times`` limits uses)."""
+        self._scripts.append(_Script(kind, matcher, answer, times))
+
+    def on_kubectl(self, matcher: Matcher, answer: Answer, *, times: int | None = None) -> None:
+        self.on("kubectl", matcher, answer, times=times)
+
+    def on_shell(self, matcher: Matcher, answer: Answer, *, times: int | None = None) -> None:
+        self.on("shell", matcher, answer, times=times)
+
+    def on_exec(self, matcher: Matcher, answer: Answer, *, times: int | None = None) -> None:
+        self.on("exec", matcher, answer, times=times)
+
+    def calls_of(self, kind: str) -> list[Call]:
+        return [call for call in self.calls if call.kind == kind]
+
+    # -- ClusterAccess --------------------------------------------------------------------------
+
+    def kubectl(
+        self, args: Sequence[str], *, stdin: str | None = None, timeout: float = 60.0
+    ) -> CommandResult:
+        call = Call("kubectl", ("kubectl", *args), detail={"stdin": stdin, "timeout": timeout})
+        self.calls.append(call)
+        scripted = self._answer("kubectl", call)
+        if scripted is not None:
+            return scripted
+        builtin = self._builtin_get(list(args), call)
+        return builtin if builtin is not None else self._unscripted(call)
+
+    def shell(self, command: str, *, timeout: float = 60.0) -> CommandResult:
+        call = Call("shell", ("sh", "-c", command), detail={"timeout": timeout})
+        self.calls.append(call)
+        return self._answer("shell", call) or self._unscripted(call)
+
+    def exec(
+        self,
+        namespace: str,
+        pod: str,
+        command: Sequence[str],
+        *,
+        container: str | None = None,
+        timeout: float = 60.0,
+    ) -> CommandResult:
+        call = Call("exec", tuple(command), namespace, pod, container, detail={"timeout": timeout})
+        self.calls.append(call)
+        if (namespace, pod) not in self._pods:
+            return CommandResult(call.command, 1, "", f'pods "{pod}" not found in {namespace}')
+        if container is not None and container not in self._container_names(namespace, pod):
+            return CommandResult(
+                call.command, 1, "", f"container {container} not found in pod {pod}"
+            )
+        return self._answer("exec", call) or self._unscripted(call)
+
+    def pods(self, namespace: str | None = None, *, selector: str | None = None) -> list[PodInfo]:
+        self.calls.append(Call("pods", namespace=namespace, detail={"selector": selector}))
+        wanted = _parse_selector(selector)
+        return [
+            pod
+            for (ns, _), pod in sorted(self._pods.items())
+            if (namespace is None or ns == namespace) and _selected(pod.labels, wanted)
+        ]
+
+    def nodes(self) -> list[NodeInfo]:
+        self.calls.append(Call("nodes"))
+        return [self._nodes[name] for name in sorted(self._nodes)]
+
+    def get_objects(
+        self, resource: str, *, namespace: str | None = None
+    ) -> list[dict[str, object]]:
+        self.calls.append(Call("get_objects", namespace=namespace, detail={"resource": resource}))
+        items = self.objects.get(resource, [])
+        if namespace is None:
+            return [dict(item) for item in items]
+        return [dict(item) for item in items if _object_namespace(item) == namespace]
+
+    def add_ephemeral_container(self, namespace: str, pod: str, spec: EphemeralContainer) -> bool:
+        self.calls.append(
+            Call(
+                "add_ephemeral_container",
+                spec.command,
+                namespace,
+                pod,
+                spec.name,
+                detail={"image": spec.image, "target": spec.target_container},
+            )
+        )
+        info = self._pods.get((namespace, pod))
+        if info is None:
+            raise LookupError(f"pod {namespace}/{pod} does not exist")
+        if spec.name in self._container_names(namespace, pod):
+            return False
+        self._pods[(namespace, pod)] = replace(
+            info, ephemeral_containers=(*info.ephemeral_containers, spec.name)
+        )
+        self.ephemeral_specs[(namespace, pod, spec.name)] = spec
+        return True
+
+    def wait_container_running(
+        self, namespace: str, pod: str, container: str, *, timeout: float = 60.0
+    ) -> bool:
+        self.calls.append(Call("wait_container_running", (), namespace, pod, container))
+        if (namespace, pod) not in self._pods:
+            return False
+        if (namespace, pod, container) in self.unstartable_containers:
+            return False
+        return container in self._container_names(namespace, pod)
+
+    def node_debug_pod(self, node: str, *, name: str, image: str) -> PodInfo:
+        self.calls.append(
+            Call("node_debug_pod", (), DEBUG_NAMESPACE, name, detail={"node": node, "image": image})
+        )
+        if node not in self._nodes:
+            raise LookupError(f"node {node} does not exist")
+        existing = self._pods.get((DEBUG_NAMESPACE, name))
+        if existing is not None:
+            if existing.node != node:
+                raise LookupError(f"pod {name} exists on node {existing.node}, not {node}")
+            return existing
+        info = PodInfo(
+            namespace=DEBUG_NAMESPACE,
+            name=name,
+            ip=self._nodes[node].internal_ip,
+            node=node,
+            labels={"app.kubernetes.io/managed-by": "packetwalk"},
+            containers=(DEBUG_CONTAINER,),
+            host_network=True,
+        )
+        self._pods[(DEBUG_NAMESPACE, name)] = info
+        return info
+
+    def stream(
+        self,
+        namespace: str,
+        pod: str,
+        command: Sequence[str],
+        sink: BinaryIO,
+        *,
+        container: str | None = None,
+    ) -> _FakeStream:
+        self.calls.append(Call("stream", tuple(command), namespace, pod, container))
+        key = (namespace, pod, container)
+        sink.write(self.stream_payloads.get(key, b""))
+        sink.flush()
+        return _FakeStream(self.stream_exit_codes.get(key, 0))
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _container_names(self, namespace: str, pod: str) -> tuple[str, ...]:
+        info = self._pods[(namespace, pod)]
+        return (*info.containers, *info.ephemeral_containers)
+
+    def _answer(self, kind: CommandKind, call: Call) -> CommandResult | None:
+        for script in reversed(self._scripts):
+            if script.kind == kind and script.matches(call):
+                return script.answer_for(call)
+        return None
+
+    def _builtin_get(self, args: list[str], call: Call) -> CommandResult | None:
+        """``kubectl get <resource> [-n NS | -A] -o json`` from the in-memory objects."""
+        if len(args) < 2 or args[0] != "get" or "-o" not in args:
+            return None
+        out = args.index("-o")
+        if out + 1 >= len(args) or args[out + 1] != "json":
+            return None
+        resource = args[1]
+        if resource not in self.objects:
+            return None
+        namespace = args[args.index("-n") + 1] if "-n" in args[:-1] else None
+        items = self.get_objects(resource, namespace=namespace)
+        self.calls.pop()  # the nested get_objects is an implementation detail of this kubectl
+        body = {"apiVersion": "v1", "kind": "List", "items": items}
+        return CommandResult(call.command, 0, json.dumps(body), "")
+
+    @staticmethod
+    def _unscripted(call: Call) -> CommandResult:
+        return CommandResult(
+            call.command, 127, "", f"FakeCluster: no scripted {call.kind} answer for: {call.line}"
+        )
+
+
+def _object_namespace(item: Mapping[str, object]) -> str | None:
+    metadata = item.get("metadata")
+    if isinstance(metadata, Mapping):
+        namespace = metadata.get("namespace")
+        return namespace if isinstance(namespace, str) else None
+    return None
+
+
+def _parse_selector(selector: str | None) -> list[tuple[str, str, str]]:
+    """Equality-based selectors (``a=b,c!=d,e``): enough for lab modules."""
+    if not selector:
+        return []
+    terms: list[tuple[str, str, str]] = []
+    for raw in selector.split(","):
+        term = raw.strip()
+        if "!=" in term:
+            key, value = term.split("!=", 1)
+            terms.append((key.strip(), "!=", value.strip()))
+        elif "=" in term:
+            key, value = term.split("=", 1)
+            terms.append((key.strip(), "=", value.strip().lstrip("=")))
+        else:
+            terms.append((term, "exists", ""))
+    return terms
+
+
+def _selected(labels: Mapping[str, str], terms: list[tuple[str, str, str]]) -> bool:
+    for key, op, value in terms:
+        if op == "=" and labels.get(key) != value:
+            return False
+        if op == "!=" and labels.get(key) == value:
+            return False
+        if op == "exists" and key not in labels:
+            return False
+    return True

@@ -1,0 +1,116 @@
+"""The in-memory cluster behaves like the real one where packetwalk relies on it."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import pytest
+
+from packetwalk.kube.access import CommandResult, EphemeralContainer, NodeInfo, PodInfo
+from packetwalk.kube.fake import FakeCluster
+
+
+def cluster() -> FakeCluster:
+    return FakeCluster(
+        pods=[
+            PodInfo("vote", "vote-1", "10.244.1.5", "lab-worker", {"app": "vote"}, ("vote",)),
+            PodInfo("vote", "redis-1", "10.244.2.7", "lab-worker2", {"app": "redis"}, ("redis",)),
+        ],
+        nodes=[NodeInfo("lab-worker", "172.18.0.3"), NodeInfo("lab-worker2", "172.18.0.4")],
+        objects={"services": [{"metadata": {"name": "redis", "namespace": "vote"}}]},
+    )
+
+
+def test_scripted_answers_match_by_regex_and_newest_wins() -> None:
+    fake = cluster()
+    fake.on_kubectl(r"^kubectl get pods", "general")
+    fake.on_kubectl(r"get pods -n vote", CommandResult((), 0, "specific", ""))
+    assert fake.kubectl(["get", "pods", "-n", "vote"]).stdout == "specific"
+    assert fake.kubectl(["get", "pods", "-A"]).stdout == "general"
+    assert [c.line for c in fake.calls_of("kubectl")] == [
+        "kubectl get pods -n vote",
+        "kubectl get pods -A",
+    ]
+
+
+def test_callable_matchers_and_answers_and_times() -> None:
+    fake = cluster()
+    fake.on_shell(lambda call: "ip route" in call.command[-1], lambda call: call.command[-1])
+    fake.on_shell(re.compile("flaky"), CommandResult((), 1, "", "boom"), times=1)
+    fake.on_shell(re.compile("flaky"), "ok now")
+    assert fake.shell("docker exec lab-worker ip route").stdout == "docker exec lab-worker ip route"
+    # newest script first: "ok now" is newer than the one-shot failure
+    assert fake.shell("flaky").stdout == "ok now"
+
+
+def test_unscripted_commands_fail_loudly() -> None:
+    result = cluster().kubectl(["get", "nodes"])
+    assert result.exit_code == 127
+    assert "no scripted kubectl answer for: kubectl get nodes" in result.stderr
+
+
+def test_exec_checks_pod_and_container_exist() -> None:
+    fake = cluster()
+    fake.on_exec(r"cat /etc/resolv.conf", "search vote.svc.cluster.local\n")
+    ok = fake.exec("vote", "vote-1", ["cat", "/etc/resolv.conf"], container="vote")
+    assert ok.ok and ok.stdout.startswith("search")
+    assert not fake.exec("vote", "nope", ["true"]).ok
+    missing = fake.exec("vote", "vote-1", ["true"], container="pw-probe")
+    assert "container pw-probe not found" in missing.stderr
+
+
+def test_builtin_get_json_from_objects() -> None:
+    fake = cluster()
+    result = fake.kubectl(["get", "services", "-n", "vote", "-o", "json"])
+    assert json.loads(result.stdout)["items"][0]["metadata"]["name"] == "redis"
+    assert json.loads(fake.kubectl(["get", "services", "-n", "x", "-o", "json"]).stdout)[
+        "items"
+    ] == []
+    assert [c.kind for c in fake.calls] == ["kubectl", "kubectl"]
+
+
+def test_selectors() -> None:
+    fake = cluster()
+    assert [p.name for p in fake.pods("vote", selector="app=vote")] == ["vote-1"]
+    assert [p.name for p in fake.pods(selector="app!=vote")] == ["redis-1"]
+    assert [p.name for p in fake.pods(selector="app")] == ["redis-1", "vote-1"]
+    assert fake.pods("other") == []
+
+
+def test_ephemeral_containers_are_added_once_and_then_run() -> None:
+    fake = cluster()
+    spec = EphemeralContainer("pw-probe", "netshoot", ("tail", "-f", "/dev/null"), "vote")
+    assert not fake.wait_container_running("vote", "vote-1", "pw-probe")
+    assert fake.add_ephemeral_container("vote", "vote-1", spec) is True
+    assert fake.add_ephemeral_container("vote", "vote-1", spec) is False
+    assert fake.pods("vote", selector="app=vote")[0].ephemeral_containers == ("pw-probe",)
+    assert fake.wait_container_running("vote", "vote-1", "pw-probe")
+    fake.unstartable_containers.add(("vote", "vote-1", "pw-probe"))
+    assert not fake.wait_container_running("vote", "vote-1", "pw-probe")
+    with pytest.raises(LookupError):
+        fake.add_ephemeral_container("vote", "ghost", spec)
+
+
+def test_node_debug_pod_is_reused_and_pinned() -> None:
+    fake = cluster()
+    pod = fake.node_debug_pod("lab-worker", name="pw-node-lab-worker", image="netshoot")
+    assert pod.host_network and pod.node == "lab-worker" and pod.ip == "172.18.0.3"
+    again = fake.node_debug_pod("lab-worker", name="pw-node-lab-worker", image="netshoot")
+    assert again == pod
+    with pytest.raises(LookupError):
+        fake.node_debug_pod("lab-worker2", name="pw-node-lab-worker", image="netshoot")
+    with pytest.raises(LookupError):
+        fake.node_debug_pod("ghost", name="x", image="netshoot")
+
+
+def test_stream_writes_canned_payload() -> None:
+    fake = cluster()
+    fake.stream_payloads[("vote", "vote-1", "pw-cap-x")] = b"\xd4\xc3\xb2\xa1binary\r\n"
+    fake.stream_exit_codes[("vote", "vote-1", "pw-cap-x")] = 0
+    sink = io.BytesIO()
+    handle = fake.stream("vote", "vote-1", ["tcpdump", "-w", "-"], sink, container="pw-cap-x")
+    assert handle.stop() == 0
+    assert sink.getvalue() == b"\xd4\xc3\xb2\xa1binary\r\n"
+    assert fake.calls_of("stream")[0].container == "pw-cap-x"

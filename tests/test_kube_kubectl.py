@@ -1,0 +1,276 @@
+"""The real cluster access, driven by recorded fakes of its subprocess runner and client objects."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from collections.abc import Sequence
+from types import SimpleNamespace as NS
+from typing import Any
+
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from packetwalk.errors import PacketwalkError
+from packetwalk.kube import specs
+from packetwalk.kube.access import EphemeralContainer
+from packetwalk.kube.kubectl import KubectlCluster, container_state, node_info, pod_info
+
+
+class Runner:
+    def __init__(self, answer: tuple[int, str, str] = (0, "out", "")) -> None:
+        self.calls: list[tuple[list[str], str | None, float]] = []
+        self.answer = answer
+
+    def __call__(
+        self, argv: Sequence[str], *, stdin: str | None, timeout: float
+    ) -> tuple[int, str, str]:
+        self.calls.append((list(argv), stdin, timeout))
+        return self.answer
+
+
+def v1pod(name: str = "vote-1", *, ephemeral: Sequence[str] = (), state: str = "running",
+          node: str = "lab-worker") -> Any:
+    def status_of(cname: str) -> Any:
+        st = NS(running=None, terminated=None, waiting=None)
+        setattr(st, state, NS())
+        return NS(name=cname, state=st)
+
+    return NS(
+        metadata=NS(name=name, namespace="vote", labels={"app": "vote"}),
+        spec=NS(
+            node_name=node,
+            host_network=False,
+            containers=[NS(name="vote")],
+            ephemeral_containers=[NS(name=e) for e in ephemeral],
+        ),
+        status=NS(
+            pod_ip="10.244.1.5",
+            phase="Running",
+            container_statuses=[status_of("vote"), status_of("debug")],
+            ephemeral_container_statuses=[status_of(e) for e in ephemeral],
+        ),
+    )
+
+
+class CoreApi:
+    def __init__(self, pod: Any | None = None) -> None:
+        self.pod = pod
+        self.patches: list[tuple[str, str, dict[str, Any]]] = []
+        self.created: list[dict[str, Any]] = []
+
+    def read_namespaced_pod(self, name: str, namespace: str) -> Any:
+        if self.pod is None:
+            raise ApiException(status=404, reason="Not Found")
+        return self.pod
+
+    def patch_namespaced_pod_ephemeralcontainers(self, name: str, ns: str, body: Any) -> Any:
+        self.patches.append((name, ns, body))
+        return self.pod
+
+    def create_namespaced_pod(self, namespace: str, body: dict[str, Any]) -> Any:
+        self.created.append(body)
+        self.pod = v1pod(body["metadata"]["name"], node=body["spec"]["nodeName"])
+        return self.pod
+
+    def list_namespaced_pod(self, namespace: str, **kwargs: Any) -> Any:
+        self.listed = (namespace, kwargs)
+        return NS(items=[self.pod])
+
+    def list_node(self) -> Any:
+        return NS(items=[NS(
+            metadata=NS(name="lab-worker", labels={"kubernetes.io/os": "linux"}),
+            spec=NS(pod_cidrs=["10.244.1.0/24"], pod_cidr="10.244.1.0/24"),
+            status=NS(addresses=[NS(type="Hostname", address="lab-worker"),
+                                 NS(type="InternalIP", address="172.18.0.3")]),
+        )])
+
+    def connect_get_namespaced_pod_exec(self) -> None:  # only passed through, never called
+        raise AssertionError
+
+
+class WsClient:
+    """Mimics kubernetes.stream.ws_client.WSClient: frames arrive per update()."""
+
+    def __init__(self, frames: list[tuple[str, str]], returncode: int, never_ends: bool = False):
+        self.frames = frames
+        self._rc = returncode
+        self.never_ends = never_ends
+        self.buf: dict[str, str] = {}
+        self.closed = False
+
+    def is_open(self) -> bool:
+        return not self.closed and (self.never_ends or bool(self.frames))
+
+    def update(self, timeout: float = 0) -> None:
+        if self.frames:
+            channel, data = self.frames.pop(0)
+            self.buf[channel] = self.buf.get(channel, "") + data
+
+    def peek_stdout(self, timeout: float = 0) -> str:
+        return self.buf.get("out", "")
+
+    def peek_stderr(self, timeout: float = 0) -> str:
+        return self.buf.get("err", "")
+
+    def read_stdout(self, timeout: float | None = None) -> str:
+        return self.buf.pop("out", "")
+
+    def read_stderr(self, timeout: float | None = None) -> str:
+        return self.buf.pop("err", "")
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self.is_open() else self._rc
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_kubectl_makes_context_explicit_and_reports_what_ran() -> None:
+    run = Runner((1, "", "forbidden"))
+    access = KubectlCluster(context="kind-lab", kubeconfig="/k", run=run)
+    result = access.kubectl(["get", "pods"], stdin="x", timeout=5)
+    assert run.calls == [(["kubectl", "--kubeconfig", "/k", "--context", "kind-lab", "get", "pods"],
+                          "x", 5)]
+    assert result.command[-2:] == ("get", "pods") and result.exit_code == 1
+    assert result.stderr == "forbidden"
+
+
+def test_shell_runs_through_sh() -> None:
+    run = Runner()
+    KubectlCluster(run=run).shell("docker exec lab-worker ip route", timeout=3)
+    assert run.calls == [(["sh", "-c", "docker exec lab-worker ip route"], None, 3)]
+
+
+def test_default_runner_reports_timeouts_and_missing_binaries() -> None:
+    from packetwalk.kube.kubectl import run_process
+
+    assert run_process([sys.executable, "-c", "print('hi')"], stdin=None, timeout=10) == (
+        0, "hi\n", "")
+    code, _, err = run_process([sys.executable, "-c", "import time; time.sleep(5)"],
+                               stdin=None, timeout=0.2)
+    assert code == 124 and "timed out" in err
+    assert run_process(["/nonexistent/kubectl"], stdin=None, timeout=1)[0] == 127
+
+
+def test_exec_collects_output_and_exit_code() -> None:
+    seen: dict[str, Any] = {}
+
+    def ws_stream(fn: Any, pod: str, ns: str, **kwargs: Any) -> WsClient:
+        seen.update(pod=pod, ns=ns, **kwargs)
+        return WsClient([("out", "search vote.svc"), ("err", "warn"), ("out", ".cluster.local\n")],
+                        returncode=2)
+
+    access = KubectlCluster(core_api=CoreApi(), ws_stream=ws_stream)
+    result = access.exec("vote", "vote-1", ["cat", "/etc/resolv.conf"], container="vote")
+    assert result.stdout == "search vote.svc.cluster.local\n" and result.stderr == "warn"
+    assert result.exit_code == 2
+    assert result.command == ("kubectl", "exec", "-n", "vote", "vote-1", "-c", "vote", "--",
+                              "cat", "/etc/resolv.conf")
+    assert seen["tty"] is False and seen["stdin"] is False and seen["container"] == "vote"
+    assert seen["_preload_content"] is False
+
+
+def test_exec_times_out_and_reports_api_errors() -> None:
+    access = KubectlCluster(core_api=CoreApi(),
+                            ws_stream=lambda *a, **k: WsClient([], 0, never_ends=True))
+    result = access.exec("vote", "vote-1", ["sleep", "60"], timeout=0.05)
+    assert result.exit_code == 124 and "timed out" in result.stderr
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise ApiException(status=403, reason="Forbidden")
+
+    denied = KubectlCluster(core_api=CoreApi(), ws_stream=refuse).exec("vote", "p", ["true"])
+    assert denied.exit_code == 1 and "403 Forbidden" in denied.stderr
+
+
+def test_ephemeral_container_is_patched_once_by_name() -> None:
+    core = CoreApi(v1pod(ephemeral=["pw-probe"]))
+    access = KubectlCluster(core_api=core)
+    probe = EphemeralContainer("pw-probe", "netshoot", ("tail", "-f", "/dev/null"))
+    assert access.add_ephemeral_container("vote", "vote-1", probe) is False
+    cap = EphemeralContainer("pw-cap-a", "netshoot", ("tail", "-f", "/dev/null"), "vote")
+    assert access.add_ephemeral_container("vote", "vote-1", cap) is True
+    assert core.patches == [("vote-1", "vote", specs.ephemeral_patch(cap))]
+    body = core.patches[0][2]["spec"]["ephemeralContainers"][0]
+    assert body["targetContainerName"] == "vote"
+    assert body["securityContext"] == {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}}
+    assert body["tty"] is False
+
+
+def test_wait_container_running_gives_up_on_terminated() -> None:
+    sleeps: list[float] = []
+    running = KubectlCluster(core_api=CoreApi(v1pod(ephemeral=["c"])), sleep=sleeps.append)
+    assert running.wait_container_running("vote", "vote-1", "c")
+    ended = KubectlCluster(core_api=CoreApi(v1pod(ephemeral=["c"], state="terminated")))
+    assert not ended.wait_container_running("vote", "vote-1", "c")
+    waiting = KubectlCluster(core_api=CoreApi(v1pod(ephemeral=["c"], state="waiting")),
+                             sleep=sleeps.append)
+    assert not waiting.wait_container_running("vote", "vote-1", "c", timeout=0)
+    assert container_state(v1pod(), "absent") is None
+
+
+def test_node_debug_pod_created_pinned_privileged_then_reused() -> None:
+    core = CoreApi(None)
+    access = KubectlCluster(core_api=core)
+    info = access.node_debug_pod("lab-worker", name="pw-node-lab-worker", image="netshoot")
+    assert info.node == "lab-worker"
+    manifest = core.created[0]
+    assert manifest == specs.node_debug_pod_manifest(
+        "lab-worker", name="pw-node-lab-worker", image="netshoot", namespace="default")
+    assert manifest["spec"]["hostNetwork"] is True
+    assert manifest["spec"]["containers"][0]["securityContext"] == {"privileged": True}
+    access.node_debug_pod("lab-worker", name="pw-node-lab-worker", image="netshoot")
+    assert len(core.created) == 1
+    with pytest.raises(PacketwalkError, match="already runs on node lab-worker"):
+        access.node_debug_pod("lab-worker2", name="pw-node-lab-worker", image="netshoot")
+
+
+def test_pods_nodes_and_objects() -> None:
+    core = CoreApi(v1pod(ephemeral=["pw-probe"]))
+    run = Runner((0, '{"items": [{"metadata": {"name": "redis"}}]}', ""))
+    access = KubectlCluster(core_api=core, run=run)
+    [pod] = access.pods("vote", selector="app=vote")
+    assert core.listed == ("vote", {"label_selector": "app=vote"})
+    assert pod == pod_info(core.pod)
+    assert pod.ephemeral_containers == ("pw-probe",) and pod.ip == "10.244.1.5"
+    [node] = access.nodes()
+    assert node == node_info(core.list_node().items[0])
+    assert node.internal_ip == "172.18.0.3" and node.pod_cidrs == ("10.244.1.0/24",)
+    assert access.get_objects("services", namespace="vote") == [{"metadata": {"name": "redis"}}]
+    assert run.calls[0][0] == ["kubectl", "get", "services", "-n", "vote", "-o", "json"]
+    run.answer = (1, "", "the server doesn't have a resource type")
+    with pytest.raises(PacketwalkError, match="resource type"):
+        access.get_objects("nope")
+
+
+def test_stream_is_binary_safe_and_stops() -> None:
+    payload = bytes(range(256)) * 64 + b"\r\n\x00"
+    argvs: list[list[str]] = []
+
+    def popen(argv: Sequence[str]) -> subprocess.Popen[bytes]:
+        argvs.append(list(argv))
+        code = f"import sys; sys.stdout.buffer.write({payload!r}); sys.stdout.flush()"
+        return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    sink = io.BytesIO()
+    handle = KubectlCluster(context="kind-lab", popen=popen).stream(
+        "vote", "vote-1", ["tcpdump", "-U", "-w", "-"], sink, container="pw-cap-a")
+    assert handle.stop(timeout=10) == 0
+    assert sink.getvalue() == payload
+    assert argvs[0] == ["kubectl", "--context", "kind-lab", "exec", "-n", "vote", "vote-1",
+                        "-c", "pw-cap-a", "--", "tcpdump", "-U", "-w", "-"]
+    assert "-t" not in argvs[0] and "-it" not in argvs[0]
+
+
+def test_stream_stop_terminates_a_command_that_does_not_end() -> None:
+    def popen(argv: Sequence[str]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    handle = KubectlCluster(popen=popen).stream("vote", "p", ["tcpdump"], io.BytesIO())
+    assert handle.poll() is None
+    assert handle.stop(timeout=0.1) != 0
