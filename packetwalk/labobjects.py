@@ -1,0 +1,228 @@
+"""Every Kubernetes object the lab deploys from packetwalk's own builders: the one source of truth.
+
+The Pulumi lab stack deploys :func:`lab_objects`; the NetworkPolicy evaluator, the tests and the
+walks read the same list, so what is evaluated is what runs. :func:`lab_peer_objects` adds
+stand-ins for the workloads that charts and the cluster create (Traefik, CoreDNS) so that policies
+naming them can be built and evaluated without a cluster; they are never deployed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Final
+
+from packetwalk import versions
+from packetwalk.config import REPO_ROOT, LabConfig
+from packetwalk.errors import InputError
+from packetwalk.intents import (
+    NS_LABEL,
+    PolicyOptions,
+    Workloads,
+    load_client_intents,
+    policies_from_intents,
+)
+from packetwalk.kindconfig import INGRESS_HTTP_NODE_PORT, INGRESS_HTTPS_NODE_PORT
+from packetwalk.votingapp import (
+    FRONTENDS,
+    RESULT_SERVICE_PORT,
+    VOTE_SERVICE_PORT,
+    voting_app_objects,
+)
+
+INGRESS_CLASS: Final = "traefik"
+TRAEFIK_NAMESPACE: Final = "traefik"
+TRAEFIK_SELECTOR: Final = {"app.kubernetes.io/name": "traefik"}
+"""How policies select Traefik's pods. The chart also sets ``app.kubernetes.io/instance:
+traefik-<namespace>``; selecting by name alone survives a renamed release."""
+DNS_NAMESPACE: Final = "kube-system"
+DNS_SELECTOR: Final = {"k8s-app": "kube-dns"}
+STAND_IN_ANNOTATION: Final = "packetwalk.dev/stand-in"
+COREDNS_STAND_IN_IMAGE: Final = "registry.k8s.io/coredns/coredns:v1.12.1"
+"""Only for the never-deployed stand-in; the cluster brings its own CoreDNS."""
+
+HOST_DOMAIN: Final = "localhost"
+"""``*.localhost`` resolves to loopback everywhere (RFC 6761), where kind publishes ports 80/443.
+On GKE the same host names route inside Traefik; clients send them as a Host header."""
+
+_KIND_ORDER: Final = ("Namespace", "NetworkPolicy", "Service", "Deployment", "Ingress")
+"""Apply order for plain ``kubectl apply``: policies exist before any pod starts unprotected."""
+
+
+def app_hosts(cfg: LabConfig) -> dict[str, str]:
+    """The Ingress host of each web app (``vote`` -> ``vote.localhost``)."""
+    del cfg  # the same on both platforms for now (see HOST_DOMAIN)
+    return {app: f"{app}.{HOST_DOMAIN}" for app in FRONTENDS}
+
+
+def namespace_object(name: str, *, privileged: bool = False) -> dict[str, Any]:
+    labels = {NS_LABEL: name}
+    if privileged:
+        # Capture modules add ephemeral tcpdump containers with NET_ADMIN/NET_RAW, which the
+        # baseline and restricted Pod Security levels reject.
+        labels["pod-security.kubernetes.io/enforce"] = "privileged"
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+
+
+def _ingress(app: str, namespace: str, host: str, port: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": app, "namespace": namespace, "labels": {"app": app}},
+        "spec": {
+            "ingressClassName": INGRESS_CLASS,
+            "rules": [{
+                "host": host,
+                "http": {"paths": [{
+                    "path": "/",
+                    "pathType": "Prefix",
+                    "backend": {"service": {"name": app, "port": {"number": port}}},
+                }]},
+            }],
+        },
+    }
+
+
+def _policies(cfg: LabConfig, app: list[dict[str, Any]], repo_root: Path) -> list[dict[str, Any]]:
+    path = cfg.intents_path(repo_root)
+    if not path.is_file():
+        raise InputError(f"the ClientIntents file {cfg.intents_file!r} does not exist "
+                         f"(looked for {path})", source=cfg.source,
+                         location="key packetwalk:intents")
+    intents = load_client_intents(path, source=cfg.intents_file,
+                                  default_namespace=cfg.app_namespace)
+    workloads = Workloads.from_objects([*app, *lab_peer_objects(cfg)])
+    options = PolicyOptions(namespaces=frozenset({cfg.app_namespace}),
+                            dns_namespace=DNS_NAMESPACE, dns_selector=DNS_SELECTOR,
+                            generated_from=cfg.intents_file)
+    return policies_from_intents(intents, workloads, options)
+
+
+def lab_objects(cfg: LabConfig, *, repo_root: Path = REPO_ROOT) -> list[dict[str, Any]]:
+    """The app namespace, the voting app, its Ingress routes and its NetworkPolicies."""
+    namespace = cfg.app_namespace
+    app = voting_app_objects(namespace)
+    hosts = app_hosts(cfg)
+    ingresses = [
+        _ingress("vote", namespace, hosts["vote"], VOTE_SERVICE_PORT),
+        _ingress("result", namespace, hosts["result"], RESULT_SERVICE_PORT),
+    ]
+    objects = [namespace_object(namespace, privileged=True), *app, *ingresses,
+               *_policies(cfg, app, repo_root)]
+    return sort_objects(objects)
+
+
+def lab_peer_objects(cfg: LabConfig) -> list[dict[str, Any]]:
+    """Stand-ins for Traefik and CoreDNS, for policy evaluation only (never deployed)."""
+    del cfg
+    stand_in = {STAND_IN_ANNOTATION: "true"}
+    traefik_labels = {**TRAEFIK_SELECTOR, "app.kubernetes.io/instance": "traefik-traefik"}
+    traefik = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "traefik", "namespace": TRAEFIK_NAMESPACE, "labels": traefik_labels,
+                     "annotations": stand_in},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": dict(TRAEFIK_SELECTOR)},
+            "template": {
+                "metadata": {"labels": traefik_labels},
+                "spec": {"containers": [{
+                    "name": "traefik",
+                    "image": f"traefik:{versions.TRAEFIK_APP_VERSION}",
+                    "ports": [
+                        {"name": "web", "containerPort": 8000, "protocol": "TCP"},
+                        {"name": "websecure", "containerPort": 8443, "protocol": "TCP"},
+                        {"name": "traefik", "containerPort": 8080, "protocol": "TCP"},
+                    ],
+                }]},
+            },
+        },
+    }
+    traefik_service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "traefik", "namespace": TRAEFIK_NAMESPACE, "labels": traefik_labels,
+                     "annotations": stand_in},
+        "spec": {
+            "type": "NodePort",
+            "selector": dict(traefik_labels),
+            "ports": [
+                {"name": "web", "port": 80, "targetPort": "web", "protocol": "TCP",
+                 "nodePort": INGRESS_HTTP_NODE_PORT},
+                {"name": "websecure", "port": 443, "targetPort": "websecure", "protocol": "TCP",
+                 "nodePort": INGRESS_HTTPS_NODE_PORT},
+            ],
+        },
+    }
+    coredns = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "coredns", "namespace": DNS_NAMESPACE, "labels": dict(DNS_SELECTOR),
+                     "annotations": stand_in},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": dict(DNS_SELECTOR)},
+            "template": {
+                "metadata": {"labels": dict(DNS_SELECTOR)},
+                "spec": {"containers": [{
+                    "name": "coredns",
+                    "image": COREDNS_STAND_IN_IMAGE,
+                    "ports": [
+                        {"name": "dns", "containerPort": 53, "protocol": "UDP"},
+                        {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
+                    ],
+                }]},
+            },
+        },
+    }
+    kube_dns = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "kube-dns", "namespace": DNS_NAMESPACE,
+                     "labels": dict(DNS_SELECTOR), "annotations": stand_in},
+        "spec": {
+            "selector": dict(DNS_SELECTOR),
+            "ports": [
+                {"name": "dns", "port": 53, "targetPort": 53, "protocol": "UDP"},
+                {"name": "dns-tcp", "port": 53, "targetPort": 53, "protocol": "TCP"},
+            ],
+        },
+    }
+    namespaces = [namespace_object(TRAEFIK_NAMESPACE), namespace_object(DNS_NAMESPACE)]
+    return sort_objects([*namespaces, traefik, traefik_service, coredns, kube_dns])
+
+
+def object_key(obj: dict[str, Any]) -> tuple[str, str, str, str]:
+    meta = obj.get("metadata") or {}
+    return (str(obj.get("apiVersion")), str(obj.get("kind")), str(meta.get("namespace", "")),
+            str(meta.get("name")))
+
+
+def check_unique(objects: Iterable[dict[str, Any]]) -> None:
+    """Raise if two objects share (apiVersion, kind, namespace, name): one would replace another."""
+    seen: set[tuple[str, str, str, str]] = set()
+    for obj in objects:
+        key = object_key(obj)
+        if key in seen:
+            raise ValueError(f"duplicate object {'/'.join(part for part in key if part)}")
+        seen.add(key)
+
+
+def sort_objects(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Objects in apply order (see _KIND_ORDER), then by namespace and name; duplicates raise."""
+    check_unique(objects)
+
+    def key(obj: dict[str, Any]) -> tuple[int, str, str, str]:
+        kind = str(obj.get("kind"))
+        rank = _KIND_ORDER.index(kind) if kind in _KIND_ORDER else len(_KIND_ORDER)
+        api, _, namespace, name = object_key(obj)
+        return (rank, kind, namespace, name + "\0" + api)
+
+    return sorted(objects, key=key)
+
+
+def render_objects(objects: Iterable[dict[str, Any]]) -> str:
+    """A stable JSON text of ``objects`` (for diffs and golden comparisons)."""
+    return json.dumps(list(objects), indent=2, sort_keys=True)
