@@ -1,0 +1,148 @@
+"""Typed, validated form of the objects NetworkPolicy evaluation needs.
+
+The loader turns manifests into these; everything after the loader works on them only, never on
+raw dicts, so every "is this field present / empty" question is answered once, here, with the
+Kubernetes meaning (``None`` = absent = all; an empty tuple = nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from packetwalk.netpol.ipblocks import IPBlock
+from packetwalk.netpol.selectors import Selector
+
+NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an object came from, for error messages: a file and the line its document starts."""
+
+    source: str
+    line: int | None = None
+
+    @property
+    def location(self) -> str | None:
+        return f"line {self.line}" if self.line else None
+
+
+@dataclass(frozen=True)
+class ContainerPort:
+    port: int
+    protocol: str = "TCP"
+    name: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Namespace:
+    name: str
+    labels: Mapping[str, str]
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The workload a pod is grouped under: ``kind`` Deployment, ReplicaSet, ..., or Pod."""
+
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True, eq=False)
+class Pod:
+    namespace: str
+    name: str
+    labels: Mapping[str, str]
+    ports: tuple[ContainerPort, ...]
+    owner: Owner
+    ip: str | None = None
+    host_network: bool = False
+    origin: Origin | None = None
+
+    def resolve_named_port(self, name: str, protocol: str) -> int | None:
+        """The container port called ``name`` with this protocol (rule 4: both must match)."""
+        for port in self.ports:
+            if port.name == name and port.protocol == protocol:
+                return port.port
+        return None
+
+
+@dataclass(frozen=True, eq=False)
+class PortSpec:
+    """One entry of a rule's ``ports``: ``port`` None means every port of the protocol."""
+
+    protocol: str
+    port: int | str | None = None
+    end_port: int | None = None
+
+    def text(self) -> str:
+        if self.port is None:
+            return f"{self.protocol} (all ports)"
+        if self.end_port is not None:
+            return f"{self.protocol} {self.port}-{self.end_port}"
+        return f"{self.protocol} {self.port}"
+
+
+@dataclass(frozen=True, eq=False)
+class Peer:
+    """One ``from``/``to`` element: selectors ANDed, or an ipBlock (never both)."""
+
+    pod_selector: Selector | None = None
+    namespace_selector: Selector | None = None
+    ip_block: IPBlock | None = None
+
+    def text(self, policy_namespace: str) -> str:
+        if self.ip_block is not None:
+            return f"ipBlock {self.ip_block.text()}"
+        parts = []
+        if self.namespace_selector is None:
+            parts.append(f"namespace {policy_namespace}")
+        else:
+            parts.append(f"namespaces [{self.namespace_selector.text()}]")
+        if self.pod_selector is not None:
+            parts.append(f"pods [{self.pod_selector.text()}]")
+        else:
+            parts.append("all pods")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True, eq=False)
+class Rule:
+    """An ingress or egress rule. ``peers``/``ports`` None = all (absent or empty list)."""
+
+    index: int
+    peers: tuple[Peer, ...] | None
+    ports: tuple[PortSpec, ...] | None
+
+
+@dataclass(frozen=True, eq=False)
+class Policy:
+    namespace: str
+    name: str
+    pod_selector: Selector
+    ingress: tuple[Rule, ...]
+    egress: tuple[Rule, ...]
+    isolates_ingress: bool
+    isolates_egress: bool
+    origin: Origin | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass
+class Cluster:
+    """Everything one evaluation sees. Namespaces always carry the metadata.name label."""
+
+    namespaces: dict[str, Namespace] = field(default_factory=dict)
+    pods: list[Pod] = field(default_factory=list)
+    policies: list[Policy] = field(default_factory=list)
+    skipped_kinds: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def namespace_labels(self, name: str) -> Mapping[str, str]:
+        ns = self.namespaces.get(name)
+        return ns.labels if ns is not None else {NAME_LABEL: name}
