@@ -1,0 +1,508 @@
+"""Run a planned packet walk on a cluster: attach captures, send the request, collect the pcaps.
+
+The adapter between :mod:`packetwalk.walk.plan` and :class:`~packetwalk.kube.access.ClusterAccess`.
+Pod points get a named ephemeral netshoot container (``pw-cap-<point>``, reused when it exists:
+ephemeral containers can never be removed); node points use a host-network debug pod on the
+node; the host point runs tcpdump on the participant's machine. Each capture is
+``tcpdump -U -w -`` streamed into ``<folder>/<point>.pcap``; a capture counts as ready once its
+pcap file header has arrived (tcpdump writes it right after opening the interface), and the
+request is sent only when every capture that could start is ready.
+
+One failing point never loses the others: its error is recorded, the rest is captured, written
+to ``walk.yaml`` and analysed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shlex
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+import yaml
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from packetwalk.errors import PacketwalkError
+from packetwalk.kube.access import (
+    DEBUG_CONTAINER,
+    DEBUG_NAMESPACE,
+    IDLE_COMMAND,
+    ClusterAccess,
+    CommandResult,
+    EphemeralContainer,
+    StreamHandle,
+)
+from packetwalk.versions import NETSHOOT_IMAGE
+from packetwalk.walk.facts import (
+    ClusterFacts,
+    detect_cni,
+    detect_kube_proxy_mode,
+    l2_leaders_from_objects,
+    named_ports_from_pods,
+    routes_from_ingresses,
+    routes_from_ingressroutes,
+    service_from_object,
+)
+from packetwalk.walk.plan import CapturePoint, WalkPlan
+
+PCAP_HEADER_BYTES = 24
+"""A pcap global header; tcpdump -U writes it as soon as the capture is open (pcapng: 28+)."""
+
+
+class HostCapture(Protocol):
+    """Runs a capture on the participant's own machine (the ``host`` point)."""
+
+    def start(self, command: Sequence[str], sink: BinaryIO) -> StreamHandle: ...
+
+    def stop_command(self, handle: StreamHandle) -> None:
+        """Ask the capture to end cleanly (tcpdump flushes on SIGINT)."""
+        ...
+
+
+class LocalTcpdump:
+    """``tcpdump`` on this machine: as root directly, otherwise through ``sudo -n`` if allowed."""
+
+    def start(self, command: Sequence[str], sink: BinaryIO) -> StreamHandle:
+        from packetwalk.kube.kubectl import ProcessStream, popen_binary
+
+        if shutil.which(command[0]) is None:
+            raise PacketwalkError(f"{command[0]} is not installed on this machine")
+        argv = list(command)
+        if os.geteuid() != 0:
+            if shutil.which("sudo") is None:
+                raise PacketwalkError("capturing here needs root (or sudo)")
+            argv = ["sudo", "-n", *argv]
+        return ProcessStream(popen_binary(argv), sink)
+
+    def stop_command(self, handle: StreamHandle) -> None:
+        import signal
+
+        process = getattr(handle, "_process", None)
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGINT)
+
+
+class CountingSink(io.BufferedWriter):
+    """A pcap file that knows how many bytes arrived; flushed per write so the file is live."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(io.FileIO(path, "wb"))
+        self.count = 0
+
+    def write(self, data: Any) -> int:
+        written = super().write(data)
+        self.count += written
+        super().flush()
+        return written
+
+
+@dataclass
+class PointResult:
+    point: CapturePoint
+    file: str
+    state: str = "planned"
+    """planned, attaching, capturing, stopped, failed, skipped."""
+    error: str | None = None
+    reused: bool = False
+    bytes: int = 0
+    exit_code: int | None = None
+    interfaces: dict[int, str] = field(default_factory=dict)
+    target: tuple[str, str, str] | None = None
+    """``(namespace, pod, container)`` the capture runs in (pod and node points)."""
+    sink: CountingSink | None = None
+    handle: StreamHandle | None = None
+
+
+@dataclass
+class WalkRun:
+    folder: Path
+    plan: WalkPlan
+    points: list[PointResult]
+    request: CommandResult | None = None
+    errors: list[str] = field(default_factory=list)
+    created_debug_pods: list[tuple[str, str]] = field(default_factory=list)
+    analysis: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and all(p.state == "stopped" for p in self.points
+                                       if p.point.kind != "host")
+
+
+# -- cluster facts -----------------------------------------------------------------------------
+
+
+def _optional_objects(access: ClusterAccess, resource: str,
+                      namespace: str | None = None) -> list[dict[str, object]]:
+    """Objects of a CRD that may not be installed (IngressRoute, ServiceL2Status): [] if absent."""
+    try:
+        return access.get_objects(resource, namespace=namespace)
+    except (PacketwalkError, LookupError):
+        return []
+
+
+def gather_facts(
+    access: ClusterAccess,
+    *,
+    app_namespace: str = "vote",
+    platform: str = "kind",
+    cni: str | None = None,
+    kube_proxy_mode: str | None = None,
+) -> ClusterFacts:
+    """Read what the planner needs; ``cni``/``kube_proxy_mode`` None means detect them."""
+    pods = tuple(access.pods())
+    nodes = tuple(access.nodes())
+    services = tuple(service_from_object(o) for o in access.get_objects("services"))
+    routes = (*routes_from_ingresses(_optional_objects(access, "ingresses")),
+              *routes_from_ingressroutes(_optional_objects(access, "ingressroutes.traefik.io")))
+    if kube_proxy_mode is None:
+        kube_proxy_mode = detect_kube_proxy_mode(
+            pods, _optional_objects(access, "configmaps", "kube-system"))
+    host_ip = None
+    if platform == "kind":
+        result = access.shell("docker network inspect kind -f "
+                              "'{{range .IPAM.Config}}{{.Gateway}} {{end}}'", timeout=15)
+        if result.ok:
+            host_ip = next((g for g in result.stdout.split() if re.fullmatch(r"[\d.]+", g)), None)
+    return ClusterFacts(
+        pods=pods, nodes=nodes, services=services, routes=routes,
+        cni=cni or detect_cni(pods), kube_proxy_mode=kube_proxy_mode, platform=platform,
+        app_namespace=app_namespace, host_ip=host_ip,
+        l2_leaders=l2_leaders_from_objects(
+            _optional_objects(access, "servicel2statuses.metallb.io", "metallb-system")),
+        named_ports=named_ports_from_pods(_optional_objects(access, "pods")),
+    )
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def parse_ip_link(text: str) -> dict[int, str]:
+    """``ip -o link`` output as ifindex -> name (``5: veth1a2b@if2: ...`` gives ``veth1a2b``)."""
+    interfaces: dict[int, str] = {}
+    for line in text.splitlines():
+        match = re.match(r"\s*(\d+):\s+([^:@\s]+)", line)
+        if match:
+            interfaces[int(match.group(1))] = match.group(2)
+    return interfaces
+
+
+def capture_command(point: CapturePoint) -> tuple[str, ...]:
+    """tcpdump wrapped so it can be stopped by pid: killing the exec stream alone would leave
+    tcpdump running in the container (and in a hostPID debug pod, ``pkill tcpdump`` would hit
+    every capture on the node)."""
+    return ("sh", "-c", f"echo $$ > {pid_file(point)}; exec {shlex.join(point.tcpdump_command())}")
+
+
+def pid_file(point: CapturePoint) -> str:
+    return f"/tmp/pw-cap-{point.name}.pid"
+
+
+def stop_command(point: CapturePoint) -> tuple[str, ...]:
+    return ("sh", "-c", f"kill -INT $(cat {pid_file(point)}) 2>/dev/null; rm -f {pid_file(point)}")
+
+
+def debug_pod_name(node: str) -> str:
+    return f"pw-node-{node}"[:63].rstrip("-.")
+
+
+def new_run_folder(out_dir: Path, now: datetime | None = None) -> Path:
+    """``<out_dir>/<UTC timestamp>``, never an existing folder."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    folder = out_dir / stamp
+    n = 2
+    while folder.exists():
+        folder = out_dir / f"{stamp}-{n}"
+        n += 1
+    folder.mkdir(parents=True)
+    return folder
+
+
+def walk_yaml(run: WalkRun) -> dict[str, Any]:
+    """The issue-5 contract: captures that produced a pcap, and the inventory."""
+    captures: list[dict[str, Any]] = []
+    for result in run.points:
+        if result.bytes < PCAP_HEADER_BYTES:
+            continue
+        entry: dict[str, Any] = {"file": result.file, "point": result.point.name,
+                                 "kind": result.point.kind}
+        if result.interfaces and result.point.interface == "any":
+            entry["interfaces"] = dict(sorted(result.interfaces.items()))
+        captures.append(entry)
+    return {"captures": captures,
+            "inventory": {k: dict(v) for k, v in run.plan.inventory.items()}}
+
+
+def plan_record(run: WalkRun) -> dict[str, Any]:
+    """Everything else a participant may want to look at later (``plan.yaml`` next to walk.yaml)."""
+    plan = run.plan
+    return {
+        "to": plan.to, "from": plan.source, "via": plan.via, "cni": plan.cni,
+        "kubeProxyMode": plan.kube_proxy_mode,
+        "request": {"url": plan.request.url, "host": plan.request.host_header,
+                    "origin": plan.request.origin,
+                    "command": shlex.join(plan.request.command()),
+                    "exitCode": run.request.exit_code if run.request else None,
+                    "output": (run.request.stdout.strip() or run.request.stderr.strip())
+                    if run.request else None},
+        "path": list(plan.path),
+        "notes": list(plan.notes),
+        "points": [
+            {"name": r.point.name, "kind": r.point.kind, "role": r.point.role,
+             "namespace": r.point.namespace, "pod": r.point.pod, "node": r.point.node,
+             "interface": r.point.interface, "filter": r.point.filter, "why": list(r.point.why),
+             "state": r.state, "error": r.error, "reusedContainer": r.reused, "bytes": r.bytes}
+            for r in run.points
+        ],
+        "errors": list(run.errors),
+    }
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+class WalkRunner:
+    """Executes one :class:`WalkPlan`; see the module docstring for the sequence."""
+
+    def __init__(
+        self,
+        access: ClusterAccess,
+        *,
+        image: str = NETSHOOT_IMAGE,
+        keep: bool = False,
+        console: Console | None = None,
+        host_capture: HostCapture | None = None,
+        ready_timeout: float = 30.0,
+        settle: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.access = access
+        self.image = image
+        self.keep = keep
+        self.console = console or Console(stderr=True)
+        self.host_capture = host_capture if host_capture is not None else LocalTcpdump()
+        self.ready_timeout = ready_timeout
+        self.settle = settle
+        self._sleep = sleep
+        self._clock = clock
+
+    def run(self, plan: WalkPlan, folder: Path,
+            analyze: Callable[[Path], Any] | None = None) -> WalkRun:
+        run = WalkRun(folder=folder, plan=plan,
+                      points=[PointResult(p, f"{p.name}.pcap") for p in plan.points])
+        with Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[point]:<22}"),
+                      TextColumn("{task.description}"), TimeElapsedColumn(),
+                      console=self.console, transient=False) as progress:
+            tasks = {r.point.name: progress.add_task("planned", total=None, point=r.point.name)
+                     for r in run.points}
+
+            def show(result: PointResult, text: str) -> None:
+                progress.update(tasks[result.point.name], description=text)
+
+            try:
+                for result in run.points:
+                    self._prepare(run, result, show)
+                for result in run.points:
+                    if result.state == "attaching":
+                        self._start(run, result, show)
+                self._wait_ready(run, show)
+                if any(r.state == "capturing" for r in run.points):
+                    self._send(run)
+                    self._sleep(self.settle)
+                else:
+                    run.errors.append("no capture could start, so the request was not sent")
+            finally:
+                for result in run.points:
+                    self._stop(run, result, show)
+                self._write(run)
+                self._cleanup(run)
+        if analyze is not None and any(r.bytes >= PCAP_HEADER_BYTES for r in run.points):
+            try:
+                run.analysis = analyze(folder)
+            except PacketwalkError as error:
+                run.errors.append(f"analysis: {error}")
+        return run
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def _fail(self, run: WalkRun, result: PointResult, message: str,
+              show: Callable[[PointResult, str], None]) -> None:
+        result.state, result.error = "failed", message
+        run.errors.append(f"{result.point.name}: {message}")
+        show(result, f"[red]failed: {message}")
+
+    def _prepare(self, run: WalkRun, result: PointResult,
+                 show: Callable[[PointResult, str], None]) -> None:
+        point = result.point
+        try:
+            if point.kind == "pod":
+                assert point.namespace and point.pod
+                show(result, f"attaching {point.container} to {point.pod}")
+                spec = EphemeralContainer(name=point.container, image=self.image,
+                                          command=IDLE_COMMAND,
+                                          target_container=point.target_container)
+                result.reused = not self.access.add_ephemeral_container(
+                    point.namespace, point.pod, spec)
+                if not self.access.wait_container_running(point.namespace, point.pod,
+                                                          point.container, timeout=120):
+                    self._fail(run, result, (
+                        f"container {point.container} in pod {point.namespace}/{point.pod} is not "
+                        "running" + (" (it exists from an earlier walk and has ended; ephemeral "
+                                     "containers never restart: delete the pod to get a new one)"
+                                     if result.reused else "")), show)
+                    return
+                result.target = (point.namespace, point.pod, point.container)
+            elif point.kind == "node":
+                assert point.node
+                show(result, f"starting debug pod on {point.node}")
+                name = debug_pod_name(point.node)
+                existed = any(p.name == name for p in self.access.pods(DEBUG_NAMESPACE))
+                pod = self.access.node_debug_pod(point.node, name=name, image=self.image)
+                if not existed:
+                    run.created_debug_pods.append((pod.namespace, pod.name))
+                result.reused = existed
+                result.target = (pod.namespace, pod.name, DEBUG_CONTAINER)
+                links = self.access.exec(pod.namespace, pod.name, ["ip", "-o", "link"],
+                                         container=DEBUG_CONTAINER, timeout=30)
+                self._save_links(run, result, links)
+            else:
+                links = self.access.shell("ip -o link", timeout=15)
+                self._save_links(run, result, links)
+            result.state = "attaching"
+        except (PacketwalkError, LookupError, OSError) as error:
+            self._fail(run, result, str(error), show)
+
+    def _save_links(self, run: WalkRun, result: PointResult, links: CommandResult) -> None:
+        if links.ok:
+            (run.folder / f"{result.point.name}.links.txt").write_text(links.stdout)
+            result.interfaces = parse_ip_link(links.stdout)
+        else:
+            run.errors.append(f"{result.point.name}: could not list interfaces (ip -o link: "
+                              f"{links.stderr.strip() or links.exit_code}); 'any' captures will "
+                              "show interface numbers only")
+
+    def _start(self, run: WalkRun, result: PointResult,
+               show: Callable[[PointResult, str], None]) -> None:
+        point = result.point
+        try:
+            result.sink = CountingSink(run.folder / result.file)
+            if point.kind == "host":
+                result.handle = self.host_capture.start(point.tcpdump_command(), result.sink)
+            else:
+                assert result.target
+                namespace, pod, container = result.target
+                result.handle = self.access.stream(namespace, pod, capture_command(point),
+                                                   result.sink, container=container)
+            result.state = "starting"
+            show(result, f"starting tcpdump -i {point.interface}")
+        except (PacketwalkError, LookupError, OSError) as error:
+            self._fail_or_skip(run, result, str(error), show)
+
+    def _fail_or_skip(self, run: WalkRun, result: PointResult, message: str,
+                      show: Callable[[PointResult, str], None]) -> None:
+        if result.point.kind == "host":
+            # The host capture is a bonus: the first node capture shows the same packets.
+            result.state, result.error = "skipped", message
+            show(result, f"[yellow]skipped: {message}")
+        else:
+            self._fail(run, result, message, show)
+
+    def _wait_ready(self, run: WalkRun, show: Callable[[PointResult, str], None]) -> None:
+        deadline = self._clock() + self.ready_timeout
+        while True:
+            pending = [r for r in run.points if r.state == "starting"]
+            for result in pending:
+                assert result.sink is not None and result.handle is not None
+                if result.sink.count >= PCAP_HEADER_BYTES:
+                    result.state = "capturing"
+                    show(result, f"capturing on {result.point.interface}")
+                    continue
+                code = result.handle.poll()
+                if code is not None:
+                    result.exit_code = code
+                    self._fail_or_skip(run, result, f"tcpdump ended before capturing (exit code "
+                                       f"{code}){self._stderr(result)}", show)
+            if not [r for r in run.points if r.state == "starting"]:
+                return
+            if self._clock() >= deadline:
+                for result in run.points:
+                    if result.state == "starting":
+                        self._fail_or_skip(run, result, f"no capture header after "
+                                           f"{self.ready_timeout:.0f}s", show)
+                return
+            self._sleep(0.2)
+
+    @staticmethod
+    def _stderr(result: PointResult) -> str:
+        stderr = getattr(result.handle, "stderr", b"")
+        text = stderr.decode(errors="replace").strip() if isinstance(stderr, bytes) else ""
+        return f": {text.splitlines()[-1]}" if text else ""
+
+    def _send(self, run: WalkRun) -> None:
+        request = run.plan.request
+        command = request.command()
+        if request.origin == "host":
+            run.request = self.access.shell(shlex.join(command), timeout=30)
+        else:
+            client = next(r for r in run.points if r.point.name == request.point)
+            if client.target is None:
+                run.errors.append(f"{client.point.name}: cannot send the request: its capture "
+                                  "container is not running")
+                return
+            namespace, pod, container = client.target
+            run.request = self.access.exec(namespace, pod, command, container=container,
+                                           timeout=30)
+        if not run.request.ok:
+            run.errors.append(f"request {shlex.join(command)} failed (exit code "
+                              f"{run.request.exit_code}): {run.request.stderr.strip()}")
+
+    def _stop(self, run: WalkRun, result: PointResult,
+              show: Callable[[PointResult, str], None]) -> None:
+        if result.handle is None:
+            return
+        handle, result.handle = result.handle, None
+        try:
+            if result.point.kind == "host":
+                self.host_capture.stop_command(handle)
+            elif result.target is not None:
+                namespace, pod, container = result.target
+                self.access.exec(namespace, pod, stop_command(result.point), container=container,
+                                 timeout=15)
+            code = handle.stop(timeout=5)
+        except (PacketwalkError, OSError) as error:
+            code = None
+            run.errors.append(f"{result.point.name}: stopping the capture: {error}")
+        if result.sink is not None:
+            result.sink.close()
+            result.bytes = result.sink.count
+        if result.exit_code is None:
+            result.exit_code = code
+        if result.state in ("capturing", "starting"):
+            result.state = "stopped"
+            show(result, f"[green]stopped: {result.bytes} bytes in {result.file}")
+
+    def _write(self, run: WalkRun) -> None:
+        (run.folder / "walk.yaml").write_text(yaml.safe_dump(walk_yaml(run), sort_keys=False))
+        (run.folder / "plan.yaml").write_text(yaml.safe_dump(plan_record(run), sort_keys=False))
+
+    def _cleanup(self, run: WalkRun) -> None:
+        if self.keep:
+            return
+        for namespace, name in run.created_debug_pods:
+            result = self.access.kubectl(["delete", "pod", "-n", namespace, name, "--wait=false"])
+            if not result.ok:
+                run.errors.append(f"could not delete debug pod {namespace}/{name}: "
+                                  f"{result.stderr.strip() or result.exit_code}")
+
+
+def results_by_point(run: WalkRun) -> Mapping[str, PointResult]:
+    return {r.point.name: r for r in run.points}

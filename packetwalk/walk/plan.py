@@ -1,0 +1,600 @@
+"""Plan a packet walk: where to capture, with which filter, what request to send, and why.
+
+Pure: :func:`plan_walk` reads a :class:`~packetwalk.walk.facts.ClusterFacts` snapshot and a
+:class:`WalkRequest` and returns a :class:`WalkPlan`; the orchestrator executes it. The hop facts
+come from ../shared/reference/packet-walk-and-capture.md and ingress-and-gclb.md: kube-proxy DNATs
+Service addresses on the node where the packet enters, NodePort/LoadBalancer traffic with
+``externalTrafficPolicy: Cluster`` is masqueraded, MetalLB L2 sends every packet for an address to
+one leader node, and Traefik dials backend pod IPs itself (no kube-proxy hop unless nativeLB).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from packetwalk.errors import InputError
+from packetwalk.kube.access import NodeInfo, PodInfo
+from packetwalk.walk.facts import (
+    NATIVE_LB_ANNOTATION,
+    TRAEFIK_LABEL,
+    TRAEFIK_NAMED_PORTS,
+    ClusterFacts,
+    Route,
+    ServiceInfo,
+    ServicePort,
+)
+
+VIAS = ("ingress", "nodeport", "loadbalancer", "clusterip")
+USER = "user"
+INGRESS_READY = ("ingress-ready", "true")
+MAX_REPLICA_POINTS = 4
+"""Capture at most this many replicas of one workload: which replica serves is decided per
+connection (kube-proxy's random pick, Traefik's round robin), so each one is a candidate."""
+
+_OVERLAY = {
+    "flannel": "Flannel encapsulates node-to-node traffic in VXLAN (UDP 8472 on eth0); the capture "
+    "filter keeps the decapsulated packets on flannel.1 and the pod veths",
+    "calico": "Calico may encapsulate node-to-node traffic (IP-in-IP or VXLAN UDP 4789); the "
+    "capture filter keeps the inner packets on the tunnel and pod interfaces",
+    "cilium": "Cilium tunnels node-to-node traffic (VXLAN or Geneve) unless native routing is on; "
+    "the filter keeps the inner packets on the pod interfaces",
+    "kindnet": "kindnet routes pod CIDRs between nodes without encapsulation, so node eth0 shows "
+    "the pod addresses themselves",
+}
+
+
+@dataclass(frozen=True)
+class WalkRequest:
+    """What the participant asked for (``invoke walk --to --from --via``)."""
+
+    to: str = "vote"
+    source: str = USER
+    via: str | None = None
+    """None picks ``ingress`` for the user and ``clusterip`` for a pod."""
+    entry_node: str | None = None
+    """The node to send NodePort traffic to; None picks one that does not host the backend."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    ip: str
+    port: int
+    label: str
+
+    def __str__(self) -> str:
+        return f"{self.ip}:{self.port}"
+
+
+@dataclass(frozen=True)
+class CapturePoint:
+    name: str
+    """Unique, DNS-label safe; the pcap is ``<name>.pcap`` and the container ``pw-cap-<name>``."""
+    kind: str
+    """``pod``, ``node`` or ``host``."""
+    role: str
+    """``client``, ``node``, ``traefik`` or ``backend``."""
+    interface: str
+    filter: str
+    why: tuple[str, ...]
+    namespace: str | None = None
+    pod: str | None = None
+    node: str | None = None
+    address: str | None = None
+    target_container: str | None = None
+
+    @property
+    def container(self) -> str:
+        return f"pw-cap-{self.name}"
+
+    def tcpdump_command(self) -> tuple[str, ...]:
+        # -U: flush each packet so the stream is live; -w -: pcap to stdout; -Z root: tcpdump
+        # drops privileges to user tcpdump otherwise, which then cannot write to stdout's pipe
+        # on some images; -s 0: whole packets (HTTP headers are the evidence).
+        return ("tcpdump", "-U", "-n", "-s", "0", "-Z", "root", "-i", self.interface, "-w", "-",
+                self.filter)
+
+
+HTTP_PORTS = frozenset({80, 443, 3000, 5000, 8000, 8080, 8081, 8443})
+
+
+@dataclass(frozen=True)
+class ClientRequest:
+    """The request that makes the walk: HTTP with curl, or a bare TCP connect for other servers."""
+
+    url: str
+    """``http://host:port/path`` or ``tcp://host:port``."""
+    host_header: str | None
+    origin: str
+    """``host`` (the participant's machine) or ``pod``."""
+    point: str | None = None
+    """The capture point whose container sends it (pod origin): netshoot has curl and nc, the
+    app images may have neither."""
+
+    @property
+    def protocol(self) -> str:
+        return self.url.split("://", 1)[0]
+
+    def command(self) -> tuple[str, ...]:
+        if self.protocol == "tcp":
+            host, _, port = self.url.removeprefix("tcp://").rpartition(":")
+            # A connect and nothing else: redis or postgres would answer HTTP with an error.
+            return ("nc", "-z", "-v", "-w", "5", host, port)
+        command = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}\\n", "--max-time", "10"]
+        if self.host_header:
+            command += ["-H", f"Host: {self.host_header}"]
+        return (*command, self.url)
+
+
+@dataclass(frozen=True)
+class WalkPlan:
+    to: str
+    source: str
+    via: str
+    points: tuple[CapturePoint, ...]
+    request: ClientRequest
+    path: tuple[str, ...]
+    """The expected hops, one sentence each, in request order."""
+    notes: tuple[str, ...]
+    inventory: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    cni: str = "unknown"
+    kube_proxy_mode: str = "iptables"
+
+    def point(self, name: str) -> CapturePoint:
+        for point in self.points:
+            if point.name == name:
+                return point
+        raise KeyError(name)
+
+
+# -- lookups -----------------------------------------------------------------------------------
+
+
+def find_service(facts: ClusterFacts, name: str) -> ServiceInfo:
+    """``name`` or ``namespace/name``; a bare name prefers the app namespace."""
+    if "/" in name:
+        matches = [s for s in facts.services if s.key == name]
+    else:
+        matches = [s for s in facts.services
+                   if s.name == name and s.namespace == facts.app_namespace]
+        if not matches:
+            matches = [s for s in facts.services if s.name == name]
+    if len(matches) == 1:
+        return matches[0]
+    choices = sorted(s.name if s.namespace == facts.app_namespace else s.key
+                     for s in facts.services)
+    if matches:
+        raise InputError(
+            f"Service {name!r} exists in several namespaces; name one", location="--to",
+            choices=sorted(s.key for s in matches),
+        )
+    raise InputError(f"no Service named {name!r}", location="--to", choices=choices)
+
+
+def find_pod(facts: ClusterFacts, name: str) -> PodInfo:
+    """A pod by ``name``, ``namespace/name``, or an ``app`` label in the app namespace."""
+    candidates = [p for p in facts.pods if not p.host_network]
+    if "/" in name:
+        matches = [p for p in candidates if f"{p.namespace}/{p.name}" == name]
+    else:
+        matches = [p for p in candidates if p.name == name]
+        if not matches:
+            matches = [
+                p for p in candidates
+                if p.namespace == facts.app_namespace and p.labels.get("app") == name
+                and p.phase == "Running"
+            ]
+            matches = matches[:1]
+    if len(matches) == 1:
+        return matches[0]
+    app_pods = sorted(p.name for p in candidates if p.namespace == facts.app_namespace)
+    apps = sorted({p.labels["app"] for p in candidates
+                   if p.namespace == facts.app_namespace and "app" in p.labels})
+    if matches:
+        raise InputError(f"pod name {name!r} is ambiguous", location="--from",
+                         choices=sorted(f"{p.namespace}/{p.name}" for p in matches))
+    raise InputError(f"no pod {name!r}", location="--from", choices=[USER, *apps, *app_pods])
+
+
+def _node(facts: ClusterFacts, name: str | None) -> NodeInfo | None:
+    return next((n for n in facts.nodes if n.name == name), None)
+
+
+def _service_port(service: ServiceInfo, wanted: int | str | None = None) -> ServicePort:
+    tcp = [p for p in service.ports if p.protocol.upper() == "TCP"]
+    for port in tcp:
+        if wanted is not None and wanted in (port.port, port.name):
+            return port
+    if wanted is None and tcp:
+        web = [p for p in tcp if p.name == "web" or p.port == 80]
+        return (web or tcp)[0]
+    raise InputError(
+        f"Service {service.key} has no TCP port {wanted if wanted is not None else ''}".rstrip(),
+        location="--to", choices=[str(p.port) for p in tcp],
+    )
+
+
+def _target_port(facts: ClusterFacts, pod: PodInfo, port: ServicePort, traefik: bool) -> int:
+    if isinstance(port.target_port, int):
+        return port.target_port
+    named = facts.named_ports.get(f"{pod.namespace}/{pod.name}", {})
+    if port.target_port in named:
+        return named[port.target_port]
+    if traefik and port.target_port in TRAEFIK_NAMED_PORTS:
+        return TRAEFIK_NAMED_PORTS[port.target_port]
+    raise InputError(
+        f"cannot resolve named targetPort {port.target_port!r} on pod {pod.namespace}/{pod.name}",
+        location="--to", choices=sorted(named),
+    )
+
+
+def _endpoint_pods(facts: ClusterFacts, service: ServiceInfo) -> list[PodInfo]:
+    if not service.selector:
+        raise InputError(f"Service {service.key} has no selector, so no pods to walk to",
+                         location="--to")
+    selected = [p for p in facts.pods if service.selects(p)]
+    ready = [p for p in selected if p.ip and p.phase == "Running"]
+    if not ready:
+        states = ", ".join(f"{p.name} ({p.phase}, ip {p.ip or 'none'})" for p in selected)
+        raise InputError(
+            f"Service {service.key} has no running pod with an IP"
+            + (f": {states}" if states else " (its selector matches no pod)"),
+            location="--to",
+        )
+    return ready[:MAX_REPLICA_POINTS]
+
+
+def _traefik(facts: ClusterFacts) -> tuple[list[PodInfo], ServiceInfo]:
+    key, value = TRAEFIK_LABEL
+    pods = [p for p in facts.pods if p.labels.get(key) == value and p.ip and p.phase == "Running"]
+    if not pods:
+        raise InputError(
+            f"no running Traefik pod (label {key}={value}) in the cluster, so no ingress path",
+            location="--via", choices=[v for v in VIAS if v != "ingress"],
+        )
+    services = [s for s in facts.services if any(s.selects(p) for p in pods)]
+    if not services:
+        raise InputError("no Service selects the Traefik pods", location="--via",
+                         choices=[v for v in VIAS if v != "ingress"])
+    services.sort(key=lambda s: (s.type != "LoadBalancer", s.type != "NodePort"))
+    return pods[:MAX_REPLICA_POINTS], services[0]
+
+
+def _route(facts: ClusterFacts, service: ServiceInfo) -> Route:
+    for route in facts.routes:
+        if (route.service_namespace, route.service_name) == (service.namespace, service.name):
+            return route
+    routed = sorted({r.service_name for r in facts.routes})
+    raise InputError(f"no Ingress or IngressRoute routes to Service {service.key}",
+                     location="--to", choices=routed)
+
+
+def _pick_entry_node(facts: ClusterFacts, wanted: str | None, avoid: set[str],
+                     *, ingress: bool = False) -> NodeInfo:
+    usable = [n for n in facts.nodes if n.internal_ip]
+    if wanted is not None:
+        node = _node(facts, wanted)
+        if node is None or not node.internal_ip:
+            raise InputError(f"no node {wanted!r} with an InternalIP", location="--entry-node",
+                             choices=[n.name for n in usable])
+        return node
+    if not usable:
+        raise InputError("no node has an InternalIP", location="--via")
+    if ingress:
+        # kind publishes Traefik's NodePort on the host from the node labelled ingress-ready.
+        ready = [n for n in usable if n.labels.get(INGRESS_READY[0]) == INGRESS_READY[1]]
+        if ready:
+            return ready[0]
+    # A node without the backend shows the interesting part: DNAT, masquerade and a forward.
+    others = [n for n in usable if n.name not in avoid]
+    workers = [n for n in others if "control-plane" not in n.name]
+    return (workers or others or usable)[0]
+
+
+# -- filters -----------------------------------------------------------------------------------
+
+
+def flow_filter(endpoints: Sequence[Endpoint], *, dns: bool = False) -> str:
+    """A BPF filter for every server-side address the flow has, before and after NAT.
+
+    Keying on the server side catches both directions and survives SNAT of the client side
+    (the masqueraded source port is unknowable in advance).
+    """
+    seen: list[str] = []
+    for ep in endpoints:
+        term = f"(host {ep.ip} and tcp port {ep.port})"
+        if term not in seen:
+            seen.append(term)
+    if dns:
+        seen.append("(udp port 53)")
+    return " or ".join(seen)
+
+
+# -- the plan ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Builder:
+    facts: ClusterFacts
+    points: list[CapturePoint] = field(default_factory=list)
+    node_why: dict[str, list[str]] = field(default_factory=dict)
+    node_order: list[str] = field(default_factory=list)
+    sequence: list[str] = field(default_factory=list)
+    """Point names in request order: nodes when first met, pods when the request reaches them."""
+
+    def on_node(self, node: str | None, why: str) -> None:
+        if node is None:
+            return
+        if node not in self.node_why:
+            self.node_why[node] = []
+            self.node_order.append(node)
+            self.sequence.append(f"node-{node}")
+        if why not in self.node_why[node]:
+            self.node_why[node].append(why)
+
+    def reach(self, point: str) -> None:
+        if point not in self.sequence:
+            self.sequence.append(point)
+
+
+def _pod_point(name: str, role: str, pod: PodInfo, flt: str, why: Sequence[str]) -> CapturePoint:
+    return CapturePoint(
+        name=name, kind="pod", role=role, interface="eth0", filter=flt, why=tuple(why),
+        namespace=pod.namespace, pod=pod.name, node=pod.node, address=pod.ip,
+        target_container=pod.containers[0] if pod.containers else None,
+    )
+
+
+def _numbered(base: str, index: int) -> str:
+    return base if index == 0 else f"{base}-{index + 1}"
+
+
+def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
+    """Turn ``request`` into capture points, filters, a request and explanations."""
+    from_user = request.source == USER
+    via = request.via or ("ingress" if from_user else "clusterip")
+    if via not in VIAS:
+        raise InputError(f"unknown path {via!r}", location="--via", choices=VIAS)
+    service = find_service(facts, request.to)
+    client = None if from_user else find_pod(facts, request.source)
+    if client is not None and not client.ip:
+        raise InputError(f"pod {client.namespace}/{client.name} has no IP (phase {client.phase})",
+                         location="--from")
+    if from_user and via == "clusterip":
+        raise InputError(
+            "a ClusterIP is reachable only from inside the cluster: pass --from POD, or pick a "
+            "path that enters from outside", location="--via",
+            choices=[v for v in VIAS if v != "clusterip"],
+        )
+    backends = _endpoint_pods(facts, service)
+    kpm = facts.kube_proxy_mode
+    nat_by = ("Cilium's eBPF service load balancer (no kube-proxy, no KUBE-* chains)"
+              if kpm == "none" else f"kube-proxy ({kpm} mode)")
+    notes: list[str] = []
+    if kpm == "none":
+        notes.append("No kube-proxy: Service translation happens in eBPF, so iptables-save and "
+                     "conntrack show nothing; with socket-LB the client's own capture may already "
+                     "show the backend pod address.")
+    if facts.cni in _OVERLAY:
+        notes.append(_OVERLAY[facts.cni] + ".")
+    b = _Builder(facts)
+    client_name = "host" if from_user else "client"
+    b.reach(client_name)
+    client_addr = facts.host_ip if from_user else client.ip if client else None
+    client_label = (f"your machine ({facts.host_ip})" if from_user and facts.host_ip
+                    else "your machine" if from_user
+                    else f"pod {client.name} ({client.ip})" if client else "?")
+    path: list[str] = []
+    endpoints: list[Endpoint] = []
+    host_header: str | None = None
+    url_path = "/"
+    traefik_pods: list[PodInfo] = []
+    native_lb = False
+    dns = False
+
+    # The service the client addresses first: Traefik's for ingress, the target's otherwise.
+    if via == "ingress":
+        route = _route(facts, service)
+        traefik_pods, front = _traefik(facts)
+        front_port = _service_port(front)
+        host_header, url_path = route.host, route.path or "/"
+        native_lb = route.native_lb or service.annotations.get(NATIVE_LB_ANNOTATION) == "true"
+        backend_port = _service_port(service, route.service_port)
+    else:
+        front, front_port = service, _service_port(service)
+        backend_port = front_port
+    front_pods = traefik_pods if via == "ingress" else backends
+    avoid = {p.node for p in front_pods if p.node}
+
+    entry_step = ""
+    if via == "clusterip" or (via == "ingress" and not from_user and not front.lb_ips
+                              and not front_port.node_port):
+        if not front.cluster_ip:
+            raise InputError(f"Service {front.key} is headless (no ClusterIP)", location="--via",
+                             choices=["nodeport", "loadbalancer", "ingress"])
+        entry = Endpoint(front.cluster_ip, front_port.port, f"ClusterIP of {front.name}")
+        if client is not None:
+            entry_step = (f"on the client's node {client.node}, {nat_by} DNATs {entry} to a "
+                          f"{front.name} pod (no SNAT: the source stays the pod IP)")
+            b.on_node(client.node, f"client pod's node: {nat_by} translates {entry} to a "
+                      f"{front.name} pod on the way out (PREROUTING), before routing")
+    elif via == "nodeport" or (via == "ingress" and not front.lb_ips):
+        if not front_port.node_port:
+            raise InputError(f"Service {front.key} has no nodePort (type {front.type})",
+                             location="--via", choices=["clusterip", "loadbalancer", "ingress"])
+        node = _pick_entry_node(facts, request.entry_node, avoid, ingress=via == "ingress")
+        if via == "ingress" and from_user and node.labels.get(INGRESS_READY[0]) == "true":
+            notes.append(f"A browser on http://{host_header or 'localhost'}/ takes the same hop: "
+                         f"kind publishes {node.name}:{front_port.node_port} on 127.0.0.1:80.")
+        entry = Endpoint(str(node.internal_ip), front_port.node_port, f"NodePort on {node.name}")
+        b.on_node(node.name, f"entry node: the request is sent to its NodePort {entry}; {nat_by} "
+                  f"DNATs it to a {front.name} pod"
+                  + ("" if front.external_traffic_policy == "Local"
+                     else f" and masquerades the source to {node.internal_ip}"
+                     " (externalTrafficPolicy Cluster)"))
+        entry_step = (f"on {node.name}, {nat_by} DNATs {entry} to a {front.name} pod"
+                      + ("" if front.external_traffic_policy == "Local"
+                         else f" and masquerades the source to {node.internal_ip}"))
+        if client is not None:
+            b.on_node(client.node, "client pod's node: routes the request to the entry node")
+    else:  # loadbalancer, or ingress through Traefik's LoadBalancer address
+        if not front.lb_ips:
+            with_lb = sorted(s.key for s in facts.services if s.lb_ips)
+            raise InputError(f"Service {front.key} has no LoadBalancer address (type {front.type})",
+                             location="--to", choices=with_lb)
+        entry = Endpoint(front.lb_ips[0], front_port.port, f"LoadBalancer address of {front.name}")
+        if client is not None:
+            entry_step = (f"on the client's node {client.node}, {nat_by} DNATs {entry} to a "
+                          f"{front.name} pod without leaving the node first")
+            b.on_node(client.node, f"client pod's node: {nat_by} matches the LoadBalancer address "
+                      f"{entry} for in-cluster clients and DNATs it right here (no MetalLB hop)")
+        else:
+            leader = facts.l2_leaders.get(front.key)
+            leader_node = _node(facts, leader)
+            masq = ("" if front.external_traffic_policy == "Local"
+                    else "; externalTrafficPolicy Cluster masquerades the source to the node IP")
+            entry_step = (f"the MetalLB L2 leader {leader or '(unknown)'} receives it; {nat_by} "
+                          f"there DNATs {entry} to a {front.name} pod{masq}")
+            if leader_node is not None:
+                b.on_node(leader_node.name, f"MetalLB L2 leader for {entry.ip}: it answers ARP, so "
+                          f"every packet enters here; {nat_by} DNATs {entry} to a {front.name} "
+                          f"pod{masq}")
+            else:
+                notes.append(f"The MetalLB L2 leader for {entry.ip} is unknown (no "
+                             "ServiceL2Status), so every node is captured; the one that sees the "
+                             "request is the leader.")
+                for n in (n for n in facts.nodes if n.internal_ip):
+                    b.on_node(n.name, f"candidate MetalLB L2 leader for {entry.ip}: the leader "
+                              f"answers ARP and {nat_by} DNATs there{masq}")
+    endpoints.append(entry)
+    path.append(f"{client_label} sends {url_path} to {entry} ({entry.label})")
+    path.append(entry_step)
+
+    if via == "ingress":
+        traefik_ports = [_target_port(facts, p, front_port, True) for p in traefik_pods]
+        for pod, port in zip(traefik_pods, traefik_ports, strict=True):
+            endpoints.append(Endpoint(str(pod.ip), port, f"Traefik pod {pod.name}"))
+            b.on_node(pod.node, f"hosts Traefik pod {pod.name}: the translated request arrives on "
+                      "its veth")
+        for i in range(len(traefik_pods)):
+            b.reach(_numbered("traefik", i))
+        at = ", ".join(f"{p.name} {p.ip}:{port}"
+                       for p, port in zip(traefik_pods, traefik_ports, strict=True))
+        path.append(f"Traefik ({at}) receives it and terminates HTTP")
+        if native_lb:
+            if not service.cluster_ip:
+                raise InputError(f"nativeLB needs a ClusterIP on {service.key}", location="--to")
+            endpoints.append(Endpoint(service.cluster_ip, backend_port.port,
+                                      f"ClusterIP of {service.name}"))
+            for pod in traefik_pods:
+                b.on_node(pod.node, f"nativeLB: Traefik dials ClusterIP {service.cluster_ip}, so "
+                          f"{nat_by} on Traefik's node DNATs it to a {service.name} pod")
+            path.append(f"Traefik opens a new connection to ClusterIP {service.cluster_ip}:"
+                        f"{backend_port.port} (nativeLB); {nat_by} on its node DNATs it")
+        else:
+            path.append(f"Traefik opens a new connection from its pod IP straight to a "
+                        f"{service.name} pod IP: it reads EndpointSlices, so kube-proxy is not on "
+                        "this hop")
+    backend_ports = [_target_port(facts, p, backend_port, False) for p in backends]
+    for pod, port in zip(backends, backend_ports, strict=True):
+        endpoints.append(Endpoint(str(pod.ip), port, f"pod {pod.name}"))
+        b.on_node(pod.node, f"hosts backend pod {pod.name}: the request leaves on its veth")
+    for i in range(len(backends)):
+        b.reach(_numbered("backend", i))
+    if via == "clusterip" and client is not None:
+        dns = True
+    seen_src = ("the Traefik pod IP (the user only in X-Forwarded-For)" if via == "ingress"
+                else f"the client pod IP {client_addr}" if via == "clusterip"
+                or (via == "loadbalancer" and client is not None)
+                else f"the client address {client_addr or '(your machine)'}"
+                if front.external_traffic_policy == "Local"
+                else "the entry node's IP (masqueraded)")
+    at = ", ".join(f"{p.name} {p.ip}:{port}"
+                   for p, port in zip(backends, backend_ports, strict=True))
+    path.append(f"backend {at} answers; it sees source {seen_src}")
+    path.append("each reply retraces its connection; conntrack reverses every NAT on the way back")
+
+    flt = flow_filter(endpoints)
+    client_flt = flow_filter(endpoints, dns=dns)
+    points: list[CapturePoint] = []
+    if from_user:
+        points.append(CapturePoint(
+            name="host", kind="host", role="client", interface="any", filter=flt,
+            why=("the request starts on your machine; this capture shows the address you "
+                 "dialled, before any NAT (needs tcpdump and capture rights here; skipped if "
+                 "not)",),
+            address=facts.host_ip,
+        ))
+    elif client is not None:
+        points.append(_pod_point(client_name, "client", client, client_flt, [
+            f"the request starts in pod {client.name}: its eth0 shows the destination "
+            f"{entry} before any NAT" + (" and the DNS lookup of the Service name" if dns else ""),
+        ]))
+    for node_name in b.node_order:
+        info = _node(facts, node_name)
+        points.append(CapturePoint(
+            name=f"node-{node_name}", kind="node", role="node", interface="any",
+            filter=client_flt if client is not None and node_name == client.node else flt,
+            why=(*b.node_why[node_name],
+                 "captured on 'any' in the node's network namespace: every veth, tunnel and eth0 "
+                 "at once (ip -o link is saved to name the interfaces)"),
+            node=node_name, address=info.internal_ip if info else None,
+        ))
+    client_key = (client.namespace, client.name) if client else None
+    for i, pod in enumerate(traefik_pods):
+        points.append(_pod_point(_numbered("traefik", i), "traefik", pod, flt, [
+            f"Traefik pod {pod.name}: terminates HTTP from the client and opens a new connection "
+            "to the backend, so two TCP flows meet here",
+            "Traefik runs as non-root; if tcpdump cannot capture in its ephemeral container, the "
+            f"capture on node {pod.node} shows the same packets on its veth",
+        ]))
+    for i, pod in enumerate(p for p in backends if (p.namespace, p.name) != client_key):
+        points.append(_pod_point(_numbered("backend", i), "backend", pod, flt, [
+            f"backend pod {pod.name}: eth0 shows the request after every translation "
+            f"(destination its own IP); it sees source {seen_src}",
+        ]))
+    rank = {name: i for i, name in enumerate(b.sequence)}
+    points.sort(key=lambda point: rank.get(point.name, len(rank)))
+    if client_key and any((p.namespace, p.name) == client_key for p in backends):
+        notes.append("The client pod is also a backend: a connection to its own Service is "
+                     "hairpinned and masqueraded on its node.")
+    if len(backends) > 1:
+        notes.append(f"{service.name} has {len(backends)} ready pods; the one that serves is "
+                     "chosen per connection, so each is captured.")
+    if from_user and facts.platform == "kind":
+        notes.append("kind on Linux: your machine reaches node and MetalLB addresses through the "
+                     "Docker bridge; Docker Desktop (macOS/Windows) does not route them.")
+
+    scheme_host = f"{entry.ip}:{entry.port}"
+    if dns and client is not None:
+        scheme_host = f"{service.name}.{service.namespace}.svc.cluster.local:{entry.port}"
+    http_port = via == "ingress" or from_user or backend_port.target_port in HTTP_PORTS or any(
+        word in backend_port.name for word in ("http", "web"))
+    http = ClientRequest(
+        url=f"http://{scheme_host}{url_path}" if http_port else f"tcp://{scheme_host}",
+        host_header=host_header,
+        origin="host" if from_user else "pod", point=None if from_user else client_name,
+    )
+    return WalkPlan(
+        to=service.key, source=request.source, via=via, points=tuple(points), request=http,
+        path=tuple(path), notes=tuple(notes), inventory=build_inventory(facts),
+        cni=facts.cni, kube_proxy_mode=kpm,
+    )
+
+
+def build_inventory(facts: ClusterFacts) -> dict[str, dict[str, str]]:
+    """Names for addresses, in the walk.yaml ``inventory`` shape."""
+    pods = {p.name: p.ip for p in facts.pods if p.ip and not p.host_network}
+    nodes = {n.name: n.internal_ip for n in facts.nodes if n.internal_ip}
+    services: dict[str, str] = {}
+    for s in facts.services:
+        if s.cluster_ip:
+            services[s.name] = s.cluster_ip
+        for i, ip in enumerate(s.lb_ips):
+            services[f"{s.name} LB" + (f" {i + 1}" if i else "")] = ip
+    inventory: dict[str, dict[str, str]] = {
+        "pods": {k: str(v) for k, v in sorted(pods.items())},
+        "nodes": {k: str(v) for k, v in sorted(nodes.items())},
+        "services": dict(sorted(services.items())),
+    }
+    return inventory
