@@ -1,0 +1,176 @@
+"""A kind cluster as Pulumi resources (there is no kind provider: ``local.Command`` runs the CLI).
+
+Shape (see ``shared/reference/pulumi.md`` section 3):
+
+- ``kind-cluster``: ``kind create cluster --config -`` with the rendered kind config on stdin;
+  the config is also the replace trigger, and ``delete_before_replace`` because a same-named kind
+  cluster cannot exist twice (the default create-before-delete would fail and then delete the
+  cluster). Create is idempotent: an interrupted ``up`` left a cluster that a re-run adopts.
+- ``kubeconfig``: ``kind get kubeconfig``, stdout marked secret.
+- ``kind-network``: ``docker network inspect`` of the node network, for the MetalLB pool.
+- ``cni-plugins`` (Flannel only): the reference CNI plugins, checksum-verified, mounted over
+  ``/opt/cni/bin`` because the kind node image lacks the ``bridge`` plugin Flannel delegates to.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pulumi
+from pulumi_command import local
+
+from packetwalk import versions
+from packetwalk.addresspool import lb_address_range
+from packetwalk.config import LabConfig
+from packetwalk.kindconfig import kind_context, node_names, render_kind_config
+
+CREATE_TIMEOUT = "10m"
+DELETE_TIMEOUT = "5m"
+KIND_WAIT = "120s"
+CNI_PLUGINS_RELEASES = "https://github.com/containernetworking/plugins/releases/download"
+DOCKER_NETWORK = '"${KIND_EXPERIMENTAL_DOCKER_NETWORK:-kind}"'
+"""kind's node network; kind itself honours the same variable to use another one."""
+
+
+def cni_plugins_dir(repo_root: Path) -> Path:
+    """Where the Flannel stacks keep the CNI plugins (git-ignored, shared by every stack)."""
+    return repo_root / ".packetwalk" / "cni-plugins" / versions.CNI_PLUGINS_VERSION
+
+
+def create_cluster_script(name: str) -> str:
+    quoted = shlex.quote(name)
+    return (
+        f"if kind get clusters 2>/dev/null | grep -qx {quoted}; then\n"
+        f"  echo \"kind cluster {name} already exists (an earlier, interrupted up?); keeping it\"\n"
+        f"else\n"
+        f"  kind create cluster --name {quoted} --config - --wait {KIND_WAIT}\n"
+        f"fi\n"
+    )
+
+
+def delete_cluster_script(name: str) -> str:
+    # kind exits 0 when the cluster is already gone, so a hand-deleted cluster does not block down.
+    return f"kind delete cluster --name {shlex.quote(name)}"
+
+
+def kubeconfig_script(name: str) -> str:
+    return f"kind get kubeconfig --name {shlex.quote(name)}"
+
+
+def network_inspect_script() -> str:
+    return f"docker network inspect {DOCKER_NETWORK}"
+
+
+def cni_plugins_script(target: Path, version: str = versions.CNI_PLUGINS_VERSION) -> str:
+    """Download, verify (published .sha256) and unpack the CNI plugins into ``target``.
+
+    The architecture is the Docker daemon's (the nodes run there), not necessarily the host's.
+    Nothing is unpacked unless the checksum matches; a complete directory is left alone.
+    """
+    dest = shlex.quote(str(target))
+    return f"""set -eu
+dest={dest}
+if [ -x "$dest/bridge" ] && [ -x "$dest/host-local" ] && [ -x "$dest/portmap" ]; then
+  echo "CNI plugins {version} already in $dest"; exit 0
+fi
+arch=$(docker info --format '{{{{.Architecture}}}}' 2>/dev/null || uname -m)
+case "$arch" in
+  x86_64|amd64) arch=amd64 ;;
+  aarch64|arm64) arch=arm64 ;;
+  *) echo "no CNI plugins build for architecture $arch" >&2; exit 1 ;;
+esac
+tgz="cni-plugins-linux-$arch-{version}.tgz"
+url="{CNI_PLUGINS_RELEASES}/{version}/$tgz"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+curl -fsSL --retry 3 -o "$tmp/$tgz" "$url"
+curl -fsSL --retry 3 -o "$tmp/$tgz.sha256" "$url.sha256"
+if command -v sha256sum >/dev/null 2>&1; then
+  (cd "$tmp" && sha256sum -c "$tgz.sha256")
+else
+  (cd "$tmp" && shasum -a 256 -c "$tgz.sha256")
+fi
+mkdir -p "$dest"
+tar -xzf "$tmp/$tgz" -C "$dest"
+echo "CNI plugins {version} ($arch) verified and unpacked into $dest"
+"""
+
+
+class KindCluster(pulumi.ComponentResource):
+    """A kind cluster for one lab stack, plus what the in-cluster stack needs to reach it."""
+
+    kubeconfig: pulumi.Output[str]
+    kube_context: str
+    cluster_name: str
+    nodes: list[str]
+    lb_address_range: pulumi.Output[str]
+    kind_config: str
+
+    def __init__(self, name: str, cfg: LabConfig, *, repo_root: Path,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("packetwalk:cluster:KindCluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        plugins_dir: str | None = None
+        before_cluster: list[pulumi.Resource] = []
+        if cfg.cni == "flannel":
+            target = cni_plugins_dir(repo_root)
+            plugins_dir = str(target)
+            before_cluster.append(local.Command(
+                "cni-plugins",
+                create=cni_plugins_script(target),
+                triggers=[versions.CNI_PLUGINS_VERSION, plugins_dir],
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                    custom_timeouts=pulumi.CustomTimeouts(create="5m"))),
+            ))
+
+        self.kind_config = render_kind_config(cfg, cni_plugins_dir=plugins_dir)
+        self.cluster_name = cfg.cluster_name
+        self.kube_context = kind_context(cfg)
+        self.nodes = node_names(cfg)
+
+        cluster = local.Command(
+            "kind-cluster",
+            create=create_cluster_script(cfg.cluster_name),
+            delete=delete_cluster_script(cfg.cluster_name),
+            stdin=self.kind_config,
+            triggers=[self.kind_config],
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                depends_on=before_cluster,
+                delete_before_replace=True,
+                custom_timeouts=pulumi.CustomTimeouts(create=CREATE_TIMEOUT,
+                                                      delete=DELETE_TIMEOUT),
+            )),
+        )
+        # Both readers re-run whenever the cluster is replaced (same trigger): a new cluster has
+        # new certificates and possibly a new network.
+        kubeconfig = local.Command(
+            "kubeconfig",
+            create=kubeconfig_script(cfg.cluster_name),
+            triggers=[self.kind_config],
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                depends_on=[cluster], additional_secret_outputs=["stdout"])),
+        )
+        network = local.Command(
+            "kind-network",
+            create=network_inspect_script(),
+            triggers=[self.kind_config],
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                depends_on=[cluster])),
+        )
+        self.kubeconfig = pulumi.Output.secret(kubeconfig.stdout)
+        self.lb_address_range = network.stdout.apply(lb_address_range)
+        self.register_outputs({
+            "kubeconfig": self.kubeconfig,
+            "kubeContext": self.kube_context,
+            "nodes": self.nodes,
+            "lbAddressRange": self.lb_address_range,
+        })
+
+
+def docker_network_range(name: str, opts: pulumi.ResourceOptions | None = None) -> (
+        pulumi.Output[str]):
+    """The MetalLB range for a kind cluster this program did not create (CI's kind-action)."""
+    network = local.Command(name, create=network_inspect_script(), opts=opts)
+    return network.stdout.apply(lb_address_range)

@@ -1,0 +1,83 @@
+"""The ``packetwalk-lab`` program: CNI -> MetalLB -> Traefik -> voting app and policies.
+
+The cluster comes from the ``packetwalk-cluster`` stack of the same name (StackReference), or,
+when ``packetwalk:kubeconfig`` is set, from a cluster made elsewhere (CI's helm/kind-action).
+The Kubernetes provider has ``delete_unreachable`` so ``invoke down`` still succeeds after the
+kind cluster was deleted by hand: state of an unreachable cluster is dropped, not retried.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.cni import Cni
+from components.kind_cluster import docker_network_range
+from components.labobjects import LabObjects
+from components.metallb import MetalLb
+from components.stackconfig import lab_config
+from components.traefik import Traefik
+from packetwalk.addresspool import first_address
+from packetwalk.config import REPO_ROOT, LabConfig
+from packetwalk.errors import PacketwalkError
+from packetwalk.labobjects import app_hosts, lab_objects
+
+CLUSTER_PROJECT = "packetwalk-cluster"
+ORGANIZATION = "organization"
+"""The file backend's only organization; stack references there are organization/project/stack."""
+
+
+def cluster_stack_name(stack: str) -> str:
+    return f"{ORGANIZATION}/{CLUSTER_PROJECT}/{stack}"
+
+
+def _kubeconfig_path(cfg: LabConfig) -> str:
+    assert cfg.kubeconfig is not None
+    path = Path(cfg.kubeconfig).expanduser()
+    return str(path if path.is_absolute() else REPO_ROOT / path)
+
+
+def run() -> None:
+    cfg = lab_config()
+    try:
+        objects = lab_objects(cfg)  # intents parsed and policies built before any resource
+    except PacketwalkError as err:
+        raise pulumi.RunError(str(err)) from err
+
+    kubeconfig: pulumi.Input[str]
+    context: pulumi.Input[str] | None
+    address_range: pulumi.Output[str]
+    if cfg.uses_existing_cluster:
+        kubeconfig, context = _kubeconfig_path(cfg), cfg.kube_context
+        address_range = docker_network_range("kind-network")
+    else:
+        cluster = pulumi.StackReference(cluster_stack_name(cfg.stack))
+        kubeconfig = pulumi.Output.secret(cluster.require_output("kubeconfig"))
+        context = cluster.require_output("kubeContext")
+        address_range = cluster.require_output("lbAddressRange")
+
+    provider = k8s.Provider(
+        "k8s",
+        kubeconfig=kubeconfig,
+        context=context,
+        delete_unreachable=True,
+        # In the lab's own cluster, objects left over from an interrupted up (created, but not
+        # yet in the state) are adopted instead of failing with AlreadyExists. A cluster made
+        # elsewhere may hold someone's objects: there nothing is silently taken over.
+        upsert_existing_objects=not cfg.uses_existing_cluster,
+    )
+    ingress_ip = address_range.apply(first_address)
+
+    cni = Cni("cni", cfg, provider=provider)
+    metallb = MetalLb("metallb", address_range, provider=provider, depends_on=[cni])
+    traefik = Traefik("traefik", load_balancer_ip=ingress_ip, provider=provider,
+                      depends_on=[cni, metallb])
+    LabObjects("app", objects, provider=provider, depends_on=[cni, traefik])
+
+    hosts = app_hosts(cfg)
+    pulumi.export("voteUrl", f"http://{hosts['vote']}")
+    pulumi.export("resultUrl", f"http://{hosts['result']}")
+    pulumi.export("ingressAddress", ingress_ip)
+    pulumi.export("appNamespace", cfg.app_namespace)

@@ -1,0 +1,57 @@
+"""The lab's own objects (namespace, voting app, Ingress routes, NetworkPolicies)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import kube
+
+WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job",
+                            "CronJob", "Pod"})
+
+
+def _phase(obj: dict[str, Any]) -> int:
+    kind = obj.get("kind")
+    if kind == "Namespace":
+        return 0
+    if kind == "NetworkPolicy":
+        return 1
+    return 2
+
+
+class LabObjects(pulumi.ComponentResource):
+    """Registers every manifest of ``packetwalk.labobjects.lab_objects`` as its typed resource.
+
+    Each object waits for ``depends_on`` (CNI, MetalLB, Traefik) and for its namespace; workloads
+    also wait for every NetworkPolicy of their namespace, so no pod of a zero-trust namespace
+    ever runs before its policies exist (Pulumi would otherwise create them in parallel).
+    """
+
+    def __init__(self, name: str, objects: Sequence[dict[str, Any]], *,
+                 provider: k8s.Provider, depends_on: Sequence[pulumi.Resource] = (),
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("packetwalk:lab:LabObjects", name, None, opts)
+        after = list(depends_on)
+        namespaces: dict[str, pulumi.Resource] = {}
+        policies: dict[str, list[pulumi.Resource]] = {}
+        self.resources: dict[str, pulumi.CustomResource] = {}
+        for obj in sorted(objects, key=_phase):
+            metadata = obj.get("metadata") or {}
+            namespace = str(metadata.get("namespace", ""))
+            deps = list(after)
+            if namespace in namespaces:
+                deps.append(namespaces[namespace])
+            if obj.get("kind") in WORKLOAD_KINDS:
+                deps.extend(policies.get(namespace, []))
+            resource = kube.register(obj, pulumi.ResourceOptions(
+                parent=self, provider=provider, depends_on=deps))
+            if obj.get("kind") == "Namespace":
+                namespaces[metadata["name"]] = resource
+            elif obj.get("kind") == "NetworkPolicy":
+                policies.setdefault(namespace, []).append(resource)
+            self.resources[kube.object_key(obj)] = resource
+        self.register_outputs({"objects": sorted(self.resources)})
