@@ -1,1 +1,163 @@
-"""Placeholder module: its tasks are being written (see the open issues)."""
+"""``invoke walk``: capture a request at every hop of its path, then show the walk.
+
+The task is thin: it reads the stack config (CNI, kube-proxy mode, app namespace, the kind
+context), gathers the cluster facts, plans with :func:`packetwalk.walk.plan.plan_walk`, runs the
+plan with :class:`packetwalk.walk.orchestrate.WalkRunner` and renders the analysis. Collaborators
+live in :data:`DEPS` so tests swap in the in-memory cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TextIO
+
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+from rich.console import Console
+
+from packetwalk.cli import walk_views
+from packetwalk.config import DEFAULT_STACK, REPO_ROOT, LabConfig, load_stack_config
+from packetwalk.errors import InputError, PacketwalkError
+from packetwalk.kube.access import ClusterAccess
+from packetwalk.versions import NETSHOOT_IMAGE
+from packetwalk.walk.facts import ClusterFacts
+from packetwalk.walk.orchestrate import HostCapture, WalkRunner, gather_facts, new_run_folder
+from packetwalk.walk.plan import VIAS, WalkPlan, WalkRequest, plan_as_dict, plan_walk
+from packetwalk.walk.snapshot import facts_from_objects, load_objects
+
+FORMATS = ("text", "json", "mermaid", "svg")
+
+ClusterFactory = Callable[[LabConfig, str | None], ClusterAccess]
+"""``(stack config, --context) -> ClusterAccess``."""
+
+
+def _kubectl_cluster(cfg: LabConfig, context: str | None) -> ClusterAccess:
+    from packetwalk.kindconfig import kind_context
+    from packetwalk.kube.kubectl import KubectlCluster
+
+    if context is None and cfg.is_kind:
+        context = kind_context(cfg)
+    return KubectlCluster(context=context)
+
+
+@dataclass
+class Deps:
+    """What the task talks to; tests replace fields."""
+
+    stacks_dir: Path = REPO_ROOT / "stacks"
+    cluster: ClusterFactory = _kubectl_cluster
+    console: Console = field(default_factory=Console)
+    out: TextIO | None = None
+    """Where results go (default stdout); progress and messages go to the console."""
+    host_capture: HostCapture | None = None
+    image: str = NETSHOOT_IMAGE
+    settle: float = 1.0
+    ready_timeout: float = 30.0
+
+
+DEPS = Deps()
+
+
+def _facts(cfg: LabConfig, snapshot: str, access: Callable[[], ClusterAccess]) -> ClusterFacts:
+    if snapshot:
+        return facts_from_objects(load_objects(Path(snapshot)), app_namespace=cfg.app_namespace,
+                                  platform=cfg.platform)
+    facts = gather_facts(access(), app_namespace=cfg.app_namespace, platform=cfg.platform)
+    if facts.cni == "unknown":
+        facts = replace(facts, cni=cfg.cni)
+    return facts
+
+
+def _print_result(text: str, deps: Deps) -> None:
+    out = deps.out or sys.stdout
+    out.write(text if text.endswith("\n") else text + "\n")
+
+
+def _render_plan(plan: WalkPlan, fmt: str, deps: Deps) -> None:
+    if fmt == "json":
+        _print_result(json.dumps(plan_as_dict(plan, deps.image), indent=2), deps)
+    else:
+        deps.console.print(walk_views.plan_view(plan, deps.image))
+
+
+@task(
+    help={
+        "to": "the Service to reach: vote, result, or any Service name (NAMESPACE/NAME too)",
+        "from_": "where the request starts: 'user' (your machine) or a pod (name, NAMESPACE/NAME "
+        "or the app label, e.g. worker)",
+        "via": "the path: " + "|".join(VIAS)
+        + " (default: ingress from user, clusterip from a pod)",
+        "stack": "the lab stack (its config gives the CNI, kube-proxy mode and kind context)",
+        "out_dir": "where run folders go (walks/<timestamp>/, never overwritten)",
+        "format": "how to show the walk: " + "|".join(FORMATS),
+        "dry_run": "only print the plan (points, filters, commands); attach, create and send "
+        "nothing (the cluster is only read, and not at all with --snapshot)",
+        "keep": "keep the node debug pods for the next walk (ephemeral containers always stay)",
+        "entry_node": "the node to send NodePort traffic to (default: one without the backend)",
+        "snapshot": "plan from a saved `kubectl get ... -o yaml` instead of the cluster "
+        "(with --dry-run)",
+        "context": "kubeconfig context (default: the kind cluster's, or the current one)",
+    }
+)
+def walk(
+    c: Context,
+    to: str = "vote",
+    from_: str = "user",
+    via: str = "",
+    stack: str = DEFAULT_STACK,
+    out_dir: str = "walks",
+    format: str = "text",
+    dry_run: bool = False,
+    keep: bool = False,
+    entry_node: str = "",
+    snapshot: str = "",
+    context: str = "",
+) -> None:
+    """Capture one request at every hop (client, nodes, Traefik, backend) and show the walk."""
+    deps = DEPS
+    try:
+        if format not in FORMATS:
+            raise InputError(f"unknown format {format!r}", location="--format", choices=FORMATS)
+        if via and via not in VIAS:
+            raise InputError(f"unknown path {via!r}", location="--via", choices=VIAS)
+        if snapshot and not dry_run:
+            raise InputError("a snapshot can only be planned, not captured: add --dry-run",
+                             location="--snapshot")
+        cfg = load_stack_config(stack, deps.stacks_dir)
+        access_cache: list[ClusterAccess] = []
+
+        def access() -> ClusterAccess:
+            if not access_cache:
+                access_cache.append(deps.cluster(cfg, context or None))
+            return access_cache[0]
+
+        facts = _facts(cfg, snapshot, access)
+        request = WalkRequest(to=to, source=from_, via=via or None,
+                              entry_node=entry_node or None)
+        plan = plan_walk(request, facts)
+        if dry_run:
+            _render_plan(plan, format, deps)
+            return
+        deps.console.print(walk_views.plan_view(plan, deps.image))
+        folder = new_run_folder(Path(out_dir))
+        runner = WalkRunner(access(), image=deps.image, keep=keep, console=deps.console,
+                            host_capture=deps.host_capture, settle=deps.settle,
+                            ready_timeout=deps.ready_timeout)
+        from packetwalk.capture import analyze_folder, render
+
+        run = runner.run(plan, folder, analyze=analyze_folder)
+    except PacketwalkError as err:
+        raise Exit(str(err), code=1) from err
+    deps.console.print(walk_views.run_view(run))
+    if run.analysis is not None:
+        _print_result(render(run.analysis, format), deps)
+        deps.console.print(f"captures, walk.yaml and plan.yaml are in {folder}; "
+                           f"`invoke analyze {folder}` shows the walk again")
+    if run.errors:
+        raise Exit(f"the walk finished with {len(run.errors)} problem(s); see above "
+                   f"(what was captured is in {folder})", code=1)

@@ -51,7 +51,7 @@ from packetwalk.walk.facts import (
     routes_from_ingressroutes,
     service_from_object,
 )
-from packetwalk.walk.plan import CapturePoint, WalkPlan
+from packetwalk.walk.plan import CapturePoint, WalkPlan, plan_as_dict
 
 PCAP_HEADER_BYTES = 24
 """A pcap global header; tcpdump -U writes it as soon as the capture is open (pcapng: 28+)."""
@@ -128,6 +128,7 @@ class WalkRun:
     points: list[PointResult]
     request: CommandResult | None = None
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     created_debug_pods: list[tuple[str, str]] = field(default_factory=list)
     analysis: Any = None
 
@@ -227,7 +228,7 @@ def new_run_folder(out_dir: Path, now: datetime | None = None) -> Path:
 
 
 def walk_yaml(run: WalkRun) -> dict[str, Any]:
-    """The issue-5 contract: captures that produced a pcap, and the inventory."""
+    """The issue-5 contract: the captures that produced a pcap, the inventory, the point order."""
     captures: list[dict[str, Any]] = []
     for result in run.points:
         if result.bytes < PCAP_HEADER_BYTES:
@@ -238,32 +239,28 @@ def walk_yaml(run: WalkRun) -> dict[str, Any]:
             entry["interfaces"] = dict(sorted(result.interfaces.items()))
         captures.append(entry)
     return {"captures": captures,
-            "inventory": {k: dict(v) for k, v in run.plan.inventory.items()}}
+            "inventory": {k: dict(v) for k, v in run.plan.inventory.items()},
+            # The plan's points are in request order: a hint for the analysis's hop order.
+            "path": [entry["point"] for entry in captures]}
 
 
-def plan_record(run: WalkRun) -> dict[str, Any]:
-    """Everything else a participant may want to look at later (``plan.yaml`` next to walk.yaml)."""
-    plan = run.plan
-    return {
-        "to": plan.to, "from": plan.source, "via": plan.via, "cni": plan.cni,
-        "kubeProxyMode": plan.kube_proxy_mode,
-        "request": {"url": plan.request.url, "host": plan.request.host_header,
-                    "origin": plan.request.origin,
-                    "command": shlex.join(plan.request.command()),
-                    "exitCode": run.request.exit_code if run.request else None,
-                    "output": (run.request.stdout.strip() or run.request.stderr.strip())
-                    if run.request else None},
-        "path": list(plan.path),
-        "notes": list(plan.notes),
-        "points": [
-            {"name": r.point.name, "kind": r.point.kind, "role": r.point.role,
-             "namespace": r.point.namespace, "pod": r.point.pod, "node": r.point.node,
-             "interface": r.point.interface, "filter": r.point.filter, "why": list(r.point.why),
-             "state": r.state, "error": r.error, "reusedContainer": r.reused, "bytes": r.bytes}
-            for r in run.points
-        ],
-        "errors": list(run.errors),
-    }
+def plan_record(run: WalkRun, image: str) -> dict[str, Any]:
+    """The plan and how each point went (``plan.yaml`` next to walk.yaml, for people)."""
+    record = plan_as_dict(run.plan, image)
+    record.pop("inventory")
+    results = results_by_point(run)
+    for point in record["points"]:
+        result = results[point["name"]]
+        point.update({"state": result.state, "error": result.error,
+                      "reusedContainer": result.reused, "bytes": result.bytes})
+    request = run.request
+    record["request"].update({
+        "exitCode": request.exit_code if request else None,
+        "output": (request.stdout.strip() or request.stderr.strip()) if request else None,
+    })
+    record["errors"] = list(run.errors)
+    record["warnings"] = list(run.warnings)
+    return record
 
 
 # -- the run -----------------------------------------------------------------------------------
@@ -386,7 +383,7 @@ class WalkRunner:
             (run.folder / f"{result.point.name}.links.txt").write_text(links.stdout)
             result.interfaces = parse_ip_link(links.stdout)
         else:
-            run.errors.append(f"{result.point.name}: could not list interfaces (ip -o link: "
+            run.warnings.append(f"{result.point.name}: could not list interfaces (ip -o link: "
                               f"{links.stderr.strip() or links.exit_code}); 'any' captures will "
                               "show interface numbers only")
 
@@ -409,9 +406,16 @@ class WalkRunner:
 
     def _fail_or_skip(self, run: WalkRun, result: PointResult, message: str,
                       show: Callable[[PointResult, str], None]) -> None:
-        if result.point.kind == "host":
-            # The host capture is a bonus: the first node capture shows the same packets.
+        point = result.point
+        cover = next((r.point.name for r in run.points if r.point.kind == "node"
+                      and r.point.node == point.node and r.state not in ("failed", "skipped")),
+                     None)
+        if point.kind == "host" or (point.role == "traefik" and cover):
+            # Bonus points: the host's packets reach the first node unchanged, and a non-root
+            # Traefik pod's packets cross its veth, which the node capture sees.
             result.state, result.error = "skipped", message
+            seen_by = f" (node capture {cover} sees its packets)" if point.kind != "host" else ""
+            run.warnings.append(f"{point.name}: skipped: {message}{seen_by}")
             show(result, f"[yellow]skipped: {message}")
         else:
             self._fail(run, result, message, show)
@@ -492,7 +496,8 @@ class WalkRunner:
 
     def _write(self, run: WalkRun) -> None:
         (run.folder / "walk.yaml").write_text(yaml.safe_dump(walk_yaml(run), sort_keys=False))
-        (run.folder / "plan.yaml").write_text(yaml.safe_dump(plan_record(run), sort_keys=False))
+        (run.folder / "plan.yaml").write_text(
+            yaml.safe_dump(plan_record(run, self.image), sort_keys=False))
 
     def _cleanup(self, run: WalkRun) -> None:
         if self.keep:
