@@ -1,1 +1,237 @@
-"""Placeholder module: its tasks are being written (see the open issues)."""
+"""``invoke matrix``: which flows the NetworkPolicies allow, before anything touches a cluster.
+
+The objects come from the lab's own builders (default), from manifests, or from the current kube
+context; the evaluation is :mod:`packetwalk.netpol`; this module only parses options, picks the
+source, prints and writes files.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+from rich.console import Console
+
+from packetwalk.cli import matrix_views
+from packetwalk.config import DEFAULT_STACK, load_stack_config
+from packetwalk.errors import InputError, PacketwalkError
+from packetwalk.kube.access import ClusterAccess
+from packetwalk.netpol import connlist, graph
+from packetwalk.netpol import diff as netpol_diff
+from packetwalk.netpol import explain as netpol_explain
+from packetwalk.netpol.evaluator import Analysis, EvalOptions, analyze
+from packetwalk.netpol.loader import cluster_from_objects, load_cluster
+from packetwalk.netpol.model import Cluster
+
+FORMATS = ("table", "json", "csv", "md", "connlist", "dot", "svg", "png", "mermaid")
+SUFFIX_FORMATS = {".json": "json", ".csv": "csv", ".md": "md", ".txt": "connlist",
+                  ".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png", ".mmd": "mermaid"}
+CLUSTER_RESOURCES = (("namespaces", "Namespace"), ("pods", "Pod"),
+                     ("networkpolicies", "NetworkPolicy"))
+
+
+def _kubectl_cluster() -> ClusterAccess:
+    from packetwalk.kube.kubectl import KubectlCluster
+
+    return KubectlCluster()
+
+
+def _lab_objects(stack: str) -> list[dict[str, Any]]:
+    from packetwalk.labobjects import lab_objects, lab_peer_objects
+
+    cfg = load_stack_config(stack)
+    return lab_objects(cfg) + lab_peer_objects(cfg)
+
+
+@dataclass
+class Deps:
+    """Collaborators the tests replace (``monkeypatch.setattr(DEPS, "cluster", ...)``)."""
+
+    cluster: Callable[[], ClusterAccess] = _kubectl_cluster
+    lab_objects: Callable[[str], list[dict[str, Any]]] = _lab_objects
+    console: Console | None = None
+
+
+DEPS = Deps()
+
+
+def _console() -> Console:
+    return DEPS.console or Console()
+
+
+def load_source(manifests: Sequence[str], use_cluster: bool, stack: str) -> tuple[Cluster, str]:
+    """The cluster to evaluate and a short description of where it came from."""
+    if manifests and use_cluster:
+        raise InputError("give either --manifests or --cluster, not both",
+                         location="--manifests/--cluster")
+    if manifests:
+        return load_cluster([Path(m) for m in manifests]), ", ".join(manifests)
+    if use_cluster:
+        access = DEPS.cluster()
+        objects: list[dict[str, Any]] = []
+        for resource, kind in CLUSTER_RESOURCES:
+            for item in access.get_objects(resource):
+                item = dict(item)
+                item.setdefault("kind", kind)
+                objects.append(item)
+        return cluster_from_objects(objects, source="cluster"), "the current kube context"
+    return (cluster_from_objects(DEPS.lab_objects(stack), source=f"lab stack {stack}"),
+            f"the lab's own objects (stack {stack})")
+
+
+def _write(out: str, data: str | bytes, force: bool) -> None:
+    """Write atomically; never replace a file the user made unless --force says so."""
+    path = Path(out)
+    if path.exists() and not force:
+        raise InputError("exists already; pass --force to replace it", source=out,
+                         location="--out")
+    if not path.parent.exists():
+        raise InputError("the folder does not exist", source=str(path.parent), location="--out")
+    raw = data.encode() if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _parse_explain(text: str) -> tuple[str, str, str | None]:
+    parts = text.replace(",", " ").split()
+    if len(parts) not in (2, 3):
+        raise InputError(
+            f"--explain takes 'SRC DST [PORT/PROTO]' in one quoted argument, got {text!r}",
+            location="--explain")
+    return parts[0], parts[1], parts[2] if len(parts) == 3 else None
+
+
+def _render(analysis: Analysis, fmt: str, title: str) -> str | bytes | None:
+    """Text or bytes for file-like formats; None for the rich table (printed directly)."""
+    if fmt == "connlist":
+        return connlist.render(analysis, "txt")
+    if fmt in ("json", "csv", "md"):
+        return connlist.render(analysis, fmt)
+    if fmt == "dot":
+        return graph.to_dot(analysis, title=title)
+    if fmt == "mermaid":
+        return graph.to_mermaid(analysis)
+    if fmt in ("svg", "png"):
+        return matrix_views.render_dot(graph.to_dot(analysis, title=title), fmt)
+    return None
+
+
+@task(
+    iterable=["manifests"],
+    help={
+        "manifests": "file or folder of manifests (YAML/JSON, read recursively); repeatable",
+        "cluster": "read Namespaces, Pods and NetworkPolicies from the current kube context",
+        "stack": f"lab stack whose own objects are evaluated by default (default {DEFAULT_STACK})",
+        "format": "table (default), json, csv, md, connlist (netpol-analyzer txt), dot, svg, "
+        "png, mermaid",
+        "out": "write the result to this file instead of the terminal",
+        "force": "allow --out to replace an existing file",
+        "diff": "compare with this file/folder of manifests: added/removed/changed flows",
+        "explain": "'SRC DST [PORT/PROTO]' (quoted): the policies and rules behind one verdict; "
+        "SRC/DST are ns/workload, ns/pod or an IPv4 address",
+        "ipblock_matches_pods": "match ipBlocks against pod IPs too (Calico-like CNIs); "
+        "not with --format connlist",
+    },
+)
+def matrix(
+    c: Context,
+    manifests: list[str] | None = None,
+    cluster: bool = False,
+    stack: str = DEFAULT_STACK,
+    format: str = "table",
+    out: str = "",
+    force: bool = False,
+    diff: str = "",
+    explain: str = "",
+    ipblock_matches_pods: bool = False,
+) -> None:
+    """Show which connections the NetworkPolicies allow (the lab's own by default)."""
+    try:
+        run_matrix(manifests or [], cluster, stack, format, out, force, diff, explain,
+                   ipblock_matches_pods)
+    except PacketwalkError as err:
+        raise Exit(str(err), code=1) from err
+
+
+def run_matrix(manifests: Sequence[str], use_cluster: bool, stack: str, fmt: str, out: str,
+               force: bool, diff_path: str, explain_text: str,
+               ipblock_matches_pods: bool) -> None:
+    console = _console()
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}", location="--format", choices=FORMATS)
+    if fmt == "table" and out:  # a file wants a file format: take it from the suffix
+        fmt = SUFFIX_FORMATS.get(Path(out).suffix.lower(), "connlist")
+    explain_args = _parse_explain(explain_text) if explain_text else None
+    if out and Path(out).exists() and not force:  # fail before the work, not after
+        raise InputError("exists already; pass --force to replace it", source=out,
+                         location="--out")
+    mode = "connlist" if fmt == "connlist" else "spec"
+    options = EvalOptions(mode=mode, ipblock_matches_pods=ipblock_matches_pods)
+    with console.status("reading objects and evaluating policies…"):
+        source, where = load_source(manifests, use_cluster, stack)
+        analysis = analyze(source, options)
+        other = None
+        if diff_path:
+            other = analyze(load_cluster([Path(diff_path)]), options)
+    for warning in source.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    title = f"NetworkPolicy connectivity of {where}"
+
+    if explain_args is not None:
+        report = netpol_explain.explain(analysis, *explain_args)
+        text = netpol_explain.render_text(report)
+        if out:
+            _write(out, text, force)
+        else:
+            console.print(text, markup=False, highlight=False, end="")
+        return
+
+    if other is not None:
+        lines = netpol_diff.connectivity_diff(analysis, other)
+        if fmt in ("table",) and not out:
+            if not lines:
+                console.print("No connectivity differences.")
+            else:
+                console.print(matrix_views.diff_table(lines, title=f"{where} -> {diff_path}"))
+            return
+        diff_fmt = {"connlist": "txt", "table": "txt"}.get(fmt, fmt)
+        if diff_fmt not in netpol_diff.FORMATS:
+            raise InputError(f"--diff supports formats table, connlist, json, csv, md; not {fmt}",
+                             location="--format")
+        text = netpol_diff.render(lines, diff_fmt)
+        if out:
+            _write(out, text, force)
+        else:
+            console.print(text, markup=False, highlight=False, end="")
+        return
+
+    rendered = _render(analysis, fmt, title)
+    if rendered is None:
+        edges = list(analysis.edges())
+        console.print(matrix_views.matrix_table(analysis, edges, title=title))
+        blocked_self = [(w.label, conn) for w, conn in analysis.self_pairs() if not conn.is_all]
+        if blocked_self and not options.self_always_allowed:
+            console.print(matrix_views.self_table(blocked_self))
+        console.print(f"{len(analysis.workloads)} workloads, {len(source.pods)} pods, "
+                      f"{len(source.policies)} policies, {len(analysis.classes)} label classes")
+        return
+    if out:
+        _write(out, rendered, force)
+        console.print(f"wrote {out}")
+    elif isinstance(rendered, bytes):
+        raise InputError(f"{fmt} is binary: give --out FILE", location="--out")
+    else:
+        console.print(rendered, markup=False, highlight=False, end="", soft_wrap=True)

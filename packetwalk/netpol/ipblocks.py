@@ -41,7 +41,7 @@ class IPBlock:
         return addr in net and not any(addr in h for h in holes)
 
     def covers(self, lo: int, hi: int) -> bool:
-        """Whether the whole range lo-hi lies in the block (ranges are pre-split, so all or none)."""
+        """Whether all of lo-hi lies in the block (External ranges are pre-split: all or none)."""
         return any(rlo <= lo and hi <= rhi for rlo, rhi in self.ranges)
 
     def text(self) -> str:
