@@ -1,1 +1,101 @@
-"""Placeholder module: its tasks are being written (see the open issues)."""
+"""Lab module tasks: list modules (``labs``), run one (``lab``), validate them (``lab-validate``).
+
+Tasks stay thin: they parse arguments, call :mod:`packetwalk.playbook` and print through
+:mod:`packetwalk.cli.lab_views`. The cluster and the prompt are collaborators in :data:`DEPS`
+so tests run every task against the in-memory cluster without a terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+from packetwalk import config
+from packetwalk.cli import lab_views
+from packetwalk.errors import PacketwalkError
+from packetwalk.kube.access import ClusterAccess
+from packetwalk.playbook import catalog, validate
+from packetwalk.playbook.facts import kube_context
+from packetwalk.playbook.loader import load_module
+from packetwalk.playbook.progress import ProgressStore
+
+ClusterFactory = Callable[[config.LabConfig], ClusterAccess]
+
+
+def _kubectl_cluster(cfg: config.LabConfig) -> ClusterAccess:
+    from packetwalk.kube.kubectl import KubectlCluster
+
+    return KubectlCluster(context=kube_context(cfg), kubeconfig=cfg.kubeconfig)
+
+
+@dataclass
+class Deps:
+    """What the tasks talk to; tests replace fields (``monkeypatch.setattr(DEPS, ...)``)."""
+
+    repo: Path = config.REPO_ROOT
+    labs_dir: Path = catalog.LABS_DIR
+    stacks_dir: Path = config.STACKS_DIR
+    cluster: ClusterFactory = _kubectl_cluster
+    ask: Callable[[str], str] = input
+
+
+DEPS = Deps()
+
+
+def _fail(error: PacketwalkError) -> Exit:
+    return Exit(lab_views.error_text(error), code=1)
+
+
+@task(help={"stack": f"the stack whose progress to show (default: {config.DEFAULT_STACK})"})
+def labs(c: Context, stack: str = config.DEFAULT_STACK) -> None:
+    """List the lab modules, one line each, with your progress on the stack."""
+    try:
+        cfg = config.load_stack_config(stack, DEPS.stacks_dir)
+        store = ProgressStore(DEPS.repo, cfg.stack)
+        entries = []
+        for path in catalog.module_paths(DEPS.labs_dir):
+            loaded = load_module(path)
+            entries.append((loaded, store.load(loaded.id)))
+    except PacketwalkError as error:
+        raise _fail(error) from error
+    lab_views.print_module_list(entries, cfg)
+
+
+@task(
+    help={
+        "paths": "comma-separated module files or folders (default: every module in labs/)",
+        "stack": "validate against this stack only (default: every stacks/Pulumi.*.yaml)",
+    }
+)
+def lab_validate(c: Context, paths: str = "", stack: str = "") -> None:
+    """Check lab modules: schema, templates against every stack's facts, when expressions.
+
+    Problems print as FILE:LINE:COL: message; the task exits non-zero when there is any.
+    """
+    files: list[Path] = []
+    for item in (p.strip() for p in paths.split(",") if p.strip()):
+        path = Path(item)
+        files.extend(catalog.module_paths(path) if path.is_dir() else [path])
+    if not paths:
+        files = catalog.module_paths(DEPS.labs_dir)
+    if not files:
+        raise Exit("no lab modules to validate (labs/NN-slug.yaml)", code=1)
+    try:
+        if stack:
+            from packetwalk.playbook.facts import offline_facts
+
+            stacks = {stack: offline_facts(config.load_stack_config(stack, DEPS.stacks_dir))}
+        else:
+            stacks = catalog.all_offline_facts(DEPS.stacks_dir)
+    except PacketwalkError as error:
+        raise _fail(error) from error
+    reports = validate.validate_files(files, stacks)
+    lab_views.print_validation(reports)
+    count = sum(len(report.problems) for report in reports)
+    if count:
+        raise Exit(f"{count} problem(s) in {len(reports)} module file(s)", code=1)

@@ -1,0 +1,156 @@
+"""Stack facts: the names lab templates and ``when`` expressions read.
+
+Static facts come from the stack config alone (``--dry-run`` and ``lab-validate`` use them with no
+cluster); runtime facts (node IPs, pods, Services) come from the cluster through
+:class:`~packetwalk.kube.access.ClusterAccess`. Without a cluster the runtime facts are
+:class:`~packetwalk.playbook.templating.Unknown` placeholders, which print as their template.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from packetwalk.config import LabConfig
+from packetwalk.kube.access import ClusterAccess, PodInfo
+from packetwalk.playbook.templating import Unknown
+
+RUNTIME_FACTS = ("node_ips", "pods", "app_pods", "services")
+"""Facts only a running cluster knows."""
+
+FACT_DOCS: Mapping[str, str] = {
+    "stack": "the stack name (kind, kind-calico, ...)",
+    "platform": "kind or gke",
+    "cluster_name": "the cluster's name (kind: the Docker node containers are <cluster_name>-...)",
+    "kube_context": "the kubectl context of the lab",
+    "cni": "kindnet, flannel, calico, cilium (kind); dataplane-v2, calico (GKE)",
+    "kube_proxy_mode": "iptables, ipvs, nftables, or none (eBPF replaces kube-proxy)",
+    "enforces_network_policy": "false on Flannel, which ignores NetworkPolicies",
+    "has_kube_proxy": "false when kube_proxy_mode is none",
+    "pod_subnet": "the cluster's pod CIDR",
+    "service_subnet": "the cluster's Service CIDR",
+    "app_namespace": "the voting app's namespace (vote)",
+    "nodes": "every node name, control plane first",
+    "control_plane": "the control-plane node's name (kind)",
+    "workers": "the worker node names, in order",
+    "node_ips": "node name -> InternalIP (cluster)",
+    "pods": "every pod: {namespace, name, ip, node, labels} (cluster)",
+    "app_pods": "app label -> first pod {name, ip, node} in the app namespace (cluster)",
+    "services": "namespace -> name -> {cluster_ip, type, ports, external_ip} (cluster)",
+}
+
+
+def kind_node_names(cluster_name: str, workers: int) -> list[str]:
+    """kind's node container names: ``-control-plane``, ``-worker``, ``-worker2``, ..."""
+    names = [f"{cluster_name}-control-plane"]
+    names += [f"{cluster_name}-worker" + (str(i) if i > 1 else "") for i in range(1, workers + 1)]
+    return names
+
+
+def kube_context(cfg: LabConfig) -> str | None:
+    """The context the lab's cluster is reached with; None means the current context."""
+    if cfg.kube_context:
+        return cfg.kube_context
+    if cfg.platform == "kind" and not cfg.kubeconfig:
+        return f"kind-{cfg.cluster_name}"
+    return None
+
+
+def static_facts(cfg: LabConfig) -> dict[str, Any]:
+    """Facts from the stack config; node names are Unknown where the platform picks them (GKE)."""
+    facts: dict[str, Any] = {
+        "stack": cfg.stack,
+        "platform": cfg.platform,
+        "cluster_name": cfg.cluster_name,
+        "kube_context": kube_context(cfg) or Unknown("kube_context"),
+        "cni": cfg.cni,
+        "kube_proxy_mode": cfg.kube_proxy_mode,
+        "enforces_network_policy": cfg.enforces_network_policy,
+        "has_kube_proxy": cfg.has_kube_proxy,
+        "pod_subnet": cfg.pod_subnet,
+        "service_subnet": cfg.service_subnet,
+        "app_namespace": cfg.app_namespace,
+    }
+    if cfg.platform == "kind":
+        names = kind_node_names(cfg.cluster_name, cfg.workers)
+        facts.update(nodes=names, control_plane=names[0], workers=names[1:])
+    else:
+        facts.update(
+            nodes=Unknown("nodes"),
+            control_plane=Unknown("control_plane"),
+            workers=Unknown("workers"),
+        )
+    return facts
+
+
+def offline_facts(cfg: LabConfig) -> dict[str, Any]:
+    """Static facts plus Unknown placeholders for the runtime ones (dry runs, validation)."""
+    facts = static_facts(cfg)
+    facts.update({name: Unknown(name) for name in RUNTIME_FACTS})
+    return facts
+
+
+def cluster_facts(cfg: LabConfig, access: ClusterAccess) -> dict[str, Any]:
+    """Static facts completed (and node names corrected) from the live cluster."""
+    facts = static_facts(cfg)
+    nodes = access.nodes()
+    if nodes:
+        names = [node.name for node in nodes]
+        control = [n.name for n in nodes if _is_control_plane(n.labels)]
+        facts["nodes"] = control + [name for name in names if name not in control]
+        facts["control_plane"] = control[0] if control else None
+        facts["workers"] = [name for name in names if name not in control]
+    facts["node_ips"] = {node.name: node.internal_ip for node in nodes}
+    pods = access.pods()
+    facts["pods"] = [_pod_fact(pod) for pod in pods]
+    app_pods: dict[str, dict[str, Any]] = {}
+    for pod in pods:
+        app = pod.labels.get("app")
+        if pod.namespace == cfg.app_namespace and app and app not in app_pods:
+            app_pods[app] = _pod_fact(pod)
+    facts["app_pods"] = app_pods
+    facts["services"] = services_fact(access.get_objects("services"))
+    return facts
+
+
+def _is_control_plane(labels: Mapping[str, str]) -> bool:
+    return "node-role.kubernetes.io/control-plane" in labels
+
+
+def _pod_fact(pod: PodInfo) -> dict[str, Any]:
+    return {
+        "namespace": pod.namespace,
+        "name": pod.name,
+        "ip": pod.ip,
+        "node": pod.node,
+        "labels": dict(pod.labels),
+    }
+
+
+def services_fact(items: list[dict[str, object]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """``namespace -> name -> {cluster_ip, type, ports, external_ip}`` from Service objects."""
+    result: dict[str, dict[str, dict[str, Any]]] = {}
+    for item in items:
+        meta = _mapping(item.get("metadata"))
+        spec = _mapping(item.get("spec"))
+        status = _mapping(item.get("status"))
+        namespace, name = meta.get("namespace"), meta.get("name")
+        if not isinstance(namespace, str) or not isinstance(name, str):
+            continue
+        ingress = _mapping(status.get("loadBalancer")).get("ingress")
+        external = None
+        if isinstance(ingress, list) and ingress:
+            first = _mapping(ingress[0])
+            external = first.get("ip") or first.get("hostname")
+        ports = spec.get("ports")
+        result.setdefault(namespace, {})[name] = {
+            "cluster_ip": spec.get("clusterIP"),
+            "type": spec.get("type", "ClusterIP"),
+            "ports": [dict(_mapping(p)) for p in ports] if isinstance(ports, list) else [],
+            "external_ip": external,
+        }
+    return result
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
