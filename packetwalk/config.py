@@ -139,8 +139,9 @@ class _Reader:
         return f"line {line}" if line is not None else f"key {key}"
 
     def fail(self, key: str, message: str, choices: tuple[str, ...] | None = None) -> InputError:
-        return InputError(f"{key}: {message}", source=self.source, location=self.where(key),
-                          choices=choices)
+        # With a line, the key goes into the message; without one the location already names it.
+        text = f"{key}: {message}" if key in self.lines else message
+        return InputError(text, source=self.source, location=self.where(key), choices=choices)
 
     def has(self, key: str) -> bool:
         return key in self.values
@@ -229,11 +230,12 @@ def _check_keys(reader: _Reader) -> None:
             raise reader.fail(
                 key, f"config keys need a namespace; did you mean {_k(key)!r}?", KNOWN_KEYS)
         if key.startswith(f"{NAMESPACE}:") and key not in KNOWN_KEYS:
-            hint = _did_you_mean(key, KNOWN_KEYS)
-            if not hint:  # case slips (podsubnet) are too far apart for difflib's ratio
-                lowered = {known.lower(): known for known in KNOWN_KEYS}
-                if key.lower() in lowered:
-                    hint = f"; did you mean {lowered[key.lower()]!r}?"
+            # Case slips (podsubnet) first: difflib's ratio is case-sensitive.
+            lowered = {known.lower(): known for known in KNOWN_KEYS}
+            if key.lower() in lowered:
+                hint = f"; did you mean {lowered[key.lower()]!r}?"
+            else:
+                hint = _did_you_mean(key, KNOWN_KEYS)
             raise reader.fail(key, f"unknown setting{hint}", KNOWN_KEYS)
 
 

@@ -280,16 +280,17 @@ class _Doc:
         self.document = document
         self.source = source
 
-    def fail(self, path: tuple[str | int, ...], message: str,
-             choices: Iterable[str] | None = None) -> InputError:
+    def locate(self, path: tuple[str | int, ...]) -> str:
         dotted = ""
         for part in path:
             dotted += f"[{part}]" if isinstance(part, int) else (f".{part}" if dotted else part)
-        line = self.document.line(path)
-        where = f"document {self.document.index + 1}, line {line}"
-        if dotted:
-            where += f", {dotted}"
-        return InputError(message, source=self.source, location=where, choices=choices)
+        where = f"document {self.document.index + 1}, line {self.document.line(path)}"
+        return f"{where}, {dotted}" if dotted else where
+
+    def fail(self, path: tuple[str | int, ...], message: str,
+             choices: Iterable[str] | None = None) -> InputError:
+        return InputError(message, source=self.source, location=self.locate(path),
+                          choices=choices)
 
     def mapping(self, value: object, path: tuple[str | int, ...], allowed: Sequence[str],
                 required: Sequence[str] = ()) -> dict[str, Any]:
@@ -389,7 +390,7 @@ def _parse_v2(doc: _Doc, spec_value: object) -> tuple[str, str | None, list[Targ
         if key in UNSUPPORTED_TARGETS:
             raise doc.fail((*path, key), f"a {key!r} target {UNSUPPORTED_TARGETS[key]}",
                            SUPPORTED_TARGETS)
-        where = f"document {doc.document.index + 1}, line {doc.document.line(path)}"
+        where = doc.locate(path)
         if key == "internet":
             targets.append(_internet(doc, body, (*path, key), where))
             continue
@@ -434,7 +435,7 @@ def _parse_v1(doc: _Doc, spec_value: object) -> tuple[str, str | None, list[Targ
                                "cannot express")
         if "HTTPResources" in call:
             raise doc.fail((*path, "HTTPResources"), _HTTP_REASON)
-        where = f"document {doc.document.index + 1}, line {doc.document.line(path)}"
+        where = doc.locate(path)
         if call_type == "internet":
             if "name" in call:
                 raise doc.fail((*path, "name"), "an internet call has no name; use `internet:`")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import yaml
 
@@ -48,9 +49,21 @@ class Document:
         return self.start_line
 
 
+_PLAIN_TAG = "tag:packetwalk.dev,2026:plain"
+
+
+class _Loader(yaml.SafeLoader):
+    """Composes only; plain scalars keep a marker tag so that YAML 1.2 rules resolve them."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and implicit[0]:
+            return _PLAIN_TAG
+        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+
+
 def _scalar(node: yaml.ScalarNode) -> object:
     text = node.value
-    if node.style is not None or node.tag == _STR_TAG:
+    if node.tag == _STR_TAG:  # quoted, block or explicitly tagged !!str
         return text
     if _NULL.match(text):
         return None
@@ -101,7 +114,7 @@ def _build(node: yaml.Node, path: Path, lines: dict[Path, int], source: str) -> 
 def load_documents(text: str, *, source: str) -> Iterator[Document]:
     """Yield every document of ``text``; empty documents are skipped, syntax errors raise."""
     try:
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None

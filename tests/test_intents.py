@@ -1,0 +1,378 @@
+"""ClientIntents parsing (both Otterize shapes) and the NetworkPolicies generated from them."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from packetwalk import versions
+from packetwalk.config import REPO_ROOT
+from packetwalk.errors import InputError
+from packetwalk.intents import (
+    ClientIntents,
+    PolicyOptions,
+    Target,
+    Workloads,
+    default_deny,
+    load_client_intents,
+    parse_client_intents,
+    policies_from_intents,
+)
+from packetwalk.votingapp import voting_app_objects
+
+DATA = Path(__file__).parent / "data" / "intents"
+LAB_FILE = REPO_ROOT / "stacks" / "intents" / "voting-app.yaml"
+
+
+def peers() -> list[dict[str, Any]]:
+    """The Traefik and CoreDNS workloads, as the lab's stand-ins declare them."""
+    from packetwalk.config import LabConfig
+    from packetwalk.labobjects import lab_peer_objects
+
+    return lab_peer_objects(LabConfig(stack="t"))
+
+
+def registry(namespace: str = "vote") -> Workloads:
+    return Workloads.from_objects([*voting_app_objects(namespace), *peers()])
+
+
+OPTIONS = PolicyOptions(namespaces=frozenset({"vote"}), generated_from="x.yaml")
+
+
+def generate(intents: list[ClientIntents],
+             options: PolicyOptions = OPTIONS) -> list[dict[str, Any]]:
+    return policies_from_intents(intents, registry(), options)
+
+
+def parse(text: str, default_namespace: str | None = "vote") -> list[ClientIntents]:
+    return parse_client_intents(textwrap.dedent(text), source="in.yaml",
+                                default_namespace=default_namespace)
+
+
+def parse_error(text: str) -> InputError:
+    with pytest.raises(InputError) as info:
+        parse(text)
+    return info.value
+
+
+def by_name(policies: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {p["metadata"]["name"]: p for p in policies}
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+
+def test_lab_file_parses() -> None:
+    intents = load_client_intents(LAB_FILE, default_namespace="vote")
+    summary = {(i.namespace, i.workload): [t.describe() for t in i.targets] for i in intents}
+    assert summary == {
+        ("vote", "vote"): ["service redis"],
+        ("vote", "worker"): ["service redis", "service db"],
+        ("vote", "result"): ["service db"],
+        ("traefik", "traefik"): ["service vote.vote", "service result.vote"],
+    }
+    assert {i.api_version for i in intents} == {"k8s.otterize.com/v2beta1"}
+    assert all(i.workload_kind == "Deployment" for i in intents)
+
+
+def test_v1_shape() -> None:
+    intents = load_client_intents(DATA / "voting-app-v1alpha3.yaml", default_namespace="vote")
+    worker = next(i for i in intents if i.workload == "worker")
+    assert worker.targets == (
+        Target(kind="service", name="redis", where=worker.targets[0].where),
+        Target(kind="service", name="db", where=worker.targets[1].where),
+    )
+    assert worker.api_version == "k8s.otterize.com/v1beta1"
+    traefik = next(i for i in intents if i.workload == "traefik")
+    assert [(t.name, t.namespace) for t in traefik.targets] == [("vote", "vote"),
+                                                                 ("result", "vote")]
+
+
+@pytest.mark.parametrize("fixture", ["voting-app-v1alpha3.yaml", "voting-app-v2alpha1.yaml"])
+def test_every_shape_gives_the_same_policies(fixture: str) -> None:
+    lab = generate(load_client_intents(LAB_FILE, default_namespace="vote"))
+    other = generate(load_client_intents(DATA / fixture, default_namespace="vote"))
+    assert other == lab
+
+
+def test_missing_namespace_without_default() -> None:
+    with pytest.raises(InputError, match=r"missing metadata\.namespace"):
+        parse("""
+            apiVersion: k8s.otterize.com/v2beta1
+            kind: ClientIntents
+            metadata: {name: a}
+            spec: {workload: {name: a}}
+        """, default_namespace=None)
+
+
+def test_missing_file() -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        load_client_intents(DATA / "nope.yaml")
+
+
+HEAD = """\
+apiVersion: k8s.otterize.com/v2beta1
+kind: ClientIntents
+metadata: {name: vote}
+"""
+
+
+@pytest.mark.parametrize(
+    ("spec", "message", "line"),
+    [
+        ("spec:\n  workload: {name: vote}\n  targets:\n    - kafka: {name: k}\n",
+         "a 'kafka' target is about topics", 7),
+        ("spec:\n  workload: {name: vote}\n  targets:\n    - sql: {name: db}\n",
+         "a 'sql' target grants database privileges", 7),
+        ("spec:\n  workload: {name: vote}\n  targets:\n    - aws: {arn: x}\n",
+         "cloud IAM permissions", 7),
+        ("spec:\n  workload: {name: vote}\n  targets:\n    - service: {name: db, http: []}\n",
+         "service mesh", 7),
+        ("spec:\n  workload: {name: vote}\n  targets:\n    - internet: {domains: [a.com]}\n",
+         "domain names need DNS resolution", 7),
+        ("spec:\n  workload: {name: vote}\n  targets:\n    - internet: {ports: [443]}\n",
+         "at least one entry in `ips`", 7),
+        ("spec:\n  workload: {name: vote}\n  targets:\n    - internet: {ips: [10.0.0.1/8]}\n",
+         "is not an IP address or CIDR", 7),
+        ("spec:\n  workload: {name: vote}\n  targets:\n"
+         "    - internet: {ips: [1.1.1.1], ports: [0]}\n",
+         "expected a port number", 7),
+        ("spec:\n  workload: {name: vote}\n  targets:\n    - service: {name: db}\n"
+         "      kubernetes: {name: db}\n", "exactly one of", 7),
+        ("spec:\n  workload: {name: vote}\n  targets:\n    - servce: {name: db}\n",
+         "did you mean 'service'", 7),
+        ("spec:\n  workload: {name: vote}\n  target:\n    - service: {name: db}\n",
+         "did you mean 'targets'", 6),
+        ("spec:\n  workload: {nam: vote}\n", "unknown field 'nam'", 5),
+        ("spec:\n  targets: []\n", "missing field 'workload'", 4),
+        ("spec:\n  workload: {name: vote}\n  targets: {service: {name: db}}\n",
+         "expected a list", 6),
+    ],
+)
+def test_v2_errors_name_document_line_and_field(spec: str, message: str, line: int) -> None:
+    err = parse_error(HEAD + spec)
+    assert message in str(err)
+    assert str(err).startswith(f"in.yaml:document 1, line {line}")
+
+
+def test_errors_count_documents() -> None:
+    good = HEAD + "spec: {workload: {name: vote}}\n"
+    err = parse_error(good + "---\n" + good.replace("v2beta1", "v3"))
+    assert "document 2, line 6, apiVersion" in str(err)
+    assert "unsupported apiVersion 'k8s.otterize.com/v3'" in str(err)
+    assert "k8s.otterize.com/v2beta1" in err.choices
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nspec: {}\n",
+         "expected kind ClientIntents"),
+        (HEAD + "spec: {workload: {name: vote}}\nstatus: {}\nextra: 1\n", "unknown field 'extra'"),
+        ("apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\nmetadata: {name: a}\n"
+         "spec:\n  service: {name: vote}\n  calls:\n    - name: k\n      type: kafka\n",
+         "a 'kafka' call is about topics"),
+        ("apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\nmetadata: {name: a}\n"
+         "spec:\n  service: {name: vote}\n  calls:\n    - name: db\n      type: database\n",
+         "grants database privileges"),
+        ("apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\nmetadata: {name: a}\n"
+         "spec:\n  service: {name: vote}\n  calls:\n    - name: x\n      type: grpc\n",
+         "unknown call type 'grpc'"),
+        ("apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\nmetadata: {name: a}\n"
+         "spec:\n  service: {name: vote}\n  calls:\n    - name: x\n"
+         "      HTTPResources: [{path: /, methods: [GET]}]\n", "service mesh"),
+        ("apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\nmetadata: {name: a}\n"
+         "spec:\n  service: {name: vote}\n  calls:\n    - type: internet\n", "needs `internet:"),
+        ("apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\nmetadata: {name: a}\n"
+         "spec:\n  workload: {name: vote}\n", "unknown field 'workload'"),
+        ("a: [1\n", "not valid YAML"),
+        (HEAD + "spec: {workload: {name: vote}}\nspec: {}\n", "duplicate key"),
+    ],
+)
+def test_other_errors(text: str, message: str) -> None:
+    assert message in str(parse_error(text))
+
+
+def test_v1_internet_call() -> None:
+    (intent,) = parse("""
+        apiVersion: k8s.otterize.com/v1alpha3
+        kind: ClientIntents
+        metadata: {name: w}
+        spec:
+          service: {name: worker}
+          calls:
+            - type: internet
+              internet: {ips: [203.0.113.7], ports: [443]}
+    """)
+    assert intent.targets[0].kind == "internet"
+    assert intent.targets[0].ips == ("203.0.113.7/32",) and intent.targets[0].ports == (443,)
+
+
+# --- generation ----------------------------------------------------------------------------------
+
+
+def test_lab_policies_are_valid_kubernetes() -> None:
+    policies = generate(load_client_intents(LAB_FILE, default_namespace="vote"))
+    for policy in policies:
+        kubernetes_validate.validate(policy, versions.KUBERNETES_VERSION, strict=True)
+    assert sorted(by_name(policies)) == ["db-access", "default-deny", "redis-access",
+                                         "result-access", "vote-access", "worker-access"]
+    assert {p["metadata"]["namespace"] for p in policies} == {"vote"}
+    for policy in policies:
+        meta = policy["metadata"]
+        assert meta["labels"]["app.kubernetes.io/managed-by"] == "packetwalk"
+        assert meta["labels"]["packetwalk.dev/generated-from"] == "x.yaml"
+        assert meta["annotations"]["packetwalk.dev/intents-file"] == "x.yaml"
+
+
+def test_vote_policy_in_full() -> None:
+    policies = by_name(generate(load_client_intents(LAB_FILE, default_namespace="vote")))
+    def peer(ns: str, labels: dict[str, str]) -> dict[str, Any]:
+        return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
+                "podSelector": {"matchLabels": labels}}
+    assert policies["vote-access"]["spec"] == {
+        "podSelector": {"matchLabels": {"app": "vote"}},
+        # Service port 8080 is DNATed to pod port 80 before any policy sees the packet
+        "ingress": [{"from": [peer("traefik", {"app.kubernetes.io/name": "traefik"})],
+                     "ports": [{"protocol": "TCP", "port": 80}]}],
+        "egress": [
+            {"to": [peer("kube-system", {"k8s-app": "kube-dns"})],
+             "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+            {"to": [peer("vote", {"app": "redis"})], "ports": [{"protocol": "TCP", "port": 6379}]},
+        ],
+        "policyTypes": ["Ingress", "Egress"],
+    }
+    assert policies["redis-access"]["spec"]["policyTypes"] == ["Ingress"]  # redis calls nobody
+    assert policies["worker-access"]["spec"]["policyTypes"] == ["Egress"]  # nobody calls worker
+    assert policies["default-deny"]["spec"] == {"podSelector": {},
+                                                "policyTypes": ["Ingress", "Egress"]}
+
+
+def test_no_policy_outside_managed_namespaces() -> None:
+    policies = generate(load_client_intents(LAB_FILE, default_namespace="vote"))
+    assert "traefik-access" not in by_name(policies)
+    everything = PolicyOptions(namespaces=frozenset({"vote", "traefik"}))
+    with_traefik = by_name(generate(load_client_intents(LAB_FILE, default_namespace="vote"),
+                                    everything))
+    traefik = with_traefik["traefik-access"]
+    assert traefik["metadata"]["namespace"] == "traefik"
+    assert traefik["spec"]["policyTypes"] == ["Egress"]
+    assert len(traefik["spec"]["egress"]) == 3  # DNS, vote:80, result:80
+
+
+def test_generation_is_deterministic_and_order_free() -> None:
+    intents = load_client_intents(LAB_FILE, default_namespace="vote")
+    assert generate(intents) == generate(list(reversed(intents)))
+
+
+def test_workload_targets_allow_all_ports_and_internet_gives_ip_blocks() -> None:
+    intents = load_client_intents(DATA / "network-mapper-export.yaml")
+    policies = by_name(generate(intents, PolicyOptions(namespaces=frozenset({"vote"}),
+                                                       default_deny=False)))
+    assert sorted(policies) == ["db-access", "redis-access", "worker-access"]
+    db_rule = policies["db-access"]["spec"]["ingress"][0]
+    assert "ports" not in db_rule and db_rule["from"][0]["podSelector"] == {
+        "matchLabels": {"app": "worker"}}
+    egress = policies["worker-access"]["spec"]["egress"]
+    internet = [r for r in egress if "ipBlock" in r["to"][0]]
+    assert internet == [{"to": [{"ipBlock": {"cidr": "203.0.113.7/32"}},
+                                {"ipBlock": {"cidr": "198.51.100.0/24"}}],
+                         "ports": [{"protocol": "TCP", "port": 443}]}]
+    assert sum(1 for r in egress if "ports" not in r) == 2  # db and redis, all ports
+    for policy in policies.values():
+        kubernetes_validate.validate(policy, versions.KUBERNETES_VERSION, strict=True)
+
+
+def test_options_turn_off_dns_and_default_deny() -> None:
+    intents = load_client_intents(LAB_FILE, default_namespace="vote")
+    policies = by_name(generate(intents, PolicyOptions(namespaces=frozenset({"vote"}),
+                                                       allow_dns=False, default_deny=False)))
+    assert "default-deny" not in policies
+    assert len(policies["vote-access"]["spec"]["egress"]) == 1
+
+
+def test_a_client_with_no_rules_gets_no_empty_policy() -> None:
+    intents = parse(HEAD + "spec: {workload: {name: vote}}\n")
+    policies = generate(intents, PolicyOptions(namespaces=frozenset({"vote"}), allow_dns=False,
+                                               default_deny=False))
+    assert policies == []  # an empty policy would still isolate vote's ingress
+
+
+def test_unknown_workload_lists_known_ones() -> None:
+    intents = parse(HEAD + "spec: {workload: {name: voter}}\n")
+    with pytest.raises(InputError) as info:
+        generate(intents)
+    assert "unknown workload voter.vote" in str(info.value)
+    assert "vote.vote (Deployment)" in info.value.choices
+    assert "traefik.traefik (Deployment)" in info.value.choices
+    assert str(info.value).startswith("in.yaml:document 1, line 1")
+
+
+def test_unknown_service_lists_known_ones() -> None:
+    intents = parse(HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
+                    "    - service: {name: worker}\n")
+    with pytest.raises(InputError) as info:
+        generate(intents)
+    assert "unknown Service worker.vote" in str(info.value)
+    assert "redis.vote" in info.value.choices and "kube-dns.kube-system" in info.value.choices
+    assert "line 7" in str(info.value)
+
+
+def test_unknown_target_workload() -> None:
+    intents = parse(HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
+                    "    - kubernetes: {name: db, kind: StatefulSet}\n")
+    with pytest.raises(InputError, match=r"unknown workload db\.vote"):
+        generate(intents)
+
+
+def test_named_target_ports_resolve_to_numbers() -> None:
+    objects = [*voting_app_objects(), *peers()]
+    db_service = next(o for o in objects if o["kind"] == "Service"
+                      and o["metadata"]["name"] == "db")
+    db_service["spec"]["ports"][0]["targetPort"] = "postgres"
+    intents = parse(HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
+                    "    - service: {name: db}\n")
+    policies = by_name(policies_from_intents(intents, Workloads.from_objects(objects), OPTIONS))
+    assert policies["db-access"]["spec"]["ingress"][0]["ports"] == [
+        {"protocol": "TCP", "port": 5432}]
+    db_service["spec"]["ports"][0]["targetPort"] = "pg"
+    with pytest.raises(InputError, match="named port 'pg'"):
+        policies_from_intents(intents, Workloads.from_objects(objects), OPTIONS)
+
+
+def test_service_without_pods_is_an_error() -> None:
+    objects = [*voting_app_objects(), *peers()]
+    for obj in objects:
+        if obj["kind"] == "Service" and obj["metadata"]["name"] == "db":
+            obj["spec"]["selector"] = {"app": "database"}
+    intents = parse(HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
+                    "    - service: {name: db}\n")
+    with pytest.raises(InputError, match="selects no known workload"):
+        policies_from_intents(intents, Workloads.from_objects(objects), OPTIONS)
+
+
+def test_workload_registry() -> None:
+    workloads = registry()
+    vote = workloads.workload("vote", "vote")
+    assert vote is not None and vote.selector == {"app": "vote"} and vote.kind == "Deployment"
+    assert [(p.port, p.protocol, p.name) for p in vote.ports] == [(80, "TCP", "vote")]
+    traefik = workloads.workload("traefik", "traefik")
+    assert traefik is not None and traefik.selector == {"app.kubernetes.io/name": "traefik"}
+    assert workloads.workload("vote", "vote", "StatefulSet") is None
+    redis = workloads.service("vote", "redis")
+    assert redis is not None
+    assert [w.name for w in workloads.backing(redis)] == ["redis"]
+    dns = workloads.workload("kube-system", "coredns")
+    assert dns is not None and {(p.port, p.protocol) for p in dns.ports} == {(53, "UDP"),
+                                                                             (53, "TCP")}
+
+
+def test_default_deny_object() -> None:
+    policy = default_deny("shop")
+    kubernetes_validate.validate(policy, versions.KUBERNETES_VERSION, strict=True)
+    assert policy["metadata"]["name"] == "default-deny"
+    assert policy["metadata"]["namespace"] == "shop"
