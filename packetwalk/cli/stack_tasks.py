@@ -325,11 +325,35 @@ def tools(c: Context, only: str = "") -> None:
     )
 
 
+def _flannel_plugins(cfg: LabConfig, given: str, fetch: bool, c: Context, deps: Deps) -> str | None:
+    """The CNI plugins folder a Flannel kind config mounts (None for other CNIs)."""
+    if cfg.cni != "flannel":
+        return None
+    from components.kind_cluster import cni_plugins_dir, cni_plugins_script
+
+    folder = Path(given).resolve() if given else cni_plugins_dir(deps.repo)
+    if fetch:
+        result = c.run(cni_plugins_script(folder), hide=True, warn=True, in_stream=False)
+        if result is None or not result.ok:
+            err = result.stderr.strip() if result is not None else ""
+            raise PacketwalkError(f"fetching the CNI plugins into {folder} failed: {err}")
+    if not (folder / "bridge").is_file():
+        raise InputError(
+            f"Flannel needs the reference CNI plugins (with `bridge`) in {folder}; run "
+            f"`invoke kind-config --stack {cfg.stack} --fetch-cni-plugins` or `invoke up`",
+            source=cfg.source,
+            location="key packetwalk:cni",
+        )
+    return str(folder)
+
+
 @task(
     help={
         "stack": STACK_HELP,
         "out": "write the config to this file instead of printing it",
-        "cni_plugins_dir": "absolute host folder with the CNI plugins (needed by kind-flannel)",
+        "cni_plugins_dir": "host folder with the CNI plugins for Flannel stacks "
+        "(default: .packetwalk/cni-plugins/<version>, where `invoke up` puts them)",
+        "fetch_cni_plugins": "download and verify the CNI plugins into that folder first (CI)",
         "force": "overwrite --out when it holds something else",
     }
 )
@@ -338,6 +362,7 @@ def kind_config(
     stack: str = DEFAULT_STACK,
     out: str = "",
     cni_plugins_dir: str = "",
+    fetch_cni_plugins: bool = False,
     force: bool = False,
 ) -> None:
     """Print (or write) the kind cluster config of a stack, e.g. for helm/kind-action in CI."""
@@ -351,7 +376,8 @@ def kind_config(
                 location="key packetwalk:platform",
                 choices=[name for name in stack_names(deps.stacks_dir) if name.startswith("kind")],
             )
-        text = render_kind_config(cfg, cni_plugins_dir=cni_plugins_dir or None)
+        plugins = _flannel_plugins(cfg, cni_plugins_dir, fetch_cni_plugins, c, deps)
+        text = render_kind_config(cfg, cni_plugins_dir=plugins)
         if not out:
             sys.stdout.write(text)
             return

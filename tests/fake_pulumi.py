@@ -1,0 +1,234 @@
+"""A fake Pulumi workspace for the stack tasks: records operations, plays engine events.
+
+It stands in at our own seam (``packetwalk.stacks.StackFactory``), with the SDK's real event and
+error classes, so the code under test sees what the Automation API would hand it.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from pulumi import automation as auto
+
+from packetwalk.stacks import CLUSTER_PROJECT, LAB_PROJECT, StackRequest
+
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def urn(stack: str, project: str, typ: str, name: str) -> str:
+    return f"urn:pulumi:{stack}::{project}::{typ}::{name}"
+
+
+def step_events(urn_: str, typ: str, op: str, *, planning: bool = False) -> list[auto.EngineEvent]:
+    meta = {"op": op, "urn": urn_, "type": typ, "provider": ""}
+    pre = {
+        "sequence": 1,
+        "timestamp": 0,
+        "resourcePreEvent": {"metadata": meta, "planning": planning},
+    }
+    out = {
+        "sequence": 2,
+        "timestamp": 0,
+        "resOutputsEvent": {"metadata": meta, "planning": planning},
+    }
+    return [auto.EngineEvent.from_json(pre), auto.EngineEvent.from_json(out)]
+
+
+def command_error(
+    stderr: str, cls: type[auto.CommandError] = auto.CommandError
+) -> auto.CommandError:
+    return cls(auto.CommandResult(stdout="", stderr=stderr, code=255))
+
+
+UNREACHABLE = (
+    "error: configured Kubernetes cluster is unreachable: unable to load schema information from "
+    'the API server: Get "https://127.0.0.1:41235/openapi/v2?timeout=32s": dial tcp '
+    "127.0.0.1:41235: connect: connection refused"
+)
+
+DEFAULT_RESOURCES: dict[str, list[tuple[str, str]]] = {
+    CLUSTER_PROJECT: [
+        ("packetwalk:cluster:KindCluster", "lab"),
+        ("command:local:Command", "lab-create"),
+        ("command:local:Command", "lab-kubeconfig"),
+    ],
+    LAB_PROJECT: [
+        ("pulumi:providers:kubernetes", "lab-k8s"),
+        ("kubernetes:core/v1:Namespace", "vote"),
+        ("kubernetes:apps/v1:Deployment", "vote"),
+        ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "default-deny"),
+    ],
+}
+
+DEFAULT_OUTPUTS: dict[str, dict[str, auto.OutputValue]] = {
+    CLUSTER_PROJECT: {
+        "kubeconfig": auto.OutputValue("apiVersion: v1\nkind: Config\n", secret=True),
+        "kubeContext": auto.OutputValue("kind-packetwalk", secret=False),
+        "clusterName": auto.OutputValue("packetwalk", secret=False),
+        "platform": auto.OutputValue("kind", secret=False),
+        "cni": auto.OutputValue("kindnet", secret=False),
+        "kubeProxyMode": auto.OutputValue("iptables", secret=False),
+        "nodes": auto.OutputValue(
+            ["packetwalk-control-plane", "packetwalk-worker", "packetwalk-worker2"], secret=False
+        ),
+        "lbAddressRange": auto.OutputValue("172.18.255.200-172.18.255.250", secret=False),
+    },
+    LAB_PROJECT: {
+        "voteUrl": auto.OutputValue("http://vote.localhost", secret=False),
+        "resultUrl": auto.OutputValue("http://result.localhost", secret=False),
+        "ingressAddress": auto.OutputValue("127.0.0.1", secret=False),
+        "appNamespace": auto.OutputValue("vote", secret=False),
+    },
+}
+
+
+@dataclass
+class FakeWorld:
+    """The state behind every fake stack: which stacks exist, what was done, what fails."""
+
+    resources: dict[str, list[tuple[str, str]]] = field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_RESOURCES.items()}
+    )
+    outputs_when_up: dict[str, dict[str, auto.OutputValue]] = field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_OUTPUTS.items()}
+    )
+    deployed: dict[tuple[str, str], bool] = field(default_factory=dict)
+    existing: set[tuple[str, str]] = field(default_factory=set)
+    pending: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    cluster_vanished: bool = False
+    locked: set[tuple[str, str]] = field(default_factory=set)
+    log: list[tuple[str, str, str]] = field(default_factory=list)
+    requests: list[StackRequest] = field(default_factory=list)
+    fail: dict[tuple[str, str], auto.CommandError] = field(default_factory=dict)
+
+    def factory(self, request: StackRequest) -> FakeStack | None:
+        self.requests.append(request)
+        key = (request.project.name, request.stack)
+        if key not in self.existing:
+            if not request.create:
+                return None
+            self.existing.add(key)
+            self.log.append((request.project.name, request.stack, "init"))
+        return FakeStack(self, request)
+
+
+class FakeStack:
+    def __init__(self, world: FakeWorld, request: StackRequest) -> None:
+        self.world = world
+        self.request = request
+        self.name = request.stack
+        self.project = request.project.name
+        self.key = (self.project, self.name)
+
+    # -- helpers
+
+    def _record(self, op: str) -> None:
+        self.world.log.append((self.project, self.name, op))
+        failure = self.world.fail.get((self.project, op))
+        if failure is not None:
+            raise failure
+        if self.key in self.world.locked:
+            raise command_error(
+                "error: the stack is currently locked by 1 lock(s). Either wait for the other "
+                "process(es) to end or delete the lock file with `pulumi cancel`.",
+                auto.ConcurrentUpdateError,
+            )
+
+    def _play(
+        self, on_event: Callable[[auto.EngineEvent], None] | None, op: str, planning: bool = False
+    ) -> dict[str, int]:
+        items = [(STACK_TYPE, f"{self.project}-{self.name}"), *self.world.resources[self.project]]
+        for typ, name in items:
+            for event in step_events(
+                urn(self.name, self.project, typ, name), typ, op, planning=planning
+            ):
+                if on_event is not None:
+                    on_event(event)
+        return {op: len(items)}
+
+    # -- the Stack surface packetwalk uses
+
+    def up(self, *, on_event: Callable[[auto.EngineEvent], None] | None = None) -> Any:
+        self._record("up")
+        op = "same" if self.world.deployed.get(self.key) else "create"
+        changes = self._play(on_event, op)
+        self.world.deployed[self.key] = True
+        self.world.pending.pop(self.key, None)
+        return SimpleNamespace(
+            summary=SimpleNamespace(resource_changes=changes, result="succeeded")
+        )
+
+    def preview(self, *, on_event: Callable[[auto.EngineEvent], None] | None = None) -> Any:
+        self._record("preview")
+        op = "same" if self.world.deployed.get(self.key) else "create"
+        return SimpleNamespace(change_summary=self._play(on_event, op, planning=True))
+
+    def destroy(self, *, on_event: Callable[[auto.EngineEvent], None] | None = None) -> Any:
+        self._record("destroy")
+        kube = self.project == LAB_PROJECT
+        if (
+            kube
+            and self.world.cluster_vanished
+            and self.request.env.get("PULUMI_K8S_DELETE_UNREACHABLE") != "true"
+        ):
+            raise command_error(UNREACHABLE)
+        changes = self._play(on_event, "delete") if self.world.deployed.get(self.key) else {}
+        self.world.deployed[self.key] = False
+        return SimpleNamespace(
+            summary=SimpleNamespace(resource_changes=changes, result="succeeded")
+        )
+
+    def refresh(
+        self,
+        *,
+        on_event: Callable[[auto.EngineEvent], None] | None = None,
+        clear_pending_creates: bool | None = None,
+    ) -> Any:
+        self._record(f"refresh(clear_pending_creates={clear_pending_creates})")
+        if clear_pending_creates:
+            self.world.pending.pop(self.key, None)
+        return SimpleNamespace(summary=SimpleNamespace(resource_changes={"same": 1}))
+
+    def outputs(self) -> Mapping[str, auto.OutputValue]:
+        self.world.log.append((self.project, self.name, "outputs"))
+        if not self.world.deployed.get(self.key):
+            return {}
+        return dict(self.world.outputs_when_up.get(self.project, {}))
+
+    def export_stack(self) -> auto.Deployment:
+        self.world.log.append((self.project, self.name, "export"))
+        deployment: dict[str, Any] = {"manifest": {}, "resources": []}
+        pending = self.world.pending.get(self.key)
+        if pending:
+            deployment["pending_operations"] = pending
+        return auto.Deployment(version=3, deployment=deployment)
+
+    def cancel(self) -> None:
+        self.world.log.append((self.project, self.name, "cancel"))
+        self.world.locked.discard(self.key)
+
+
+def write_lock(
+    backend: Path, project: str, stack: str, *, pid: int, hostname: str | None = None
+) -> Path:
+    """A lock file as the file backend writes it (``.pulumi/locks/organization/<p>/<s>/``)."""
+    folder = backend / ".pulumi" / "locks" / "organization" / project / stack
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "3f1c9a2e-0000-4000-8000-000000000001.json"
+    path.write_text(
+        json.dumps(
+            {
+                "pid": pid,
+                "username": "participant",
+                "hostname": hostname or socket.gethostname(),
+                "timestamp": "2026-11-26T21:00:00Z",
+            }
+        )
+    )
+    return path

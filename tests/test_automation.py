@@ -1,0 +1,286 @@
+"""packetwalk.stacks (the Automation API adapter) against a fake workspace."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fake_pulumi import UNREACHABLE, FakeWorld, command_error, step_events, urn, write_lock
+from pulumi import automation as auto
+
+from packetwalk import stacks
+from packetwalk.stacks import (
+    CLUSTER_PROJECT,
+    LAB_PROJECT,
+    DiagnosticLine,
+    EventTranslator,
+    LabStacks,
+    ProgressEvent,
+    ResourceEvent,
+    StackError,
+)
+
+
+def make(
+    tmp_path: Path, world: FakeWorld, **kwargs: object
+) -> tuple[LabStacks, list[ProgressEvent]]:
+    seen: list[ProgressEvent] = []
+    environ = kwargs.pop("environ", {"PATH": "/usr/bin"})
+    lab = LabStacks(
+        "kind",
+        repo=tmp_path,
+        factory=world.factory,
+        environ=environ,  # type: ignore[arg-type]
+        sink=seen.append,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    return lab, seen
+
+
+def ops(world: FakeWorld, *names: str) -> list[tuple[str, str]]:
+    return [(project, op) for project, _stack, op in world.log if op in names]
+
+
+def test_up_runs_cluster_then_lab_with_a_local_file_backend(tmp_path: Path) -> None:
+    world = FakeWorld()
+    lab, seen = make(tmp_path, world)
+    summary = lab.up()
+    assert ops(world, "up") == [(CLUSTER_PROJECT, "up"), (LAB_PROJECT, "up")]
+    assert summary.changed
+    assert [r.changes for r in summary.results] == [{"create": 4}, {"create": 5}]
+    request = world.requests[0]
+    assert request.create and request.stack == "kind"
+    assert request.project.work_dir == tmp_path / "stacks" / "cluster"
+    assert request.env["PULUMI_BACKEND_URL"] == f"file://{tmp_path}/.packetwalk/state"
+    assert request.env["PULUMI_CONFIG_PASSPHRASE"] == ""
+    assert (tmp_path / ".packetwalk" / "state").is_dir()
+    created = [e for e in seen if isinstance(e, ResourceEvent)]
+    assert ("create", "kubernetes:apps/v1:Deployment", "vote") in {
+        (e.op, e.type, e.name) for e in created
+    }
+    assert all(e.seconds is not None for e in created)
+
+
+def test_user_backend_and_passphrase_win(tmp_path: Path) -> None:
+    world = FakeWorld()
+    environ = {"PULUMI_BACKEND_URL": "gs://lab-state", "PULUMI_CONFIG_PASSPHRASE_FILE": "/p"}
+    lab, _ = make(tmp_path, world, environ=environ)
+    lab.up()
+    env = world.requests[0].env
+    assert "PULUMI_BACKEND_URL" not in env and "PULUMI_CONFIG_PASSPHRASE" not in env
+    assert not (tmp_path / ".packetwalk").exists()
+
+
+def test_rerunning_up_on_an_unchanged_lab_changes_nothing(tmp_path: Path) -> None:
+    world = FakeWorld()
+    lab, seen = make(tmp_path, world)
+    lab.up()
+    seen.clear()
+    again = lab.up()
+    assert not again.changed
+    assert [r.changes for r in again.results] == [{"same": 4}, {"same": 5}]
+    assert [e for e in seen if isinstance(e, ResourceEvent)] == []  # "same" steps are not lines
+    # nothing but up/outputs/export ran the second time: no refresh, no cancel, no destroy
+    second = world.log[len(world.log) // 2 :]
+    assert {op for _p, _s, op in second} <= {"up", "outputs", "export"}
+
+
+def test_pending_operations_are_cleared_before_up(tmp_path: Path) -> None:
+    world = FakeWorld()
+    world.existing.add((LAB_PROJECT, "kind"))
+    world.pending[(LAB_PROJECT, "kind")] = [
+        {"type": "creating", "resource": {"urn": "urn:pulumi:kind::packetwalk-lab::x::y"}}
+    ]
+    lab, _ = make(tmp_path, world)
+    summary = lab.up()
+    lab_ops = [op for project, _s, op in world.log if project == LAB_PROJECT]
+    assert lab_ops.index("refresh(clear_pending_creates=True)") < lab_ops.index("up")
+    assert any("interrupted with 1 operation" in note for note in summary.notes)
+
+
+def test_a_stale_lock_of_a_dead_process_is_removed(tmp_path: Path) -> None:
+    world = FakeWorld()
+    world.locked.add((CLUSTER_PROJECT, "kind"))
+    write_lock(tmp_path / ".packetwalk" / "state", CLUSTER_PROJECT, "kind", pid=424242)
+    lab, _ = make(tmp_path, world, alive=lambda pid: False)
+    summary = lab.up()
+    assert (CLUSTER_PROJECT, "cancel") in ops(world, "cancel")
+    assert any("removed the lock" in note for note in summary.notes)
+
+
+def test_a_live_lock_is_reported_not_broken(tmp_path: Path) -> None:
+    world = FakeWorld()
+    world.locked.add((CLUSTER_PROJECT, "kind"))
+    write_lock(tmp_path / ".packetwalk" / "state", CLUSTER_PROJECT, "kind", pid=os.getpid())
+    lab, _ = make(tmp_path, world)
+    with pytest.raises(StackError, match="invoke up --unlock"):
+        lab.up()
+    assert ops(world, "cancel") == []
+    # --unlock is the explicit override
+    lab.up(unlock=True)
+    assert ops(world, "cancel") == [(CLUSTER_PROJECT, "cancel")]
+
+
+def test_a_lock_from_another_host_is_never_called_stale(tmp_path: Path) -> None:
+    lock = stacks.LockInfo(Path("x"), pid=1, hostname="other-laptop", username="u", timestamp="")
+    assert not stacks.is_stale(lock, "this-laptop", alive=lambda pid: False)
+    mine = stacks.LockInfo(Path("x"), pid=1, hostname="this-laptop", username="u", timestamp="")
+    assert stacks.is_stale(mine, "this-laptop", alive=lambda pid: False)
+    assert not stacks.is_stale(mine, "this-laptop", alive=lambda pid: True)
+
+
+def test_dead_pid_detection_uses_a_real_process() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert not stacks._pid_alive(child.pid)
+    assert stacks._pid_alive(os.getpid())
+
+
+def test_down_destroys_lab_then_cluster(tmp_path: Path) -> None:
+    world = FakeWorld()
+    lab, _ = make(tmp_path, world)
+    lab.up()
+    summary = lab.down()
+    assert ops(world, "destroy") == [(LAB_PROJECT, "destroy"), (CLUSTER_PROJECT, "destroy")]
+    assert [r.changes for r in summary.results] == [{"delete": 5}, {"delete": 4}]
+    assert all(r.env["PULUMI_K8S_DELETE_UNREACHABLE"] == "true" for r in world.requests[-2:])
+    assert not any(r.create for r in world.requests[-2:])
+
+
+def test_down_succeeds_when_the_cluster_was_deleted_by_hand(tmp_path: Path) -> None:
+    world = FakeWorld()
+    lab, _ = make(tmp_path, world)
+    lab.up()
+    world.cluster_vanished = True
+    summary = lab.down()
+    assert [r.project for r in summary.results] == [LAB_PROJECT, CLUSTER_PROJECT]
+    # The fake really enforces it: without the setting the same destroy fails.
+    world.deployed[(LAB_PROJECT, "kind")] = True
+    request = world.requests[-1]
+    plain = world.factory(
+        stacks.StackRequest(
+            "kind", lab.lab, {k: v for k, v in request.env.items() if "K8S" not in k}, False
+        )
+    )
+    assert plain is not None
+    with pytest.raises(auto.CommandError, match="unreachable"):
+        plain.destroy()
+
+
+def test_down_of_a_lab_that_never_existed_touches_nothing(tmp_path: Path) -> None:
+    world = FakeWorld()
+    lab, _ = make(tmp_path, world)
+    summary = lab.down()
+    assert summary.results == ()
+    assert len(summary.skipped) == 2 and "nothing to destroy" in summary.skipped[0]
+    assert world.existing == set()
+
+
+def test_failures_name_the_stack_and_keep_pulumis_message(tmp_path: Path) -> None:
+    world = FakeWorld()
+    world.fail[(LAB_PROJECT, "up")] = command_error("error: helm chart traefik: timed out")
+    lab, _ = make(tmp_path, world)
+    with pytest.raises(StackError) as info:
+        lab.up()
+    assert "up packetwalk-lab/kind failed" in str(info.value)
+    assert "timed out" in str(info.value)
+    assert UNREACHABLE not in str(info.value)
+
+
+def test_preview_skips_the_lab_until_the_cluster_exists(tmp_path: Path) -> None:
+    world = FakeWorld()
+    lab, seen = make(tmp_path, world)
+    first = lab.preview()
+    assert [r.project for r in first.results] == [CLUSTER_PROJECT]
+    assert "does not exist yet" in first.skipped[0]
+    assert all(e.planning for e in seen if isinstance(e, ResourceEvent))
+    assert ops(world, "up", "destroy") == []
+    lab.up()
+    second = lab.preview()
+    assert [r.changes for r in second.results] == [{"same": 4}, {"same": 5}]
+
+
+def test_outputs_hide_secrets_but_keep_the_kubeconfig_for_kubectl(tmp_path: Path) -> None:
+    world = FakeWorld()
+    lab, _ = make(tmp_path, world)
+    assert not lab.outputs().exists
+    lab.up()
+    outputs = lab.outputs()
+    assert outputs.get("voteUrl") == "http://vote.localhost"
+    assert outputs.get("cni") == "kindnet"
+    assert "kubeconfig" not in outputs.cluster and "kubeconfig" in outputs.secret_names
+    assert outputs.kubeconfig is not None and outputs.kubeconfig.startswith("apiVersion: v1")
+
+
+def test_translator_lines_durations_and_diagnostics() -> None:
+    clock = iter([10.0, 12.5]).__next__
+    seen: list[ProgressEvent] = []
+    translate = EventTranslator("packetwalk-lab", seen.append, clock=clock)
+    deploy = urn("kind", "packetwalk-lab", "kubernetes:apps/v1:Deployment", "vote")
+    for event in step_events(deploy, "kubernetes:apps/v1:Deployment", "update"):
+        translate(event)
+    translate(
+        auto.EngineEvent.from_json(
+            {
+                "sequence": 3,
+                "timestamp": 0,
+                "diagnosticEvent": {
+                    "message": "Helm release is slow\n",
+                    "severity": "warning",
+                    "urn": deploy,
+                    "color": "never",
+                },
+            }
+        )
+    )
+    translate(
+        auto.EngineEvent.from_json(
+            {
+                "sequence": 4,
+                "timestamp": 0,
+                "diagnosticEvent": {"message": "chatter", "severity": "info", "color": "never"},
+            }
+        )
+    )
+    failed = {
+        "op": "create",
+        "urn": deploy,
+        "type": "kubernetes:apps/v1:Deployment",
+        "provider": "",
+    }
+    translate(
+        auto.EngineEvent.from_json(
+            {
+                "sequence": 5,
+                "timestamp": 0,
+                "resOpFailedEvent": {"metadata": failed, "status": 1, "steps": 1},
+            }
+        )
+    )
+    assert seen == [
+        ResourceEvent("packetwalk-lab", "update", "kubernetes:apps/v1:Deployment", "vote", 2.5),
+        DiagnosticLine("packetwalk-lab", "warning", "Helm release is slow", "vote"),
+        ResourceEvent(
+            "packetwalk-lab", "create", "kubernetes:apps/v1:Deployment", "vote", None, failed=True
+        ),
+    ]
+
+
+def test_backend_dir_parsing() -> None:
+    assert stacks.backend_dir({"PULUMI_BACKEND_URL": "file:///srv/state"}, {}) == Path("/srv/state")
+    assert stacks.backend_dir({}, {"PULUMI_BACKEND_URL": "gs://bucket"}) is None
+    assert stacks.backend_dir({}, {"PULUMI_BACKEND_URL": "file://~"}) == Path.home()
+    assert stacks.backend_dir({}, {}) is None
+
+
+def test_the_real_factory_reports_a_missing_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No pulumi on this PATH: LocalWorkspace runs `pulumi version` in its constructor.
+    monkeypatch.setenv("PATH", str(tmp_path))
+    request = stacks.StackRequest("kind", stacks.Project(CLUSTER_PROJECT, tmp_path), {}, True)
+    with pytest.raises(StackError, match="pulumi CLI was not found"):
+        stacks.local_stack(request)

@@ -1,0 +1,166 @@
+"""`invoke tools` downloads: URLs, checksum verification, refusal to clobber, idempotence."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from packetwalk import toolchain, versions
+from packetwalk.toolchain import Toolchain, ToolchainError, expected_sha256, tool_specs
+
+DATA = Path(__file__).parent / "data" / "toolchain"
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.total: int | None = len(data)
+
+    def chunks(self) -> Iterator[bytes]:
+        for start in range(0, len(self.data), 7):  # small chunks: exercise streaming
+            yield self.data[start : start + 7]
+
+
+class FixtureFetcher:
+    """Serves tests/data/toolchain/<basename of the URL>; records every URL asked for."""
+
+    def __init__(self, overrides: dict[str, bytes] | None = None) -> None:
+        self.urls: list[str] = []
+        self.overrides = overrides or {}
+
+    @contextmanager
+    def __call__(self, url: str) -> Iterator[_Body]:
+        self.urls.append(url)
+        name = url.rsplit("/", 1)[-1]
+        data = self.overrides.get(name)
+        if data is None:
+            data = (DATA / name).read_bytes()
+        yield _Body(data)
+
+
+def linux_specs() -> dict[str, toolchain.ToolSpec]:
+    return {spec.name: spec for spec in tool_specs("linux", "amd64")}
+
+
+def test_urls_follow_each_projects_release_layout() -> None:
+    specs = linux_specs()
+    kind = versions.KIND_VERSION
+    assert specs["kind"].url == (
+        f"https://github.com/kubernetes-sigs/kind/releases/download/{kind}/kind-linux-amd64"
+    )
+    assert specs["kind"].checksum_url == specs["kind"].url + ".sha256sum"
+    kubectl = versions.KUBECTL_VERSION
+    assert specs["kubectl"].url == f"https://dl.k8s.io/release/{kubectl}/bin/linux/amd64/kubectl"
+    assert specs["kubectl"].checksum_url == specs["kubectl"].url + ".sha256"
+    pulumi = versions.PULUMI_VERSION
+    assert specs["pulumi"].url == (
+        f"https://github.com/pulumi/pulumi/releases/download/v{pulumi}/pulumi-v{pulumi}-linux-x64.tar.gz"
+    )
+    assert specs["pulumi"].checksum_url.endswith(f"/v{pulumi}/pulumi-{pulumi}-checksums.txt")
+    mac = {spec.name: spec for spec in tool_specs("darwin", "arm64")}
+    assert mac["kind"].asset == "kind-darwin-arm64"
+    assert mac["pulumi"].asset == f"pulumi-v{pulumi}-darwin-arm64.tar.gz"
+    assert "/bin/darwin/arm64/kubectl" in mac["kubectl"].url
+
+
+def test_expected_sha256_reads_the_three_published_formats() -> None:
+    digest = "a" * 64
+    assert expected_sha256(digest, "kubectl") == digest
+    assert expected_sha256(f"{digest}  kind-linux-amd64\n", "kind-linux-amd64") == digest
+    assert expected_sha256(f"{'b' * 64} *other\n{digest.upper()} *x.tar.gz\n", "x.tar.gz") == digest
+    with pytest.raises(ToolchainError, match="no SHA-256 for missing"):
+        expected_sha256(f"{digest}  present\n", "missing")
+    with pytest.raises(ToolchainError):
+        expected_sha256("not-a-hash", "kubectl")
+
+
+def test_installs_all_three_verified_and_executable(tmp_path: Path) -> None:
+    fetcher = FixtureFetcher()
+    chain = Toolchain(tmp_path / "bin", fetcher)
+    seen: list[tuple[str, int, int | None]] = []
+    for spec in linux_specs().values():
+        result = chain.install(spec, lambda *args: seen.append(args))
+        assert result.action == "installed"
+    bin_dir = tmp_path / "bin"
+    assert (bin_dir / "kind").read_bytes() == (DATA / "kind-linux-amd64").read_bytes()
+    assert (bin_dir / "kubectl").read_bytes() == (DATA / "kubectl").read_bytes()
+    for name in ("kind", "kubectl", "pulumi", "pulumi-language-python"):
+        assert os.access(bin_dir / name, os.X_OK), name
+    # The hostile archive member stays unextracted; no download leftovers remain.
+    assert not (tmp_path / "escaped").exists() and not (bin_dir / "escaped").exists()
+    assert not list(bin_dir.glob(".*part")) and not list(bin_dir.glob(".kind*"))
+    manifest = json.loads((bin_dir / ".tools.json").read_text())
+    assert set(manifest) == {"kind", "kubectl", "pulumi"}
+    assert (
+        manifest["kind"]["files"]["kind"]
+        == hashlib.sha256((DATA / "kind-linux-amd64").read_bytes()).hexdigest()
+    )
+    # Progress ends at the full size of each download.
+    finals = {label: done for label, done, _total in seen}
+    assert finals[f"kind {versions.KIND_VERSION}"] == (DATA / "kind-linux-amd64").stat().st_size
+
+
+def test_second_run_downloads_nothing(tmp_path: Path) -> None:
+    chain = Toolchain(tmp_path / "bin", FixtureFetcher())
+    for spec in linux_specs().values():
+        chain.install(spec)
+    again = FixtureFetcher()
+    chain2 = Toolchain(tmp_path / "bin", again)
+    results = [chain2.install(spec) for spec in linux_specs().values()]
+    assert [r.action for r in results] == ["already installed"] * 3
+    assert again.urls == []
+
+
+def test_checksum_mismatch_deletes_the_download_and_installs_nothing(tmp_path: Path) -> None:
+    tampered = FixtureFetcher({"kind-linux-amd64": b"#!/bin/sh\necho evil\n"})
+    chain = Toolchain(tmp_path / "bin", tampered)
+    with pytest.raises(ToolchainError, match="checksum mismatch") as info:
+        chain.install(linux_specs()["kind"])
+    assert "published" in str(info.value)
+    assert sorted(p.name for p in (tmp_path / "bin").iterdir()) == []
+
+
+def test_a_foreign_file_in_the_way_is_never_overwritten(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    mine = bin_dir / "kubectl"
+    mine.write_text("#!/bin/sh\necho my own kubectl\n")
+    chain = Toolchain(bin_dir, FixtureFetcher())
+    with pytest.raises(ToolchainError, match="not installed by packetwalk"):
+        chain.install(linux_specs()["kubectl"])
+    assert mine.read_text() == "#!/bin/sh\necho my own kubectl\n"
+    assert not (bin_dir / ".tools.json").exists()
+
+
+def test_an_identical_existing_file_is_adopted(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "kubectl").write_bytes((DATA / "kubectl").read_bytes())
+    result = Toolchain(bin_dir, FixtureFetcher()).install(linux_specs()["kubectl"])
+    assert result.action == "installed"
+
+
+def test_an_older_packetwalk_install_is_upgraded(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    chain = Toolchain(bin_dir, FixtureFetcher())
+    old = linux_specs()["kind"]
+    # Pretend an older pinned kind was installed by packetwalk: same bytes recorded as ours.
+    (bin_dir).mkdir()
+    (bin_dir / "kind").write_text("old kind\n")
+    digest = hashlib.sha256(b"old kind\n").hexdigest()
+    (bin_dir / ".tools.json").write_text(
+        json.dumps({"kind": {"version": "v0.31.0", "files": {"kind": digest}}})
+    )
+    assert chain.install(old).action == "installed"
+    assert (bin_dir / "kind").read_bytes() == (DATA / "kind-linux-amd64").read_bytes()
+
+
+def test_host_platform_names() -> None:
+    os_name, arch = toolchain.host_platform()
+    assert os_name in ("linux", "darwin") and arch in ("amd64", "arm64")
