@@ -294,6 +294,10 @@ class WalkRunner:
 
     def run(self, plan: WalkPlan, folder: Path,
             analyze: Callable[[Path], Any] | None = None) -> WalkRun:
+        folder.mkdir(parents=True, exist_ok=True)
+        if any(folder.iterdir()):
+            raise PacketwalkError(f"{folder} is not empty; a walk writes into a new folder "
+                                  "(nothing there is overwritten)")
         run = WalkRun(folder=folder, plan=plan,
                       points=[PointResult(p, f"{p.name}.pcap") for p in plan.points])
         with Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[point]:<22}"),

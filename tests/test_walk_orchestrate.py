@@ -1,0 +1,481 @@
+"""Running a walk against the in-memory cluster: captures, request order, walk.yaml, clean-up.
+
+The captures are real pcap bytes (written with dpkt below) of one request through the kind lab
+in tests/data/walk/kind-lab.yaml: host -> MetalLB address on the L2 leader (DNAT + masquerade)
+-> Traefik pod -> new connection to the vote pod, so the analysis has NAT to find.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import struct
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import dpkt
+import pytest
+import yaml
+
+from packetwalk.capture import analyze_folder, load_walk
+from packetwalk.errors import PacketwalkError
+from packetwalk.kube.access import CommandResult
+from packetwalk.kube.fake import Call, FakeCluster
+from packetwalk.walk.orchestrate import (
+    PCAP_HEADER_BYTES,
+    WalkRunner,
+    gather_facts,
+    new_run_folder,
+    parse_ip_link,
+)
+from packetwalk.walk.plan import WalkPlan, WalkRequest, plan_walk
+from packetwalk.walk.snapshot import (
+    facts_from_objects,
+    load_objects,
+    node_info_from_object,
+    pod_info_from_object,
+)
+
+LAB = Path(__file__).parent / "data" / "walk" / "kind-lab.yaml"
+HOST_IP = "172.18.0.1"
+LEADER, TRAEFIK_NODE = "packetwalk-worker", "packetwalk-worker2"
+TRAEFIK_POD, VOTE_POD = "traefik-5f9c6d8b47-k8s2d", "vote-6d8c7b9f5d-x2k4q"
+
+# -- pcaps -------------------------------------------------------------------------------------
+
+Addr = tuple[str, int]
+
+
+def tcp_ip(src: Addr, dst: Addr, flags: int, seq: int, ack: int, payload: bytes = b"",
+           ip_id: int = 1) -> bytes:
+    tcp = dpkt.tcp.TCP(sport=src[1], dport=dst[1], seq=seq, ack=ack, flags=flags, data=payload)
+    ip = dpkt.ip.IP(src=socket.inet_aton(src[0]), dst=socket.inet_aton(dst[0]), p=6, id=ip_id,
+                    ttl=64, data=tcp)
+    return bytes(ip)
+
+
+def connection(client: Addr, server: Addr, cseq: int, sseq: int, request: bytes,
+               ip_id: int) -> list[tuple[bool, bytes]]:
+    """A handshake and one request segment as ``(is_request, ip bytes)`` at one view."""
+    syn, ack, psh = dpkt.tcp.TH_SYN, dpkt.tcp.TH_ACK, dpkt.tcp.TH_PUSH
+    return [
+        (True, tcp_ip(client, server, syn, cseq, 0, ip_id=ip_id)),
+        (False, tcp_ip(server, client, syn | ack, sseq, cseq + 1, ip_id=ip_id + 100)),
+        (True, tcp_ip(client, server, ack, cseq + 1, sseq + 1, ip_id=ip_id + 1)),
+        (True, tcp_ip(client, server, ack | psh, cseq + 1, sseq + 1, request, ip_id=ip_id + 2)),
+    ]
+
+
+def ether_pcap(frames: Sequence[tuple[float, bytes]]) -> bytes:
+    out = io.BytesIO()
+    writer = dpkt.pcap.Writer(out, linktype=dpkt.pcap.DLT_EN10MB)
+    for ts, ip in frames:
+        writer.writepkt(b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + ip, ts=ts)
+    return out.getvalue()
+
+
+def sll2_pcap(frames: Sequence[tuple[float, int, bool, bytes]]) -> bytes:
+    """Linux cooked v2 (``tcpdump -i any``): interface index and direction per packet."""
+    out = io.BytesIO()
+    writer = dpkt.pcap.Writer(out, linktype=276)
+    for ts, ifindex, outgoing, ip in frames:
+        header = struct.pack("!HHIHBB8s", 0x0800, 0, ifindex, 1, 4 if outgoing else 0, 6,
+                             b"\x02" * 6 + b"\0\0")
+        writer.writepkt(header + ip, ts=ts)
+    return out.getvalue()
+
+
+T0 = 1_764_200_000.0
+A_PRE = ((HOST_IP, 40000), ("172.18.255.200", 80))
+A_POST = (("172.18.0.3", 40000), ("10.244.2.10", 8000))
+B = (("10.244.2.10", 51000), ("10.244.1.5", 80))
+GET_A = b"GET / HTTP/1.1\r\nHost: vote.localhost\r\n\r\n"
+GET_B = b"GET / HTTP/1.1\r\nHost: vote.localhost\r\nX-Forwarded-For: 172.18.0.3\r\n\r\n"
+
+
+def _view(pre: tuple[Addr, Addr], cseq: int, sseq: int, req: bytes, ip_id: int,
+          ) -> list[tuple[bool, bytes]]:
+    return connection(pre[0], pre[1], cseq, sseq, req, ip_id)
+
+
+def lab_pcaps() -> dict[str, bytes]:
+    """The captures each point of the ingress walk would produce."""
+    a_pre = _view(A_PRE, 1000, 5000, GET_A, 10)
+    a_post = _view(A_POST, 1000, 5000, GET_A, 10)
+    b = _view(B, 7000, 9000, GET_B, 30)
+
+    def at(view: list[tuple[bool, bytes]], t: float) -> list[tuple[float, bytes]]:
+        return [(T0 + t + i * 0.01, ip) for i, (_, ip) in enumerate(view)]
+
+    leader: list[tuple[float, int, bool, bytes]] = []
+    for i, ((req, pre), (_, post)) in enumerate(zip(a_pre, a_post, strict=True)):
+        t = T0 + 0.001 + i * 0.01
+        if req:  # in on eth0 before NAT, out on eth0 after DNAT + masquerade
+            leader += [(t, 2, False, pre), (t + 0.0001, 2, True, post)]
+        else:
+            leader += [(t, 2, False, post), (t + 0.0001, 2, True, pre)]
+    for i, (req, ip) in enumerate(b):
+        leader.append((T0 + 0.2 + i * 0.01, 2 if req else 5, not req, ip))
+        leader.append((T0 + 0.2 + i * 0.01 + 0.0001, 5 if req else 2, req, ip))
+    second: list[tuple[float, int, bool, bytes]] = []
+    for i, (req, ip) in enumerate(a_post):
+        second.append((T0 + 0.002 + i * 0.01, 2 if req else 7, False, ip))
+        second.append((T0 + 0.002 + i * 0.01 + 0.0001, 7 if req else 2, True, ip))
+    for i, (req, ip) in enumerate(b):
+        second.append((T0 + 0.19 + i * 0.01, 7 if req else 2, False, ip))
+        second.append((T0 + 0.19 + i * 0.01 + 0.0001, 2 if req else 7, True, ip))
+    return {
+        "host": ether_pcap(at(a_pre, 0)),
+        f"node-{LEADER}": sll2_pcap(sorted(leader)),
+        f"node-{TRAEFIK_NODE}": sll2_pcap(sorted(second)),
+        "traefik": ether_pcap(at(a_post, 0.003) + at(b, 0.18)),
+        "backend": ether_pcap(at(b, 0.21)),
+    }
+
+
+IP_LINK = {
+    LEADER: "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n"
+            "2: eth0@if9: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP\n"
+            "5: veth1a2b3c4d@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue\n",
+    TRAEFIK_NODE: "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n"
+                  "2: eth0@if11: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue\n"
+                  "7: vethe5f6a7b8@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue\n",
+}
+
+# -- the lab in the fake -----------------------------------------------------------------------
+
+
+def lab_objects() -> list[Mapping[str, Any]]:
+    return load_objects(LAB)
+
+
+def lab_cluster(objects: Sequence[Mapping[str, Any]] | None = None) -> FakeCluster:
+    """The kind lab as a FakeCluster, with the answers a real one gives to the walk."""
+    objects = list(objects if objects is not None else lab_objects())
+    by_resource: dict[str, list[Mapping[str, Any]]] = {}
+    resources = {"Service": "services", "Ingress": "ingresses", "ConfigMap": "configmaps",
+                 "ServiceL2Status": "servicel2statuses.metallb.io", "Pod": "pods",
+                 "Node": "nodes"}
+    for obj in objects:
+        by_resource.setdefault(resources.get(str(obj["kind"]), str(obj["kind"])), []).append(obj)
+    fake = FakeCluster(
+        pods=[pod_info_from_object(o) for o in by_resource.get("pods", [])],
+        nodes=[node_info_from_object(o) for o in by_resource.get("nodes", [])],
+        objects=by_resource,
+    )
+    fake.on_shell(r"docker network inspect kind", f"{HOST_IP} fc00:f853:ccd:e793::1 \n")
+    fake.on_shell(r"^sh -c 'ip -o link'$", "1: lo: <LOOPBACK>\n3: br-5e1c0d2a: <BROADCAST>\n")
+    fake.on_shell(r"curl .*vote\.localhost", "200\n")
+    for node, text in IP_LINK.items():
+        fake.on_exec(lambda call, node=node: call.pod == f"pw-node-{node}"
+                     and call.command == ("ip", "-o", "link"), text)
+    fake.on_exec(r"kill -INT", "")
+
+    def delete_pod(call: Call) -> str:
+        namespace, name = call.command[4], call.command[5]
+        fake._pods.pop((namespace, name), None)  # the fake has no delete of its own
+        return f'pod "{name}" deleted\n'
+
+    fake.on_kubectl(r"^kubectl delete pod -n \S+ \S+ --wait=false$", delete_pod)
+    pcaps = lab_pcaps()
+    for node in (LEADER, TRAEFIK_NODE):
+        fake.stream_payloads[("default", f"pw-node-{node}", "debug")] = pcaps[f"node-{node}"]
+    fake.stream_payloads[("traefik", TRAEFIK_POD, "pw-cap-traefik")] = pcaps["traefik"]
+    fake.stream_payloads[("vote", VOTE_POD, "pw-cap-backend")] = pcaps["backend"]
+    return fake
+
+
+class FakeHostCapture:
+    """The participant's machine: tcpdump there writes the host's view."""
+
+    def __init__(self, payload: bytes | None, fail: str | None = None) -> None:
+        self.payload, self.fail = payload, fail
+        self.started: list[tuple[str, ...]] = []
+        self.stopped = 0
+
+    def start(self, command: Sequence[str], sink: BinaryIO) -> Any:
+        if self.fail:
+            raise PacketwalkError(self.fail)
+        self.started.append(tuple(command))
+        sink.write(self.payload or b"")
+        return _Handle()
+
+    def stop_command(self, handle: Any) -> None:
+        self.stopped += 1
+
+
+class _Handle:
+    def poll(self) -> int | None:
+        return None
+
+    def stop(self, timeout: float = 10.0) -> int:
+        return 0
+
+
+def runner(fake: FakeCluster, host: FakeHostCapture | None = None, **kwargs: Any) -> WalkRunner:
+    from rich.console import Console
+
+    return WalkRunner(fake, console=Console(file=io.StringIO()),
+                      host_capture=host or FakeHostCapture(lab_pcaps()["host"]), settle=0,
+                      ready_timeout=2, sleep=lambda _: None, **kwargs)
+
+
+def ingress_plan(fake: FakeCluster) -> WalkPlan:
+    return plan_walk(WalkRequest(), gather_facts(fake, app_namespace="vote"))
+
+
+def index_of(calls: list[Call], predicate: Any) -> list[int]:
+    return [i for i, call in enumerate(calls) if predicate(call)]
+
+
+# -- tests -------------------------------------------------------------------------------------
+
+
+def test_gather_facts_reads_the_same_as_a_snapshot() -> None:
+    fake = lab_cluster()
+    live = gather_facts(fake)
+    saved = facts_from_objects(lab_objects(), host_ip=HOST_IP)
+    # the API lists pods sorted by namespace and name; the snapshot keeps file order
+    assert replace(live, pods=()) == replace(saved, pods=())
+    assert sorted(live.pods, key=lambda p: (p.namespace, p.name)) == sorted(
+        saved.pods, key=lambda p: (p.namespace, p.name))
+    assert live.cni == "kindnet" and live.kube_proxy_mode == "iptables"
+    assert live.l2_leaders == {"traefik/traefik": LEADER}
+    assert live.host_ip == HOST_IP
+
+
+def test_ingress_walk_captures_everywhere_then_writes_an_analysable_folder(
+        tmp_path: Path) -> None:
+    fake = lab_cluster()
+    host = FakeHostCapture(lab_pcaps()["host"])
+    plan = ingress_plan(fake)
+    run = runner(fake, host).run(plan, tmp_path, analyze=analyze_folder)
+
+    assert run.errors == [] and run.warnings == []
+    assert [r.state for r in run.points] == ["stopped"] * 5
+    walk = yaml.safe_load((tmp_path / "walk.yaml").read_text())
+    assert set(walk) == {"captures", "inventory", "path"}
+    assert [(c["point"], c["kind"], c["file"]) for c in walk["captures"]] == [
+        ("host", "host", "host.pcap"),
+        (f"node-{LEADER}", "node", f"node-{LEADER}.pcap"),
+        (f"node-{TRAEFIK_NODE}", "node", f"node-{TRAEFIK_NODE}.pcap"),
+        ("traefik", "pod", "traefik.pcap"),
+        ("backend", "pod", "backend.pcap"),
+    ]
+    leader = walk["captures"][1]
+    assert leader["interfaces"] == {1: "lo", 2: "eth0", 5: "veth1a2b3c4d"}
+    assert walk["inventory"]["pods"][VOTE_POD] == "10.244.1.5"
+    assert walk["inventory"]["nodes"][LEADER] == "172.18.0.3"
+    assert walk["inventory"]["services"]["traefik LB"] == "172.18.255.200"
+    assert walk["path"] == [c["point"] for c in walk["captures"]]
+    for name, payload in lab_pcaps().items():
+        assert (tmp_path / f"{name}.pcap").read_bytes() == payload
+    assert (tmp_path / f"node-{LEADER}.links.txt").read_text() == IP_LINK[LEADER]
+
+    # the analysis accepts the folder and finds the DNAT of the MetalLB address on the leader
+    spec = load_walk(tmp_path)
+    assert [c.point for c in spec.captures] == walk["path"]
+    analysis = run.analysis
+    assert analysis is not None and analysis.flows
+    dnat = [t for f in analysis.flows for t in f.translations if t.kind == "DNAT"]
+    assert any(str(t.before) == "172.18.255.200:80" and str(t.after) == "10.244.2.10:8000"
+               for t in dnat), dnat
+
+    plan_yaml = yaml.safe_load((tmp_path / "plan.yaml").read_text())
+    assert plan_yaml["request"]["exitCode"] == 0 and plan_yaml["request"]["output"] == "200"
+    assert [p["state"] for p in plan_yaml["points"]] == ["stopped"] * 5
+
+
+def test_request_is_sent_after_every_capture_is_ready_and_captures_stop_after(
+        tmp_path: Path) -> None:
+    fake = lab_cluster()
+    runner(fake).run(ingress_plan(fake), tmp_path)
+    calls = fake.calls
+    streams = index_of(calls, lambda c: c.kind == "stream")
+    curl = index_of(calls, lambda c: c.kind == "shell" and "curl" in c.line)
+    stops = index_of(calls, lambda c: c.kind == "exec" and "kill -INT" in c.line)
+    assert len(streams) == 4 and len(curl) == 1 and len(stops) == 4
+    assert max(streams) < curl[0] < min(stops)
+    # tcpdump streams pcap to stdout with the plan's filter, wrapped to be stoppable by pid
+    backend = next(c for c in calls if c.kind == "stream" and c.pod == VOTE_POD)
+    assert backend.container == "pw-cap-backend"
+    assert backend.command[:2] == ("sh", "-c")
+    assert "exec tcpdump -U -n -s 0 -Z root -i eth0 -w - " in backend.command[2]
+    assert "(host 10.244.1.5 and tcp port 80)" in backend.command[2]
+    assert "echo $$ > /tmp/pw-cap-backend.pid" in backend.command[2]
+
+
+def test_ephemeral_containers_are_netshoot_named_and_target_the_app(tmp_path: Path) -> None:
+    fake = lab_cluster()
+    runner(fake).run(ingress_plan(fake), tmp_path)
+    spec = fake.ephemeral_specs[("vote", VOTE_POD, "pw-cap-backend")]
+    assert spec.image == "nicolaka/netshoot:v0.16"
+    assert set(spec.capabilities) == {"NET_ADMIN", "NET_RAW"}
+    assert spec.target_container == "vote"
+    assert spec.command == ("tail", "-f", "/dev/null")
+
+
+def test_existing_capture_container_is_reused_not_added_again(tmp_path: Path) -> None:
+    fake = lab_cluster()
+    first = runner(fake, keep=True).run(ingress_plan(fake), tmp_path / "one")
+    assert not any(r.reused for r in first.points)
+    adds_before = len(fake.calls_of("add_ephemeral_container"))
+
+    second = runner(fake).run(ingress_plan(fake), tmp_path / "two")
+    assert second.errors == []
+    pods = {r.point.name: r for r in second.points if r.point.kind == "pod"}
+    assert pods["backend"].reused and pods["traefik"].reused
+    # the API was asked, said "exists", and the capture still ran in the same container
+    assert len(fake.calls_of("add_ephemeral_container")) == adds_before + 2
+    pod = next(p for p in fake.pods("vote") if p.name == VOTE_POD)
+    assert pod.ephemeral_containers.count("pw-cap-backend") == 1
+    assert (tmp_path / "two" / "backend.pcap").stat().st_size > PCAP_HEADER_BYTES
+    # the kept debug pods are reused and, since this run did not create them, not deleted
+    assert all(r.reused for r in second.points if r.point.kind == "node")
+    assert not [c for c in fake.calls_of("kubectl") if c.command[1:2] == ("delete",)]
+
+
+def test_node_debug_pods_created_by_the_walk_are_deleted_unless_keep(tmp_path: Path) -> None:
+    fake = lab_cluster()
+    runner(fake).run(ingress_plan(fake), tmp_path / "one")
+    deletes = [c.line for c in fake.calls_of("kubectl") if c.command[1:2] == ("delete",)]
+    assert deletes == [f"kubectl delete pod -n default pw-node-{n} --wait=false"
+                       for n in (LEADER, TRAEFIK_NODE)]
+
+    kept = lab_cluster()
+    runner(kept, keep=True).run(ingress_plan(kept), tmp_path / "two")
+    assert not [c for c in kept.calls_of("kubectl") if c.command[1:2] == ("delete",)]
+
+
+def test_ended_reused_container_fails_that_point_with_a_way_out(tmp_path: Path) -> None:
+    fake = lab_cluster()
+    runner(fake).run(ingress_plan(fake), tmp_path / "one")
+    fake.unstartable_containers.add(("vote", VOTE_POD, "pw-cap-backend"))
+    run = runner(fake).run(ingress_plan(fake), tmp_path / "two")
+    backend = next(r for r in run.points if r.point.name == "backend")
+    assert backend.state == "failed"
+    assert "pw-cap-backend" in (backend.error or "") and "delete the pod" in (backend.error or "")
+    assert any(e.startswith("backend: ") for e in run.errors)
+    walk = yaml.safe_load((tmp_path / "two" / "walk.yaml").read_text())
+    assert [c["point"] for c in walk["captures"]] == [
+        "host", f"node-{LEADER}", f"node-{TRAEFIK_NODE}", "traefik"]
+
+
+def test_failing_capture_stream_names_the_point_and_the_rest_is_written(tmp_path: Path) -> None:
+    fake = lab_cluster()
+    key = ("vote", VOTE_POD, "pw-cap-backend")
+    fake.stream_payloads[key] = b""
+    fake.stream_exit_codes[key] = 1
+    run = runner(fake).run(ingress_plan(fake), tmp_path, analyze=analyze_folder)
+    assert run.errors == ["backend: tcpdump ended before capturing (exit code 1)"]
+    assert run.request is not None and run.request.ok  # the other points still saw the request
+    walk = yaml.safe_load((tmp_path / "walk.yaml").read_text())
+    assert "backend" not in [c["point"] for c in walk["captures"]]
+    assert len(walk["captures"]) == 4
+    assert run.analysis is not None and run.analysis.flows
+    plan_yaml = yaml.safe_load((tmp_path / "plan.yaml").read_text())
+    backend = next(p for p in plan_yaml["points"] if p["name"] == "backend")
+    assert backend["state"] == "failed" and "exit code 1" in backend["error"]
+
+
+def test_traefik_capture_failing_is_a_warning_when_its_node_is_captured(tmp_path: Path) -> None:
+    fake = lab_cluster()
+    key = ("traefik", TRAEFIK_POD, "pw-cap-traefik")
+    fake.stream_payloads[key] = b""
+    fake.stream_exit_codes[key] = 1
+    run = runner(fake).run(ingress_plan(fake), tmp_path)
+    assert run.errors == []
+    assert run.warnings == [f"traefik: skipped: tcpdump ended before capturing (exit code 1) "
+                            f"(node capture node-{TRAEFIK_NODE} sees its packets)"]
+
+
+def test_host_capture_unavailable_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    fake = lab_cluster()
+    host = FakeHostCapture(None, fail="capturing here needs root (or sudo)")
+    run = runner(fake, host).run(ingress_plan(fake), tmp_path)
+    assert run.errors == []
+    assert run.warnings == ["host: skipped: capturing here needs root (or sudo)"]
+    assert run.request is not None and run.request.ok
+
+
+def test_no_capture_at_all_means_no_request(tmp_path: Path) -> None:
+    fake = lab_cluster()
+    for key in list(fake.stream_payloads):
+        fake.stream_payloads[key] = b""
+        fake.stream_exit_codes[key] = 2
+    run = runner(fake, FakeHostCapture(None, fail="no tcpdump")).run(ingress_plan(fake), tmp_path)
+    assert run.request is None
+    assert "no capture could start, so the request was not sent" in run.errors
+    assert yaml.safe_load((tmp_path / "walk.yaml").read_text())["captures"] == []
+
+
+def test_capture_that_never_becomes_ready_times_out(tmp_path: Path) -> None:
+    fake = lab_cluster()
+    fake.stream_payloads[("vote", VOTE_POD, "pw-cap-backend")] = b""
+    fake.stream_exit_codes[("vote", VOTE_POD, "pw-cap-backend")] = None  # type: ignore[assignment]
+    clock = iter(float(i) for i in range(1000))
+    run = runner(fake, clock=lambda: next(clock)).run(ingress_plan(fake), tmp_path)
+    assert run.errors == ["backend: no capture header after 2s"]
+
+
+def test_request_from_a_pod_runs_in_its_capture_container(tmp_path: Path) -> None:
+    fake = lab_cluster()
+    fake.on_exec(r"^nc -z", CommandResult((), 0, "", "redis (10.96.33.4:6379) open"))
+    worker = "worker-7c5d9b8f6c-q4w2e"
+    plan = plan_walk(WalkRequest(to="redis", source="worker"), gather_facts(fake))
+    run = runner(fake).run(plan, tmp_path)
+    sent = [c for c in fake.calls_of("exec") if c.command[:1] == ("nc",)]
+    assert len(sent) == 1
+    assert (sent[0].namespace, sent[0].pod, sent[0].container) == ("vote", worker,
+                                                                    "pw-cap-client")
+    assert sent[0].command == ("nc", "-z", "-v", "-w", "5", "redis.vote.svc.cluster.local",
+                               "6379")
+    assert run.request is not None and run.request.ok
+    assert not fake.calls_of("shell") or all("curl" not in c.line for c in fake.calls_of("shell"))
+
+
+def test_ctrl_c_still_stops_captures_writes_and_cleans_up(tmp_path: Path) -> None:
+    fake = lab_cluster()
+
+    def interrupted(call: Call) -> str:
+        raise KeyboardInterrupt
+
+    fake.on_shell(r"curl ", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        runner(fake).run(ingress_plan(fake), tmp_path)
+    assert len([c for c in fake.calls_of("exec") if "kill -INT" in c.line]) == 4
+    assert (tmp_path / "walk.yaml").is_file()
+    assert len([c for c in fake.calls_of("kubectl") if c.command[1:2] == ("delete",)]) == 2
+
+
+def test_run_folders_are_never_reused(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 26, 22, 30, 5, tzinfo=UTC)
+    first = new_run_folder(tmp_path, now)
+    second = new_run_folder(tmp_path, now)
+    assert first.name == "20261126T223005Z" and second.name == "20261126T223005Z-2"
+
+
+def test_parse_ip_link_keeps_index_and_name() -> None:
+    assert parse_ip_link(IP_LINK[TRAEFIK_NODE]) == {1: "lo", 2: "eth0", 7: "vethe5f6a7b8"}
+    assert parse_ip_link("garbage\n") == {}
+
+
+def test_stop_failure_is_reported_not_raised(tmp_path: Path) -> None:
+    fake = lab_cluster()
+
+    class Broken(_Handle):
+        def stop(self, timeout: float = 10.0) -> int:
+            raise PacketwalkError("stream lost")
+
+    class BrokenHost(FakeHostCapture):
+        def start(self, command: Sequence[str], sink: BinaryIO) -> Any:
+            sink.write(lab_pcaps()["host"])
+            return Broken()
+
+    run = runner(fake, BrokenHost(None)).run(ingress_plan(fake), tmp_path)
+    assert "host: stopping the capture: stream lost" in run.errors
+    assert (tmp_path / "walk.yaml").is_file()
