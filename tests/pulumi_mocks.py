@@ -25,6 +25,7 @@ from typing import Any
 import pulumi
 import pulumi.runtime
 import yaml
+from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
@@ -89,6 +90,17 @@ class Registration:
         return normalise(self.inputs)
 
 
+def is_secret(value: Any) -> bool:
+    """True for an input the SDK sent as a secret (the engine would encrypt it in the state)."""
+    return (isinstance(value, dict)
+            and value.get(rpc._special_sig_key) == rpc._special_secret_sig)
+
+
+def reveal(value: Any) -> Any:
+    """The plain value inside a secret input (anything else unchanged)."""
+    return value["value"] if is_secret(value) else value
+
+
 def normalise(value: Any) -> Any:
     """Undo the protobuf Struct round-trip: integral floats back to int, recursively."""
     if isinstance(value, float) and value.is_integer():
@@ -101,9 +113,10 @@ def normalise(value: Any) -> Any:
 
 
 class RecordingMonitor(MockMonitor):
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+    def __init__(self, mocks: pulumi.runtime.Mocks,
+                 registrations: list[Registration] | None = None) -> None:
         super().__init__(mocks)
-        self.registrations: list[Registration] = []
+        self.registrations: list[Registration] = [] if registrations is None else registrations
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
@@ -118,8 +131,6 @@ class RecordingMonitor(MockMonitor):
 
     @staticmethod
     def _record(request: Any, urn: str, *, read: bool) -> Registration:
-        from pulumi.runtime import rpc
-
         payload = request.properties if read else request.object
         inputs = rpc.deserialize_properties(payload)
         timeouts = getattr(request, "customTimeouts", None)
@@ -147,7 +158,8 @@ class LabMocks(pulumi.runtime.Mocks):
     """Answers for the outputs our programs read; everything else echoes its inputs."""
 
     def __init__(self, stack_outputs: Mapping[str, Any] | None = None,
-                 network_inspect: str = KIND_NETWORK_INSPECT) -> None:
+                 network_inspect: str = KIND_NETWORK_INSPECT, *, preview: bool = False) -> None:
+        self.preview = preview
         self.stack_outputs = dict(stack_outputs or {})
         self.network_inspect = network_inspect
         self.calls: list[pulumi.runtime.MockCallArgs] = []
@@ -160,7 +172,8 @@ class LabMocks(pulumi.runtime.Mocks):
             state["outputs"] = dict(self.stack_outputs)
             state["secretOutputNames"] = ["kubeconfig"]
             return args.resource_id or args.name, state
-        if args.typ == "command:local:Command":
+        if args.typ == "command:local:Command" and not self.preview:
+            # In a preview nothing runs: stdout stays unknown, as the engine would leave it.
             create = str(args.inputs.get("create", ""))
             stdout = ""
             if "kind get kubeconfig" in create:
@@ -248,11 +261,16 @@ def run_program(
     preview: bool = False,
     stack_outputs: Mapping[str, Any] | None = None,
     network_inspect: str = KIND_NETWORK_INSPECT,
+    registrations: list[Registration] | None = None,
 ) -> ProgramRun:
-    """Run ``program`` (a ``__main__.py``) the way ``pulumi up``/``preview`` would, under mocks."""
+    """Run ``program`` (a ``__main__.py``) the way ``pulumi up``/``preview`` would, under mocks.
+
+    ``registrations``, if given, receives every registration as it happens, so a test can look
+    at them even when the program raises.
+    """
     pulumi_settings.ROOT.set(None)  # a fresh Stack resource per run, named for this project
-    mocks = LabMocks(stack_outputs, network_inspect)
-    monitor = RecordingMonitor(mocks)
+    mocks = LabMocks(stack_outputs, network_inspect, preview=preview)
+    monitor = RecordingMonitor(mocks, registrations)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview,
                              monitor=monitor, organization="organization")
     pulumi.runtime.set_all_config(dict(config))
