@@ -384,6 +384,11 @@ def _gke_settings(reader: _Reader) -> GkeSettings:
 # --- stack files ---------------------------------------------------------------------------------
 
 
+STACK_FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
+"""What Pulumi keeps in a stack file; anything else is most likely a misspelt ``config:``, which
+would otherwise silently give a lab with every default."""
+
+
 def stack_file(stack: str, stacks_dir: Path = STACKS_DIR) -> Path:
     return stacks_dir / f"Pulumi.{stack}.yaml"
 
@@ -418,6 +423,12 @@ def load_stack_config(stack: str, stacks_dir: Path = STACKS_DIR) -> LabConfig:
     if not isinstance(document.data, dict):
         raise InputError("a stack file must be a mapping with a `config:` key", source=source,
                          location=f"line {document.start_line}")
+    for key in document.data:
+        if key not in STACK_FILE_KEYS:
+            hint = _did_you_mean(str(key), STACK_FILE_KEYS)
+            raise InputError(f"unknown top-level key {key!r} in a stack file{hint}",
+                             source=source, location=f"line {document.line((str(key),))}",
+                             choices=STACK_FILE_KEYS)
     values = document.data.get("config") or {}
     if not isinstance(values, dict):
         raise InputError("`config:` must be a mapping of keys to values", source=source,

@@ -10,6 +10,7 @@ The generated policies follow the intents-operator where that makes sense:
 
 - one ``<workload>-access`` NetworkPolicy per workload, holding its ingress rules (as a server)
   and its egress rules (as a client); ``policyTypes`` lists only the directions with rules;
+  ``<workload>-<kind>-access`` when two kinds share a name;
 - ingress peers are ONE peer with ``namespaceSelector {kubernetes.io/metadata.name: <ns>}`` AND a
   ``podSelector`` (both must match); egress rules mirror them;
 - a ``service`` target allows the Service's ``targetPort`` s (resolved to the container port
@@ -47,6 +48,7 @@ import difflib
 import ipaddress
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -245,9 +247,14 @@ class Workloads:
     def services(self) -> list[Service]:
         return list(self._services)
 
+    def matching(self, namespace: str, name: str, kind: str | None = None) -> list[Workload]:
+        """Every workload with that name (and kind, when given) in ``namespace``."""
+        return [w for w in self._workloads if w.namespace == namespace and w.name == name
+                and (kind is None or w.kind == kind)]
+
     def workload(self, namespace: str, name: str, kind: str | None = None) -> Workload | None:
-        found = [w for w in self._workloads if w.namespace == namespace and w.name == name
-                 and (kind is None or w.kind == kind)]
+        """The one workload so named; None when there is none or the name is ambiguous."""
+        found = self.matching(namespace, name, kind)
         return found[0] if len(found) == 1 else None
 
     def service(self, namespace: str, name: str) -> Service | None:
@@ -564,11 +571,22 @@ def _servers(intent: ClientIntents, target: Target, workloads: Workloads
             if spec not in ports:
                 ports.append(spec)
         return servers, ports
-    server = workloads.workload(namespace, target.name, target.workload_kind)
-    if server is None:
-        raise _fail(intent, target, f"ClientIntents {intent.namespace}/{intent.name} calls "
-                    f"unknown workload {target.name}.{namespace}", workloads.known_workloads())
+    server = _one_workload(workloads, intent, target, namespace, target.name,
+                           target.workload_kind, "calls")
     return [server], None
+
+
+def _one_workload(workloads: Workloads, intent: ClientIntents, target: Target | None,
+                  namespace: str, name: str, kind: str | None, verb: str) -> Workload:
+    found = workloads.matching(namespace, name, kind)
+    if len(found) == 1:
+        return found[0]
+    what = f"ClientIntents {intent.namespace}/{intent.name} {verb}"
+    if not found:
+        raise _fail(intent, target, f"{what} unknown workload {name}.{namespace}"
+                    + (f" of kind {kind}" if kind else ""), workloads.known_workloads())
+    raise _fail(intent, target, f"{what} {name}.{namespace}, which is ambiguous: set its kind",
+                sorted(w.kind for w in found))
 
 
 def _rule(key: str, peers: list[dict[str, Any]], ports: list[PortSpec] | None) -> Rule:
@@ -591,25 +609,19 @@ def policies_from_intents(
     intents: Sequence[ClientIntents], workloads: Workloads, options: PolicyOptions
 ) -> list[dict[str, Any]]:
     """NetworkPolicy dicts for ``intents`` (see the module docstring for their shape)."""
-    policies: dict[tuple[str, str], _Policy] = {}
+    policies: dict[tuple[str, str, str], _Policy] = {}
 
     def policy(workload: Workload) -> _Policy:
-        key = (workload.namespace, workload.name)
+        key = (workload.namespace, workload.name, workload.kind)
         if key not in policies:
             policies[key] = _Policy(workload)
-        elif policies[key].workload != workload:
-            raise InputError(f"two workloads named {workload.name} in {workload.namespace} "
-                             "would share the policy name "f"{workload.name}-access")
         return policies[key]
 
     dns_rule = _rule("to", [_peer(options.dns_namespace, options.dns_selector)],
                      [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}])
     for intent in intents:
-        client = workloads.workload(intent.namespace, intent.workload, intent.workload_kind)
-        if client is None:
-            raise _fail(intent, None, f"ClientIntents {intent.namespace}/{intent.name} is for "
-                        f"unknown workload {intent.workload}.{intent.namespace}",
-                        workloads.known_workloads())
+        client = _one_workload(workloads, intent, None, intent.namespace, intent.workload,
+                               intent.workload_kind, "is for")
         label = f"{intent.namespace}/{intent.name}"
         client_managed = client.namespace in options.namespaces
         if client_managed:
@@ -640,9 +652,12 @@ def policies_from_intents(
     if options.default_deny:
         result.extend(default_deny(ns, generated_from=options.generated_from)
                       for ns in sorted(options.namespaces))
-    for _, entry in sorted(policies.items()):
+    # Like Otterize, the kind joins the name only when two kinds share a workload name.
+    shared = Counter((ns, name) for ns, name, _ in policies)
+    for (ns, name, kind), entry in sorted(policies.items()):
         if entry.ingress or entry.egress:  # an empty policy would still isolate ingress
-            result.append(_policy_object(entry, options))
+            base = name if shared[(ns, name)] == 1 else f"{name}-{kind.lower()}"
+            result.append(_policy_object(entry, options, f"{base}-access"))
     return result
 
 
@@ -671,7 +686,7 @@ def default_deny(namespace: str, *, generated_from: str = "") -> dict[str, Any]:
     }
 
 
-def _policy_object(entry: _Policy, options: PolicyOptions) -> dict[str, Any]:
+def _policy_object(entry: _Policy, options: PolicyOptions, name: str) -> dict[str, Any]:
     workload = entry.workload
     spec: dict[str, Any] = {"podSelector": {"matchLabels": dict(sorted(workload.selector.items()))}}
     types: list[str] = []
@@ -685,7 +700,7 @@ def _policy_object(entry: _Policy, options: PolicyOptions) -> dict[str, Any]:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": _metadata(f"{workload.name}-access", workload.namespace,
+        "metadata": _metadata(name, workload.namespace,
                               options.generated_from,
                               {INTENTS_ANNOTATION: ", ".join(sorted(entry.intents))}),
         "spec": spec,

@@ -319,6 +319,12 @@ def test_unknown_platform_choices(tmp_path: Path) -> None:
     assert err.choices == ("kind", "gke")
 
 
+def test_misspelt_config_section_is_not_silently_ignored(tmp_path: Path) -> None:
+    err = load_error(tmp_path, "encryptionsalt: v1:x\nconfg:\n  packetwalk:cni: calico\n")
+    assert "unknown top-level key 'confg'" in str(err) and "did you mean 'config'" in str(err)
+    assert "line 2" in str(err)
+
+
 def test_config_must_be_a_mapping(tmp_path: Path) -> None:
     err = load_error(tmp_path, "config:\n  - packetwalk:cni\n")
     assert "must be a mapping" in str(err) and "line 1" in str(err)

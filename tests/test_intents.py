@@ -329,6 +329,28 @@ def test_unknown_target_workload() -> None:
         generate(intents)
 
 
+def test_ambiguous_workload_needs_a_kind() -> None:
+    objects = [*voting_app_objects(), *peers()]
+    db = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "db")
+    objects.append({**db, "kind": "StatefulSet"})
+    intents = parse(HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
+                    "    - kubernetes: {name: db}\n")
+    with pytest.raises(InputError, match="ambiguous: set its kind") as info:
+        policies_from_intents(intents, Workloads.from_objects(objects), OPTIONS)
+    assert info.value.choices == ("Deployment", "StatefulSet")
+    intents = parse(HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
+                    "    - kubernetes: {name: db, kind: StatefulSet}\n")
+    policies = by_name(policies_from_intents(intents, Workloads.from_objects(objects), OPTIONS))
+    assert "ports" not in policies["db-access"]["spec"]["ingress"][0]
+    both = parse(HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
+                 "    - kubernetes: {name: db, kind: StatefulSet}\n"
+                 "    - kubernetes: {name: db, kind: Deployment}\n")
+    names = sorted(by_name(policies_from_intents(both, Workloads.from_objects(objects),
+                                                 OPTIONS)))
+    assert names == ["db-deployment-access", "db-statefulset-access", "default-deny",
+                     "vote-access"]
+
+
 def test_named_target_ports_resolve_to_numbers() -> None:
     objects = [*voting_app_objects(), *peers()]
     db_service = next(o for o in objects if o["kind"] == "Service"
