@@ -1,0 +1,253 @@
+"""The component building blocks: manifest -> resource mapping, chart specs, and the shell the
+kind commands run (executed here against fake ``kind``, ``docker`` and ``curl`` executables)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pulumi_kubernetes as k8s
+import pytest
+
+from components import kube
+from components.charts import (
+    PRIVILEGED_PSA,
+    cni_chart,
+    metallb_chart,
+    namespace_object,
+    traefik_chart,
+)
+from components.kind_cluster import (
+    cni_plugins_script,
+    create_cluster_script,
+    delete_cluster_script,
+    network_inspect_script,
+)
+from packetwalk import versions
+from packetwalk.config import LabConfig
+from packetwalk.kindconfig import INGRESS_HTTP_NODE_PORT, INGRESS_HTTPS_NODE_PORT
+
+# --- manifests -> pulumi_kubernetes classes ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("api_version", "kind", "expected"), [
+    ("v1", "Namespace", k8s.core.v1.Namespace),
+    ("v1", "Service", k8s.core.v1.Service),
+    ("apps/v1", "Deployment", k8s.apps.v1.Deployment),
+    ("networking.k8s.io/v1", "NetworkPolicy", k8s.networking.v1.NetworkPolicy),
+    ("networking.k8s.io/v1", "Ingress", k8s.networking.v1.Ingress),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole", k8s.rbac.v1.ClusterRole),
+    ("batch/v1", "Job", k8s.batch.v1.Job),
+    ("metallb.io/v1beta1", "IPAddressPool", None),
+    ("gateway.networking.k8s.io/v1", "HTTPRoute", None),
+    ("k8s.otterize.com/v2beta1", "ClientIntents", None),
+    ("apps/v1", "NoSuchKind", None),
+    ("apps/v99", "Deployment", None),
+])
+def test_typed_class(api_version: str, kind: str, expected: type | None) -> None:
+    assert kube.typed_class(api_version, kind) is expected
+
+
+def test_resource_names_are_kind_namespace_name() -> None:
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment",
+                  "metadata": {"name": "redis", "namespace": "vote"}}
+    assert kube.resource_name(deployment) == "deployment-vote-redis"
+    assert kube.resource_name(namespace_object("vote")) == "namespace-vote"
+
+
+def test_unknown_top_level_field_is_refused_not_dropped() -> None:
+    bad = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}, "specc": {}}
+    with pytest.raises(ValueError, match="specc"):
+        kube.register(bad, opts=None)  # type: ignore[arg-type]  # fails before using opts
+    custom = {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+              "metadata": {"name": "x"}, "spec": {}, "data": {}}
+    with pytest.raises(ValueError, match="only metadata and spec"):
+        kube.register(custom, opts=None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="apiVersion/kind"):
+        kube.register({"metadata": {"name": "x"}}, opts=None)  # type: ignore[arg-type]
+
+
+# --- chart specs ---------------------------------------------------------------------------------
+
+
+def test_kindnet_needs_no_chart() -> None:
+    assert cni_chart(LabConfig(stack="t", cni="kindnet")) is None
+
+
+def test_cni_pools_follow_a_custom_pod_subnet() -> None:
+    flannel = cni_chart(LabConfig(stack="t", cni="flannel", pod_subnet="10.200.0.0/16"))
+    calico = cni_chart(LabConfig(stack="t", cni="calico", pod_subnet="10.200.0.0/16"))
+    assert flannel is not None and calico is not None
+    assert flannel.values["podCidr"] == "10.200.0.0/16"
+    assert flannel.values["netpol"] == {"enabled": False}  # the non-enforcing lab
+    assert calico.values["installation"]["calicoNetwork"]["ipPools"][0]["cidr"] == "10.200.0.0/16"
+    assert flannel.namespace_labels == PRIVILEGED_PSA == calico.namespace_labels
+
+
+def test_cilium_replaces_kube_proxy_only_without_one() -> None:
+    kpr = cni_chart(LabConfig(stack="t", cluster_name="lab", cni="cilium", kube_proxy_mode="none"))
+    plain = cni_chart(LabConfig(stack="t", cni="cilium", kube_proxy_mode="iptables"))
+    assert kpr is not None and plain is not None
+    assert kpr.values["kubeProxyReplacement"] is True
+    assert (kpr.values["k8sServiceHost"], kpr.values["k8sServicePort"]) == (
+        "lab-control-plane", 6443)
+    assert plain.values["kubeProxyReplacement"] is False
+    assert "k8sServiceHost" not in plain.values
+    assert not kpr.create_namespace and kpr.namespace == "kube-system"
+
+
+def test_every_chart_version_comes_from_versions_module() -> None:
+    specs = [metallb_chart(), traefik_chart()]
+    specs += [spec for cni in ("flannel", "calico", "cilium")
+              if (spec := cni_chart(LabConfig(stack="t", cni=cni))) is not None]
+    pinned = {value for name, value in vars(versions).items() if name.isupper()}
+    for spec in specs:
+        assert spec.version in pinned and spec.repo in pinned, spec.release
+
+
+def test_traefik_node_ports_are_the_kind_port_mappings() -> None:
+    values = traefik_chart("172.18.255.200").values
+    assert values["ports"]["web"]["nodePort"] == INGRESS_HTTP_NODE_PORT
+    assert values["ports"]["websecure"]["nodePort"] == INGRESS_HTTPS_NODE_PORT
+    assert values["service"]["annotations"] == {"metallb.io/loadBalancerIPs": "172.18.255.200"}
+    assert "annotations" not in traefik_chart(None).values["service"]
+
+
+# --- the shell the kind commands run ------------------------------------------------------------
+
+
+def _fake(bin_dir: Path, name: str, body: str) -> None:
+    path = bin_dir / name
+    path.write_text("#!/bin/sh\n" + body, encoding="utf-8")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def _sh(script: str, bin_dir: Path, *, stdin: str = "", env: dict[str, str] | None = None,
+        ) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+                   **(env or {})}
+    return subprocess.run(["/bin/sh", "-c", script], input=stdin, capture_output=True,
+                          text=True, env=environment, timeout=60, check=False)
+
+
+@pytest.fixture
+def bin_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "bin"
+    path.mkdir()
+    return path
+
+
+def test_create_runs_kind_with_the_config_on_stdin(bin_dir: Path, tmp_path: Path) -> None:
+    log = tmp_path / "kind.log"
+    _fake(bin_dir, "kind", f"""echo "$@" >> {log}
+case "$1" in
+  get) echo other-lab ;;
+  create) cat > {tmp_path}/stdin.yaml ;;
+esac
+""")
+    result = _sh(create_cluster_script("packetwalk"), bin_dir, stdin="kind: Cluster\n")
+    assert result.returncode == 0, result.stderr
+    assert log.read_text().splitlines() == [
+        "get clusters",
+        "create cluster --name packetwalk --config - --wait 120s",
+    ]
+    assert (tmp_path / "stdin.yaml").read_text() == "kind: Cluster\n"
+
+
+def test_create_adopts_a_cluster_left_by_an_interrupted_up(bin_dir: Path, tmp_path: Path) -> None:
+    log = tmp_path / "kind.log"
+    _fake(bin_dir, "kind", f"""echo "$@" >> {log}
+[ "$1" = get ] && printf 'packetwalk-calico\\npacketwalk\\n'
+exit 0
+""")
+    result = _sh(create_cluster_script("packetwalk"), bin_dir, stdin="kind: Cluster\n")
+    assert result.returncode == 0
+    assert "already exists" in result.stdout
+    assert log.read_text().splitlines() == ["get clusters"]
+
+
+def test_create_does_not_mistake_a_prefix_for_the_cluster(bin_dir: Path, tmp_path: Path) -> None:
+    log = tmp_path / "kind.log"
+    _fake(bin_dir, "kind", f"""echo "$@" >> {log}
+[ "$1" = get ] && echo packetwalk-calico
+exit 0
+""")
+    assert _sh(create_cluster_script("packetwalk"), bin_dir).returncode == 0
+    assert "create cluster --name packetwalk --config - --wait 120s" in log.read_text()
+
+
+def test_delete_and_network_commands(bin_dir: Path) -> None:
+    _fake(bin_dir, "kind", 'echo "kind $*"\n')
+    _fake(bin_dir, "docker", 'echo "docker $*"\n')
+    assert _sh(delete_cluster_script("lab"), bin_dir).stdout == "kind delete cluster --name lab\n"
+    assert _sh(network_inspect_script(), bin_dir).stdout == "docker network inspect kind\n"
+    other = _sh(network_inspect_script(), bin_dir, env={"KIND_EXPERIMENTAL_DOCKER_NETWORK": "lab"})
+    assert other.stdout == "docker network inspect lab\n"
+
+
+def _release(tmp_path: Path, arch: str, *, corrupt: bool = False) -> Path:
+    """A fake cni-plugins release folder: the .tgz and its published .sha256 file."""
+    releases = tmp_path / "releases"
+    releases.mkdir(exist_ok=True)
+    name = f"cni-plugins-linux-{arch}-{versions.CNI_PLUGINS_VERSION}.tgz"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for plugin in ("bridge", "host-local", "loopback", "portmap", "ptp"):
+            data = f"#!/bin/sh\necho {plugin}\n".encode()
+            info = tarfile.TarInfo(f"./{plugin}")
+            info.size, info.mode = len(data), 0o755
+            archive.addfile(info, io.BytesIO(data))
+    payload = buffer.getvalue()
+    (releases / name).write_bytes(payload)
+    digest = hashlib.sha256(payload + (b"x" if corrupt else b"")).hexdigest()
+    (releases / f"{name}.sha256").write_text(f"{digest}  {name}\n")
+    return releases
+
+
+def _fake_download_tools(bin_dir: Path, releases: Path, log: Path, arch: str) -> None:
+    _fake(bin_dir, "docker", f'echo "{arch}"\n')
+    # curl -fsSL --retry 3 -o <file> <url>: serve the URL's basename from the releases folder.
+    _fake(bin_dir, "curl", f"""out=""; url=""
+while [ $# -gt 0 ]; do
+  case "$1" in -o) out="$2"; shift ;; http*) url="$1" ;; esac; shift
+done
+echo "$url" >> {log}
+cp "{releases}/$(basename "$url")" "$out"
+""")
+
+
+def test_cni_plugins_are_verified_then_unpacked(bin_dir: Path, tmp_path: Path) -> None:
+    log = tmp_path / "curl.log"
+    _fake_download_tools(bin_dir, _release(tmp_path, "arm64"), log, "aarch64")
+    target = tmp_path / "cni" / versions.CNI_PLUGINS_VERSION
+    result = _sh(cni_plugins_script(target), bin_dir)
+    assert result.returncode == 0, result.stderr
+    assert (target / "bridge").stat().st_mode & stat.S_IXUSR
+    base = (f"https://github.com/containernetworking/plugins/releases/download/"
+            f"{versions.CNI_PLUGINS_VERSION}/cni-plugins-linux-arm64-{versions.CNI_PLUGINS_VERSION}")
+    assert log.read_text().splitlines() == [f"{base}.tgz", f"{base}.tgz.sha256"]
+
+    again = _sh(cni_plugins_script(target), bin_dir)  # a second lab reuses the directory
+    assert again.returncode == 0 and "already in" in again.stdout
+    assert len(log.read_text().splitlines()) == 2
+
+
+def test_cni_plugins_with_a_bad_checksum_are_not_installed(bin_dir: Path, tmp_path: Path) -> None:
+    _fake_download_tools(bin_dir, _release(tmp_path, "amd64", corrupt=True), tmp_path / "log",
+                         "x86_64")
+    target = tmp_path / "cni" / versions.CNI_PLUGINS_VERSION
+    result = _sh(cni_plugins_script(target), bin_dir)
+    assert result.returncode != 0
+    assert not target.exists()
+
+
+def test_cni_plugins_refuse_an_unknown_architecture(bin_dir: Path, tmp_path: Path) -> None:
+    _fake_download_tools(bin_dir, _release(tmp_path, "amd64"), tmp_path / "log", "s390x")
+    result = _sh(cni_plugins_script(tmp_path / "cni"), bin_dir)
+    assert result.returncode != 0
+    assert "no CNI plugins build for architecture s390x" in result.stderr
