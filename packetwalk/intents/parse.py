@@ -1,0 +1,241 @@
+"""Reading ClientIntents from multi-document YAML, in both of Otterize's shapes."""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from packetwalk.errors import InputError
+from packetwalk.intents.model import (
+    API_VERSIONS,
+    SUPPORTED_TARGETS,
+    UNSUPPORTED_TARGETS,
+    V2_VERSIONS,
+    ClientIntents,
+    Target,
+)
+from packetwalk.yamlsource import Document, load_documents
+
+_HTTP_REASON: Final = ("HTTP paths and methods need a service mesh (Otterize enforces them with "
+                       "Istio); NetworkPolicy is L3/L4. Remove it to allow the whole port")
+_DOMAINS_REASON: Final = ("domain names need DNS resolution at runtime (Otterize fills "
+                          "status.resolvedIPs from its network-mapper); list `ips` instead")
+_V1_CALL_TYPES: Final = ("http", "internet", "kafka", "database", "aws", "gcp", "azure")
+_V1_TYPE_TO_TARGET: Final = {"database": "sql", "kafka": "kafka", "aws": "aws", "gcp": "gcp",
+                             "azure": "azure"}
+_META_FIELDS: Final = ("name", "namespace", "labels", "annotations", "uid", "resourceVersion",
+                       "generation", "creationTimestamp", "managedFields", "finalizers")
+
+
+
+class _Doc:
+    """Error helper for one YAML document: locations read 'document N, line L, field F'."""
+
+    def __init__(self, document: Document, source: str):
+        self.document = document
+        self.source = source
+
+    def locate(self, path: tuple[str | int, ...]) -> str:
+        dotted = ""
+        for part in path:
+            dotted += f"[{part}]" if isinstance(part, int) else (f".{part}" if dotted else part)
+        where = f"document {self.document.index + 1}, line {self.document.line(path)}"
+        return f"{where}, {dotted}" if dotted else where
+
+    def fail(self, path: tuple[str | int, ...], message: str,
+             choices: Iterable[str] | None = None) -> InputError:
+        return InputError(message, source=self.source, location=self.locate(path),
+                          choices=choices)
+
+    def mapping(self, value: object, path: tuple[str | int, ...], allowed: Sequence[str],
+                required: Sequence[str] = ()) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(path, f"expected a mapping, got {type(value).__name__}")
+        for key in value:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), list(allowed), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise self.fail((*path, str(key)), f"unknown field {key!r}{hint}", allowed)
+        for key in required:
+            if key not in value:
+                raise self.fail(path, f"missing field {key!r}")
+        return value
+
+    def string(self, value: object, path: tuple[str | int, ...]) -> str:
+        if not isinstance(value, str) or not value:
+            raise self.fail(path, f"expected a non-empty string, got {value!r}")
+        return value
+
+    def listing(self, value: object, path: tuple[str | int, ...]) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.fail(path, f"expected a list, got {type(value).__name__}")
+        return value
+
+
+def _split_name(name: str) -> tuple[str, str | None]:
+    if "." in name:
+        base, namespace = name.split(".", 1)
+        return base, namespace
+    return name, None
+
+
+def parse_client_intents(
+    text: str, *, source: str, default_namespace: str | None = None
+) -> list[ClientIntents]:
+    """Every ClientIntents in a multi-document YAML text.
+
+    Objects without ``metadata.namespace`` land in ``default_namespace`` (as ``kubectl apply -n``
+    would put them); without one that is an error.
+    """
+    result: list[ClientIntents] = []
+    for document in load_documents(text, source=source):
+        doc = _Doc(document, source)
+        obj = doc.mapping(document.data, (), ("apiVersion", "kind", "metadata", "spec", "status"),
+                          required=("apiVersion", "kind", "metadata", "spec"))
+        if obj["kind"] != "ClientIntents":
+            raise doc.fail(("kind",), f"expected kind ClientIntents, got {obj['kind']!r}",
+                           ("ClientIntents",))
+        api = obj["apiVersion"]
+        if api not in API_VERSIONS:
+            raise doc.fail(("apiVersion",), f"unsupported apiVersion {api!r}", API_VERSIONS)
+        meta = doc.mapping(obj["metadata"], ("metadata",), _META_FIELDS, required=("name",))
+        name = doc.string(meta["name"], ("metadata", "name"))
+        namespace = meta.get("namespace", default_namespace)
+        if namespace is None:
+            raise doc.fail(("metadata",), "missing metadata.namespace (the client's namespace)")
+        namespace = doc.string(namespace, ("metadata", "namespace"))
+        version = api.split("/", 1)[1]
+        if version in V2_VERSIONS:
+            workload, wkind, targets = _parse_v2(doc, obj["spec"])
+        else:
+            workload, wkind, targets = _parse_v1(doc, obj["spec"])
+        line = document.start_line
+        result.append(ClientIntents(
+            name=name, namespace=namespace, workload=workload, workload_kind=wkind,
+            targets=tuple(targets), api_version=api, source=source,
+            where=f"document {document.index + 1}, line {line}",
+        ))
+    return result
+
+
+def load_client_intents(path: Path, *, source: str | None = None,
+                        default_namespace: str | None = None) -> list[ClientIntents]:
+    """Read a ClientIntents file; a missing file is an InputError."""
+    label = source or str(path)
+    if not path.is_file():
+        raise InputError(f"ClientIntents file {label} does not exist")
+    return parse_client_intents(path.read_text(encoding="utf-8"), source=label,
+                                default_namespace=default_namespace)
+
+
+def _parse_v2(doc: _Doc, spec_value: object) -> tuple[str, str | None, list[Target]]:
+    spec = doc.mapping(spec_value, ("spec",), ("workload", "targets"), required=("workload",))
+    wl = doc.mapping(spec["workload"], ("spec", "workload"), ("name", "kind"), required=("name",))
+    workload = doc.string(wl["name"], ("spec", "workload", "name"))
+    wkind = doc.string(wl["kind"], ("spec", "workload", "kind")) if "kind" in wl else None
+    targets: list[Target] = []
+    all_keys = (*SUPPORTED_TARGETS, *UNSUPPORTED_TARGETS)
+    for i, item in enumerate(doc.listing(spec.get("targets") or [], ("spec", "targets"))):
+        path: tuple[str | int, ...] = ("spec", "targets", i)
+        entry = doc.mapping(item, path, all_keys)
+        if len(entry) != 1:
+            raise doc.fail(path, f"a target sets exactly one of {', '.join(all_keys)}; "
+                           f"found {sorted(entry) or 'none'}")
+        (key, body), = entry.items()
+        if key in UNSUPPORTED_TARGETS:
+            raise doc.fail((*path, key), f"a {key!r} target {UNSUPPORTED_TARGETS[key]}",
+                           SUPPORTED_TARGETS)
+        where = doc.locate(path)
+        if key == "internet":
+            targets.append(_internet(doc, body, (*path, key), where))
+            continue
+        allowed = ("name", "http") if key == "service" else ("name", "kind", "http")
+        target = doc.mapping(body, (*path, key), allowed, required=("name",))
+        if "http" in target:
+            raise doc.fail((*path, key, "http"), _HTTP_REASON)
+        name, namespace = _split_name(doc.string(target["name"], (*path, key, "name")))
+        kind = target.get("kind")
+        if kind is not None:
+            kind = doc.string(kind, (*path, key, "kind"))
+        if key == "kubernetes" and kind == "Service":
+            key, kind = "service", None
+        targets.append(Target(kind=key, name=name, namespace=namespace, workload_kind=kind,
+                              where=where))
+    return workload, wkind, targets
+
+
+def _parse_v1(doc: _Doc, spec_value: object) -> tuple[str, str | None, list[Target]]:
+    spec = doc.mapping(spec_value, ("spec",), ("service", "calls"), required=("service",))
+    svc = doc.mapping(spec["service"], ("spec", "service"), ("name", "kind"), required=("name",))
+    workload = doc.string(svc["name"], ("spec", "service", "name"))
+    wkind = doc.string(svc["kind"], ("spec", "service", "kind")) if "kind" in svc else None
+    call_fields = ("name", "kind", "type", "kafkaTopics", "HTTPResources", "databaseResources",
+                   "awsActions", "gcpPermissions", "azureRoles", "azureKeyVaultPolicy",
+                   "azureActions", "azureDataActions", "internet")
+    targets: list[Target] = []
+    for i, item in enumerate(doc.listing(spec.get("calls") or [], ("spec", "calls"))):
+        path: tuple[str | int, ...] = ("spec", "calls", i)
+        call = doc.mapping(item, path, call_fields)
+        call_type = call.get("type")
+        if call_type is not None and call_type not in _V1_CALL_TYPES:
+            raise doc.fail((*path, "type"), f"unknown call type {call_type!r}", _V1_CALL_TYPES)
+        if call_type in _V1_TYPE_TO_TARGET:
+            target_key = _V1_TYPE_TO_TARGET[str(call_type)]
+            raise doc.fail((*path, "type"), f"a {call_type!r} call "
+                           f"{UNSUPPORTED_TARGETS[target_key]}", ("http", "internet"))
+        for extra in ("kafkaTopics", "databaseResources", "awsActions", "gcpPermissions",
+                      "azureRoles", "azureKeyVaultPolicy", "azureActions", "azureDataActions"):
+            if extra in call:
+                raise doc.fail((*path, extra), f"{extra} belongs to a call type NetworkPolicy "
+                               "cannot express")
+        if "HTTPResources" in call:
+            raise doc.fail((*path, "HTTPResources"), _HTTP_REASON)
+        where = doc.locate(path)
+        if call_type == "internet":
+            if "name" in call:
+                raise doc.fail((*path, "name"), "an internet call has no name; use `internet:`")
+            if "internet" not in call:
+                raise doc.fail(path, "an internet call needs `internet: {ips: [...]}`")
+            targets.append(_internet(doc, call["internet"], (*path, "internet"), where))
+            continue
+        if "internet" in call:
+            raise doc.fail((*path, "internet"), "`internet` needs `type: internet`")
+        if "name" not in call:
+            raise doc.fail(path, "missing field 'name'")
+        raw = doc.string(call["name"], (*path, "name"))
+        kind = call.get("kind")
+        if kind is not None:
+            kind = doc.string(kind, (*path, "kind"))
+        is_service = raw.startswith("svc:") or kind == "Service"
+        name, namespace = _split_name(raw.removeprefix("svc:"))
+        targets.append(Target(kind="service" if is_service else "kubernetes", name=name,
+                              namespace=namespace,
+                              workload_kind=None if is_service else kind, where=where))
+    return workload, wkind, targets
+
+
+def _internet(doc: _Doc, body: object, path: tuple[str | int, ...], where: str) -> Target:
+    spec = doc.mapping(body, path, ("domains", "ips", "ports"))
+    if spec.get("domains"):
+        raise doc.fail((*path, "domains"), _DOMAINS_REASON)
+    ips: list[str] = []
+    for j, raw in enumerate(doc.listing(spec.get("ips") or [], (*path, "ips"))):
+        text = doc.string(raw, (*path, "ips", j))
+        try:
+            network = ipaddress.ip_network(text, strict=True)
+        except ValueError as err:
+            raise doc.fail((*path, "ips", j), f"{text!r} is not an IP address or CIDR "
+                           f"({err})") from err
+        ips.append(str(network))
+    if not ips:
+        raise doc.fail(path, "an internet target needs at least one entry in `ips`")
+    ports: list[int] = []
+    for j, raw in enumerate(doc.listing(spec.get("ports") or [], (*path, "ports"))):
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= 65535:
+            raise doc.fail((*path, "ports", j), f"expected a port number 1..65535, got {raw!r}")
+        ports.append(raw)
+    return Target(kind="internet", ips=tuple(ips), ports=tuple(ports), where=where)
+
