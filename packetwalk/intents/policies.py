@@ -24,7 +24,6 @@ from packetwalk.intents.model import (
 from packetwalk.intents.workloads import Service, ServicePort, Workload, Workloads
 
 
-
 @dataclass(frozen=True)
 class PolicyOptions:
     namespaces: frozenset[str]
