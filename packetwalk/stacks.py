@@ -208,7 +208,17 @@ class DiagnosticLine:
     name: str = ""
 
 
-ProgressEvent = ResourceEvent | DiagnosticLine
+@dataclass(frozen=True)
+class StepStarted:
+    """A resource step that will change something has begun (for a "working on..." display)."""
+
+    project: str
+    op: str
+    type: str
+    name: str
+
+
+ProgressEvent = ResourceEvent | DiagnosticLine | StepStarted
 EventSink = Callable[[ProgressEvent], None]
 
 
@@ -234,7 +244,11 @@ class EventTranslator:
 
     def __call__(self, event: auto.EngineEvent) -> None:
         if event.resource_pre_event is not None:
-            self.started[event.resource_pre_event.metadata.urn] = self.clock()
+            meta = event.resource_pre_event.metadata
+            self.started[meta.urn] = self.clock()
+            op = meta.op.value if hasattr(meta.op, "value") else str(meta.op)
+            if op not in UNCHANGED_OPS and not event.resource_pre_event.planning:
+                self.sink(StepStarted(self.project, op, meta.type, urn_name(meta.urn)))
         elif event.res_outputs_event is not None:
             self._step(event.res_outputs_event.metadata, event.res_outputs_event.planning, False)
         elif event.res_op_failed_event is not None:

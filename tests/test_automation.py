@@ -21,6 +21,7 @@ from packetwalk.stacks import (
     ProgressEvent,
     ResourceEvent,
     StackError,
+    StepStarted,
 )
 
 
@@ -261,6 +262,7 @@ def test_translator_lines_durations_and_diagnostics() -> None:
         )
     )
     assert seen == [
+        StepStarted("packetwalk-lab", "update", "kubernetes:apps/v1:Deployment", "vote"),
         ResourceEvent("packetwalk-lab", "update", "kubernetes:apps/v1:Deployment", "vote", 2.5),
         DiagnosticLine("packetwalk-lab", "warning", "Helm release is slow", "vote"),
         ResourceEvent(

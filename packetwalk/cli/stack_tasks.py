@@ -130,13 +130,13 @@ def require(requirements: Sequence[prereqs.Requirement], deps: Deps) -> None:
         raise Exit(prereqs.missing_message(results), code=1)
 
 
-def _lab(stack: str, deps: Deps) -> LabStacks:
+def _lab(stack: str, deps: Deps, printer: stack_views.EventPrinter | None = None) -> LabStacks:
     return LabStacks(
         stack,
         repo=deps.repo,
         factory=deps.factory,
         environ=deps.environ,
-        sink=stack_views.EventPrinter(deps.console),
+        sink=printer or stack_views.EventPrinter(deps.console),
     )
 
 
@@ -162,8 +162,10 @@ def up(c: Context, stack: str = DEFAULT_STACK, unlock: bool = False) -> None:
         cfg = resolve_stack(stack, deps)
         require(prereqs.requirements_for(cfg.platform), deps)
         deps.console.print(f"[bold]invoke up[/] stack [cyan]{stack}[/] ({cfg.platform}, {cfg.cni})")
-        lab = _lab(stack, deps)
-        summary = lab.up(unlock=unlock)
+        printer = stack_views.EventPrinter(deps.console)
+        lab = _lab(stack, deps, printer)
+        with deps.console.status("starting pulumi...") as printer.status:
+            summary = lab.up(unlock=unlock)
         outputs = lab.outputs()
     except PacketwalkError as err:
         raise _fail(err) from err
@@ -177,7 +179,9 @@ def down(c: Context, stack: str = DEFAULT_STACK, unlock: bool = False) -> None:
     try:
         cfg = resolve_stack(stack, deps)
         require(prereqs.requirements_for(cfg.platform), deps)
-        summary = _lab(stack, deps).down(unlock=unlock)
+        printer = stack_views.EventPrinter(deps.console)
+        with deps.console.status("starting pulumi...") as printer.status:
+            summary = _lab(stack, deps, printer).down(unlock=unlock)
     except PacketwalkError as err:
         raise _fail(err) from err
     deps.console.print(stack_views.run_summary(summary))

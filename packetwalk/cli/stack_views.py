@@ -7,14 +7,22 @@ plain text without a TTY, which is what CI logs get.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from rich import status as rich_status
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from packetwalk.prereqs import TOOLS_NOTE, CheckResult, Status
-from packetwalk.stacks import DiagnosticLine, LabOutputs, ProgressEvent, RunSummary
+from packetwalk.stacks import (
+    DiagnosticLine,
+    LabOutputs,
+    ProgressEvent,
+    ResourceEvent,
+    RunSummary,
+    StepStarted,
+)
 
 STATUS_STYLE = {
     Status.OK: "green",
@@ -88,7 +96,7 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds:.1f}s" if seconds < 60 else f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
 
 
-def event_line(event: ProgressEvent) -> Text:
+def event_line(event: ResourceEvent | DiagnosticLine) -> Text:
     """One line per resource step: ``+ create  kubernetes:apps/v1:Deployment  vote  2.1s``."""
     if isinstance(event, DiagnosticLine):
         style = "red" if event.severity == "error" else "yellow"
@@ -113,12 +121,32 @@ def event_line(event: ProgressEvent) -> Text:
 
 @dataclass
 class EventPrinter:
-    """An :data:`~packetwalk.stacks.EventSink` printing each event as it arrives."""
+    """An :data:`~packetwalk.stacks.EventSink` printing each finished step as it arrives.
+
+    Steps still running are shown on a live status line (``status``, when a terminal is
+    attached): creating a kind cluster takes a minute and should not look like a hang.
+    """
 
     console: Console
+    status: rich_status.Status | None = None
+    running: dict[str, str] = field(default_factory=dict)
 
     def __call__(self, event: ProgressEvent) -> None:
-        self.console.print(event_line(event), highlight=False)
+        if isinstance(event, StepStarted):
+            self.running[f"{event.project}/{event.name}"] = f"{event.op} {event.name}"
+        else:
+            if isinstance(event, ResourceEvent):
+                self.running.pop(f"{event.project}/{event.name}", None)
+            self.console.print(event_line(event), highlight=False)
+        if self.status is not None:
+            self.status.update(self.working())
+
+    def working(self) -> str:
+        if not self.running:
+            return "working..."
+        shown = list(self.running.values())[:3]
+        more = f" (+{len(self.running) - 3} more)" if len(self.running) > 3 else ""
+        return "in progress: " + ", ".join(shown) + more
 
 
 def changes_text(changes: Mapping[str, int], *, preview: bool = False) -> str:
