@@ -20,9 +20,11 @@ from packetwalk.cli import lab_views
 from packetwalk.errors import PacketwalkError
 from packetwalk.kube.access import ClusterAccess
 from packetwalk.playbook import catalog, validate
-from packetwalk.playbook.facts import kube_context
+from packetwalk.playbook.events import Emitter, EventLog, new_run_dir
+from packetwalk.playbook.facts import cluster_facts, kube_context, offline_facts, static_facts
 from packetwalk.playbook.loader import load_module
 from packetwalk.playbook.progress import ProgressStore
+from packetwalk.playbook.runner import LabRunner, RunOptions, refusal
 
 ClusterFactory = Callable[[config.LabConfig], ClusterAccess]
 
@@ -41,7 +43,7 @@ class Deps:
     labs_dir: Path = catalog.LABS_DIR
     stacks_dir: Path = config.STACKS_DIR
     cluster: ClusterFactory = _kubectl_cluster
-    ask: Callable[[str], str] = input
+    ask: Callable[[str], str] = lab_views.ask
 
 
 DEPS = Deps()
@@ -99,3 +101,78 @@ def lab_validate(c: Context, paths: str = "", stack: str = "") -> None:
     count = sum(len(report.problems) for report in reports)
     if count:
         raise Exit(f"{count} problem(s) in {len(reports)} module file(s)", code=1)
+
+
+@task(
+    help={
+        "module": "module id (01-pod-networking) or its number (1)",
+        "step": "start at this step (1-based; default: where you left off)",
+        "stack": f"the lab's stack (default: {config.DEFAULT_STACK})",
+        "check": "only verify the current step (or --step), like a Killercoda verify",
+        "yes": "run without pauses; pause steps run their solution (instructors, CI)",
+        "dry_run": "print every step's commands with the stack config's values; no cluster",
+        "reset": "forget your progress on this module first",
+    },
+    positional=["module"],
+)
+def lab(
+    c: Context,
+    module: str,
+    step: int = 0,
+    stack: str = config.DEFAULT_STACK,
+    check: bool = False,
+    yes: bool = False,
+    dry_run: bool = False,
+    reset: bool = False,
+) -> None:
+    """Run a lab module step by step: explanation, each command, its output, the checks.
+
+    Progress is saved per stack: run it again to resume; --check verifies the current step.
+    """
+    options = RunOptions(step=step or None, check=check, yes=yes, dry_run=dry_run)
+    view = lab_views.RunView()
+    try:
+        cfg = config.load_stack_config(stack, DEPS.stacks_dir)
+        loaded = load_module(catalog.find_module(module, DEPS.labs_dir))
+        if dry_run:
+            runner = LabRunner(loaded, offline_facts(cfg), emit=Emitter(view))
+            runner.run(options)
+            return
+        reason = refusal(loaded, static_facts(cfg))
+        if reason is not None:
+            raise Exit(reason, code=1)
+        store = ProgressStore(DEPS.repo, cfg.stack)
+        if reset:
+            store.reset(loaded.id)
+        access = DEPS.cluster(cfg)
+        facts = cluster_facts(cfg, access)
+        run_dir = new_run_dir(DEPS.repo, loaded.id)
+        log = EventLog(run_dir / "events.jsonl")
+        try:
+            runner = LabRunner(
+                loaded,
+                facts,
+                emit=Emitter(log, view),
+                access=access,
+                store=store,
+                run_dir=run_dir,
+                ask=DEPS.ask,
+            )
+            result = runner.run(options)
+        finally:
+            log.close()
+    except PacketwalkError as error:
+        raise _fail(error) from error
+    if not result.ok:
+        raise Exit(code=1)
+
+
+@task(help={"run": "a run folder (runs/<timestamp>-<module>) or its events.jsonl"})
+def lab_replay(c: Context, run: str) -> None:
+    """Show a finished lab run again from its events.jsonl."""
+    path = Path(run)
+    if path.is_dir():
+        path = path / "events.jsonl"
+    if not path.is_file():
+        raise Exit(f"{path}: no such events file (runs/<timestamp>-<module>/events.jsonl)", code=1)
+    lab_views.replay(path)

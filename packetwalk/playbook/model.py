@@ -76,7 +76,10 @@ ArgList = list[str | int] | str
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=False, frozen=True)
+    # Numbers rendered into text fields (``stdout: "{{ port }}"``) become strings.
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=False, frozen=True, coerce_numbers_to_str=True
+    )
 
 
 class Requires(_Model):
@@ -92,20 +95,29 @@ class JsonExpect(_Model):
 
     path: str
     matches: str | None = Field(
-        None, description="regex searched in the value (every value for [*])"
+        default=None, description="regex searched in the value (every value for [*])"
     )
-    equals: Any = Field(None, description="the value must equal this (a list for [*])")
-    exists: StrictBool | None = Field(None, description="false: the path must not exist")
+    equals: Any = Field(default=None, description="the value must equal this (a list for [*])")
+    exists: StrictBool | None = Field(default=None, description="false: the path must not exist")
 
 
 class Expect(_Model):
     """What a passing result looks like. Without ``expect``, a task passes when it exits 0."""
 
     rc: IntOrTemplate | None = None
-    stdout: str | None = Field(None, description="regex searched in stdout (multiline)")
-    stderr: str | None = Field(None, description="regex searched in stderr (multiline)")
-    stdout_not: str | None = Field(None, description="regex that must NOT occur in stdout")
-    json_: JsonExpect | None = Field(None, alias="json")
+    stdout: str | None = Field(default=None, description="regex searched in stdout (multiline)")
+    stderr: str | None = Field(default=None, description="regex searched in stderr (multiline)")
+    stdout_not: str | None = Field(default=None, description="regex that must NOT occur in stdout")
+    json_: JsonExpect | None = Field(default=None, alias="json")
+    failed: StrictBool | None = Field(
+        default=None, description="true: the command must exit non-zero (instead of rc)"
+    )
+
+    @model_validator(mode="after")
+    def _rc_or_failed(self) -> Expect:
+        if self.failed is not None and self.rc is not None:
+            raise ValueError("give rc or failed, not both")
+        return self
 
 
 class PodRef(_Model):
@@ -115,7 +127,7 @@ class PodRef(_Model):
     name: str | None = None
     selector: str | None = None
     container: str | None = Field(
-        None, description="the container to target (default: the pod's first container)"
+        default=None, description="the container to target (default: the pod's first container)"
     )
 
     @model_validator(mode="after")
@@ -134,7 +146,7 @@ class ExecAction(_Model):
     node: str | None = None
     container: str | None = None
     debug: StrictBool = Field(
-        False,
+        default=False,
         description="run in the netshoot ephemeral container pw-probe attached to the pod",
     )
     command: ArgList
@@ -197,8 +209,6 @@ class ProbeTarget(_Model):
 class ProbeAction(_Model):
     """Can a pod open a TCP connection to a target? Runs ``nc -z`` from the pw-probe container."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
-
     from_: PodRef = Field(alias="from")
     to: ProbeTarget
     protocol: Literal["tcp"] = "tcp"
@@ -236,17 +246,21 @@ class Task(_Model):
     wait: WaitAction | None = None
     pause: PauseAction | None = None
     register_: Identifier | None = Field(
-        None, alias="register", description="name under which later templates see the result"
+        default=None,
+        alias="register",
+        description="name under which later templates see the result",
     )
-    when: str | None = Field(None, description="Jinja expression; the task is skipped when false")
-    until: str | None = Field(None, description="Jinja expression; retried until true")
+    when: str | None = Field(
+        default=None, description="Jinja expression; the task is skipped when false"
+    )
+    until: str | None = Field(default=None, description="Jinja expression; retried until true")
     retries: IntOrTemplate = 3
     delay: NumberOrTemplate = 5
     expect: Expect | None = None
     ignore_errors: StrictBool = False
     tags: list[str] = Field(default_factory=list)
     timeout: IntOrTemplate | None = Field(
-        None, description="seconds for kubectl/shell/exec (default 60)"
+        default=None, description="seconds for kubectl/shell/exec (default 60)"
     )
 
     @model_validator(mode="after")
@@ -270,10 +284,12 @@ class Step(_Model):
 
     name: str
     explain: str = ""
-    when: str | None = Field(None, description="Jinja expression; the step is skipped when false")
+    when: str | None = Field(
+        default=None, description="Jinja expression; the step is skipped when false"
+    )
     tasks: list[Task] = Field(default_factory=list)
     check: list[Task] = Field(default_factory=list)
-    hint: str | None = Field(None, description="what to do when the check fails")
+    hint: str | None = Field(default=None, description="what to do when the check fails")
     solution: list[Task] = Field(
         default_factory=list,
         description="tasks doing what a pause asks; run instead of waiting with --yes",
@@ -300,6 +316,7 @@ class Module(_Model):
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
+        coerce_numbers_to_str=True,
         json_schema_extra={"title": "packetwalk lab module"},
     )
 
