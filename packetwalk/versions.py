@@ -1,4 +1,4 @@
-"""Every pinned version of the lab, in one place (see ../shared/reference/ for where each comes from).
+"""Every pinned version of the lab, in one place (../shared/reference/ says where each is from).
 
 Workshops must be reproducible: a chart or image that floats changes the lab under the
 participants' feet, so nothing outside this module names a version.
@@ -12,7 +12,10 @@ KUBERNETES_VERSION: Final = "1.36"
 """The Kubernetes minor the lab pins; manifests are validated against it."""
 
 KIND_VERSION: Final = "v0.32.0"
-KIND_NODE_IMAGE: Final = "kindest/node:v1.36.1"
+KIND_NODE_IMAGE: Final = (
+    "kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5"
+)
+"""kind v0.32.0's default node image, pinned by digest as kind's release notes publish it."""
 KUBECTL_VERSION: Final = "v1.36.1"
 PULUMI_VERSION: Final = "3.272.0"
 
