@@ -479,3 +479,22 @@ def test_stop_failure_is_reported_not_raised(tmp_path: Path) -> None:
     run = runner(fake, BrokenHost(None)).run(ingress_plan(fake), tmp_path)
     assert "host: stopping the capture: stream lost" in run.errors
     assert (tmp_path / "walk.yaml").is_file()
+
+
+def test_a_non_empty_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    fake = lab_cluster()
+    with pytest.raises(PacketwalkError, match="is not empty"):
+        runner(fake).run(ingress_plan(fake), tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert not fake.calls_of("add_ephemeral_container")
+
+
+def test_capture_container_that_cannot_start_in_traefik_is_covered_by_its_node(
+        tmp_path: Path) -> None:
+    fake = lab_cluster()
+    fake.unstartable_containers.add(("traefik", TRAEFIK_POD, "pw-cap-traefik"))
+    run = runner(fake).run(ingress_plan(fake), tmp_path)
+    assert run.errors == []
+    assert run.warnings[0].startswith("traefik: skipped: container pw-cap-traefik in pod "
+                                      f"traefik/{TRAEFIK_POD} is not running")

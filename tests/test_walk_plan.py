@@ -344,3 +344,21 @@ def test_filters_compile_with_tcpdump(request_: WalkRequest) -> None:
         done = subprocess.run(["tcpdump", "-d", "-y", linktype, point.filter],
                               capture_output=True, text=True, check=False)
         assert done.returncode == 0, (point.name, point.filter, done.stderr)
+
+
+def test_traefik_without_an_outside_address_explains_the_cloud_front() -> None:
+    def cluster_ip(objs: Objects) -> None:
+        traefik = find(objs, "Service", "traefik")
+        traefik["spec"]["type"] = "ClusterIP"
+        del traefik["status"]
+        for port in traefik["spec"]["ports"]:
+            del port["nodePort"]
+
+    f = facts(cluster_ip, platform="gke")
+    with pytest.raises(InputError) as err:
+        plan_walk(WalkRequest(), f)
+    assert "cloud load balancer" in str(err.value) and err.value.choices == ("nodeport",
+                                                                              "clusterip")
+    # from a pod the ClusterIP is the way in
+    plan = plan_walk(WalkRequest(source="worker", via="ingress"), f)
+    assert plan.request.url == "http://10.96.45.99:80/"

@@ -147,3 +147,12 @@ def test_bad_input_exits_with_the_choices(deps: walk_tasks.Deps, tmp_path: Path,
     assert message in str(exit_.value.message)
     assert not list(tmp_path.iterdir())
     assert not [c for c in fake.calls if c.kind in ("add_ephemeral_container", "stream")]
+
+
+def test_svg_format_is_also_saved_in_the_run_folder(deps: walk_tasks.Deps,
+                                                    tmp_path: Path) -> None:
+    use_cluster(deps, lab_cluster())
+    walk_tasks.walk(Context(), out_dir=str(tmp_path), format="svg")
+    (folder,) = list(tmp_path.iterdir())
+    svg = (folder / "walk.svg").read_text()
+    assert svg.lstrip().startswith(("<svg", "<?xml")) and svg in out_text(deps)

@@ -31,6 +31,8 @@ from packetwalk.walk.plan import VIAS, WalkPlan, WalkRequest, plan_as_dict, plan
 from packetwalk.walk.snapshot import facts_from_objects, load_objects
 
 FORMATS = ("text", "json", "mermaid", "svg")
+PICTURES = {"mermaid": "mmd", "svg": "svg"}
+"""Formats that are also saved next to the captures, to open or paste later."""
 
 ClusterFactory = Callable[[LabConfig, str | None], ClusterAccess]
 """``(stack config, --context) -> ClusterAccess``."""
@@ -155,7 +157,10 @@ def walk(
         raise Exit(str(err), code=1) from err
     deps.console.print(walk_views.run_view(run))
     if run.analysis is not None:
-        _print_result(render(run.analysis, format), deps)
+        rendered = render(run.analysis, format)
+        _print_result(rendered, deps)
+        if format in PICTURES:
+            (folder / f"walk.{PICTURES[format]}").write_text(rendered)
         deps.console.print(f"captures, walk.yaml and plan.yaml are in {folder}; "
                            f"`invoke analyze {folder}` shows the walk again")
     if run.errors:

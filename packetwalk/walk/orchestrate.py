@@ -355,11 +355,12 @@ class WalkRunner:
                     point.namespace, point.pod, spec)
                 if not self.access.wait_container_running(point.namespace, point.pod,
                                                           point.container, timeout=120):
-                    self._fail(run, result, (
+                    self._fail_or_skip(run, result, (
                         f"container {point.container} in pod {point.namespace}/{point.pod} is not "
                         "running" + (" (it exists from an earlier walk and has ended; ephemeral "
                                      "containers never restart: delete the pod to get a new one)"
-                                     if result.reused else "")), show)
+                                     if result.reused else " (see kubectl describe pod: a pod "
+                                     "with runAsNonRoot rejects the root capture image)")), show)
                     return
                 result.target = (point.namespace, point.pod, point.container)
             elif point.kind == "node":

@@ -421,6 +421,12 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
             b.on_node(client.node, f"client pod's node: {nat_by} translates {entry} to a "
                       f"{front.name} pod on the way out (PREROUTING), before routing")
     elif via == "nodeport" or (via == "ingress" and not front.lb_ips):
+        if not front_port.node_port and via == "ingress":
+            raise InputError(
+                f"Traefik's Service {front.key} is type {front.type}, without a LoadBalancer "
+                "address or nodePort: its clients come through a cloud load balancer (GKE "
+                "Ingress/Gateway with NEGs) that cannot be captured; walk --from a pod instead",
+                location="--via", choices=["nodeport", "clusterip"])
         if not front_port.node_port:
             raise InputError(f"Service {front.key} has no nodePort (type {front.type})",
                              location="--via", choices=["clusterip", "loadbalancer", "ingress"])
