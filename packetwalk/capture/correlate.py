@@ -118,7 +118,7 @@ class _Obs:
 
 
 class Correlator:
-    """Feed it every capture's rows with :meth:`add`, then take the connections from :meth:`groups`."""
+    """Feed every capture's rows to :meth:`add`, then take the connections from :meth:`groups`."""
 
     def __init__(self) -> None:
         self._obs: list[_Obs] = []

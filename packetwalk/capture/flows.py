@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from packetwalk.capture.correlate import Group, Sighting
 from packetwalk.capture.model import Endpoint, Flow, FlowLink, Hop, Translation
 from packetwalk.capture.pcapread import TCP, UDP, ip_text
-from packetwalk.capture.translate import AddressRoles, PointInfo, order_group
+from packetwalk.capture.translate import NO_ROLES, AddressRoles, PointInfo, order_group
 
 PROTOCOLS = {TCP: "tcp", UDP: "udp"}
 DIRECTIONS = {1: "in", 2: "out"}
@@ -33,7 +33,7 @@ def build_flows(
     groups: Sequence[Group],
     points: Sequence[PointInfo],
     interface_maps: Sequence[Mapping[int, str]],
-    roles: AddressRoles = AddressRoles(),
+    roles: AddressRoles = NO_ROLES,
 ) -> tuple[list[Flow], list[FlowLink]]:
     """Flows in order of their first packet, and the proxy links between them."""
     built: list[tuple[Flow, Group]] = []

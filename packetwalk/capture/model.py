@@ -46,7 +46,10 @@ class Inventory:
 
     def describe(self, endpoint: Endpoint) -> str:
         found = self.lookup(endpoint.ip)
-        return f"{found[0]} {found[1]} {endpoint}" if found else str(endpoint)
+        if not found:
+            return str(endpoint)
+        kind, name = found
+        return f"{name} {endpoint}" if name == kind else f"{kind} {name} {endpoint}"
 
 
 def _same_ip(a: str, b: str) -> bool:

@@ -8,10 +8,12 @@ plain tuple (:data:`Row`) that the pure core consumes without knowing about file
 Supported: pcap (micro and nanosecond, either byte order), pcapng (several sections, several
 interfaces with their ``if_name`` and ``if_tsresol``, ``epb_flags`` direction), link types Ethernet
 (with VLAN tags), Linux cooked v1 (``-i any`` with ``-y LINUX_SLL``), Linux cooked v2 (``-i any``:
-interface index and direction), raw IP and BSD loopback. IPv4 and IPv6, TCP and UDP.
+interface index and direction), raw IP and BSD loopback. IPv4 and IPv6, TCP and UDP; VXLAN and
+Geneve packets are read as the packet they carry.
 
 A truncated or corrupt file keeps every packet before the damage and reports the problem in
-:attr:`CaptureReader.problem`; a file that is missing or is not a capture raises :class:`InputError`.
+:attr:`CaptureReader.problem`; a missing file, or one that is not a capture, raises
+:class:`InputError`.
 """
 
 from __future__ import annotations
@@ -129,9 +131,29 @@ def _ip(
             return None
         sport, dport, ulen = _UDP(buf, l4)
         start = l4 + 8
+        if dport in _TUNNEL_PORTS and start + 8 + 14 <= end:
+            inner = _tunnel_payload(buf, start, dport)
+            if inner is not None:
+                return _ethernet(buf, inner, end, ts, ifk, capdir)
         digest = _crc(buf[start : min(start + DIGEST_BYTES, end)]) if start < end else 0
         return (ts, ifk, capdir, UDP, src, sport, dst, dport, 0, 0, 0, ipid, ulen - 8, digest)
     return None
+
+
+_VXLAN_PORTS = (4789, 8472)  # IANA VXLAN, Linux/Flannel VXLAN
+_GENEVE_PORT = 6081
+_TUNNEL_PORTS = (*_VXLAN_PORTS, _GENEVE_PORT)
+
+
+def _tunnel_payload(buf: mmap.mmap, start: int, dport: int) -> int | None:
+    """Offset of the inner Ethernet frame of a VXLAN or Geneve packet, so an overlay hop shows
+    the pod addresses it carries (Flannel, Calico VXLAN, Cilium) rather than node-to-node UDP."""
+    if dport in _VXLAN_PORTS:
+        return start + 8 if buf[start] & 0x08 else None
+    opt_len = (buf[start] & 0x3F) * 4
+    if _U16(buf, start + 2)[0] != 0x6558:  # Geneve carrying Ethernet
+        return None
+    return start + 8 + opt_len
 
 
 def _ethernet(
@@ -144,7 +166,7 @@ def _ethernet(
     while ethertype in _ETH_VLANS and off + 4 <= end:
         ethertype = _U16(buf, off + 2)[0]
         off += 4
-    if ethertype == _ETH_IPV4 or ethertype == _ETH_IPV6:
+    if ethertype in (_ETH_IPV4, _ETH_IPV6):
         return _ip(buf, off, end, ts, ifk, capdir)
     return None
 
@@ -156,7 +178,7 @@ def _sll(
         return None
     direction = 2 if _U16(buf, off)[0] == _OUTGOING else 1
     ethertype = _U16(buf, off + 14)[0]
-    if ethertype == _ETH_IPV4 or ethertype == _ETH_IPV6:
+    if ethertype in (_ETH_IPV4, _ETH_IPV6):
         return _ip(buf, off + 16, end, ts, ifk, direction)
     return None
 
@@ -167,7 +189,7 @@ def _sll2(
     if off + 20 > end:
         return None
     ethertype, _res, ifindex, _hatype, pkttype = _SLL2(buf, off)
-    if ethertype == _ETH_IPV4 or ethertype == _ETH_IPV6:
+    if ethertype in (_ETH_IPV4, _ETH_IPV6):
         return _ip(buf, off + 20, end, ts, ifindex, 2 if pkttype == _OUTGOING else 1)
     return None
 
@@ -265,7 +287,7 @@ class CaptureReader:
         return linktype
 
     def rows(self) -> Iterator[Row]:
-        """Every TCP/UDP packet of the file in file order; stops early at damage (see ``problem``)."""
+        """Every TCP/UDP packet in file order; stops early at damage (see ``problem``)."""
         try:
             if self.format == "pcap":
                 yield from self._pcap_rows()

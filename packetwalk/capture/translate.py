@@ -52,6 +52,9 @@ class AddressRoles:
     nodes: frozenset[int] = frozenset()
 
 
+NO_ROLES = AddressRoles()
+
+
 @dataclass(frozen=True)
 class RawTranslation:
     kind: str  # "DNAT" | "SNAT"
@@ -70,7 +73,7 @@ class OrderedGroup:
 
 
 def order_group(
-    group: Group, points: Sequence[PointInfo], roles: AddressRoles = AddressRoles()
+    group: Group, points: Sequence[PointInfo], roles: AddressRoles = NO_ROLES
 ) -> OrderedGroup:
     """Request order of a connection's sightings, and the translations between its views."""
     weights = _pair_weights(group, points, roles)
