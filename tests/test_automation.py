@@ -24,6 +24,8 @@ from packetwalk.stacks import (
     StepStarted,
 )
 
+REPO_STACKS = Path(__file__).resolve().parents[1] / "stacks"
+
 
 def make(
     tmp_path: Path, world: FakeWorld, **kwargs: object
@@ -286,3 +288,63 @@ def test_the_real_factory_reports_a_missing_cli(
     request = stacks.StackRequest("kind", stacks.Project(CLUSTER_PROJECT, tmp_path), {}, True)
     with pytest.raises(StackError, match="pulumi CLI was not found"):
         stacks.local_stack(request)
+
+
+FAKE_CLI = Path(__file__).parent / "data" / "automation" / "fake-pulumi.py"
+
+
+def test_the_real_factory_drives_the_cli_without_touching_pulumi_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK's real LocalWorkspace over a stand-in `pulumi` that records every call."""
+    import json
+
+    repo = tmp_path / "repo"
+    for project in ("cluster", "lab"):
+        folder = repo / "stacks" / project
+        folder.mkdir(parents=True)
+        original = REPO_STACKS / project / "Pulumi.yaml"
+        (folder / "Pulumi.yaml").write_text(original.read_text())
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    cli = bin_dir / "pulumi"
+    cli.write_text(f"#!{sys.executable}\n" + FAKE_CLI.read_text())
+    cli.chmod(0o755)
+    log = tmp_path / "calls.jsonl"
+    outputs = {
+        CLUSTER_PROJECT: {"kubeconfig": "apiVersion: v1\n", "cni": "kindnet"},
+        LAB_PROJECT: {"voteUrl": "http://vote.localhost"},
+    }
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_PULUMI_LOG", str(log))
+    monkeypatch.setenv("FAKE_PULUMI_STATE", str(tmp_path / "state.json"))
+    monkeypatch.setenv("FAKE_PULUMI_OUTPUTS", json.dumps(outputs))
+    for name in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"):
+        monkeypatch.delenv(name, raising=False)
+
+    lab = LabStacks("kind", repo=repo, environ=dict(os.environ))
+    up = lab.up()
+    assert [r.changes for r in up.results] == [{"create": 2}, {"create": 2}]
+    assert lab.up().changed is False
+    got = lab.outputs()
+    assert got.get("voteUrl") == "http://vote.localhost" and got.kubeconfig == "apiVersion: v1\n"
+    assert got.secret_names == {"kubeconfig"}
+    down = lab.down()
+    assert [r.project for r in down.results] == [LAB_PROJECT, CLUSTER_PROJECT]
+
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    commands = [c for c in calls if c["argv"][:1] != ["version"]]
+    inits = [c for c in commands if c["argv"][:2] == ["stack", "init"]]
+    assert [Path(c["cwd"]).name for c in inits] == ["cluster", "lab"]
+    assert all(c["argv"][2:5] == ["kind", "--secrets-provider", "passphrase"] for c in inits)
+    for call in commands:
+        assert call["env"]["PULUMI_BACKEND_URL"] == f"file://{repo}/.packetwalk/state"
+        assert call["env"]["PULUMI_CONFIG_PASSPHRASE"] == ""
+    destroys = [c for c in commands if c["argv"][:1] == ["destroy"]]
+    assert [Path(c["cwd"]).name for c in destroys] == ["lab", "cluster"]
+    assert all(c["env"]["PULUMI_K8S_DELETE_UNREACHABLE"] == "true" for c in destroys)
+    ups = [c for c in commands if c["argv"][:1] == ["up"]]
+    assert all("PULUMI_K8S_DELETE_UNREACHABLE" not in c["env"] for c in ups)
+    for project in ("cluster", "lab"):
+        written = (repo / "stacks" / project / "Pulumi.yaml").read_text()
+        assert written == (REPO_STACKS / project / "Pulumi.yaml").read_text()
