@@ -6,9 +6,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from packetwalk.config import (
     DEFAULT_INTENTS_FILE,
+    KNOWN_KEYS,
     STACKS_DIR,
     GkeSettings,
     LabConfig,
@@ -346,3 +349,31 @@ def test_the_repository_stacks_load(stack: str) -> None:
     cfg = load_stack_config(stack, STACKS_DIR)
     assert cfg.stack == stack
     assert cfg.intents_path().is_file(), f"{stack}: intents file {cfg.intents_file} is missing"
+
+
+# --- robustness: any input gives a LabConfig or an InputError, never a crash ----------------------
+
+_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 300), st.floats(allow_nan=False),
+    st.sampled_from(["kindnet", "flannel", "calico", "cilium", "dataplane-v2", "none", "ipvs",
+                     "iptables", "nftables", "gke", "kind", "10.244.0.0/16", "10.96.0.0/12",
+                     "192.168.0.0/16", "3", "true", "yes", "", "REGULAR", "gateway", "p"]),
+    st.text(max_size=12), st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+_KEYS = st.one_of(st.sampled_from([*KNOWN_KEYS, "gcp:project", "gcp:zone", "gcp:region"]),
+                  st.text(max_size=20))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(_KEYS, _VALUES, max_size=8))
+def test_any_config_parses_or_fails_cleanly(values: dict[str, object]) -> None:
+    try:
+        cfg = parse_lab_config("h", values, source="h.yaml")
+    except InputError as err:
+        assert str(err).startswith("h.yaml:")
+        return
+    assert cfg.platform in ("kind", "gke")
+    assert (cfg.gke is None) == (cfg.platform == "kind")
+    if cfg.kube_proxy_mode == "none":
+        assert cfg.cni in ("cilium", "dataplane-v2")

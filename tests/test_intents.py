@@ -8,6 +8,9 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from packetwalk import versions
 from packetwalk.config import REPO_ROOT
@@ -398,3 +401,62 @@ def test_default_deny_object() -> None:
     kubernetes_validate.validate(policy, versions.KUBERNETES_VERSION, strict=True)
     assert policy["metadata"]["name"] == "default-deny"
     assert policy["metadata"]["namespace"] == "shop"
+
+
+# --- robustness: any document parses and generates, or fails with an InputError -----------------
+
+_NAMES = st.sampled_from(["vote", "redis", "db", "worker", "result", "nope", "redis.vote",
+                          "vote.vote", "traefik", "coredns.kube-system", "kube-dns.kube-system",
+                          "svc:redis", "svc:db.vote", "svc:x", ""])
+_ODD = st.one_of(st.none(), st.booleans(), st.integers(-1, 70000), st.text(max_size=4),
+                 st.lists(st.integers(), max_size=2))
+_KINDS = st.sampled_from(["Deployment", "Service", "StatefulSet", "Pod"])
+_INTERNET = st.fixed_dictionaries({}, optional={
+    "ips": st.lists(st.sampled_from(["10.0.0.1", "1.2.3.0/24", "1.2.3.4/8", "::1", "x"]),
+                    max_size=3),
+    "ports": st.lists(st.one_of(st.integers(-1, 70000), st.text(max_size=2)), max_size=2),
+    "domains": st.lists(st.just("a.com"), max_size=1),
+})
+_TARGET_BODY = st.fixed_dictionaries({"name": _NAMES}, optional={"kind": _KINDS,
+                                                                 "http": st.just([])})
+_V2_TARGET = st.one_of(
+    st.builds(lambda k, b: {k: b}, st.sampled_from(["service", "kubernetes", "sql", "kafka"]),
+              _TARGET_BODY),
+    st.builds(lambda b: {"internet": b}, _INTERNET),
+    st.dictionaries(st.sampled_from(["service", "kubernetes", "internet"]), _ODD, max_size=2),
+)
+_V2_SPEC = st.fixed_dictionaries(
+    {"workload": st.fixed_dictionaries({"name": _NAMES}, optional={"kind": _KINDS})},
+    optional={"targets": st.lists(_V2_TARGET, max_size=4)})
+_V1_CALL = st.fixed_dictionaries({}, optional={
+    "name": _NAMES, "kind": _KINDS,
+    "type": st.sampled_from(["http", "internet", "kafka", "database", "grpc"]),
+    "internet": _INTERNET, "HTTPResources": st.just([]),
+})
+_V1_SPEC = st.fixed_dictionaries(
+    {"service": st.fixed_dictionaries({"name": _NAMES}, optional={"kind": _KINDS})},
+    optional={"calls": st.lists(_V1_CALL, max_size=4)})
+_SPECS = st.one_of(
+    st.tuples(st.sampled_from(["k8s.otterize.com/v2beta1", "k8s.otterize.com/v2alpha1"]),
+              _V2_SPEC),
+    st.tuples(st.sampled_from(["k8s.otterize.com/v1alpha3", "k8s.otterize.com/v1beta1"]),
+              _V1_SPEC),
+    st.tuples(st.sampled_from(["k8s.otterize.com/v2beta1", "k8s.otterize.com/v1alpha3"]),
+              st.one_of(_ODD, _V1_SPEC, _V2_SPEC)),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(doc=_SPECS, namespace=st.sampled_from(["vote", "traefik", "elsewhere"]))
+def test_any_document_parses_or_fails_cleanly(doc: tuple[str, object], namespace: str) -> None:
+    api, spec = doc
+    text = yaml.safe_dump({"apiVersion": api, "kind": "ClientIntents",
+                           "metadata": {"name": "n", "namespace": namespace}, "spec": spec})
+    try:
+        intents = parse_client_intents(text, source="h.yaml", default_namespace="vote")
+        policies = policies_from_intents(intents, registry(), OPTIONS)
+    except InputError as err:
+        assert str(err).startswith("h.yaml:")
+        return
+    for policy in policies:
+        kubernetes_validate.validate(policy, versions.KUBERNETES_VERSION, strict=True)
