@@ -60,7 +60,9 @@ def cni_chart(cfg: LabConfig) -> ChartSpec | None:
             # netpol stays off on purpose: the flannel lab is the one where policies are NOT
             # enforced.
             values={"podCidr": cfg.pod_subnet, "netpol": {"enabled": False}},
-            namespace_labels=dict(PRIVILEGED_PSA),
+            # The chart ships its own kube-flannel Namespace (PSA privileged); a second Pulumi
+            # resource for the same object would fight over it.
+            create_namespace=False,
             teaches="VXLAN overlay (UDP 8472) without NetworkPolicy enforcement",
         )
     if cfg.cni == "calico":

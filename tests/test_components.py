@@ -86,7 +86,8 @@ def test_cni_pools_follow_a_custom_pod_subnet() -> None:
     assert flannel.values["podCidr"] == "10.200.0.0/16"
     assert flannel.values["netpol"] == {"enabled": False}  # the non-enforcing lab
     assert calico.values["installation"]["calicoNetwork"]["ipPools"][0]["cidr"] == "10.200.0.0/16"
-    assert flannel.namespace_labels == PRIVILEGED_PSA == calico.namespace_labels
+    assert calico.namespace_labels == PRIVILEGED_PSA and calico.create_namespace
+    assert not flannel.create_namespace  # the flannel chart creates kube-flannel itself
 
 
 def test_cilium_replaces_kube_proxy_only_without_one() -> None:
