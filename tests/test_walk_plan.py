@@ -14,14 +14,8 @@ import pytest
 
 from packetwalk.errors import InputError
 from packetwalk.walk.facts import ClusterFacts, detect_kube_proxy_mode
-from packetwalk.walk.plan import (
-    WalkPlan,
-    WalkRequest,
-    equivalent_commands,
-    flow_filter,
-    plan_as_dict,
-    plan_walk,
-)
+from packetwalk.walk.plan import WalkPlan, WalkRequest, flow_filter, plan_walk
+from packetwalk.walk.plandata import equivalent_commands, plan_as_dict
 from packetwalk.walk.snapshot import facts_from_objects, load_objects
 
 LAB = Path(__file__).parent / "data" / "walk" / "kind-lab.yaml"

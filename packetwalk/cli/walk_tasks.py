@@ -27,7 +27,8 @@ from packetwalk.kube.access import ClusterAccess
 from packetwalk.versions import NETSHOOT_IMAGE
 from packetwalk.walk.facts import ClusterFacts
 from packetwalk.walk.orchestrate import HostCapture, WalkRunner, gather_facts, new_run_folder
-from packetwalk.walk.plan import VIAS, WalkPlan, WalkRequest, plan_as_dict, plan_walk
+from packetwalk.walk.plan import VIAS, WalkPlan, WalkRequest, plan_walk
+from packetwalk.walk.plandata import plan_as_dict
 from packetwalk.walk.snapshot import facts_from_objects, load_objects
 
 FORMATS = ("text", "json", "mermaid", "svg")

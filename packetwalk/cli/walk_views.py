@@ -8,7 +8,8 @@ from rich.table import Table
 from rich.text import Text
 
 from packetwalk.walk.orchestrate import WalkRun
-from packetwalk.walk.plan import WalkPlan, equivalent_commands
+from packetwalk.walk.plan import WalkPlan
+from packetwalk.walk.plandata import equivalent_commands
 
 _STATE_STYLE = {"stopped": "green", "failed": "red", "skipped": "yellow"}
 

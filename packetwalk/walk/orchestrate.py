@@ -51,7 +51,8 @@ from packetwalk.walk.facts import (
     routes_from_ingressroutes,
     service_from_object,
 )
-from packetwalk.walk.plan import CapturePoint, WalkPlan, plan_as_dict
+from packetwalk.walk.plan import CapturePoint, WalkPlan
+from packetwalk.walk.plandata import plan_as_dict
 
 PCAP_HEADER_BYTES = 24
 """A pcap global header; tcpdump -U writes it as soon as the capture is open (pcapng: 28+)."""

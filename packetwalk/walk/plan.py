@@ -10,29 +10,29 @@ one leader node, and Traefik dials backend pod IPs itself (no kube-proxy hop unl
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from packetwalk.errors import InputError
-from packetwalk.kube.access import NodeInfo, PodInfo
+from packetwalk.kube.access import PodInfo
 from packetwalk.walk.facts import (
     NATIVE_LB_ANNOTATION,
-    TRAEFIK_LABEL,
-    TRAEFIK_NAMED_PORTS,
     ClusterFacts,
-    Route,
-    ServiceInfo,
-    ServicePort,
 )
-
-VIAS = ("ingress", "nodeport", "loadbalancer", "clusterip")
-USER = "user"
-INGRESS_READY = ("ingress-ready", "true")
-MAX_REPLICA_POINTS = 4
-"""Capture at most this many replicas of one workload: which replica serves is decided per
-connection (kube-proxy's random pick, Traefik's round robin), so each one is a candidate."""
+from packetwalk.walk.lookup import (
+    INGRESS_READY,
+    USER,
+    VIAS,
+    endpoint_pods,
+    find_pod,
+    find_service,
+    node_named,
+    pick_entry_node,
+    route_to,
+    service_port,
+    target_port,
+    traefik_front,
+)
 
 _OVERLAY = {
     "flannel": "Flannel encapsulates node-to-node traffic in VXLAN (UDP 8472 on eth0); the capture "
@@ -149,150 +149,6 @@ class WalkPlan:
         raise KeyError(name)
 
 
-# -- lookups -----------------------------------------------------------------------------------
-
-
-def find_service(facts: ClusterFacts, name: str) -> ServiceInfo:
-    """``name`` or ``namespace/name``; a bare name prefers the app namespace."""
-    if "/" in name:
-        matches = [s for s in facts.services if s.key == name]
-    else:
-        matches = [s for s in facts.services
-                   if s.name == name and s.namespace == facts.app_namespace]
-        if not matches:
-            matches = [s for s in facts.services if s.name == name]
-    if len(matches) == 1:
-        return matches[0]
-    choices = sorted(s.name if s.namespace == facts.app_namespace else s.key
-                     for s in facts.services)
-    if matches:
-        raise InputError(
-            f"Service {name!r} exists in several namespaces; name one", location="--to",
-            choices=sorted(s.key for s in matches),
-        )
-    raise InputError(f"no Service named {name!r}", location="--to", choices=choices)
-
-
-def find_pod(facts: ClusterFacts, name: str) -> PodInfo:
-    """A pod by ``name``, ``namespace/name``, or an ``app`` label in the app namespace."""
-    candidates = [p for p in facts.pods if not p.host_network]
-    if "/" in name:
-        matches = [p for p in candidates if f"{p.namespace}/{p.name}" == name]
-    else:
-        matches = [p for p in candidates if p.name == name]
-        if not matches:
-            matches = [
-                p for p in candidates
-                if p.namespace == facts.app_namespace and p.labels.get("app") == name
-                and p.phase == "Running"
-            ]
-            matches = matches[:1]
-    if len(matches) == 1:
-        return matches[0]
-    app_pods = sorted(p.name for p in candidates if p.namespace == facts.app_namespace)
-    apps = sorted({p.labels["app"] for p in candidates
-                   if p.namespace == facts.app_namespace and "app" in p.labels})
-    if matches:
-        raise InputError(f"pod name {name!r} is ambiguous", location="--from",
-                         choices=sorted(f"{p.namespace}/{p.name}" for p in matches))
-    raise InputError(f"no pod {name!r}", location="--from", choices=[USER, *apps, *app_pods])
-
-
-def _node(facts: ClusterFacts, name: str | None) -> NodeInfo | None:
-    return next((n for n in facts.nodes if n.name == name), None)
-
-
-def _service_port(service: ServiceInfo, wanted: int | str | None = None) -> ServicePort:
-    tcp = [p for p in service.ports if p.protocol.upper() == "TCP"]
-    for port in tcp:
-        if wanted is not None and wanted in (port.port, port.name):
-            return port
-    if wanted is None and tcp:
-        web = [p for p in tcp if p.name == "web" or p.port == 80]
-        return (web or tcp)[0]
-    raise InputError(
-        f"Service {service.key} has no TCP port {wanted if wanted is not None else ''}".rstrip(),
-        location="--to", choices=[str(p.port) for p in tcp],
-    )
-
-
-def _target_port(facts: ClusterFacts, pod: PodInfo, port: ServicePort, traefik: bool) -> int:
-    if isinstance(port.target_port, int):
-        return port.target_port
-    named = facts.named_ports.get(f"{pod.namespace}/{pod.name}", {})
-    if port.target_port in named:
-        return named[port.target_port]
-    if traefik and port.target_port in TRAEFIK_NAMED_PORTS:
-        return TRAEFIK_NAMED_PORTS[port.target_port]
-    raise InputError(
-        f"cannot resolve named targetPort {port.target_port!r} on pod {pod.namespace}/{pod.name}",
-        location="--to", choices=sorted(named),
-    )
-
-
-def _endpoint_pods(facts: ClusterFacts, service: ServiceInfo) -> list[PodInfo]:
-    if not service.selector:
-        raise InputError(f"Service {service.key} has no selector, so no pods to walk to",
-                         location="--to")
-    selected = [p for p in facts.pods if service.selects(p)]
-    ready = [p for p in selected if p.ip and p.phase == "Running"]
-    if not ready:
-        states = ", ".join(f"{p.name} ({p.phase}, ip {p.ip or 'none'})" for p in selected)
-        raise InputError(
-            f"Service {service.key} has no running pod with an IP"
-            + (f": {states}" if states else " (its selector matches no pod)"),
-            location="--to",
-        )
-    return ready[:MAX_REPLICA_POINTS]
-
-
-def _traefik(facts: ClusterFacts) -> tuple[list[PodInfo], ServiceInfo]:
-    key, value = TRAEFIK_LABEL
-    pods = [p for p in facts.pods if p.labels.get(key) == value and p.ip and p.phase == "Running"]
-    if not pods:
-        raise InputError(
-            f"no running Traefik pod (label {key}={value}) in the cluster, so no ingress path",
-            location="--via", choices=[v for v in VIAS if v != "ingress"],
-        )
-    services = [s for s in facts.services if any(s.selects(p) for p in pods)]
-    if not services:
-        raise InputError("no Service selects the Traefik pods", location="--via",
-                         choices=[v for v in VIAS if v != "ingress"])
-    services.sort(key=lambda s: (s.type != "LoadBalancer", s.type != "NodePort"))
-    return pods[:MAX_REPLICA_POINTS], services[0]
-
-
-def _route(facts: ClusterFacts, service: ServiceInfo) -> Route:
-    for route in facts.routes:
-        if (route.service_namespace, route.service_name) == (service.namespace, service.name):
-            return route
-    routed = sorted({r.service_name for r in facts.routes})
-    raise InputError(f"no Ingress or IngressRoute routes to Service {service.key}",
-                     location="--to", choices=routed)
-
-
-def _pick_entry_node(facts: ClusterFacts, wanted: str | None, avoid: set[str],
-                     *, ingress: bool = False) -> NodeInfo:
-    usable = [n for n in facts.nodes if n.internal_ip]
-    if wanted is not None:
-        node = _node(facts, wanted)
-        if node is None or not node.internal_ip:
-            raise InputError(f"no node {wanted!r} with an InternalIP", location="--entry-node",
-                             choices=[n.name for n in usable])
-        return node
-    if not usable:
-        raise InputError("no node has an InternalIP", location="--via")
-    if ingress:
-        # kind publishes Traefik's NodePort on the host from the node labelled ingress-ready.
-        ready = [n for n in usable if n.labels.get(INGRESS_READY[0]) == INGRESS_READY[1]]
-        if ready:
-            return ready[0]
-    # A node without the backend shows the interesting part: DNAT, masquerade and a forward.
-    others = [n for n in usable if n.name not in avoid]
-    workers = [n for n in others if "control-plane" not in n.name]
-    return (workers or others or usable)[0]
-
-
 # -- filters -----------------------------------------------------------------------------------
 
 
@@ -368,7 +224,7 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
             "path that enters from outside", location="--via",
             choices=[v for v in VIAS if v != "clusterip"],
         )
-    backends = _endpoint_pods(facts, service)
+    backends = endpoint_pods(facts, service)
     kpm = facts.kube_proxy_mode
     nat_by = ("Cilium's eBPF service load balancer (no kube-proxy, no KUBE-* chains)"
               if kpm == "none" else f"kube-proxy ({kpm} mode)")
@@ -396,14 +252,14 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
 
     # The service the client addresses first: Traefik's for ingress, the target's otherwise.
     if via == "ingress":
-        route = _route(facts, service)
-        traefik_pods, front = _traefik(facts)
-        front_port = _service_port(front)
+        route = route_to(facts, service)
+        traefik_pods, front = traefik_front(facts)
+        front_port = service_port(front)
         host_header, url_path = route.host, route.path or "/"
         native_lb = route.native_lb or service.annotations.get(NATIVE_LB_ANNOTATION) == "true"
-        backend_port = _service_port(service, route.service_port)
+        backend_port = service_port(service, route.service_port)
     else:
-        front, front_port = service, _service_port(service)
+        front, front_port = service, service_port(service)
         backend_port = front_port
     front_pods = traefik_pods if via == "ingress" else backends
     avoid = {p.node for p in front_pods if p.node}
@@ -430,7 +286,7 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
         if not front_port.node_port:
             raise InputError(f"Service {front.key} has no nodePort (type {front.type})",
                              location="--via", choices=["clusterip", "loadbalancer", "ingress"])
-        node = _pick_entry_node(facts, request.entry_node, avoid, ingress=via == "ingress")
+        node = pick_entry_node(facts, request.entry_node, avoid, ingress=via == "ingress")
         if via == "ingress" and from_user and node.labels.get(INGRESS_READY[0]) == "true":
             notes.append(f"A browser on http://{host_header or 'localhost'}/ takes the same hop: "
                          f"kind publishes {node.name}:{front_port.node_port} on 127.0.0.1:80.")
@@ -458,7 +314,7 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
                       f"{entry} for in-cluster clients and DNATs it right here (no MetalLB hop)")
         else:
             leader = facts.l2_leaders.get(front.key)
-            leader_node = _node(facts, leader)
+            leader_node = node_named(facts, leader)
             masq = ("" if front.external_traffic_policy == "Local"
                     else "; externalTrafficPolicy Cluster masquerades the source to the node IP")
             entry_step = (f"the MetalLB L2 leader {leader or '(unknown)'} receives it; {nat_by} "
@@ -479,7 +335,7 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
     path.append(entry_step)
 
     if via == "ingress":
-        traefik_ports = [_target_port(facts, p, front_port, True) for p in traefik_pods]
+        traefik_ports = [target_port(facts, p, front_port, True) for p in traefik_pods]
         for pod, port in zip(traefik_pods, traefik_ports, strict=True):
             endpoints.append(Endpoint(str(pod.ip), port, f"Traefik pod {pod.name}"))
             b.on_node(pod.node, f"hosts Traefik pod {pod.name}: the translated request arrives on "
@@ -503,7 +359,7 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
             path.append(f"Traefik opens a new connection from its pod IP straight to a "
                         f"{service.name} pod IP: it reads EndpointSlices, so kube-proxy is not on "
                         "this hop")
-    backend_ports = [_target_port(facts, p, backend_port, False) for p in backends]
+    backend_ports = [target_port(facts, p, backend_port, False) for p in backends]
     for pod, port in zip(backends, backend_ports, strict=True):
         endpoints.append(Endpoint(str(pod.ip), port, f"pod {pod.name}"))
         b.on_node(pod.node, f"hosts backend pod {pod.name}: the request leaves on its veth")
@@ -539,7 +395,7 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
             f"{entry} before any NAT" + (" and the DNS lookup of the Service name" if dns else ""),
         ]))
     for node_name in b.node_order:
-        info = _node(facts, node_name)
+        info = node_named(facts, node_name)
         points.append(CapturePoint(
             name=f"node-{node_name}", kind="node", role="node", interface="any",
             filter=client_flt if client is not None and node_name == client.node else flt,
@@ -607,55 +463,3 @@ def build_inventory(facts: ClusterFacts) -> dict[str, dict[str, str]]:
     }
     return inventory
 
-
-def equivalent_commands(plan: WalkPlan, image: str) -> list[tuple[str, str]]:
-    """``(point, command)`` lines a participant could type to do the same by hand.
-
-    The orchestrator goes through the API (and a debug pod per node) rather than these exact
-    commands, but each one has the same effect, which is what a workshop wants to show.
-    """
-    lines: list[tuple[str, str]] = []
-    for point in plan.points:
-        tcpdump = shlex.join(point.tcpdump_command())
-        pcap = f"{point.name}.pcap"
-        if point.kind == "pod":
-            target = f" --target={point.target_container}" if point.target_container else ""
-            lines.append((point.name, f"kubectl debug -n {point.namespace} {point.pod} "
-                          f"--image={image} --profile=netadmin -c {point.container}{target} "
-                          "-- tail -f /dev/null"))
-            lines.append((point.name, f"kubectl exec -n {point.namespace} {point.pod} "
-                          f"-c {point.container} -- {tcpdump} > {pcap}"))
-        elif point.kind == "node":
-            lines.append((point.name, f"kubectl debug node/{point.node} -q -i --image={image} "
-                          f"--profile=netadmin -- {tcpdump} > {pcap}"))
-        else:
-            lines.append((point.name, f"sudo {tcpdump} > {pcap}"))
-    request = shlex.join(plan.request.command())
-    if plan.request.origin == "pod":
-        client = plan.point(plan.request.point or "client")
-        request = (f"kubectl exec -n {client.namespace} {client.pod} -c {client.container} -- "
-                   f"{request}")
-    lines.append(("request", request))
-    return lines
-
-
-def plan_as_dict(plan: WalkPlan, image: str) -> dict[str, Any]:
-    """The plan as plain data (``--dry-run --format json`` and ``plan.yaml`` in the run folder)."""
-    return {
-        "to": plan.to, "from": plan.source, "via": plan.via, "cni": plan.cni,
-        "kubeProxyMode": plan.kube_proxy_mode,
-        "request": {"url": plan.request.url, "host": plan.request.host_header,
-                    "origin": plan.request.origin, "command": shlex.join(plan.request.command())},
-        "path": list(plan.path),
-        "notes": list(plan.notes),
-        "points": [
-            {"name": p.name, "kind": p.kind, "role": p.role, "namespace": p.namespace,
-             "pod": p.pod, "node": p.node, "address": p.address, "interface": p.interface,
-             "filter": p.filter, "container": p.container if p.kind == "pod" else None,
-             "why": list(p.why)}
-            for p in plan.points
-        ],
-        "commands": [{"point": point, "command": command}
-                     for point, command in equivalent_commands(plan, image)],
-        "inventory": {k: dict(v) for k, v in plan.inventory.items()},
-    }
