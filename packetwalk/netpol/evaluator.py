@@ -38,6 +38,8 @@ MODES = ("spec", "connlist")
 class EvalOptions:
     mode: str = "spec"
     ipblock_matches_pods: bool = False
+    per_pod: bool = False
+    """One peer per pod instead of one per owner workload (no owner label-gap check then)."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -218,10 +220,12 @@ class Analysis:
                 self._ip_sig.append(sig)
             self.classes[index].pods.append(pod)
             self.class_of[id(pod)] = index
-            owner_key = (pod.namespace, pod.owner.kind, pod.owner.name)
+            kind, name = ("Pod", pod.name) if self.options.per_pod else (pod.owner.kind,
+                                                                         pod.owner.name)
+            owner_key = (pod.namespace, kind, name)
             workload = by_owner.get(owner_key)
             if workload is None:
-                workload = Workload(pod.namespace, pod.owner.name, pod.owner.kind)
+                workload = Workload(pod.namespace, name, kind)
                 by_owner[owner_key] = workload
                 self.workloads.append(workload)
             workload.pods.append(pod)
