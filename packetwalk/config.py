@@ -195,8 +195,10 @@ class _Reader:
 
 
 def _show(value: object) -> str:
+    if value is None:
+        return "no value"
     kind = {bool: "boolean", int: "number", float: "number", str: "string", list: "list",
-            dict: "mapping", type(None): "nothing"}.get(type(value), type(value).__name__)
+            dict: "mapping"}.get(type(value), type(value).__name__)
     return f"{kind} {value!r}" if kind not in ("list", "mapping") else kind
 
 

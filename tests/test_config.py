@@ -160,6 +160,7 @@ def test_key_without_namespace(tmp_path: Path) -> None:
         ("packetwalk:workers: 11", "11 is out of range (valid: 0..10)"),
         ("packetwalk:workers: -1", "-1 is out of range"),
         ("packetwalk:cni: ''", "must not be empty"),
+        ("packetwalk:cni:", "expected a string, got no value"),
     ],
 )
 def test_wrong_types_and_ranges(tmp_path: Path, line: str, message: str) -> None:

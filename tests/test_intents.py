@@ -369,6 +369,17 @@ def test_named_target_ports_resolve_to_numbers() -> None:
         policies_from_intents(intents, Workloads.from_objects(objects), OPTIONS)
 
 
+def test_service_without_ports_is_an_error() -> None:
+    objects = [*voting_app_objects(), *peers()]
+    for obj in objects:
+        if obj["kind"] == "Service" and obj["metadata"]["name"] == "db":
+            obj["spec"]["ports"] = []
+    intents = parse(HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
+                    "    - service: {name: db}\n")
+    with pytest.raises(InputError, match="has no ports"):
+        policies_from_intents(intents, Workloads.from_objects(objects), OPTIONS)
+
+
 def test_service_without_pods_is_an_error() -> None:
     objects = [*voting_app_objects(), *peers()]
     for obj in objects:

@@ -97,6 +97,10 @@ def _servers(intent: ClientIntents, target: Target, workloads: Workloads
         if not servers:
             raise _fail(intent, target, f"Service {target.name}.{namespace} selects no known "
                         "workload, so there are no pods to allow traffic to")
+        if not service.ports:
+            # `ports: []` in a rule would mean every port, the opposite of a Service target.
+            raise _fail(intent, target, f"Service {target.name}.{namespace} has no ports to "
+                        "allow; use a `kubernetes` target for all ports")
         ports: list[PortSpec] = []
         for port in service.ports:
             spec = _resolve_port(service, port, servers, intent, target)
