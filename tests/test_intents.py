@@ -200,6 +200,13 @@ def test_other_errors(text: str, message: str) -> None:
     assert message in str(parse_error(text))
 
 
+def test_duplicate_intents_are_an_error() -> None:
+    good = HEAD + "spec: {workload: {name: vote}}\n"
+    err = parse_error(good + "---\n" + good)
+    assert "a second ClientIntents vote/vote (the first is at document 1, line 1)" in str(err)
+    assert "document 2, line 8, metadata.name" in str(err)
+
+
 def test_v1_internet_call() -> None:
     (intent,) = parse("""
         apiVersion: k8s.otterize.com/v1alpha3

@@ -113,6 +113,11 @@ def parse_client_intents(
         else:
             workload, wkind, targets = _parse_v1(doc, obj["spec"])
         line = document.start_line
+        for earlier in result:
+            if (earlier.namespace, earlier.name) == (namespace, name):
+                # Applied to a cluster, the later object would replace the earlier one.
+                raise doc.fail(("metadata", "name"), f"a second ClientIntents {namespace}/{name} "
+                               f"(the first is at {earlier.where})")
         result.append(ClientIntents(
             name=name, namespace=namespace, workload=workload, workload_kind=wkind,
             targets=tuple(targets), api_version=api, source=source,
