@@ -70,7 +70,8 @@ def run() -> None:
     )
     ingress_ip = address_range.apply(first_address)
 
-    cni = Cni("cni", cfg, provider=provider)
+    cni = Cni("cni", cfg, provider=provider, kubeconfig=kubeconfig,
+              kubeconfig_is_path=cfg.uses_existing_cluster, context=context)
     metallb = MetalLb("metallb", address_range, provider=provider, depends_on=[cni])
     traefik = Traefik("traefik", load_balancer_ip=ingress_ip, provider=provider,
                       depends_on=[cni, metallb])

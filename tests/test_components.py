@@ -22,6 +22,7 @@ from components.charts import (
     namespace_object,
     traefik_chart,
 )
+from components.cni import nodes_ready_script
 from components.kind_cluster import (
     cni_plugins_script,
     create_cluster_script,
@@ -252,3 +253,38 @@ def test_cni_plugins_refuse_an_unknown_architecture(bin_dir: Path, tmp_path: Pat
     result = _sh(cni_plugins_script(tmp_path / "cni"), bin_dir)
     assert result.returncode != 0
     assert "no CNI plugins build for architecture s390x" in result.stderr
+
+
+def test_nodes_ready_gate_writes_kubeconfig_content_to_a_private_file(bin_dir: Path,
+                                                                      tmp_path: Path) -> None:
+    log = tmp_path / "kubectl.log"
+    _fake(bin_dir, "kubectl", f"""echo "$@" >> {log}
+cp "$2" {tmp_path}/seen-kubeconfig
+""")
+    result = _sh(nodes_ready_script(), bin_dir, env={
+        "PACKETWALK_KUBECONFIG": "apiVersion: v1\nkind: Config\n",
+        "PACKETWALK_KUBE_CONTEXT": "kind-lab"})
+    assert result.returncode == 0, result.stderr
+    [line] = log.read_text().splitlines()
+    args = line.split()
+    assert args[0] == "--kubeconfig" and args[2:4] == ["--context", "kind-lab"]
+    assert args[4:] == ["wait", "--for=condition=Ready", "nodes", "--all", "--timeout=300s"]
+    assert (tmp_path / "seen-kubeconfig").read_text() == "apiVersion: v1\nkind: Config\n"
+    assert not Path(args[1]).exists()  # removed afterwards
+
+
+def test_nodes_ready_gate_uses_a_kubeconfig_file_as_is(bin_dir: Path, tmp_path: Path) -> None:
+    log = tmp_path / "kubectl.log"
+    _fake(bin_dir, "kubectl", f'echo "$@" >> {log}\n')
+    result = _sh(nodes_ready_script(), bin_dir,
+                 env={"PACKETWALK_KUBECONFIG_FILE": "/ci/kubeconfig"})
+    assert result.returncode == 0, result.stderr
+    assert log.read_text().split() == ["--kubeconfig", "/ci/kubeconfig", "wait",
+                                       "--for=condition=Ready", "nodes", "--all",
+                                       "--timeout=300s"]
+
+
+def test_nodes_ready_gate_fails_when_nodes_stay_not_ready(bin_dir: Path) -> None:
+    _fake(bin_dir, "kubectl", 'echo "timed out waiting for the condition" >&2; exit 1\n')
+    result = _sh(nodes_ready_script(), bin_dir, env={"PACKETWALK_KUBECONFIG": "x"})
+    assert result.returncode == 1 and "timed out" in result.stderr

@@ -209,7 +209,7 @@ def test_cni_chart_matches_the_stack(runs: Any, stack: str) -> None:
     charts = [reg for reg in lab.of_type(CHART) if reg.parent == cni.urn]
     if cfg.cni == "kindnet":
         assert charts == []  # kind runs kindnet itself
-        assert [reg for reg in lab.registrations if reg.parent == cni.urn] == []
+        assert [reg.name for reg in lab.registrations if reg.parent == cni.urn] == ["nodes-ready"]
         return
     [chart] = charts
     inputs = normalise(chart.inputs)
@@ -239,6 +239,24 @@ def test_cni_chart_matches_the_stack(runs: Any, stack: str) -> None:
         assert namespace.inputs["metadata"]["labels"][
             "pod-security.kubernetes.io/enforce"] == "privileged"
         assert namespace.urn in chart.dependencies
+
+
+@pytest.mark.parametrize("stack", KIND_STACKS)
+def test_everything_waits_for_ready_nodes_after_the_cni(runs: Any, stack: str) -> None:
+    cfg, cluster, lab = runs[stack]
+    [cni] = lab.of_type("packetwalk:lab:Cni")
+    gate = lab.named("nodes-ready", COMMAND)
+    assert gate.parent == cni.urn
+    assert "wait --for=condition=Ready nodes --all" in gate.inputs["create"]
+    environment = gate.inputs["environment"]
+    assert is_secret(environment)  # the kubeconfig must not land in the state in clear text
+    assert reveal(environment)["PACKETWALK_KUBECONFIG"] == cluster.outputs["kubeconfig"]
+    assert reveal(environment)["PACKETWALK_KUBE_CONTEXT"] == f"kind-{cfg.cluster_name}"
+    for chart in lab.of_type(CHART):
+        if chart.parent == cni.urn:
+            assert chart.urn in gate.dependencies
+        else:
+            assert lab.depends_transitively(chart, gate), chart.name
 
 
 @pytest.mark.parametrize("stack", KIND_STACKS)
@@ -393,6 +411,9 @@ def test_lab_on_a_cluster_made_elsewhere() -> None:
     assert provider.inputs["upsertExistingObjects"] == "false"  # never adopt someone's objects
     network = lab.named("kind-network", COMMAND)
     assert "docker network inspect" in network.inputs["create"]
+    gate_env = reveal(lab.named("nodes-ready", COMMAND).inputs["environment"])
+    assert gate_env == {"PACKETWALK_KUBECONFIG_FILE": "/tmp/ci/kubeconfig",
+                        "PACKETWALK_KUBE_CONTEXT": "kind-chart-testing"}
     assert lab.named("ipaddresspool-metallb-system-lab-pool").inputs["spec"]["addresses"] == [
         KIND_LB_RANGE]
 
