@@ -80,8 +80,9 @@ def kind_cluster_config(cfg: LabConfig, *, cni_plugins_dir: str | None = None) -
                 f"the CNI plugins directory must be an absolute path, got {cni_plugins_dir!r}",
                 source=cfg.source, location="key packetwalk:cni",
             )
-        mounts.append({"hostPath": cni_plugins_dir, "containerPath": CNI_BIN_DIR,
-                       "readOnly": True})
+        # Writable on purpose: Flannel's install-cni-plugin init container copies its own
+        # `flannel` binary into /opt/cni/bin, i.e. into this host directory.
+        mounts.append({"hostPath": cni_plugins_dir, "containerPath": CNI_BIN_DIR})
 
     control_plane: dict[str, object] = {
         "role": "control-plane",
