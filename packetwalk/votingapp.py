@@ -5,7 +5,8 @@ Names, labels, ports and container names follow upstream exactly (see
 ``db``, and the lab's policies and packet walks are written against these labels and ports. The
 deliberate differences from upstream:
 
-- images come from :mod:`packetwalk.versions` (pinned, not floating);
+- images come from :mod:`packetwalk.versions` (pinned, not floating), pulled only if not
+  present so that images preloaded into kind are used;
 - readiness probes (upstream has none, so nothing told a participant the app was ready);
 - ``vote`` and ``result`` Services are ClusterIP, not NodePort 31000/31001: the lab reaches them
   through Traefik, which dials pod IPs straight from the EndpointSlices, so a NodePort would only
@@ -41,6 +42,9 @@ def _deployment(
     container: dict[str, Any],
     volumes: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    # `:latest` tags default to pullPolicy Always, which would ignore images preloaded with
+    # `kind load docker-image` and stall a workshop on the venue's network.
+    container = {**container, "imagePullPolicy": "IfNotPresent"}
     pod_spec: dict[str, Any] = {"containers": [container]}
     if volumes:
         pod_spec["volumes"] = volumes

@@ -66,6 +66,7 @@ def test_containers(name: str, container: str, image: str, port: int | None,
                     port_name: str | None) -> None:
     (spec,) = DEPLOYMENTS[name]["spec"]["template"]["spec"]["containers"]
     assert spec["name"] == container and spec["image"] == image
+    assert spec["imagePullPolicy"] == "IfNotPresent"  # preloaded images are used
     if port is None:
         assert "ports" not in spec
     else:
