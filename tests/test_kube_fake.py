@@ -65,9 +65,9 @@ def test_builtin_get_json_from_objects() -> None:
     fake = cluster()
     result = fake.kubectl(["get", "services", "-n", "vote", "-o", "json"])
     assert json.loads(result.stdout)["items"][0]["metadata"]["name"] == "redis"
-    assert json.loads(fake.kubectl(["get", "services", "-n", "x", "-o", "json"]).stdout)[
-        "items"
-    ] == []
+    assert (
+        json.loads(fake.kubectl(["get", "services", "-n", "x", "-o", "json"]).stdout)["items"] == []
+    )
     assert [c.kind for c in fake.calls] == ["kubectl", "kubectl"]
 
 

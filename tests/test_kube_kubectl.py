@@ -30,8 +30,13 @@ class Runner:
         return self.answer
 
 
-def v1pod(name: str = "vote-1", *, ephemeral: Sequence[str] = (), state: str = "running",
-          node: str = "lab-worker") -> Any:
+def v1pod(
+    name: str = "vote-1",
+    *,
+    ephemeral: Sequence[str] = (),
+    state: str = "running",
+    node: str = "lab-worker",
+) -> Any:
     def status_of(cname: str) -> Any:
         st = NS(running=None, terminated=None, waiting=None)
         setattr(st, state, NS())
@@ -79,12 +84,20 @@ class CoreApi:
         return NS(items=[self.pod])
 
     def list_node(self) -> Any:
-        return NS(items=[NS(
-            metadata=NS(name="lab-worker", labels={"kubernetes.io/os": "linux"}),
-            spec=NS(pod_cidrs=["10.244.1.0/24"], pod_cidr="10.244.1.0/24"),
-            status=NS(addresses=[NS(type="Hostname", address="lab-worker"),
-                                 NS(type="InternalIP", address="172.18.0.3")]),
-        )])
+        return NS(
+            items=[
+                NS(
+                    metadata=NS(name="lab-worker", labels={"kubernetes.io/os": "linux"}),
+                    spec=NS(pod_cidrs=["10.244.1.0/24"], pod_cidr="10.244.1.0/24"),
+                    status=NS(
+                        addresses=[
+                            NS(type="Hostname", address="lab-worker"),
+                            NS(type="InternalIP", address="172.18.0.3"),
+                        ]
+                    ),
+                )
+            ]
+        )
 
     def connect_get_namespaced_pod_exec(self) -> None:  # only passed through, never called
         raise AssertionError
@@ -132,8 +145,9 @@ def test_kubectl_makes_context_explicit_and_reports_what_ran() -> None:
     run = Runner((1, "", "forbidden"))
     access = KubectlCluster(context="kind-lab", kubeconfig="/k", run=run)
     result = access.kubectl(["get", "pods"], stdin="x", timeout=5)
-    assert run.calls == [(["kubectl", "--kubeconfig", "/k", "--context", "kind-lab", "get", "pods"],
-                          "x", 5)]
+    assert run.calls == [
+        (["kubectl", "--kubeconfig", "/k", "--context", "kind-lab", "get", "pods"], "x", 5)
+    ]
     assert result.command[-2:] == ("get", "pods") and result.exit_code == 1
     assert result.stderr == "forbidden"
 
@@ -148,9 +162,13 @@ def test_default_runner_reports_timeouts_and_missing_binaries() -> None:
     from packetwalk.kube.kubectl import run_process
 
     assert run_process([sys.executable, "-c", "print('hi')"], stdin=None, timeout=10) == (
-        0, "hi\n", "")
-    code, _, err = run_process([sys.executable, "-c", "import time; time.sleep(5)"],
-                               stdin=None, timeout=0.2)
+        0,
+        "hi\n",
+        "",
+    )
+    code, _, err = run_process(
+        [sys.executable, "-c", "import time; time.sleep(5)"], stdin=None, timeout=0.2
+    )
     assert code == 124 and "timed out" in err
     assert run_process(["/nonexistent/kubectl"], stdin=None, timeout=1)[0] == 127
 
@@ -160,22 +178,34 @@ def test_exec_collects_output_and_exit_code() -> None:
 
     def ws_stream(fn: Any, pod: str, ns: str, **kwargs: Any) -> WsClient:
         seen.update(pod=pod, ns=ns, **kwargs)
-        return WsClient([("out", "search vote.svc"), ("err", "warn"), ("out", ".cluster.local\n")],
-                        returncode=2)
+        return WsClient(
+            [("out", "search vote.svc"), ("err", "warn"), ("out", ".cluster.local\n")], returncode=2
+        )
 
     access = KubectlCluster(core_api=CoreApi(), ws_stream=ws_stream)
     result = access.exec("vote", "vote-1", ["cat", "/etc/resolv.conf"], container="vote")
     assert result.stdout == "search vote.svc.cluster.local\n" and result.stderr == "warn"
     assert result.exit_code == 2
-    assert result.command == ("kubectl", "exec", "-n", "vote", "vote-1", "-c", "vote", "--",
-                              "cat", "/etc/resolv.conf")
+    assert result.command == (
+        "kubectl",
+        "exec",
+        "-n",
+        "vote",
+        "vote-1",
+        "-c",
+        "vote",
+        "--",
+        "cat",
+        "/etc/resolv.conf",
+    )
     assert seen["tty"] is False and seen["stdin"] is False and seen["container"] == "vote"
     assert seen["_preload_content"] is False
 
 
 def test_exec_times_out_and_reports_api_errors() -> None:
-    access = KubectlCluster(core_api=CoreApi(),
-                            ws_stream=lambda *a, **k: WsClient([], 0, never_ends=True))
+    access = KubectlCluster(
+        core_api=CoreApi(), ws_stream=lambda *a, **k: WsClient([], 0, never_ends=True)
+    )
     result = access.exec("vote", "vote-1", ["sleep", "60"], timeout=0.05)
     assert result.exit_code == 124 and "timed out" in result.stderr
 
@@ -206,8 +236,9 @@ def test_wait_container_running_gives_up_on_terminated() -> None:
     assert running.wait_container_running("vote", "vote-1", "c")
     ended = KubectlCluster(core_api=CoreApi(v1pod(ephemeral=["c"], state="terminated")))
     assert not ended.wait_container_running("vote", "vote-1", "c")
-    waiting = KubectlCluster(core_api=CoreApi(v1pod(ephemeral=["c"], state="waiting")),
-                             sleep=sleeps.append)
+    waiting = KubectlCluster(
+        core_api=CoreApi(v1pod(ephemeral=["c"], state="waiting")), sleep=sleeps.append
+    )
     assert not waiting.wait_container_running("vote", "vote-1", "c", timeout=0)
     assert container_state(v1pod(), "absent") is None
 
@@ -219,7 +250,8 @@ def test_node_debug_pod_created_pinned_privileged_then_reused() -> None:
     assert info.node == "lab-worker"
     manifest = core.created[0]
     assert manifest == specs.node_debug_pod_manifest(
-        "lab-worker", name="pw-node-lab-worker", image="netshoot", namespace="default")
+        "lab-worker", name="pw-node-lab-worker", image="netshoot", namespace="default"
+    )
     assert manifest["spec"]["hostNetwork"] is True
     assert manifest["spec"]["containers"][0]["securityContext"] == {"privileged": True}
     access.node_debug_pod("lab-worker", name="pw-node-lab-worker", image="netshoot")
@@ -253,23 +285,45 @@ def test_stream_is_binary_safe_and_stops() -> None:
     def popen(argv: Sequence[str]) -> subprocess.Popen[bytes]:
         argvs.append(list(argv))
         code = f"import sys; sys.stdout.buffer.write({payload!r}); sys.stdout.flush()"
-        return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        return subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
 
     sink = io.BytesIO()
     handle = KubectlCluster(context="kind-lab", popen=popen).stream(
-        "vote", "vote-1", ["tcpdump", "-U", "-w", "-"], sink, container="pw-cap-a")
+        "vote", "vote-1", ["tcpdump", "-U", "-w", "-"], sink, container="pw-cap-a"
+    )
     assert handle.stop(timeout=10) == 0
     assert sink.getvalue() == payload
-    assert argvs[0] == ["kubectl", "--context", "kind-lab", "exec", "-n", "vote", "vote-1",
-                        "-c", "pw-cap-a", "--", "tcpdump", "-U", "-w", "-"]
+    assert argvs[0] == [
+        "kubectl",
+        "--context",
+        "kind-lab",
+        "exec",
+        "-n",
+        "vote",
+        "vote-1",
+        "-c",
+        "pw-cap-a",
+        "--",
+        "tcpdump",
+        "-U",
+        "-w",
+        "-",
+    ]
     assert "-t" not in argvs[0] and "-it" not in argvs[0]
 
 
 def test_stream_stop_terminates_a_command_that_does_not_end() -> None:
     def popen(argv: Sequence[str]) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        return subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(30)"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
 
     handle = KubectlCluster(popen=popen).stream("vote", "p", ["tcpdump"], io.BytesIO())
     assert handle.poll() is None

@@ -240,12 +240,13 @@ def validation_problems(error: pydantic.ValidationError, positions: Positions) -
     order: list[Loc] = []
     anchors: dict[Loc, tuple[Loc, bool]] = {}
     for item in error.errors(include_url=False):
-        loc, anchor, key = _locate(tuple(item["loc"]), positions)
+        loc = _locate(tuple(item["loc"]), positions)
+        key = item["type"] == "extra_forbidden"  # point at the unknown key, else at the value
         message = _message(item, loc)
         if loc not in grouped:
             grouped[loc] = []
             order.append(loc)
-            anchors[loc] = (anchor, key)
+            anchors[loc] = (loc, key)
         if message not in grouped[loc]:
             grouped[loc].append(message)
     problems = []
@@ -258,8 +259,8 @@ def validation_problems(error: pydantic.ValidationError, positions: Positions) -
     return problems
 
 
-def _locate(raw: Loc, positions: Positions) -> tuple[Loc, Loc, bool]:
-    """Drop pydantic's union-member labels; return (path, path to point at, point at key?)."""
+def _locate(raw: Loc, positions: Positions) -> Loc:
+    """The YAML path of a pydantic error location, without pydantic's union-member labels."""
     loc: list[str | int] = []
     for part in raw:
         candidate = (*loc, part)
@@ -272,10 +273,7 @@ def _locate(raw: Loc, positions: Positions) -> tuple[Loc, Loc, bool]:
             continue
         else:
             loc.append(part)
-    path = tuple(loc)
-    if path in positions.keys:
-        return path, path, True
-    return path, path, False
+    return tuple(loc)
 
 
 def _message(item: Any, loc: Loc) -> str:

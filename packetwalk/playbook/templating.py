@@ -61,7 +61,7 @@ def render_string(text: str, context: Mapping[str, Any]) -> Any:
         return text
     try:
         if _whole_expression(text):
-            value = _NATIVE.from_string(text).render(context)
+            value = _NATIVE.from_string(text.strip()).render(context)
             if isinstance(value, jinja2.Undefined):
                 str(value)  # raises the UndefinedError with its name
             return value
@@ -163,8 +163,6 @@ class Unknown:
         return Unknown(f"{self._path}.{name}")
 
     def __getitem__(self, key: object) -> Unknown:
-        if isinstance(key, str) and key.isidentifier():
-            return Unknown(f"{self._path}.{key}")
         return Unknown(f"{self._path}[{key!r}]")
 
     def __str__(self) -> str:

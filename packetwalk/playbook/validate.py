@@ -61,6 +61,7 @@ class _Walk:
     loaded: LoadedModule
     context: dict[str, Any]
     problems: list[Problem]
+    registers: frozenset[str] = frozenset()
 
     def problem(self, loc: Loc, message: str) -> None:
         self.problems.append(self.loaded.positions.problem(loc, message))
@@ -71,6 +72,10 @@ class _Walk:
             if name in self.context:
                 continue
             ok = False
+            if name in self.registers:
+                self.problem(loc, f"{name!r} is not registered yet here (a later task, or one"
+                                  f" skipped on this stack, registers it) in {text!r}")
+                continue
             hint = difflib.get_close_matches(name, list(self.context), n=1)
             extra = f", did you mean {hint[0]!r}?" if hint else ""
             self.problem(loc, f"{name!r} is undefined{extra} in {text!r}")
@@ -155,8 +160,14 @@ def _raw_list(data: Mapping[str, Any], key: str) -> list[Any]:
 
 def validate_for_stack(loaded: LoadedModule, facts: Mapping[str, Any]) -> list[Problem]:
     """Problems of one module under one stack's offline facts (its requires must match)."""
-    walk = _Walk(loaded, dict(facts), [])
     module: Module = loaded.module
+    registers = frozenset(
+        task.register_
+        for step in module.steps
+        for task in (*step.tasks, *step.solution, *step.check)
+        if task.register_
+    )
+    walk = _Walk(loaded, dict(facts), [], registers)
     data = loaded.data
     if templating.has_template(module.title):
         walk.problem(("title",), "the title is shown without stack facts: no templates here")
