@@ -340,3 +340,14 @@ def test_tools_installs_into_the_project_bin(env: Env) -> None:
     assert "installed" in env.text
     with pytest.raises(Exit, match="unknown tool"):
         stack_tasks.tools(MockContext(), only="helm")
+
+
+def test_ctrl_c_says_how_to_carry_on(env: Env) -> None:
+    def interrupted(request: object) -> None:
+        raise KeyboardInterrupt
+
+    env.deps.factory = interrupted  # type: ignore[assignment]
+    with pytest.raises(Exit) as info:
+        stack_tasks.up(MockContext())
+    assert info.value.code == 130
+    assert "Run `invoke up` again" in str(info.value.message)

@@ -147,6 +147,10 @@ def _only(names: Sequence[str], platform: str) -> list[prereqs.Requirement]:
 # -- tasks ---------------------------------------------------------------------------------------
 
 STACK_HELP = "stack name: a stacks/Pulumi.<name>.yaml (default: kind)"
+INTERRUPTED = (
+    "interrupted. Run `invoke {task}` again: it clears what the interruption left behind "
+    "(a stale lock, operations in flight) and carries on."
+)
 
 
 @task(
@@ -169,6 +173,8 @@ def up(c: Context, stack: str = DEFAULT_STACK, unlock: bool = False) -> None:
         outputs = lab.outputs()
     except PacketwalkError as err:
         raise _fail(err) from err
+    except KeyboardInterrupt:
+        raise Exit(INTERRUPTED.format(task="up"), code=130) from None
     deps.console.print(stack_views.run_summary(summary, outputs))
 
 
@@ -184,6 +190,8 @@ def down(c: Context, stack: str = DEFAULT_STACK, unlock: bool = False) -> None:
             summary = _lab(stack, deps, printer).down(unlock=unlock)
     except PacketwalkError as err:
         raise _fail(err) from err
+    except KeyboardInterrupt:
+        raise Exit(INTERRUPTED.format(task="down"), code=130) from None
     deps.console.print(stack_views.run_summary(summary))
     deps.console.print(f"Stack {stack!r} is down.", style="green")
 
