@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from packetwalk import versions
-from packetwalk.config import REPO_ROOT, LabConfig
+from packetwalk.config import DEFAULT_INTENTS_FILE, REPO_ROOT, LabConfig
 from packetwalk.errors import InputError
 from packetwalk.intents import (
     NS_LABEL,
@@ -96,7 +96,16 @@ def _policies(cfg: LabConfig, app: list[dict[str, Any]], repo_root: Path) -> lis
     options = PolicyOptions(namespaces=frozenset({cfg.app_namespace}),
                             dns_namespace=DNS_NAMESPACE, dns_selector=DNS_SELECTOR,
                             generated_from=cfg.intents_file)
-    return policies_from_intents(intents, workloads, options)
+    try:
+        return policies_from_intents(intents, workloads, options)
+    except InputError as err:
+        if cfg.intents_file != DEFAULT_INTENTS_FILE or cfg.app_namespace == "vote":
+            raise
+        raise InputError(
+            f"{err.detail}; {DEFAULT_INTENTS_FILE} is written for appNamespace 'vote': point "
+            f"packetwalk:intents at a copy that names namespace {cfg.app_namespace!r}",
+            source=err.source, location=err.location, choices=err.choices,
+        ) from err
 
 
 def lab_objects(cfg: LabConfig, *, repo_root: Path = REPO_ROOT) -> list[dict[str, Any]]:

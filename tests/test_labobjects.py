@@ -125,8 +125,10 @@ def test_another_app_namespace_with_its_own_intents(tmp_path: Path) -> None:
 
 def test_the_lab_intents_need_the_vote_namespace() -> None:
     cfg = parse_lab_config("s", {"packetwalk:appNamespace": "shop"}, source="s")
-    with pytest.raises(InputError, match=r"unknown Service vote\.vote"):
+    with pytest.raises(InputError, match=r"unknown Service vote\.vote") as info:
         lab_objects(cfg)
+    assert "point packetwalk:intents at a copy that names namespace 'shop'" in str(info.value)
+    assert str(info.value).startswith("stacks/intents/voting-app.yaml:document 4, line")
 
 
 @pytest.mark.parametrize("stack", stack_names())
