@@ -38,15 +38,30 @@ def cni_plugins_dir(repo_root: Path) -> Path:
     return repo_root / ".packetwalk" / "cni-plugins" / versions.CNI_PLUGINS_VERSION
 
 
-def create_cluster_script(name: str) -> str:
+def create_cluster_script(name: str, nodes: list[str]) -> str:
+    """``kind create cluster``, or adopt a same-named cluster with exactly the expected nodes.
+
+    Adopting lets an interrupted ``up`` be re-run; a same-named cluster with other nodes is
+    someone else's (or another lab's) and is refused rather than silently taken over.
+    """
     quoted = shlex.quote(name)
-    return (
-        f"if kind get clusters 2>/dev/null | grep -qx {quoted}; then\n"
-        f"  echo \"kind cluster {name} already exists (an earlier, interrupted up?); keeping it\"\n"
-        f"else\n"
-        f"  kind create cluster --name {quoted} --config - --wait {KIND_WAIT}\n"
-        f"fi\n"
-    )
+    expected = "\n".join(sorted(nodes))
+    delete_hint = f"kind delete cluster --name {name}"
+    return f"""set -eu
+if kind get clusters 2>/dev/null | grep -qx {quoted}; then
+  expected={shlex.quote(expected)}
+  actual=$(kind get nodes --name {quoted} | LC_ALL=C sort)
+  if [ "$actual" != "$expected" ]; then
+    echo "a kind cluster named {name} already exists with other nodes:" $actual >&2
+    echo "this stack expects:" $expected >&2
+    echo "delete it ({delete_hint}) or set another packetwalk:clusterName" >&2
+    exit 1
+  fi
+  echo "kind cluster {name} already exists with the expected nodes (an interrupted up?); keeping it"
+else
+  kind create cluster --name {quoted} --config - --wait {KIND_WAIT}
+fi
+"""
 
 
 def delete_cluster_script(name: str) -> str:
@@ -132,7 +147,7 @@ class KindCluster(pulumi.ComponentResource):
 
         cluster = local.Command(
             "kind-cluster",
-            create=create_cluster_script(cfg.cluster_name),
+            create=create_cluster_script(cfg.cluster_name, self.nodes),
             delete=delete_cluster_script(cfg.cluster_name),
             stdin=self.kind_config,
             triggers=[self.kind_config],

@@ -122,6 +122,8 @@ def test_traefik_node_ports_are_the_kind_port_mappings() -> None:
 
 # --- the shell the kind commands run ------------------------------------------------------------
 
+NODES = ["packetwalk-control-plane", "packetwalk-worker", "packetwalk-worker2"]
+
 
 def _fake(bin_dir: Path, name: str, body: str) -> None:
     path = bin_dir / name
@@ -152,7 +154,7 @@ case "$1" in
   create) cat > {tmp_path}/stdin.yaml ;;
 esac
 """)
-    result = _sh(create_cluster_script("packetwalk"), bin_dir, stdin="kind: Cluster\n")
+    result = _sh(create_cluster_script("packetwalk", NODES), bin_dir, stdin="kind: Cluster\n")
     assert result.returncode == 0, result.stderr
     assert log.read_text().splitlines() == [
         "get clusters",
@@ -161,16 +163,33 @@ esac
     assert (tmp_path / "stdin.yaml").read_text() == "kind: Cluster\n"
 
 
-def test_create_adopts_a_cluster_left_by_an_interrupted_up(bin_dir: Path, tmp_path: Path) -> None:
-    log = tmp_path / "kind.log"
+def _fake_kind_with(bin_dir: Path, log: Path, nodes: list[str]) -> None:
+    listing = "\\n".join(nodes)
     _fake(bin_dir, "kind", f"""echo "$@" >> {log}
-[ "$1" = get ] && printf 'packetwalk-calico\\npacketwalk\\n'
+[ "$1 $2" = "get clusters" ] && printf 'packetwalk-calico\\npacketwalk\\n'
+[ "$1 $2" = "get nodes" ] && printf '{listing}\\n'
 exit 0
 """)
-    result = _sh(create_cluster_script("packetwalk"), bin_dir, stdin="kind: Cluster\n")
-    assert result.returncode == 0
-    assert "already exists" in result.stdout
-    assert log.read_text().splitlines() == ["get clusters"]
+
+
+def test_create_adopts_a_cluster_left_by_an_interrupted_up(bin_dir: Path, tmp_path: Path) -> None:
+    log = tmp_path / "kind.log"
+    _fake_kind_with(bin_dir, log, list(reversed(NODES)))  # kind lists nodes in any order
+    result = _sh(create_cluster_script("packetwalk", NODES), bin_dir, stdin="kind: Cluster\n")
+    assert result.returncode == 0, result.stderr
+    assert "already exists with the expected nodes" in result.stdout
+    assert log.read_text().splitlines() == ["get clusters", "get nodes --name packetwalk"]
+
+
+def test_create_refuses_a_same_named_cluster_with_other_nodes(bin_dir: Path,
+                                                              tmp_path: Path) -> None:
+    log = tmp_path / "kind.log"
+    _fake_kind_with(bin_dir, log, ["packetwalk-control-plane"])
+    result = _sh(create_cluster_script("packetwalk", NODES), bin_dir, stdin="kind: Cluster\n")
+    assert result.returncode == 1
+    assert "already exists with other nodes" in result.stderr
+    assert "kind delete cluster --name packetwalk" in result.stderr
+    assert "create" not in log.read_text()
 
 
 def test_create_does_not_mistake_a_prefix_for_the_cluster(bin_dir: Path, tmp_path: Path) -> None:
@@ -179,7 +198,7 @@ def test_create_does_not_mistake_a_prefix_for_the_cluster(bin_dir: Path, tmp_pat
 [ "$1" = get ] && echo packetwalk-calico
 exit 0
 """)
-    assert _sh(create_cluster_script("packetwalk"), bin_dir).returncode == 0
+    assert _sh(create_cluster_script("packetwalk", NODES), bin_dir).returncode == 0
     assert "create cluster --name packetwalk --config - --wait 120s" in log.read_text()
 
 
