@@ -168,9 +168,20 @@ def urllib_fetcher(url: str) -> AbstractContextManager[Download]:
     return _UrlContext(url)
 
 
+def _unreachable(url: str, err: OSError) -> ToolchainError:
+    reason = getattr(err, "reason", None) or err
+    return ToolchainError(
+        f"could not download {url}: {reason}. Check the network (and HTTPS_PROXY), or install "
+        "the tool another way (`invoke doctor` lists how)"
+    )
+
+
 def _read_text(fetcher: Fetcher, url: str) -> str:
-    with fetcher(url) as download:
-        return b"".join(download.chunks()).decode("utf-8", errors="replace")
+    try:
+        with fetcher(url) as download:
+            return b"".join(download.chunks()).decode("utf-8", errors="replace")
+    except OSError as err:  # URLError, HTTPError, timeouts, resets
+        raise _unreachable(url, err) from err
 
 
 def _download(
@@ -179,13 +190,16 @@ def _download(
     """Stream ``url`` into ``target`` and return its SHA-256."""
     digest = hashlib.sha256()
     done = 0
-    with fetcher(url) as download, target.open("wb") as out:
-        for chunk in download.chunks():
-            out.write(chunk)
-            digest.update(chunk)
-            done += len(chunk)
-            if progress is not None:
-                progress(label, done, download.total)
+    try:
+        with fetcher(url) as download, target.open("wb") as out:
+            for chunk in download.chunks():
+                out.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(label, done, download.total)
+    except OSError as err:
+        raise _unreachable(url, err) from err
     return digest.hexdigest()
 
 
@@ -299,6 +313,13 @@ class Toolchain:
     def _unpack(self, spec: ToolSpec, archive: Path) -> dict[str, bytes | Path]:
         if spec.archive_dir is None:
             return {spec.name: archive}
+        try:
+            return self._untar(spec, archive)
+        except (tarfile.TarError, EOFError, OSError) as err:
+            raise ToolchainError(f"{spec.url} is not a readable tar.gz ({err})") from err
+
+    def _untar(self, spec: ToolSpec, archive: Path) -> dict[str, bytes | Path]:
+        assert spec.archive_dir is not None
         files: dict[str, bytes | Path] = {}
         prefix = spec.archive_dir.rstrip("/") + "/"
         with tarfile.open(archive, "r:gz") as tar:

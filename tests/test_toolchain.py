@@ -164,3 +164,46 @@ def test_an_older_packetwalk_install_is_upgraded(tmp_path: Path) -> None:
 def test_host_platform_names() -> None:
     os_name, arch = toolchain.host_platform()
     assert os_name in ("linux", "darwin") and arch in ("amd64", "arm64")
+
+
+def test_network_failure_is_a_clear_error_and_leaves_nothing(tmp_path: Path) -> None:
+    import urllib.error
+
+    @contextmanager
+    def offline(url: str) -> Iterator[_Body]:
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+        yield _Body(b"")  # pragma: no cover
+
+    chain = Toolchain(tmp_path / "bin", offline)
+    with pytest.raises(ToolchainError, match="could not download https://") as info:
+        chain.install(linux_specs()["kind"])
+    assert "Name or service not known" in str(info.value)
+    assert list((tmp_path / "bin").iterdir()) == []
+
+
+def test_a_download_cut_short_is_deleted(tmp_path: Path) -> None:
+    class Cut(_Body):
+        def chunks(self) -> Iterator[bytes]:
+            yield self.data[:10]
+            raise ConnectionResetError("connection reset by peer")
+
+    @contextmanager
+    def flaky(url: str) -> Iterator[_Body]:
+        name = url.rsplit("/", 1)[-1]
+        data = (DATA / name).read_bytes()
+        yield Cut(data) if not name.endswith(".sha256sum") else _Body(data)
+
+    chain = Toolchain(tmp_path / "bin", flaky)
+    with pytest.raises(ToolchainError, match="connection reset"):
+        chain.install(linux_specs()["kind"])
+    assert list((tmp_path / "bin").iterdir()) == []
+
+
+def test_a_corrupt_archive_with_the_right_checksum_is_refused(tmp_path: Path) -> None:
+    junk = b"not a tarball"
+    name = f"pulumi-v{versions.PULUMI_VERSION}-linux-x64.tar.gz"
+    sums = f"{hashlib.sha256(junk).hexdigest()}  {name}\n".encode()
+    fetcher = FixtureFetcher({name: junk, f"pulumi-{versions.PULUMI_VERSION}-checksums.txt": sums})
+    with pytest.raises(ToolchainError, match=r"not a readable tar\.gz"):
+        Toolchain(tmp_path / "bin", fetcher).install(linux_specs()["pulumi"])
+    assert list((tmp_path / "bin").iterdir()) == []
