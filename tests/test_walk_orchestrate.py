@@ -8,6 +8,7 @@ in tests/data/walk/kind-lab.yaml: host -> MetalLB address on the L2 leader (DNAT
 from __future__ import annotations
 
 import io
+import shutil
 import socket
 import struct
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,7 @@ from typing import Any, BinaryIO
 import dpkt
 import pytest
 import yaml
+from rich.console import Console
 
 from packetwalk.capture import analyze_folder, load_walk
 from packetwalk.errors import PacketwalkError
@@ -302,7 +304,7 @@ def test_request_is_sent_after_every_capture_is_ready_and_captures_stop_after(
     backend = next(c for c in calls if c.kind == "stream" and c.pod == VOTE_POD)
     assert backend.container == "pw-cap-backend"
     assert backend.command[:2] == ("sh", "-c")
-    assert "exec tcpdump -U -n -s 0 -Z root -i eth0 -w - " in backend.command[2]
+    assert "exec tcpdump --immediate-mode -U -n -s 0 -Z root -i eth0 -w - " in backend.command[2]
     assert "(host 10.244.1.5 and tcp port 80)" in backend.command[2]
     assert "echo $$ > /tmp/pw-cap-backend.pid" in backend.command[2]
 
@@ -498,3 +500,103 @@ def test_capture_container_that_cannot_start_in_traefik_is_covered_by_its_node(
     assert run.errors == []
     assert run.warnings[0].startswith("traefik: skipped: container pw-cap-traefik in pod "
                                       f"traefik/{TRAEFIK_POD} is not running")
+
+
+# -- the real thing, in network namespaces -----------------------------------------------------
+
+
+class NetnsCluster(FakeCluster):
+    """A ClusterAccess whose pods and nodes are network namespaces of a :class:`netns.Lab`.
+
+    exec and stream really run (``ip netns exec``), so tcpdump, the pid-file stop, curl and the
+    pcap stream are the real ones; only the API bookkeeping comes from the fake.
+    """
+
+    def __init__(self, lab: Any, netns_of: Mapping[tuple[str, str], str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lab, self.netns_of = lab, dict(netns_of)
+
+    def _argv(self, namespace: str, pod: str, command: Sequence[str]) -> list[str]:
+        return ["ip", "netns", "exec", self.lab.full(self.netns_of[(namespace, pod)]), *command]
+
+    def exec(self, namespace: str, pod: str, command: Sequence[str], *,
+             container: str | None = None, timeout: float = 60.0) -> CommandResult:
+        import subprocess
+
+        self.calls.append(Call("exec", tuple(command), namespace, pod, container))
+        done = subprocess.run(self._argv(namespace, pod, command), capture_output=True,
+                              text=True, timeout=timeout, check=False)
+        return CommandResult(tuple(command), done.returncode, done.stdout, done.stderr)
+
+    def shell(self, command: str, *, timeout: float = 60.0) -> CommandResult:
+        return self.exec("host", "host", ["sh", "-c", command], timeout=timeout)
+
+    def stream(self, namespace: str, pod: str, command: Sequence[str], sink: BinaryIO, *,
+               container: str | None = None) -> Any:
+        from packetwalk.kube.kubectl import ProcessStream, popen_binary
+
+        self.calls.append(Call("stream", tuple(command), namespace, pod, container))
+        return ProcessStream(popen_binary(self._argv(namespace, pod, command)), sink)
+
+
+class NetnsHostCapture:
+    def __init__(self, cluster: NetnsCluster) -> None:
+        self.cluster = cluster
+
+    def start(self, command: Sequence[str], sink: BinaryIO) -> Any:
+        return self.cluster.stream("host", "host", command, sink)
+
+    def stop_command(self, handle: Any) -> None:
+        import signal
+
+        handle._process.send_signal(signal.SIGINT)  # ip netns exec passes it to tcpdump
+
+
+@pytest.mark.root
+def test_real_nodeport_walk_in_network_namespaces(tmp_path: Path) -> None:
+    netns = pytest.importorskip("netns")
+    why = netns.missing_prerequisites()
+    if why or shutil.which("curl") is None:
+        pytest.skip(why or "needs curl")
+    from packetwalk.kube.access import NodeInfo, PodInfo
+    from packetwalk.walk.facts import ClusterFacts, service_from_object
+
+    with netns.Lab(tmp_path / "lab") as lab:
+        netns.nodeport(lab)  # host -> node 172.18.0.2:31000 -> DNAT + masquerade -> pod-b:8080
+        lab.serve_http("pod-b", netns.POD_B, 8080)
+        pod_b = PodInfo("default", "pod-b", netns.POD_B, "node", {"app": "web"}, ("web",))
+        node = NodeInfo("node", netns.NODE)
+        cluster = NetnsCluster(lab, {("default", "pod-b"): "pod-b", ("host", "host"): "host",
+                                     ("default", "pw-node-node"): "node"},
+                               pods=[pod_b], nodes=[node])
+        cluster.on_kubectl(r"delete pod", "deleted")
+        service = service_from_object({
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"type": "NodePort", "clusterIP": "10.96.0.10", "selector": {"app": "web"},
+                     "ports": [{"port": 80, "targetPort": 8080, "nodePort": 31000}]}})
+        facts = ClusterFacts(pods=(pod_b,), nodes=(node,), services=(service,),
+                             app_namespace="default", host_ip=netns.HOST)
+        plan = plan_walk(WalkRequest(to="web", via="nodeport"), facts)
+        assert [p.name for p in plan.points] == ["host", "node-node", "backend"]
+        runner = WalkRunner(cluster, host_capture=NetnsHostCapture(cluster), settle=0.5,
+                            ready_timeout=10, console=Console(file=io.StringIO()))
+        folder = tmp_path / "walk"
+        run = runner.run(plan, folder, analyze=analyze_folder)
+
+    assert run.errors == [] and run.warnings == [], (run.errors, run.warnings)
+    assert run.request is not None and run.request.stdout.strip() == "200"
+    assert [r.state for r in run.points] == ["stopped"] * 3
+    sizes = {r.point.name: r.bytes for r in run.points}
+    assert all(size > PCAP_HEADER_BYTES for size in sizes.values()), sizes
+    walk = yaml.safe_load((folder / "walk.yaml").read_text())
+    node_capture = walk["captures"][1]
+    assert node_capture["point"] == "node-node" and "veth-b" in node_capture["interfaces"].values()
+    flows = run.analysis.flows
+    dnat = [t for f in flows for t in f.translations if t.kind == "DNAT"]
+    snat = [t for f in flows for t in f.translations if t.kind == "SNAT"]
+    assert any(str(t.before) == f"{netns.NODE}:31000" and str(t.after) == f"{netns.POD_B}:8080"
+               and t.point == "node-node" for t in dnat), dnat
+    assert any(t.before.ip == netns.HOST and t.after.ip == netns.NODE for t in snat), snat
+    # every tcpdump was stopped through its pid file, none left running
+    assert not list(Path("/tmp").glob("pw-cap-node-node.pid"))
+    assert not list(Path("/tmp").glob("pw-cap-backend.pid"))

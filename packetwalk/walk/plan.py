@@ -90,11 +90,13 @@ class CapturePoint:
         return f"pw-cap-{self.name}"
 
     def tcpdump_command(self) -> tuple[str, ...]:
-        # -U: flush each packet so the stream is live; -w -: pcap to stdout; -Z root: tcpdump
-        # drops privileges to user tcpdump otherwise, which then cannot write to stdout's pipe
-        # on some images; -s 0: whole packets (HTTP headers are the evidence).
-        return ("tcpdump", "-U", "-n", "-s", "0", "-Z", "root", "-i", self.interface, "-w", "-",
-                self.filter)
+        # --immediate-mode: hand each packet over at once; libpcap otherwise holds packets in
+        # the kernel ring for up to a second, and the ones still there when tcpdump is stopped
+        # are lost. -U: flush each packet so the stream is live; -w -: pcap to stdout;
+        # -Z root: no privilege drop to user tcpdump; -s 0: whole packets (HTTP headers are
+        # evidence).
+        return ("tcpdump", "--immediate-mode", "-U", "-n", "-s", "0", "-Z", "root",
+                "-i", self.interface, "-w", "-", self.filter)
 
 
 HTTP_PORTS = frozenset({80, 443, 3000, 5000, 8000, 8080, 8081, 8443})
