@@ -48,13 +48,16 @@ def render(analysis: Analysis, fmt: str = "txt") -> str:
 
 
 def pod_matrix(analysis: Analysis, *, as_bool: bool = False) -> str:
-    """netpol-analyzer's full pod x pod matrix, self and denied pairs included."""
+    """netpol-analyzer's full pod x pod matrix, self and denied pairs included.
+
+    ``as_bool`` is its ``_bool`` variant: ``true`` only where every connection is allowed.
+    """
     pods = sorted(analysis.cluster.pods, key=lambda p: (p.namespace, p.name))
     lines = []
     for src in pods:
         for dst in pods:
             conn: ConnSet = ALL if src is dst else analysis.pod_conn(src, dst)
-            value = str(not conn.is_empty).lower() if as_bool else str(conn)
+            value = str(conn.is_all).lower() if as_bool else str(conn)
             lines.append(f"src: {src.namespace}/{src.name}, dest: {dst.namespace}/{dst.name}, "
                          f"allowed conns: {value}")
     lines.sort()
