@@ -351,3 +351,14 @@ def test_ctrl_c_says_how_to_carry_on(env: Env) -> None:
         stack_tasks.up(MockContext())
     assert info.value.code == 130
     assert "Run `invoke up` again" in str(info.value.message)
+
+
+def test_kind_config_refuses_a_gke_stack(env: Env) -> None:
+    (env.repo / "stacks" / "Pulumi.gke.yaml").write_text(
+        "config:\n  packetwalk:platform: gke\n  gcp:project: lab-123\n  gcp:zone: europe-west1-b\n"
+    )
+    with pytest.raises(Exit) as info:
+        stack_tasks.kind_config(MockContext(), stack="gke")
+    message = str(info.value.message)
+    assert "platform 'gke'" in message and "key packetwalk:platform" in message
+    assert "valid: kind, kind-calico" in message
