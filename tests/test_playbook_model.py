@@ -27,7 +27,7 @@ def test_tour_module_loads_with_every_task_kind() -> None:
     assert set(actions) == {"kubectl", "shell", "exec", "wait", "capture", "pause", "probe"}
     probe = loaded.module.steps[2].check[0].probe
     assert probe is not None and probe.from_.selector == "app=vote" and probe.expect == "deny"
-    assert loaded.module.steps[0].tasks[0].register_ == "pods"
+    assert loaded.module.steps[0].tasks[0].register_ == "vote_pods"
 
 
 def test_typo_yes_and_wrong_type_point_at_their_lines() -> None:
@@ -52,7 +52,8 @@ def test_error_message_starts_with_file_line_col() -> None:
 def test_checks_must_be_able_to_fail() -> None:
     path = DATA / "bad-check.yaml"
     assert problems(path) == [
-        f"{path}:8:9: a check cannot be a pause task (use one of kubectl, shell, exec, probe, wait)",
+        f"{path}:8:9: a check cannot be a pause task"
+        " (use one of kubectl, shell, exec, probe, wait)",
         f"{path}:9:9: a check with ignore_errors: true can never fail",
     ]
 

@@ -108,3 +108,16 @@ def test_schema_errors_are_reported_per_file(tmp_path: Path) -> None:
     reports = validate_files([DATA / "bad-keys.yaml", DATA / "01-tour.yaml"], stacks())
     assert len(reports[0].problems) == 3 and reports[0].stacks == ()
     assert reports[1].problems == ()
+
+
+def test_register_must_not_hide_facts_or_vars(tmp_path: Path) -> None:
+    module = tmp_path / "m.yaml"
+    module.write_text(
+        "title: t\nsummary: s\nvars: {ns: vote}\nsteps:\n  - name: a\n    tasks:\n"
+        "      - {shell: 'true', register: pods}\n      - {shell: 'true', register: ns}\n"
+    )
+    [report] = validate_files([module], stacks())
+    assert [f"{p.line}:{p.column} {p.message}" for p in report.problems] == [
+        "7:35 register: pods hides the fact or var of that name; choose another name",
+        "8:35 register: ns hides the fact or var of that name; choose another name",
+    ]

@@ -9,6 +9,7 @@ because ephemeral containers can never be removed and the voting app images lack
 
 from __future__ import annotations
 
+import re
 import shlex
 import struct
 from collections.abc import Callable, Sequence
@@ -72,6 +73,15 @@ class Outcome:
     """For probes and captures: whether the action itself passed (``expect`` is not used)."""
     extra: dict[str, Any] = field(default_factory=dict)
     pending: PendingCapture | None = None
+
+
+_PLACEHOLDER = re.compile(r"^(\{\{.*\}\}|<[^<>]*>)$")
+
+
+def display_join(parts: Sequence[str]) -> str:
+    """``shlex.join``, except that dry-run placeholders (``{{ x.stdout }}``, ``<pod app=vote>``)
+    stay readable: they are not values a shell would see."""
+    return " ".join(p if _PLACEHOLDER.match(p) else shlex.quote(p) for p in parts)
 
 
 def args_of(value: ArgList) -> list[str]:
@@ -143,7 +153,7 @@ class Executor:
         """The commands a task would run, for ``--dry-run`` (pods named by their selector)."""
         timeout = task.timeout
         if task.kubectl is not None:
-            return [shlex.join(["kubectl", *args_of(task.kubectl)])]
+            return [display_join(["kubectl", *args_of(task.kubectl)])]
         if task.shell is not None:
             return [task.shell]
         if task.exec is not None:
@@ -161,7 +171,7 @@ class Executor:
             container = PROBE_CONTAINER if action.debug else action.container
             return [_exec_line(action.namespace or "", pod, container, args_of(action.command))]
         if task.wait is not None:
-            return [shlex.join(["kubectl", *wait_args(task.wait)])]
+            return [display_join(["kubectl", *wait_args(task.wait)])]
         if task.probe is not None:
             probe = task.probe
             host = probe.to.host or f"<ip of pod {probe.to.name or probe.to.selector}>"
@@ -174,7 +184,7 @@ class Executor:
             ]
         if task.capture is not None:
             cap = task.capture
-            line = shlex.join(capture_command(cap)) + f" > captures/{cap.name}.pcap"
+            line = display_join(capture_command(cap)) + f" > captures/{cap.name}.pcap"
             if cap.node is not None:
                 where = f"kubectl exec -n {DEBUG_NAMESPACE} {node_debug_name(cap.node)} -c debug"
             else:
@@ -194,7 +204,7 @@ class Executor:
         timeout = float(task.timeout) if task.timeout is not None else DEFAULT_TIMEOUT
         if task.kubectl is not None:
             args = args_of(task.kubectl)
-            line = shlex.join(["kubectl", *args])
+            line = display_join(["kubectl", *args])
             self.announce(line)
             return _outcome(line, self.access.kubectl(args, timeout=timeout))
         if task.shell is not None:
@@ -204,7 +214,7 @@ class Executor:
             return self._exec(task.exec, timeout)
         if task.wait is not None:
             args = wait_args(task.wait)
-            line = shlex.join(["kubectl", *args])
+            line = display_join(["kubectl", *args])
             self.announce(line)
             wait_timeout = float(task.wait.timeout) + 30
             return _outcome(line, self.access.kubectl(args, timeout=wait_timeout))
@@ -278,7 +288,7 @@ class Executor:
             ]
             if target:
                 shown.append(f"--target={target}")
-            self.announce(shlex.join([*shown, "--", *IDLE_COMMAND]))
+            self.announce(display_join([*shown, "--", *IDLE_COMMAND]))
             spec = EphemeralContainer(name, self.image, IDLE_COMMAND, target_container=target)
             self.access.add_ephemeral_container(pod.namespace, pod.name, spec)
         if not self.access.wait_container_running(pod.namespace, pod.name, name, timeout=120):
@@ -418,7 +428,7 @@ def _exec_line(namespace: str, pod: str, container: str | None, command: Sequenc
     parts = ["kubectl", "exec", "-n", namespace, pod]
     if container:
         parts += ["-c", container]
-    return shlex.join([*parts, "--", *command])
+    return display_join([*parts, "--", *command])
 
 
 def _outcome(line: str, result: Any) -> Outcome:

@@ -62,6 +62,7 @@ class _Walk:
     context: dict[str, Any]
     problems: list[Problem]
     registers: frozenset[str] = frozenset()
+    reserved: frozenset[str] = frozenset()
 
     def problem(self, loc: Loc, message: str) -> None:
         self.problems.append(self.loaded.positions.problem(loc, message))
@@ -73,8 +74,11 @@ class _Walk:
                 continue
             ok = False
             if name in self.registers:
-                self.problem(loc, f"{name!r} is not registered yet here (a later task, or one"
-                                  f" skipped on this stack, registers it) in {text!r}")
+                self.problem(
+                    loc,
+                    f"{name!r} is not registered yet here (a later task, or one"
+                    f" skipped on this stack, registers it) in {text!r}",
+                )
                 continue
             hint = difflib.get_close_matches(name, list(self.context), n=1)
             extra = f", did you mean {hint[0]!r}?" if hint else ""
@@ -150,6 +154,12 @@ class _Walk:
                 else:
                     self.expression(task.until, (*here, "until"), extra=[task.register_])
             if task.register_ is not None:
+                if task.register_ in self.reserved:
+                    self.problem(
+                        (*here, "register"),
+                        f"register: {task.register_} hides the"
+                        f" fact or var of that name; choose another name",
+                    )
                 self.context[task.register_] = templating.Unknown(task.register_)
 
 
@@ -167,7 +177,7 @@ def validate_for_stack(loaded: LoadedModule, facts: Mapping[str, Any]) -> list[P
         for task in (*step.tasks, *step.solution, *step.check)
         if task.register_
     )
-    walk = _Walk(loaded, dict(facts), [], registers)
+    walk = _Walk(loaded, dict(facts), [], registers, frozenset((*facts, *module.vars)))
     data = loaded.data
     if templating.has_template(module.title):
         walk.problem(("title",), "the title is shown without stack facts: no templates here")
