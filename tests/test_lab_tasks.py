@@ -1,0 +1,136 @@
+"""The invoke tasks labs, lab, lab-validate and lab-replay, against the fake cluster."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from invoke import MockContext
+from invoke.exceptions import Exit
+from rich.console import Console
+from test_playbook_runner import tour_cluster
+
+from packetwalk.cli import lab_tasks, lab_views
+from packetwalk.config import STACKS_DIR
+from packetwalk.kube.fake import FakeCluster
+from packetwalk.playbook.progress import ProgressStore
+
+DATA = Path(__file__).parent / "data" / "playbooks"
+
+
+@pytest.fixture
+def screen(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    out = io.StringIO()
+    monkeypatch.setattr(lab_views, "console", Console(file=out, width=200, color_system=None))
+    return out
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeCluster:
+    cluster = tour_cluster()
+    monkeypatch.setattr(lab_tasks.DEPS, "repo", tmp_path)
+    monkeypatch.setattr(lab_tasks.DEPS, "labs_dir", DATA)
+    monkeypatch.setattr(lab_tasks.DEPS, "stacks_dir", STACKS_DIR)
+    monkeypatch.setattr(lab_tasks.DEPS, "cluster", lambda cfg: cluster)
+
+    def no_terminal(prompt: str) -> str:
+        raise EOFError
+
+    monkeypatch.setattr(lab_tasks.DEPS, "ask", no_terminal)
+    return cluster
+
+
+def test_labs_lists_modules_with_progress(
+    fake: FakeCluster, screen: io.StringIO, tmp_path: Path
+) -> None:
+    lab_tasks.labs(MockContext())
+    assert screen.getvalue().splitlines() == [
+        "01-tour  Tour: Every task kind once, against the fake cluster.  (not started)"
+    ]
+    store = ProgressStore(tmp_path, "kind")
+    progress = store.load("01-tour")
+    progress.complete(0, 4)
+    store.save(progress)
+    screen.truncate(0)
+    screen.seek(0)
+    lab_tasks.labs(MockContext())
+    assert "(1/4 steps, next: step 2)" in screen.getvalue()
+    screen.truncate(0)
+    screen.seek(0)
+    lab_tasks.labs(MockContext(), stack="kind-cilium")
+    assert "(not for stack kind-cilium: needs cni kindnet or calico, the stack has cilium)" in (
+        screen.getvalue()
+    )
+
+
+def test_lab_yes_runs_and_writes_a_run_folder(
+    fake: FakeCluster, screen: io.StringIO, tmp_path: Path
+) -> None:
+    lab_tasks.lab(MockContext(), "1", yes=True)
+    text = screen.getvalue()
+    assert "$ kubectl get pods -n vote -o json" in text
+    assert "✔ check passed (2/2)" in text
+    assert "module 01-tour done" in text
+    [run] = (tmp_path / "runs").iterdir()
+    assert run.name.endswith("-01-tour")
+    assert (run / "events.jsonl").is_file() and (run / "captures" / "vote.pcap").is_file()
+    screen.truncate(0)
+    screen.seek(0)
+    lab_tasks.lab_replay(MockContext(), str(run))
+    assert screen.getvalue() == text
+
+
+def test_lab_failing_check_exits_non_zero_with_hint(fake: FakeCluster, screen: io.StringIO) -> None:
+    fake.on_exec(r"nc -z", "pw-probe-rc=0\n")
+    with pytest.raises(Exit) as caught:
+        lab_tasks.lab(MockContext(), "01-tour", yes=True)
+    assert caught.value.code == 1
+    text = screen.getvalue()
+    assert "✘ vote/vote-7d -> redis.vote:6379: connected, expected deny" in text
+    assert "Apply the file labs/manifests/deny.yaml in vote." in text
+    assert "step 3 did not pass" in text
+
+
+def test_lab_refuses_a_stack_the_module_does_not_support(fake: FakeCluster) -> None:
+    with pytest.raises(Exit) as caught:
+        lab_tasks.lab(MockContext(), "1", stack="kind-cilium")
+    assert "not for stack kind-cilium: it needs cni kindnet or calico" in str(caught.value.message)
+    assert fake.calls == []
+
+
+def test_lab_dry_run_touches_no_cluster(
+    fake: FakeCluster, screen: io.StringIO, tmp_path: Path
+) -> None:
+    lab_tasks.lab(MockContext(), "1", dry_run=True)
+    assert "$ docker exec packetwalk-worker ip route" in screen.getvalue()
+    assert fake.calls == [] and not (tmp_path / "runs").exists()
+
+
+def test_lab_check_and_unknown_module(fake: FakeCluster, screen: io.StringIO) -> None:
+    with pytest.raises(Exit) as caught:
+        lab_tasks.lab(MockContext(), "01-tour", check=True, step=2)
+    assert caught.value.code == 1  # cap was never registered: the check cannot pass
+    with pytest.raises(Exit) as missing:
+        lab_tasks.lab(MockContext(), "02-nope")
+    assert "no lab module '02-nope'" in str(missing.value.message)
+    assert "(valid: 01-tour)" in str(missing.value.message)
+
+
+def test_lab_validate_paths_and_exit_codes(screen: io.StringIO) -> None:
+    lab_tasks.lab_validate(MockContext(), paths=str(DATA / "01-tour.yaml"))
+    assert screen.getvalue() == (
+        f"ok {DATA / '01-tour.yaml'} (stacks: kind, kind-calico, kind-ipvs, kind-nftables)\n"
+    )
+    with pytest.raises(Exit) as caught:
+        both = f"{DATA / 'bad-keys.yaml'},{DATA / 'bad-templates.yaml'}"
+        lab_tasks.lab_validate(MockContext(), paths=both)
+    assert caught.value.code == 1
+    assert "7 problem(s) in 2 module file(s)" in str(caught.value.message)
+    assert f"{DATA / 'bad-keys.yaml'}:6:9: unknown key 'kubctl'" in screen.getvalue()
+
+
+def test_lab_validate_defaults_to_the_project_modules(screen: io.StringIO) -> None:
+    lab_tasks.lab_validate(MockContext())
+    lines = screen.getvalue().splitlines()
+    assert lines and all(line.startswith("ok ") for line in lines)
