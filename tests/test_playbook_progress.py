@@ -50,7 +50,7 @@ def test_unreadable_file_is_reported_not_overwritten(tmp_path: Path) -> None:
     path.parent.mkdir(parents=True)
     path.write_text("{broken")
     store = ProgressStore(tmp_path, "kind")
-    with pytest.raises(InputError, match="kind.json: cannot read the progress file"):
+    with pytest.raises(InputError, match=r"kind\.json: cannot read the progress file"):
         store.load("m")
     with pytest.raises(InputError):
         store.save(ModuleProgress("m"))
