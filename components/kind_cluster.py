@@ -23,6 +23,7 @@ from pulumi_command import local
 from packetwalk import versions
 from packetwalk.addresspool import lb_address_range
 from packetwalk.config import LabConfig
+from packetwalk.errors import PacketwalkError
 from packetwalk.kindconfig import kind_context, node_names, render_kind_config
 
 CREATE_TIMEOUT = "10m"
@@ -31,6 +32,14 @@ KIND_WAIT = "120s"
 CNI_PLUGINS_RELEASES = "https://github.com/containernetworking/plugins/releases/download"
 DOCKER_NETWORK = '"${KIND_EXPERIMENTAL_DOCKER_NETWORK:-kind}"'
 """kind's node network; kind itself honours the same variable to use another one."""
+
+
+def pool_range(inspect_output: str) -> str:
+    """The MetalLB range; a network unfit for one stops the run with the reason, no traceback."""
+    try:
+        return lb_address_range(inspect_output)
+    except PacketwalkError as err:
+        raise pulumi.RunError(str(err)) from err
 
 
 def cni_plugins_dir(repo_root: Path) -> Path:
@@ -175,7 +184,7 @@ class KindCluster(pulumi.ComponentResource):
                 depends_on=[cluster])),
         )
         self.kubeconfig = pulumi.Output.secret(kubeconfig.stdout)
-        self.lb_address_range = network.stdout.apply(lb_address_range)
+        self.lb_address_range = network.stdout.apply(pool_range)
         self.register_outputs({
             "kubeconfig": self.kubeconfig,
             "kubeContext": self.kube_context,
@@ -188,4 +197,4 @@ def docker_network_range(name: str, opts: pulumi.ResourceOptions | None = None) 
         pulumi.Output[str]):
     """The MetalLB range for a kind cluster this program did not create (CI's kind-action)."""
     network = local.Command(name, create=network_inspect_script(), opts=opts)
-    return network.stdout.apply(lb_address_range)
+    return network.stdout.apply(pool_range)

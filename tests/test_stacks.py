@@ -452,3 +452,9 @@ def test_platform_without_cluster_component_is_refused_before_any_resource() -> 
     with pytest.raises(pulumi.RunError, match="platform 'gke' has no cluster component"):
         _cluster("gke-demo", config=config, registrations=registrations)
     assert registrations == []
+
+
+def test_kind_network_without_ipv4_stops_the_run_with_the_reason() -> None:
+    ipv6_only = '[{"Name": "kind", "IPAM": {"Config": [{"Subnet": "fc00:f853:ccd:e793::/64"}]}}]'
+    with pytest.raises(pulumi.RunError, match="no IPv4 subnet"):
+        _cluster("kind", network_inspect=ipv6_only)
