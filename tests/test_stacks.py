@@ -458,3 +458,20 @@ def test_kind_network_without_ipv4_stops_the_run_with_the_reason() -> None:
     ipv6_only = '[{"Name": "kind", "IPAM": {"Config": [{"Subnet": "fc00:f853:ccd:e793::/64"}]}}]'
     with pytest.raises(pulumi.RunError, match="no IPv4 subnet"):
         _cluster("kind", network_inspect=ipv6_only)
+
+
+@pytest.mark.parametrize(("folder", "project"), [("cluster", "packetwalk-cluster"),
+                                                 ("lab", "packetwalk-lab")])
+def test_project_files_share_one_config_folder(folder: str, project: str) -> None:
+    project_dir = REPO_ROOT / "stacks" / folder
+    settings = yaml.safe_load((project_dir / "Pulumi.yaml").read_text(encoding="utf-8"))
+    assert settings["name"] == project
+    assert settings["runtime"]["name"] == "python"
+    assert (project_dir / settings["runtime"]["options"]["virtualenv"]).resolve() == \
+        REPO_ROOT / ".venv"
+    # Pulumi resolves Pulumi.<stack>.yaml as <project dir>/<stackConfigDir>/Pulumi.<stack>.yaml.
+    config_dir = (project_dir / settings["stackConfigDir"]).resolve()
+    assert config_dir == REPO_ROOT / "stacks"
+    for stack in EXPECTED_STACKS:
+        assert (config_dir / f"Pulumi.{stack}.yaml").is_file()
+    assert (project_dir / "__main__.py").is_file()
