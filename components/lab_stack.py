@@ -25,12 +25,15 @@ from packetwalk.errors import PacketwalkError
 from packetwalk.labobjects import app_hosts, lab_objects
 
 CLUSTER_PROJECT = "packetwalk-cluster"
-ORGANIZATION = "organization"
-"""The file backend's only organization; stack references there are organization/project/stack."""
 
 
 def cluster_stack_name(stack: str) -> str:
-    return f"{ORGANIZATION}/{CLUSTER_PROJECT}/{stack}"
+    """The cluster stack of the same name, in this stack's organization.
+
+    DIY backends (``file://``, ``gs://``) have the single organization ``organization``; on Pulumi
+    Cloud (``PULUMI_BACKEND_URL``) it is the user's, which a hard-coded name would miss.
+    """
+    return f"{pulumi.get_organization()}/{CLUSTER_PROJECT}/{stack}"
 
 
 def _kubeconfig_path(cfg: LabConfig) -> str:

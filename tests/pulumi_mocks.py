@@ -262,6 +262,7 @@ def run_program(
     stack_outputs: Mapping[str, Any] | None = None,
     network_inspect: str = KIND_NETWORK_INSPECT,
     registrations: list[Registration] | None = None,
+    organization: str = "organization",
 ) -> ProgramRun:
     """Run ``program`` (a ``__main__.py``) the way ``pulumi up``/``preview`` would, under mocks.
 
@@ -272,7 +273,7 @@ def run_program(
     mocks = LabMocks(stack_outputs, network_inspect, preview=preview)
     monitor = RecordingMonitor(mocks, registrations)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview,
-                             monitor=monitor, organization="organization")
+                             monitor=monitor, organization=organization)
     pulumi.runtime.set_all_config(dict(config))
     pulumi_settings.SETTINGS.rpc_manager.clear()
     pulumi_settings.SETTINGS.outputs.clear()

@@ -475,3 +475,10 @@ def test_project_files_share_one_config_folder(folder: str, project: str) -> Non
     for stack in EXPECTED_STACKS:
         assert (config_dir / f"Pulumi.{stack}.yaml").is_file()
     assert (project_dir / "__main__.py").is_file()
+
+
+def test_cluster_reference_follows_the_organization_of_the_backend() -> None:
+    # DIY backends (file://, gs://) have the organization "organization"; Pulumi Cloud the user's.
+    lab = _lab("kind", _cluster("kind"), organization="acme")
+    [reference] = lab.of_type("pulumi:pulumi:StackReference")
+    assert reference.inputs["name"] == "acme/packetwalk-cluster/kind"
