@@ -39,16 +39,26 @@ def ip(text: str) -> bytes:
     return bytes(int(x) for x in text.split("."))
 
 
-def ipv4_tcp(src: bytes, dst: bytes, sport: int, dport: int, seq: int, ack: int, flags: int,
-             ipid: int, payload: bytes) -> bytes:  # fmt: skip
+def ipv4_tcp(
+    src: bytes,
+    dst: bytes,
+    sport: int,
+    dport: int,
+    seq: int,
+    ack: int,
+    flags: int,
+    ipid: int,
+    payload: bytes,
+) -> bytes:
     tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0)
     total = 20 + len(tcp) + len(payload)
     iph = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, ipid, 0x4000, 64, 6, 0, src, dst)
     return iph + tcp + payload
 
 
-def connection(rng: random.Random, client: bytes, vip: bytes, pod: bytes, node: bytes, index: int,
-               packets: int) -> list[tuple[bool, int, int, int, int, bytes]]:  # fmt: skip
+def connection(
+    rng: random.Random, client: bytes, vip: bytes, pod: bytes, node: bytes, index: int, packets: int
+) -> list[tuple[bool, int, int, int, int, bytes]]:
     """(request?, seq, ack, flags, ipid, payload) for one connection of ``packets`` packets."""
     del client, vip, pod, node, index
     cseq, sseq = rng.getrandbits(32), rng.getrandbits(32)
@@ -132,8 +142,11 @@ def generate(folder: Path, total_packets: int, seed: int = 7) -> int:
                 sts = ts + 12
                 pad = (-len(frame)) % 4
                 blen = 32 + len(frame) + pad
-                server_f.write(struct.pack("<IIIIIII", 6, blen, 0, sts >> 32, sts & 0xFFFFFFFF,
-                                           len(frame), len(frame)))  # fmt: skip
+                server_f.write(
+                    struct.pack(
+                        "<IIIIIII", 6, blen, 0, sts >> 32, sts & 0xFFFFFFFF, len(frame), len(frame)
+                    )
+                )
                 server_f.write(frame + b"\0" * pad + struct.pack("<I", blen))
                 written += 4
     (folder / "walk.yaml").write_text(
@@ -186,10 +199,17 @@ def main() -> None:
         t = time.perf_counter()
         written = generate(folder, args.packets)
         size = sum(f.stat().st_size for f in folder.iterdir()) / 2**20
-        print(f"generated {written:,} packets ({size:.0f} MiB, 3 files) in "
-              f"{time.perf_counter() - t:.1f} s: {folder}")  # fmt: skip
-        out = subprocess.run([sys.executable, "-c", ANALYZE, str(folder)], capture_output=True,
-                             text=True, check=True, cwd=ROOT).stdout.strip()  # fmt: skip
+        print(
+            f"generated {written:,} packets ({size:.0f} MiB, 3 files) in "
+            f"{time.perf_counter() - t:.1f} s: {folder}"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", ANALYZE, str(folder)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout.strip()
         print(f"analysis result: {out}")
         ours = measure([sys.executable, "-c", ANALYZE, str(folder)])
         rows = [("packetwalk analyze_folder (all 3 files)", ours[0], ours[1])]

@@ -94,8 +94,21 @@ class Lab:
 
     def veth(self, ns_a: str, if_a: str, ns_b: str, if_b: str) -> None:
         """A veth pair from ``ns_a``/``if_a`` to ``ns_b``/``if_b``, both up."""
-        sh("ip", "-n", self.full(ns_a), "link", "add", if_a, "type", "veth", "peer", "name", if_b,
-           "netns", self.full(ns_b))  # fmt: skip
+        sh(
+            "ip",
+            "-n",
+            self.full(ns_a),
+            "link",
+            "add",
+            if_a,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            if_b,
+            "netns",
+            self.full(ns_b),
+        )
         self.run(ns_a, "ip", "link", "set", if_a, "up")
         self.run(ns_b, "ip", "link", "set", if_b, "up")
 
@@ -120,16 +133,26 @@ class Lab:
         """A Python HTTP server; returns once it accepts connections (before any capture)."""
         content = Path(tempfile.mkdtemp(prefix="pw-www-"))
         (content / "index.html").write_text(f"hello from {ns}\n")
-        self.popen(ns, sys.executable, "-m", "http.server", "--bind", address, str(port),
-                   "--directory", str(content))  # fmt: skip
+        self.popen(
+            ns,
+            sys.executable,
+            "-m",
+            "http.server",
+            "--bind",
+            address,
+            str(port),
+            "--directory",
+            str(content),
+        )
         self.wait_port(ns, address, port)
 
     def serve_proxy(self, ns: str, listen: tuple[str, int], backend: tuple[str, int]) -> None:
         """A tiny TCP proxy: every accepted connection gets its own new connection to the backend
         (what Traefik does), so the walk shows two flows."""
         code = textwrap.dedent(PROXY_CODE)
-        self.popen(ns, sys.executable, "-c", code, listen[0], str(listen[1]), backend[0],
-                   str(backend[1]))  # fmt: skip
+        self.popen(
+            ns, sys.executable, "-c", code, listen[0], str(listen[1]), backend[0], str(backend[1])
+        )
         self.wait_port(ns, *listen)
 
     def wait_port(self, ns: str, address: str, port: int, timeout: float = 10) -> None:
@@ -154,8 +177,9 @@ class Lab:
 
     # --- captures ---------------------------------------------------------------------------
 
-    def capture(self, ns: str, point: str, kind: str, interface: str = "eth0",
-                extra: Sequence[str] = ()) -> None:  # fmt: skip
+    def capture(
+        self, ns: str, point: str, kind: str, interface: str = "eth0", extra: Sequence[str] = ()
+    ) -> None:
         """tcpdump -U -w into ``<point>.pcap``; on ``any`` also saves ``ip -o link`` next to it."""
         file = f"{point}.pcap"
         links_file = None
@@ -164,8 +188,20 @@ class Lab:
             (self.folder / links_file).write_text(self.run(ns, "ip", "-o", "link").stdout)
         # --immediate-mode: without it, packets still in libpcap's ring block when SIGINT arrives
         # are never written (seen here: "2 packets received by filter", 0 captured)
-        cmd = ["tcpdump", "-U", "--immediate-mode", "-n", "-Z", "root", "-i", interface, *extra,
-               "-w", str(self.folder / file), "tcp or udp"]  # fmt: skip
+        cmd = [
+            "tcpdump",
+            "-U",
+            "--immediate-mode",
+            "-n",
+            "-Z",
+            "root",
+            "-i",
+            interface,
+            *extra,
+            "-w",
+            str(self.folder / file),
+            "tcp or udp",
+        ]
         proc = self.popen(ns, *cmd)
         _wait_listening(proc)
         self.captures.append(Capture(point, kind, file, proc, links_file))
@@ -216,9 +252,19 @@ class Lab:
                 proc.wait(timeout=5)
             if proc.stderr:
                 proc.stderr.close()
+        failed = []
         for ns in reversed(self.namespaces):
-            sh("ip", "netns", "del", ns, check=False)
+            # a just-killed process can keep the namespace mount busy for a moment
+            for _attempt in range(20):
+                result = sh("ip", "netns", "del", ns, check=False)
+                if result.returncode == 0 or not Path(f"/run/netns/{ns}").exists():
+                    break
+                time.sleep(0.1)
+            else:
+                failed.append(f"{ns}: {result.stderr.strip()}")
         self.namespaces.clear()
+        if failed:
+            raise RuntimeError("could not delete namespaces: " + "; ".join(failed))
 
 
 PROXY_CODE = """
@@ -306,9 +352,24 @@ def pods_and_node(lab: Lab, with_traefik: bool = False) -> None:
 
 
 def dnat_iptables(lab: Lab, vip: str, port: int, target: str, target_port: int) -> None:
-    lab.run("node", "iptables", "-t", "nat", "-A", "PREROUTING", "-d", f"{vip}/32", "-p", "tcp",
-            "--dport", str(port), "-j", "DNAT", "--to-destination",
-            f"{target}:{target_port}")  # fmt: skip
+    lab.run(
+        "node",
+        "iptables",
+        "-t",
+        "nat",
+        "-A",
+        "PREROUTING",
+        "-d",
+        f"{vip}/32",
+        "-p",
+        "tcp",
+        "--dport",
+        str(port),
+        "-j",
+        "DNAT",
+        "--to-destination",
+        f"{target}:{target_port}",
+    )
 
 
 def dnat_nft(lab: Lab, vip: str, port: int, target: str, target_port: int) -> None:
@@ -317,8 +378,13 @@ def dnat_nft(lab: Lab, vip: str, port: int, target: str, target_port: int) -> No
         "  type nat hook prerouting priority dstnat; policy accept;\n"
         f"  ip daddr {vip} tcp dport {port} dnat to {target}:{target_port}\n }}\n}}\n"
     )
-    proc = subprocess.run(["ip", "netns", "exec", lab.full("node"), "nft", "-f", "-"],
-                          input=rules, capture_output=True, text=True, timeout=30)  # fmt: skip
+    proc = subprocess.run(
+        ["ip", "netns", "exec", lab.full("node"), "nft", "-f", "-"],
+        input=rules,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"nft failed: {proc.stderr}")
 
@@ -338,10 +404,40 @@ def nodeport(lab: Lab) -> None:
     lab.run("pod-b", "ip", "route", "add", "default", "dev", "eth0")
     lab.run("node", "ip", "route", "add", f"{POD_B}/32", "dev", "veth-b")
     lab.run("node", "sysctl", "-qw", "net.ipv4.conf.veth-b.proxy_arp=1")
-    lab.run("node", "iptables", "-t", "nat", "-A", "PREROUTING", "-d", f"{NODE}/32", "-p", "tcp",
-            "--dport", "31000", "-j", "DNAT", "--to-destination", f"{POD_B}:8080")  # fmt: skip
-    lab.run("node", "iptables", "-t", "nat", "-A", "POSTROUTING", "-d", f"{POD_B}/32", "-p", "tcp",
-            "--dport", "8080", "-j", "MASQUERADE")  # fmt: skip
+    lab.run(
+        "node",
+        "iptables",
+        "-t",
+        "nat",
+        "-A",
+        "PREROUTING",
+        "-d",
+        f"{NODE}/32",
+        "-p",
+        "tcp",
+        "--dport",
+        "31000",
+        "-j",
+        "DNAT",
+        "--to-destination",
+        f"{POD_B}:8080",
+    )
+    lab.run(
+        "node",
+        "iptables",
+        "-t",
+        "nat",
+        "-A",
+        "POSTROUTING",
+        "-d",
+        f"{POD_B}/32",
+        "-p",
+        "tcp",
+        "--dport",
+        "8080",
+        "-j",
+        "MASQUERADE",
+    )
 
 
 def conntrack_entries(lab: Lab) -> str:

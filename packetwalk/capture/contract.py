@@ -80,7 +80,7 @@ class _Doc:
 
 
 def load_walk(folder: Path) -> WalkSpec:
-    """Read and validate ``FOLDER/walk.yaml``; :class:`InputError` names the file, line and field."""
+    """Read and validate ``FOLDER/walk.yaml``; errors name the file, line and field."""
     path = folder / WALK_FILE
     source = str(path)
     if not folder.is_dir():

@@ -76,7 +76,7 @@ def order_group(
     group: Group, points: Sequence[PointInfo], roles: AddressRoles = NO_ROLES
 ) -> OrderedGroup:
     """Request order of a connection's sightings, and the translations between its views."""
-    weights = _pair_weights(group, points, roles)
+    weights, evidence = _pair_weights(group, points, roles)
     views: dict[View, list[Sighting]] = {}
     for sighting in sorted(group.sightings, key=lambda s: (s.first_ts, s.id)):
         views.setdefault(sighting.view, []).append(sighting)
@@ -87,7 +87,12 @@ def order_group(
         for s in views[vi]:
             for t in views[vj]:
                 total += weights.get((s.id, t.id), 0)
-        total += _view_hint(vi, vj, roles)
+        hint = _view_hint(vi, vj, roles)
+        total += hint
+        if hint > 0:
+            for s in views[vi]:
+                for t in views[vj]:
+                    evidence[(s.id, t.id)] = max(evidence.get((s.id, t.id), 0), hint)
         if total:
             vweights[(i, j)] = total
     view_order = _best_order(len(view_keys), vweights)
@@ -100,12 +105,10 @@ def order_group(
             if (members[a].id, members[b].id) in weights
         }
         ordered.extend(members[k] for k in _best_order(len(members), sweights))
-    used = [w for w in (*vweights.values(), *weights.values()) if w > 0]
-    ordered_by = "time"
-    for threshold, reason in _REASONS:
-        if any(w >= threshold for w in used):
-            ordered_by = reason
-            break
+    strongest = max(
+        (evidence.get((a.id, b.id), 0) for a, b in itertools.combinations(ordered, 2)), default=0
+    )
+    ordered_by = next((reason for level, reason in _REASONS if strongest >= level), "time")
     ordered_views = tuple(view_keys[i] for i in view_order)
     translations = _translations(ordered_views, views, group, points)
     return OrderedGroup(tuple(ordered), tuple(translations), ordered_by, ordered_views)
@@ -113,13 +116,16 @@ def order_group(
 
 def _pair_weights(
     group: Group, points: Sequence[PointInfo], roles: AddressRoles
-) -> dict[tuple[int, int], int]:
-    """weights[(s, t)] > 0: evidence that sighting s comes before t on the request."""
+) -> tuple[dict[tuple[int, int], int], dict[tuple[int, int], int]]:
+    """weights[(s, t)] > 0: net evidence that sighting s comes before t on the request;
+    evidence[(s, t)]: the strongest single kind of evidence for that order (for ``ordered_by``)."""
     weights: dict[tuple[int, int], int] = {}
+    evidence: dict[tuple[int, int], int] = {}
 
     def vote(before: int, after: int, weight: int) -> None:
         weights[(before, after)] = weights.get((before, after), 0) + weight
         weights[(after, before)] = weights.get((after, before), 0) - weight
+        evidence[(before, after)] = max(evidence.get((before, after), 0), weight)
 
     # the same packet at several sightings: gather per packet key
     per_key: dict[int, dict[int, tuple[int, int, bool]]] = {}
@@ -162,7 +168,7 @@ def _pair_weights(
                 vote(sa.id, sb.id, FIRST_TIME)
             else:
                 vote(sb.id, sa.id, FIRST_TIME)
-    return weights
+    return weights, evidence
 
 
 def _endpoint_rank(sighting: Sighting, point: PointInfo) -> int:

@@ -32,14 +32,12 @@ def walk_view(analysis: WalkAnalysis) -> Group:
             ),
             title_justify="left",
         )
-        for name, justify in (("#", "right"), ("point", "left"), ("interface", "left"),
-                              ("dir", "left"), ("source", "left"), ("destination", "left"),
-                              ("+ms", "right"), ("pkts", "right")):  # fmt: skip
+        for name in ("#", "point", "interface", "dir", "source", "destination", "+ms", "pkts"):
             fold = name in ("source", "destination")
             table.add_column(
                 name,
-                justify=justify,
-                overflow="fold" if fold else "ellipsis",  # type: ignore[arg-type]
+                justify="right" if name in ("#", "+ms", "pkts") else "left",
+                overflow="fold" if fold else "ellipsis",
                 min_width=17 if fold else None,
             )
         changed: set[int] = set()
