@@ -187,6 +187,7 @@ class Analysis:
         self._build_entries()
         self._check_label_gaps()
         self._pair_cache: dict[tuple[int, int], ConnSet] = {}
+        self._row_cache: dict[int, dict[int, ConnSet]] = {}
 
     # ------------------------------------------------------------------ grouping
 
@@ -475,26 +476,94 @@ class Analysis:
     def isolation(self, cls: int) -> tuple[bool, bool]:
         return self._ingress[cls] is not None, self._egress[cls] is not None
 
+    # ------------------------------------------------------------------ whole rows
+    # A row starts from the side that is usually narrow (the source's egress entries, or the
+    # destination's ingress entries for External sources), so a default-deny cluster costs what
+    # its allow rules open, not classes squared.
+
+    def class_row(self, a: int) -> dict[int, ConnSet]:
+        """Every destination class ``a`` may reach, with the connections (no self rule)."""
+        hit = self._row_cache.get(a)
+        if hit is not None:
+            return hit
+        egress = self._egress[a]
+        candidates: dict[int, ConnSet] = {}
+        if egress is None:
+            candidates = dict.fromkeys(range(len(self.classes)), ALL)
+        else:
+            for entry in egress:
+                for b in _bits(entry.class_mask):
+                    conn = entry.ports.on(self.classes[b].ports)
+                    if not conn.is_empty:
+                        prev = candidates.get(b)
+                        candidates[b] = conn if prev is None else prev | conn
+        row: dict[int, ConnSet] = {}
+        bit = 1 << a
+        for b, out in candidates.items():
+            ingress = self._ingress[b]
+            if ingress is not None:
+                dst_ports = self.classes[b].ports
+                allowed = NONE
+                for entry in ingress:
+                    if entry.class_mask & bit:
+                        allowed = allowed | entry.ports.on(dst_ports)
+                out = out & allowed
+            if not out.is_empty:
+                row[b] = out
+        self._row_cache[a] = row
+        return row
+
+    def _atom_row(self, entries: list[_Entry] | None, count: int,
+                  dst_ports: tuple[ContainerPort, ...]) -> dict[int, ConnSet]:
+        if entries is None:
+            return dict.fromkeys(range(count), ALL)
+        row: dict[int, ConnSet] = {}
+        for entry in entries:
+            if not entry.atom_mask:
+                continue
+            conn = entry.ports.on(dst_ports)
+            if conn.is_empty:
+                continue
+            for index in _bits(entry.atom_mask):
+                prev = row.get(index)
+                row[index] = conn if prev is None else prev | conn
+        return row
+
     def edges(self, *, external: bool = True) -> Iterator[tuple[Node, Node, ConnSet]]:
         """Every ordered pair of distinct peers with at least one allowed connection."""
+        index_of = {id(w): i for i, w in enumerate(self.workloads)}
+        by_class: dict[int, list[int]] = {}
+        for i, w in enumerate(self.workloads):
+            for c in w.classes:
+                by_class.setdefault(c, []).append(i)
         if external:
-            for atom in self.sources:
-                for dst in self.workloads:
-                    conn = self.conn(atom, dst)
-                    if not conn.is_empty:
-                        yield atom, dst, conn
-        for src in self.workloads:
             for dst in self.workloads:
-                if src is dst:
-                    continue
-                conn = self.conn(src, dst)
-                if not conn.is_empty:
-                    yield src, dst, conn
+                inbound: dict[int, ConnSet] = {}
+                for b in dst.classes:
+                    row = self._atom_row(self._ingress[b], len(self.sources),
+                                         self.classes[b].ports)
+                    for atom_index, conn in row.items():
+                        inbound[atom_index] = inbound.get(atom_index, NONE) | conn
+                for atom_index in sorted(inbound):
+                    yield self.sources[atom_index], dst, inbound[atom_index]
+        for src in self.workloads:
+            reach: dict[int, ConnSet] = {}
+            for a in src.classes:
+                for b, conn in self.class_row(a).items():
+                    for target in by_class[b]:
+                        prev = reach.get(target)
+                        reach[target] = conn if prev is None else prev | conn
+            reach.pop(index_of[id(src)], None)
+            for target in sorted(reach):
+                yield src, self.workloads[target], reach[target]
             if external:
-                for atom in self.destinations:
-                    conn = self.conn(src, atom)
-                    if not conn.is_empty:
-                        yield src, atom, conn
+                outbound: dict[int, ConnSet] = {}
+                for a in src.classes:
+                    for atom_index, conn in self._atom_row(
+                            self._egress[a], len(self.destinations), ()).items():
+                        outbound[atom_index] = outbound.get(atom_index, NONE) | conn
+                for atom_index in sorted(outbound):
+                    yield src, self.destinations[atom_index], outbound[atom_index]
 
     def self_pairs(self) -> list[tuple[Workload, ConnSet]]:
         """Spec mode: what each workload's pods may send to pods of the same workload."""

@@ -224,7 +224,7 @@ def _err(origin: Origin, obj: str, field: str, message: str,
 
 def _meta(obj: Mapping[str, Any], origin: Origin, kind: str) -> tuple[str, str, dict[str, str]]:
     meta = obj.get("metadata")
-    if not isinstance(meta, Mapping):
+    if not isinstance(meta, dict):
         raise _err(origin, kind, "metadata", "missing (every object needs metadata.name)")
     name = meta.get("name")
     if not isinstance(name, str) or not name:
@@ -239,7 +239,7 @@ def _meta(obj: Mapping[str, Any], origin: Origin, kind: str) -> tuple[str, str, 
 def _labels(raw: object, origin: Origin, obj: str, field: str) -> dict[str, str]:
     if raw is None:
         return {}
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, dict):
         raise _err(origin, obj, field, "must be a mapping of label keys to string values")
     labels: dict[str, str] = {}
     for key, value in raw.items():
@@ -259,18 +259,18 @@ def _namespace(obj: Mapping[str, Any], origin: Origin) -> Namespace:
 def _container_ports(
     spec: object, origin: Origin, obj: str, field: str, warnings: list[str] | None = None
 ) -> tuple[ContainerPort, ...]:
-    if not isinstance(spec, Mapping):
+    if not isinstance(spec, dict):
         return ()
     ports: list[ContainerPort] = []
     containers = spec.get("containers") or []
     if not isinstance(containers, list):
         raise _err(origin, obj, f"{field}.containers", "must be a list")
     for ci, container in enumerate(containers):
-        if not isinstance(container, Mapping):
+        if not isinstance(container, dict):
             continue
         for pi, raw in enumerate(container.get("ports") or []):
             where = f"{field}.containers[{ci}].ports[{pi}]"
-            if not isinstance(raw, Mapping):
+            if not isinstance(raw, dict):
                 raise _err(origin, obj, where, "must be a mapping with containerPort")
             number = raw.get("containerPort")
             if number is None and warnings is not None:
@@ -301,12 +301,12 @@ def _pod(obj: Mapping[str, Any], origin: Origin, warnings: list[str]) -> Pod:
     status = obj.get("status") or {}
     owner = Owner("Pod", name)
     for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
-        if isinstance(ref, Mapping) and ref.get("controller") and isinstance(ref.get("name"), str):
+        if isinstance(ref, dict) and ref.get("controller") and isinstance(ref.get("name"), str):
             kind = ref.get("kind") or "Pod"
             if kind != "Node":  # static (mirror) pods stand alone
                 owner = Owner(str(kind), ref["name"])
             break
-    ip = status.get("podIP") if isinstance(status, Mapping) else None
+    ip = status.get("podIP") if isinstance(status, dict) else None
     return Pod(
         namespace=namespace,
         name=name,
@@ -314,7 +314,7 @@ def _pod(obj: Mapping[str, Any], origin: Origin, warnings: list[str]) -> Pod:
         ports=_container_ports(spec, origin, f"Pod {namespace}/{name}", "spec", warnings),
         owner=owner,
         ip=ip if isinstance(ip, str) and ip else None,
-        host_network=bool(isinstance(spec, Mapping) and spec.get("hostNetwork")),
+        host_network=bool(isinstance(spec, dict) and spec.get("hostNetwork")),
         origin=origin,
     )
 
@@ -324,11 +324,11 @@ def _workload_pod(obj: Mapping[str, Any], kind: str, origin: Origin, warnings: l
     node: object = obj.get("spec") or {}
     field = "spec"
     for step in WORKLOAD_TEMPLATES[kind]:
-        node = node.get(step) if isinstance(node, Mapping) else None
+        node = node.get(step) if isinstance(node, dict) else None
         field += f".{step}"
-    template = node if isinstance(node, Mapping) else {}
+    template = node if isinstance(node, dict) else {}
     tmeta = template.get("metadata") or {}
-    labels = _labels(tmeta.get("labels") if isinstance(tmeta, Mapping) else None, origin,
+    labels = _labels(tmeta.get("labels") if isinstance(tmeta, dict) else None, origin,
                      f"{kind} {namespace}/{name}", f"{field}.metadata.labels")
     tspec = template.get("spec") or {}
     return Pod(
@@ -338,7 +338,7 @@ def _workload_pod(obj: Mapping[str, Any], kind: str, origin: Origin, warnings: l
         ports=_container_ports(tspec, origin, f"{kind} {namespace}/{name}", f"{field}.spec",
                                warnings),
         owner=Owner(kind, name),
-        host_network=bool(isinstance(tspec, Mapping) and tspec.get("hostNetwork")),
+        host_network=bool(isinstance(tspec, dict) and tspec.get("hostNetwork")),
         origin=origin,
     )
 
@@ -352,7 +352,7 @@ def _policy(obj: Mapping[str, Any], origin: Origin) -> Policy:
     spec = obj.get("spec")
     if spec is None:
         spec = {}
-    if not isinstance(spec, Mapping):
+    if not isinstance(spec, dict):
         raise _err(origin, ref, "spec", "must be a mapping")
     try:
         pod_selector = parse_selector(spec.get("podSelector"))
@@ -386,7 +386,7 @@ def _rules(raw: object, direction: str, peer_key: str, origin: Origin, ref: str,
         where = f"spec.{direction}[{index}]"
         if item is None:
             item = {}
-        if not isinstance(item, Mapping):
+        if not isinstance(item, dict):
             raise _err(origin, ref, where, f"must be a mapping with {peer_key} and/or ports")
         unknown = set(item) - {peer_key, "ports"}
         if unknown:
@@ -411,7 +411,7 @@ def _rules(raw: object, direction: str, peer_key: str, origin: Origin, ref: str,
 
 
 def _peer(raw: object, origin: Origin, ref: str, where: str) -> Peer:
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, dict):
         raise _err(origin, ref, where, "must be a mapping")
     unknown = set(raw) - {"podSelector", "namespaceSelector", "ipBlock"}
     if unknown:
@@ -427,7 +427,7 @@ def _peer(raw: object, origin: Origin, ref: str, where: str) -> Peer:
                        "ipBlock cannot be combined with podSelector or namespaceSelector in one "
                        "peer; use two peers")
         block = raw["ipBlock"]
-        if not isinstance(block, Mapping):
+        if not isinstance(block, dict):
             raise _err(origin, ref, f"{where}.ipBlock", "must be a mapping with cidr and except")
         excepts = block.get("except") or []
         if not isinstance(excepts, list):
@@ -448,7 +448,7 @@ def _peer(raw: object, origin: Origin, ref: str, where: str) -> Peer:
 
 
 def _port(raw: object, origin: Origin, ref: str, where: str) -> PortSpec:
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, dict):
         raise _err(origin, ref, where, "must be a mapping with protocol, port, endPort")
     protocol = raw.get("protocol") or "TCP"
     if protocol not in PROTOCOL_CHOICES:

@@ -126,9 +126,18 @@ class ConnSet:
         return self.sctp == ALL_PORTS and self.tcp == ALL_PORTS and self.udp == ALL_PORTS
 
     def __or__(self, other: ConnSet) -> ConnSet:
+        # the common cases skip the cache (hashing three tuples costs more than they do)
+        if self is other or other is NONE or self is ALL:
+            return self
+        if other is ALL or self is NONE:
+            return other
         return _union(self, other)
 
     def __and__(self, other: ConnSet) -> ConnSet:
+        if self is other or other is ALL or self is NONE:
+            return self
+        if self is ALL or other is NONE:
+            return other
         return _intersection(self, other)
 
     def __sub__(self, other: ConnSet) -> ConnSet:
