@@ -148,6 +148,8 @@ def test_flannel_gets_verified_cni_plugins_before_the_cluster(runs: Any, stack: 
     for node in nodes:
         assert {"hostPath": target, "containerPath": "/opt/cni/bin"}.items() <= \
             node["extraMounts"][0].items()
+        # Flannel's install-cni-plugin init container copies its binary into this directory.
+        assert node["extraMounts"][0].get("readOnly") is not True
 
 
 @pytest.mark.parametrize("stack", KIND_STACKS)
