@@ -179,3 +179,13 @@ def test_container_port_without_number_is_skipped_with_a_warning() -> None:
         source="mem")
     assert cluster.pods[0].ports == ()
     assert "no containerPort (fields: containerport, name)" in cluster.warnings[0]
+
+
+def test_finished_pods_are_skipped() -> None:
+    cluster = cluster_from_objects([
+        {"kind": "Pod", "metadata": {"name": "job-x"}, "status": {"phase": "Succeeded"}},
+        {"kind": "Pod", "metadata": {"name": "job-y"}, "status": {"phase": "Failed"}},
+        {"kind": "Pod", "metadata": {"name": "web"}, "status": {"phase": "Running"}},
+    ], source="mem")
+    assert [p.name for p in cluster.pods] == ["web"]
+    assert cluster.skipped_kinds == {"Pod (finished)": 2}

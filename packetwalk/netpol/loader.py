@@ -182,6 +182,10 @@ def build_cluster(docs: Iterable[Document]) -> Cluster:
                 raise _err(origin, f"Namespace {ns.name}", "metadata.name",
                            f"a second Namespace named {ns.name!r} (first in {_where(first)})")
             cluster.namespaces[ns.name] = ns
+        elif kind == "Pod" and (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            # a finished pod has no network endpoint any more (live clusters keep Job pods)
+            cluster.skipped_kinds["Pod (finished)"] = cluster.skipped_kinds.get("Pod (finished)",
+                                                                                0) + 1
         elif kind == "Pod" or kind in WORKLOAD_TEMPLATES:
             pod = (_pod(obj, origin, cluster.warnings) if kind == "Pod"
                    else _workload_pod(obj, kind, origin, cluster.warnings))
