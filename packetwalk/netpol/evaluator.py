@@ -27,8 +27,9 @@ from functools import cached_property
 
 from packetwalk.errors import InputError
 from packetwalk.netpol.ipblocks import IPBlock, format_range, ip_to_int, split_space
-from packetwalk.netpol.model import Cluster, ContainerPort, Peer, Pod, Policy, PortSpec, Rule
-from packetwalk.netpol.ports import ALL, ALL_PORTS, NONE, ConnSet
+from packetwalk.netpol.model import Cluster, ContainerPort, Peer, Pod, Policy, Rule
+from packetwalk.netpol.ports import ALL, NONE, ConnSet
+from packetwalk.netpol.ruleports import RulePorts
 from packetwalk.netpol.selectors import Selector
 
 MODES = ("spec", "connlist")
@@ -105,54 +106,13 @@ class External:
 Node = Workload | External
 
 
-class _RulePorts:
-    """A rule's ``ports``, resolved per destination (named ports live on the destination pod)."""
-
-    __slots__ = ("_cache", "fixed", "named", "specs")
-
-    def __init__(self, specs: tuple[PortSpec, ...] | None) -> None:
-        self.specs = specs
-        self.named = specs is not None and any(isinstance(s.port, str) for s in specs)
-        self.fixed = resolve_ports(specs, ()) if not self.named else NONE
-        self._cache: dict[tuple[ContainerPort, ...], ConnSet] = {}
-
-    def on(self, dst_ports: tuple[ContainerPort, ...]) -> ConnSet:
-        if not self.named:
-            return self.fixed
-        hit = self._cache.get(dst_ports)
-        if hit is None:
-            hit = self._cache[dst_ports] = resolve_ports(self.specs, dst_ports)
-        return hit
-
-
-def resolve_ports(
-    specs: tuple[PortSpec, ...] | None, dst_ports: tuple[ContainerPort, ...]
-) -> ConnSet:
-    """The connections a rule's ``ports`` open towards a pod with these container ports."""
-    if specs is None:
-        return ALL
-    out = NONE
-    for spec in specs:
-        if spec.port is None:
-            out = out | ConnSet.of(spec.protocol, ALL_PORTS)
-        elif isinstance(spec.port, str):
-            for cport in dst_ports:
-                if cport.name == spec.port and cport.protocol == spec.protocol:
-                    out = out | ConnSet.of(spec.protocol, ((cport.port, cport.port),))
-                    break
-        else:
-            end = spec.end_port if spec.end_port is not None else spec.port
-            out = out | ConnSet.of(spec.protocol, ((spec.port, end),))
-    return out
-
-
 @dataclass
 class _Entry:
     """Rules of one direction of one class, merged by ports: who they match, and on what."""
 
     class_mask: int
     atom_mask: int
-    ports: _RulePorts
+    ports: RulePorts
 
 
 def _bits(mask: int) -> Iterator[int]:
@@ -323,7 +283,7 @@ class Analysis:
         return class_mask, atom_mask
 
     def _build_entries(self) -> None:
-        ports_cache: dict[int, _RulePorts] = {}
+        ports_cache: dict[int, RulePorts] = {}
         merged_in: list[dict[object, _Entry]] = [{} for _ in self.classes]
         merged_out: list[dict[object, _Entry]] = [{} for _ in self.classes]
         for policy in self.cluster.policies:
@@ -345,7 +305,7 @@ class Analysis:
                         continue
                     rp = ports_cache.get(id(rule))
                     if rp is None:
-                        rp = ports_cache[id(rule)] = _RulePorts(rule.ports)
+                        rp = ports_cache[id(rule)] = RulePorts(rule.ports)
                     key: object = rp.fixed if not rp.named else id(rp)
                     computed.append((key, class_mask, atom_mask, rp))
                 for cls in _bits(subjects):
