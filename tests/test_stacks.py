@@ -29,6 +29,7 @@ from pulumi_mocks import (
     run_program,
 )
 
+from components.cluster_stack import kind_recreate_urns
 from components.kind_cluster import cni_plugins_dir
 from packetwalk import versions
 from packetwalk.config import REPO_ROOT, LabConfig, load_stack_config, stack_names
@@ -484,3 +485,13 @@ def test_cluster_reference_follows_the_organization_of_the_backend() -> None:
     lab = _lab("kind", _cluster("kind"), organization="acme")
     [reference] = lab.of_type("pulumi:pulumi:StackReference")
     assert reference.inputs["name"] == "acme/packetwalk-cluster/kind"
+
+
+@pytest.mark.parametrize("stack", KIND_STACKS)
+def test_recreate_urns_name_the_cluster_commands(runs: Any, stack: str) -> None:
+    _, cluster, _ = runs[stack]
+    urns = {reg.urn for reg in cluster.of_type(COMMAND)}
+    wanted = kind_recreate_urns(stack)
+    assert set(wanted) <= urns
+    assert [cluster.by_urn(urn).name for urn in wanted] == ["kind-cluster", "kubeconfig",
+                                                           "kind-network"]
