@@ -113,6 +113,8 @@ class FakeCluster:
         self._scripts: list[_Script] = []
         self.stream_payloads: dict[tuple[str, str, str | None], bytes] = {}
         self.stream_exit_codes: dict[tuple[str, str, str | None], int] = {}
+        self.stream_default: bytes = b""
+        """What ``stream`` writes for a ``(namespace, pod, container)`` without its own payload."""
         self.unstartable_containers: set[tuple[str, str, str]] = set()
         """``(namespace, pod, container)`` that never reach Running (image pull errors...)."""
         self.ephemeral_specs: dict[tuple[str, str, str], EphemeralContainer] = {}
@@ -269,7 +271,7 @@ class FakeCluster:
     ) -> _FakeStream:
         self.calls.append(Call("stream", tuple(command), namespace, pod, container))
         key = (namespace, pod, container)
-        sink.write(self.stream_payloads.get(key, b""))
+        sink.write(self.stream_payloads.get(key, self.stream_default))
         sink.flush()
         return _FakeStream(self.stream_exit_codes.get(key, 0))
 
