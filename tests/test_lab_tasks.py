@@ -134,3 +134,20 @@ def test_lab_validate_defaults_to_the_project_modules(screen: io.StringIO) -> No
     lab_tasks.lab_validate(MockContext())
     lines = screen.getvalue().splitlines()
     assert lines and all(line.startswith("ok ") for line in lines)
+
+
+def test_lab_says_when_the_cluster_does_not_answer(
+    fake: FakeCluster, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def refuse(cfg: object) -> FakeCluster:
+        raise ConnectionRefusedError("[Errno 111] Connection refused")
+
+    monkeypatch.setattr(lab_tasks.DEPS, "cluster", refuse)
+    with pytest.raises(Exit) as caught:
+        lab_tasks.lab(MockContext(), "1")
+    message = str(caught.value.message)
+    assert message.startswith(
+        "cannot reach the cluster of stack kind (kind-packetwalk): ConnectionRefusedError"
+    )
+    assert "invoke status --stack kind" in message
+    assert not (tmp_path / "runs").exists()

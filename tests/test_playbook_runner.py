@@ -226,7 +226,9 @@ def test_step_option_and_its_range(tmp_path: Path) -> None:
     fake = tour_cluster()
     lab, rec, _ = runner(tmp_path, fake)
     assert lab.run(RunOptions(step=2, yes=True)).status == "failed"  # needs step 1's register
-    assert "'vote_pods' is undefined" in rec.kinds("task_result")[-1]["problems"][0]
+    problem = rec.kinds("task_result")[-1]["problems"][0]
+    assert "'vote_pods' is undefined" in problem
+    assert problem.endswith("step 1 registers it; run `invoke lab 01-tour --step 1` first")
     with pytest.raises(InputError, match="has steps 1 to 4, not 9"):
         lab.run(RunOptions(step=9))
 

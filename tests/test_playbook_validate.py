@@ -121,3 +121,18 @@ def test_register_must_not_hide_facts_or_vars(tmp_path: Path) -> None:
         "7:35 register: pods hides the fact or var of that name; choose another name",
         "8:35 register: ns hides the fact or var of that name; choose another name",
     ]
+
+
+def test_regexes_and_json_paths_compile(tmp_path: Path) -> None:
+    module = tmp_path / "m.yaml"
+    module.write_text(
+        "title: t\nsummary: s\nsteps:\n  - name: a\n    tasks:\n"
+        "      - shell: 'true'\n        expect: {stdout: '(unclosed', stderr: '{{ cni }}('}\n"
+        "      - shell: 'true'\n        expect: {json: {path: 'items[x]', matches: '[a-'}}\n"
+    )
+    [report] = validate_files([module], stacks())
+    assert [f"{p.line}:{p.column} {p.message}" for p in report.problems] == [
+        "7:26 stdout: invalid regex /(unclosed/: missing ), unterminated subpattern at position 0",
+        "9:31 bad JSON path segment 'items[x]' in 'items[x]'",
+        "9:52 matches: invalid regex /[a-/: unterminated character set at position 0",
+    ]

@@ -53,6 +53,22 @@ def _fail(error: PacketwalkError) -> Exit:
     return Exit(lab_views.error_text(error), code=1)
 
 
+def _connect(cfg: config.LabConfig) -> tuple[ClusterAccess, dict[str, object]]:
+    """Cluster access and facts, or one clear error when the lab's cluster does not answer."""
+    try:
+        access = DEPS.cluster(cfg)
+        return access, cluster_facts(cfg, access)
+    except PacketwalkError:
+        raise
+    except Exception as error:  # client/config/connection errors from the adapter
+        context = kube_context(cfg) or "the current context"
+        raise Exit(
+            f"cannot reach the cluster of stack {cfg.stack} ({context}): "
+            f"{type(error).__name__}: {error}\nIs the lab up? `invoke status --stack {cfg.stack}`",
+            code=1,
+        ) from error
+
+
 @task(help={"stack": f"the stack whose progress to show (default: {config.DEFAULT_STACK})"})
 def labs(c: Context, stack: str = config.DEFAULT_STACK) -> None:
     """List the lab modules, one line each, with your progress on the stack."""
@@ -144,8 +160,7 @@ def lab(
         store = ProgressStore(DEPS.repo, cfg.stack)
         if reset:
             store.reset(loaded.id)
-        access = DEPS.cluster(cfg)
-        facts = cluster_facts(cfg, access)
+        access, facts = _connect(cfg)
         run_dir = new_run_dir(DEPS.repo, loaded.id)
         log = EventLog(run_dir / "events.jsonl")
         try:

@@ -9,6 +9,7 @@ in-memory cluster and a scripted ``ask``.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -309,7 +310,7 @@ class LabRunner:
                 index=position,
                 passed=False,
                 ignored=False,
-                problems=[str(error)],
+                problems=[self._explain_undefined(str(error))],
                 attempts=0,
             )
             return False
@@ -401,6 +402,20 @@ class LabRunner:
             pending.handle.stop(timeout=0)
             pending.sink.close()
         self._pending.clear()
+
+    def _explain_undefined(self, message: str) -> str:
+        """Say which step registers a missing name (after ``--step N`` skipped it)."""
+        match = re.search(r"'(\w+)' is undefined", message)
+        if match is None:
+            return message
+        for index, step in enumerate(self.module.steps):
+            for task in (*step.tasks, *step.solution, *step.check):
+                if task.register_ == match.group(1):
+                    return (
+                        f"{message}: step {index + 1} registers it; run `invoke lab"
+                        f" {self.loaded.id} --step {index + 1}` first"
+                    )
+        return message
 
     def _hint(self, step: Step) -> None:
         if step.hint:

@@ -10,6 +10,7 @@ reports each problem at its FILE:LINE:COL.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 from packetwalk import config
 from packetwalk.playbook import templating
+from packetwalk.playbook.expect import json_path
 from packetwalk.playbook.loader import LoadedModule, Loc, PlaybookError, Problem, load_module
 from packetwalk.playbook.model import Module, Requires, Task
 
@@ -137,6 +139,31 @@ class _Walk:
                 else:
                     self.context[name] = value
 
+    def patterns(self, task: Task, loc: Loc) -> None:
+        """Regexes and JSON paths that hold no template must compile now, not mid-workshop."""
+        expect = task.expect
+        if expect is None:
+            return
+        fields = [
+            ("stdout", expect.stdout),
+            ("stderr", expect.stderr),
+            ("stdout_not", expect.stdout_not),
+        ]
+        if expect.json_ is not None:
+            fields.append(("matches", expect.json_.matches))
+            try:
+                json_path({}, expect.json_.path)
+            except ValueError as error:
+                self.problem((*loc, "expect", "json", "path"), str(error))
+        for key, pattern in fields:
+            if pattern is None or templating.has_template(pattern):
+                continue
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                where = (*loc, "expect", "json", key) if key == "matches" else (*loc, "expect", key)
+                self.problem(where, f"{key}: invalid regex /{pattern}/: {error}")
+
     def tasks(self, tasks: Sequence[Task], raw: list[Any], loc: Loc) -> None:
         for index, (task, data) in enumerate(zip(tasks, raw, strict=True)):
             here = (*loc, index)
@@ -145,6 +172,7 @@ class _Walk:
                 runs = self.expression(task.when, (*here, "when")) is not False
             if runs:
                 self.template(data, here)
+                self.patterns(task, here)
             if task.until is not None:
                 if task.register_ is None:
                     self.problem(
