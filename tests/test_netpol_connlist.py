@@ -78,7 +78,8 @@ def test_full_pod_matrix_of_onlineboutique(as_bool: bool) -> None:
 
 
 @pytest.mark.parametrize("case", ["semanticDiff-same-topologies-old2",
-                                  "semanticDiff-same-topologies-new1a"])
+                                  "semanticDiff-same-topologies-new1a",
+                                  "semanticDiff-different-topologies-policy-b-with-ipblock"])
 def test_extra_upstream_cases_not_in_the_shared_corpus(case: str) -> None:
     expected = EXTRA / "test_outputs" / "connlist" / f"{case}_connlist_output.txt"
     assert _connlist(EXTRA / "tests" / case) == expected.read_text()

@@ -56,6 +56,18 @@ def test_diff_is_identical_to_netpol_analyzer(name: str, changed: str, original:
     assert got == (ANALYZER / "test_outputs" / "diff" / name).read_text()
 
 
+def test_extra_upstream_diff_across_different_ipblock_cuts() -> None:
+    """Not in the shared corpus: both sides cut the External space differently, and lines of
+    neighbouring ranges with the same verdicts are joined."""
+    extra = HERE / "data" / "netpol" / "netpol-analyzer"
+    a = "semanticDiff-different-topologies-policy-b-with-ipblock"
+    b = "semanticDiff-different-topologies-policy-a-with-ipblock"
+    ref1 = analyze(load_cluster([extra / "tests" / b]), CONNLIST)
+    ref2 = analyze(load_cluster([extra / "tests" / a]), CONNLIST)
+    expected = extra / "test_outputs" / "diff" / f"diff_between_{a}_and_{b}.txt"
+    assert diff.render(diff.connectivity_diff(ref1, ref2), "txt") == expected.read_text()
+
+
 def _write(folder: Path, policy: str) -> Path:
     folder.mkdir()
     (folder / "app.yaml").write_text(

@@ -57,6 +57,21 @@ def _locate(atoms: list[External], lo: int) -> External:
     return atoms[left]
 
 
+Verdicts = tuple[ConnSet, ConnSet]
+
+
+def _merge(runs: list[tuple[int, int, Verdicts]]) -> list[tuple[int, int, Verdicts]]:
+    """Join neighbouring ranges with the same pair of verdicts (netpol-analyzer does the same),
+    so a cut that only one side needs does not split a line the other side never had."""
+    out: list[tuple[int, int, Verdicts]] = []
+    for lo, hi, both in runs:
+        if out and out[-1][2] == both and out[-1][1] + 1 == lo:
+            out[-1] = (out[-1][0], hi, both)
+        else:
+            out.append((lo, hi, both))
+    return out
+
+
 def connectivity_diff(ref1: Analysis, ref2: Analysis) -> list[DiffLine]:
     w1 = {w.label: w for w in ref1.workloads}
     w2 = {w.label: w for w in ref2.workloads}
@@ -71,19 +86,23 @@ def connectivity_diff(ref1: Analysis, ref2: Analysis) -> list[DiffLine]:
             return NONE
         return analysis.conn(s, d)
 
-    for lo, hi in _common(ref1.sources, ref2.sources):
-        e1, e2 = _locate(ref1.sources, lo), _locate(ref2.sources, lo)
-        name = External(lo, hi, -1).label
-        for dst in labels:
-            pairs[(name, dst)] = (conn(ref1, w1, e1, dst), conn(ref2, w2, e2, dst))
+    common_in = [(lo, hi, _locate(ref1.sources, lo), _locate(ref2.sources, lo))
+                 for lo, hi in _common(ref1.sources, ref2.sources)]
+    common_out = [(lo, hi, _locate(ref1.destinations, lo), _locate(ref2.destinations, lo))
+                  for lo, hi in _common(ref1.destinations, ref2.destinations)]
+    for dst in labels:
+        runs = [(lo, hi, (conn(ref1, w1, e1, dst), conn(ref2, w2, e2, dst)))
+                for lo, hi, e1, e2 in common_in]
+        for lo, hi, both in _merge(runs):
+            pairs[(External(lo, hi, -1).label, dst)] = both
     for src in labels:
         for dst in labels:
             if src != dst:
                 pairs[(src, dst)] = (conn(ref1, w1, src, dst), conn(ref2, w2, src, dst))
-        for lo, hi in _common(ref1.destinations, ref2.destinations):
-            e1, e2 = _locate(ref1.destinations, lo), _locate(ref2.destinations, lo)
-            name = External(lo, hi, -1).label
-            pairs[(src, name)] = (conn(ref1, w1, src, e1), conn(ref2, w2, src, e2))
+        runs = [(lo, hi, (conn(ref1, w1, src, e1), conn(ref2, w2, src, e2)))
+                for lo, hi, e1, e2 in common_out]
+        for lo, hi, both in _merge(runs):
+            pairs[(src, External(lo, hi, -1).label)] = both
 
     out: list[DiffLine] = []
     for (src, dst), (c1, c2) in pairs.items():
