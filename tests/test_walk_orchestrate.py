@@ -44,6 +44,7 @@ LAB = Path(__file__).parent / "data" / "walk" / "kind-lab.yaml"
 HOST_IP = "172.18.0.1"
 LEADER, TRAEFIK_NODE = "packetwalk-worker", "packetwalk-worker2"
 TRAEFIK_POD, VOTE_POD = "traefik-5f9c6d8b47-k8s2d", "vote-6d8c7b9f5d-x2k4q"
+TRAEFIK_CAP, VOTE_CAP = f"pw-cap-{TRAEFIK_POD}", f"pw-cap-{VOTE_POD}"
 
 # -- pcaps -------------------------------------------------------------------------------------
 
@@ -130,10 +131,10 @@ def lab_pcaps() -> dict[str, bytes]:
         second.append((T0 + 0.19 + i * 0.01 + 0.0001, 2 if req else 7, True, ip))
     return {
         "host": ether_pcap(at(a_pre, 0)),
-        f"node-{LEADER}": sll2_pcap(sorted(leader)),
-        f"node-{TRAEFIK_NODE}": sll2_pcap(sorted(second)),
-        "traefik": ether_pcap(at(a_post, 0.003) + at(b, 0.18)),
-        "backend": ether_pcap(at(b, 0.21)),
+        LEADER: sll2_pcap(sorted(leader)),
+        TRAEFIK_NODE: sll2_pcap(sorted(second)),
+        TRAEFIK_POD: ether_pcap(at(a_post, 0.003) + at(b, 0.18)),
+        VOTE_POD: ether_pcap(at(b, 0.21)),
     }
 
 
@@ -183,9 +184,9 @@ def lab_cluster(objects: Sequence[Mapping[str, Any]] | None = None) -> FakeClust
     fake.on_kubectl(r"^kubectl delete pod -n \S+ \S+ --wait=false$", delete_pod)
     pcaps = lab_pcaps()
     for node in (LEADER, TRAEFIK_NODE):
-        fake.stream_payloads[("default", f"pw-node-{node}", "debug")] = pcaps[f"node-{node}"]
-    fake.stream_payloads[("traefik", TRAEFIK_POD, "pw-cap-traefik")] = pcaps["traefik"]
-    fake.stream_payloads[("vote", VOTE_POD, "pw-cap-backend")] = pcaps["backend"]
+        fake.stream_payloads[("default", f"pw-node-{node}", "debug")] = pcaps[node]
+    fake.stream_payloads[("traefik", TRAEFIK_POD, TRAEFIK_CAP)] = pcaps[TRAEFIK_POD]
+    fake.stream_payloads[("vote", VOTE_POD, VOTE_CAP)] = pcaps[VOTE_POD]
     return fake
 
 
@@ -261,29 +262,36 @@ def test_ingress_walk_captures_everywhere_then_writes_an_analysable_folder(
     assert set(walk) == {"captures", "inventory", "path"}
     assert [(c["point"], c["kind"], c["file"]) for c in walk["captures"]] == [
         ("host", "host", "host.pcap"),
-        (f"node-{LEADER}", "node", f"node-{LEADER}.pcap"),
-        (f"node-{TRAEFIK_NODE}", "node", f"node-{TRAEFIK_NODE}.pcap"),
-        ("traefik", "pod", "traefik.pcap"),
-        ("backend", "pod", "backend.pcap"),
+        (LEADER, "node", f"{LEADER}.pcap"),
+        (TRAEFIK_NODE, "node", f"{TRAEFIK_NODE}.pcap"),
+        (TRAEFIK_POD, "pod", f"{TRAEFIK_POD}.pcap"),
+        (VOTE_POD, "pod", f"{VOTE_POD}.pcap"),
     ]
     leader = walk["captures"][1]
     assert leader["interfaces"] == {1: "lo", 2: "eth0", 5: "veth1a2b3c4d"}
     assert walk["inventory"]["pods"][VOTE_POD] == "10.244.1.5"
     assert walk["inventory"]["nodes"][LEADER] == "172.18.0.3"
     assert walk["inventory"]["services"]["traefik LB"] == "172.18.255.200"
-    assert walk["path"] == [c["point"] for c in walk["captures"]]
+    # the leader also hosts the backend: on two hops, so no single place in the order hint
+    assert walk["path"] == ["host", TRAEFIK_NODE, TRAEFIK_POD, VOTE_POD]
     for name, payload in lab_pcaps().items():
         assert (tmp_path / f"{name}.pcap").read_bytes() == payload
-    assert (tmp_path / f"node-{LEADER}.links.txt").read_text() == IP_LINK[LEADER]
+    assert (tmp_path / f"{LEADER}.links.txt").read_text() == IP_LINK[LEADER]
 
     # the analysis accepts the folder and finds the DNAT of the MetalLB address on the leader
     spec = load_walk(tmp_path)
-    assert [c.point for c in spec.captures] == walk["path"]
+    assert [c.point for c in spec.captures] == [c["point"] for c in walk["captures"]]
+    assert spec.path == tuple(walk["path"])
     analysis = run.analysis
     assert analysis is not None and analysis.flows
     dnat = [t for f in analysis.flows for t in f.translations if t.kind == "DNAT"]
     assert any(str(t.before) == "172.18.255.200:80" and str(t.after) == "10.244.2.10:8000"
                for t in dnat), dnat
+    # Traefik's own connection to the backend, in request order: Traefik, out of its node,
+    # into the backend's node, the backend
+    to_backend = next(f for f in analysis.flows if str(f.server) == "10.244.1.5:80")
+    assert [h.point for h in to_backend.hops] == [
+        TRAEFIK_POD, TRAEFIK_NODE, TRAEFIK_NODE, LEADER, LEADER, VOTE_POD]
 
     plan_yaml = yaml.safe_load((tmp_path / "plan.yaml").read_text())
     assert plan_yaml["request"]["exitCode"] == 0 and plan_yaml["request"]["output"] == "200"
@@ -302,17 +310,17 @@ def test_request_is_sent_after_every_capture_is_ready_and_captures_stop_after(
     assert max(streams) < curl[0] < min(stops)
     # tcpdump streams pcap to stdout with the plan's filter, wrapped to be stoppable by pid
     backend = next(c for c in calls if c.kind == "stream" and c.pod == VOTE_POD)
-    assert backend.container == "pw-cap-backend"
+    assert backend.container == VOTE_CAP
     assert backend.command[:2] == ("sh", "-c")
     assert "exec tcpdump --immediate-mode -U -n -s 0 -Z root -i eth0 -w - " in backend.command[2]
     assert "(host 10.244.1.5 and tcp port 80)" in backend.command[2]
-    assert "echo $$ > /tmp/pw-cap-backend.pid" in backend.command[2]
+    assert f"echo $$ > /tmp/{VOTE_CAP}.pid" in backend.command[2]
 
 
 def test_ephemeral_containers_are_netshoot_named_and_target_the_app(tmp_path: Path) -> None:
     fake = lab_cluster()
     runner(fake).run(ingress_plan(fake), tmp_path)
-    spec = fake.ephemeral_specs[("vote", VOTE_POD, "pw-cap-backend")]
+    spec = fake.ephemeral_specs[("vote", VOTE_POD, VOTE_CAP)]
     assert spec.image == "nicolaka/netshoot:v0.16"
     assert set(spec.capabilities) == {"NET_ADMIN", "NET_RAW"}
     assert spec.target_container == "vote"
@@ -328,12 +336,12 @@ def test_existing_capture_container_is_reused_not_added_again(tmp_path: Path) ->
     second = runner(fake).run(ingress_plan(fake), tmp_path / "two")
     assert second.errors == []
     pods = {r.point.name: r for r in second.points if r.point.kind == "pod"}
-    assert pods["backend"].reused and pods["traefik"].reused
+    assert pods[VOTE_POD].reused and pods[TRAEFIK_POD].reused
     # the API was asked, said "exists", and the capture still ran in the same container
     assert len(fake.calls_of("add_ephemeral_container")) == adds_before + 2
     pod = next(p for p in fake.pods("vote") if p.name == VOTE_POD)
-    assert pod.ephemeral_containers.count("pw-cap-backend") == 1
-    assert (tmp_path / "two" / "backend.pcap").stat().st_size > PCAP_HEADER_BYTES
+    assert pod.ephemeral_containers.count(VOTE_CAP) == 1
+    assert (tmp_path / "two" / f"{VOTE_POD}.pcap").stat().st_size > PCAP_HEADER_BYTES
     # the kept debug pods are reused and, since this run did not create them, not deleted
     assert all(r.reused for r in second.points if r.point.kind == "node")
     assert not [c for c in fake.calls_of("kubectl") if c.command[1:2] == ("delete",)]
@@ -354,43 +362,43 @@ def test_node_debug_pods_created_by_the_walk_are_deleted_unless_keep(tmp_path: P
 def test_ended_reused_container_fails_that_point_with_a_way_out(tmp_path: Path) -> None:
     fake = lab_cluster()
     runner(fake).run(ingress_plan(fake), tmp_path / "one")
-    fake.unstartable_containers.add(("vote", VOTE_POD, "pw-cap-backend"))
+    fake.unstartable_containers.add(("vote", VOTE_POD, VOTE_CAP))
     run = runner(fake).run(ingress_plan(fake), tmp_path / "two")
-    backend = next(r for r in run.points if r.point.name == "backend")
+    backend = next(r for r in run.points if r.point.name == VOTE_POD)
     assert backend.state == "failed"
-    assert "pw-cap-backend" in (backend.error or "") and "delete the pod" in (backend.error or "")
-    assert any(e.startswith("backend: ") for e in run.errors)
+    assert VOTE_CAP in (backend.error or "") and "delete the pod" in (backend.error or "")
+    assert any(e.startswith(f"{VOTE_POD}: ") for e in run.errors)
     walk = yaml.safe_load((tmp_path / "two" / "walk.yaml").read_text())
     assert [c["point"] for c in walk["captures"]] == [
-        "host", f"node-{LEADER}", f"node-{TRAEFIK_NODE}", "traefik"]
+        "host", LEADER, TRAEFIK_NODE, TRAEFIK_POD]
 
 
 def test_failing_capture_stream_names_the_point_and_the_rest_is_written(tmp_path: Path) -> None:
     fake = lab_cluster()
-    key = ("vote", VOTE_POD, "pw-cap-backend")
+    key = ("vote", VOTE_POD, VOTE_CAP)
     fake.stream_payloads[key] = b""
     fake.stream_exit_codes[key] = 1
     run = runner(fake).run(ingress_plan(fake), tmp_path, analyze=analyze_folder)
-    assert run.errors == ["backend: tcpdump ended before capturing (exit code 1)"]
+    assert run.errors == [f"{VOTE_POD}: tcpdump ended before capturing (exit code 1)"]
     assert run.request is not None and run.request.ok  # the other points still saw the request
     walk = yaml.safe_load((tmp_path / "walk.yaml").read_text())
-    assert "backend" not in [c["point"] for c in walk["captures"]]
+    assert VOTE_POD not in [c["point"] for c in walk["captures"]]
     assert len(walk["captures"]) == 4
     assert run.analysis is not None and run.analysis.flows
     plan_yaml = yaml.safe_load((tmp_path / "plan.yaml").read_text())
-    backend = next(p for p in plan_yaml["points"] if p["name"] == "backend")
+    backend = next(p for p in plan_yaml["points"] if p["name"] == VOTE_POD)
     assert backend["state"] == "failed" and "exit code 1" in backend["error"]
 
 
 def test_traefik_capture_failing_is_a_warning_when_its_node_is_captured(tmp_path: Path) -> None:
     fake = lab_cluster()
-    key = ("traefik", TRAEFIK_POD, "pw-cap-traefik")
+    key = ("traefik", TRAEFIK_POD, TRAEFIK_CAP)
     fake.stream_payloads[key] = b""
     fake.stream_exit_codes[key] = 1
     run = runner(fake).run(ingress_plan(fake), tmp_path)
     assert run.errors == []
-    assert run.warnings == [f"traefik: skipped: tcpdump ended before capturing (exit code 1) "
-                            f"(node capture node-{TRAEFIK_NODE} sees its packets)"]
+    assert run.warnings == [f"{TRAEFIK_POD}: skipped: tcpdump ended before capturing (exit code 1) "
+                            f"(node capture {TRAEFIK_NODE} sees its packets)"]
 
 
 def test_host_capture_unavailable_is_skipped_with_a_warning(tmp_path: Path) -> None:
@@ -415,11 +423,11 @@ def test_no_capture_at_all_means_no_request(tmp_path: Path) -> None:
 
 def test_capture_that_never_becomes_ready_times_out(tmp_path: Path) -> None:
     fake = lab_cluster()
-    fake.stream_payloads[("vote", VOTE_POD, "pw-cap-backend")] = b""
-    fake.stream_exit_codes[("vote", VOTE_POD, "pw-cap-backend")] = None  # type: ignore[assignment]
+    fake.stream_payloads[("vote", VOTE_POD, VOTE_CAP)] = b""
+    fake.stream_exit_codes[("vote", VOTE_POD, VOTE_CAP)] = None  # type: ignore[assignment]
     clock = iter(float(i) for i in range(1000))
     run = runner(fake, clock=lambda: next(clock)).run(ingress_plan(fake), tmp_path)
-    assert run.errors == ["backend: no capture header after 2s"]
+    assert run.errors == [f"{VOTE_POD}: no capture header after 2s"]
 
 
 def test_request_from_a_pod_runs_in_its_capture_container(tmp_path: Path) -> None:
@@ -431,7 +439,7 @@ def test_request_from_a_pod_runs_in_its_capture_container(tmp_path: Path) -> Non
     sent = [c for c in fake.calls_of("exec") if c.command[:1] == ("nc",)]
     assert len(sent) == 1
     assert (sent[0].namespace, sent[0].pod, sent[0].container) == ("vote", worker,
-                                                                    "pw-cap-client")
+                                                                    f"pw-cap-{worker}")
     assert sent[0].command == ("nc", "-z", "-v", "-w", "5", "redis.vote.svc.cluster.local",
                                "6379")
     assert run.request is not None and run.request.ok
@@ -495,10 +503,10 @@ def test_a_non_empty_folder_is_refused(tmp_path: Path) -> None:
 def test_capture_container_that_cannot_start_in_traefik_is_covered_by_its_node(
         tmp_path: Path) -> None:
     fake = lab_cluster()
-    fake.unstartable_containers.add(("traefik", TRAEFIK_POD, "pw-cap-traefik"))
+    fake.unstartable_containers.add(("traefik", TRAEFIK_POD, TRAEFIK_CAP))
     run = runner(fake).run(ingress_plan(fake), tmp_path)
     assert run.errors == []
-    assert run.warnings[0].startswith("traefik: skipped: container pw-cap-traefik in pod "
+    assert run.warnings[0].startswith(f"{TRAEFIK_POD}: skipped: container {TRAEFIK_CAP} in pod "
                                       f"traefik/{TRAEFIK_POD} is not running")
 
 
@@ -577,7 +585,7 @@ def test_real_nodeport_walk_in_network_namespaces(tmp_path: Path) -> None:
         facts = ClusterFacts(pods=(pod_b,), nodes=(node,), services=(service,),
                              app_namespace="default", host_ip=netns.HOST)
         plan = plan_walk(WalkRequest(to="web", via="nodeport"), facts)
-        assert [p.name for p in plan.points] == ["host", "node-node", "backend"]
+        assert [p.name for p in plan.points] == ["host", "node", "pod-b"]
         runner = WalkRunner(cluster, host_capture=NetnsHostCapture(cluster), settle=0.5,
                             ready_timeout=10, console=Console(file=io.StringIO()))
         folder = tmp_path / "walk"
@@ -590,13 +598,13 @@ def test_real_nodeport_walk_in_network_namespaces(tmp_path: Path) -> None:
     assert all(size > PCAP_HEADER_BYTES for size in sizes.values()), sizes
     walk = yaml.safe_load((folder / "walk.yaml").read_text())
     node_capture = walk["captures"][1]
-    assert node_capture["point"] == "node-node" and "veth-b" in node_capture["interfaces"].values()
+    assert node_capture["point"] == "node" and "veth-b" in node_capture["interfaces"].values()
     flows = run.analysis.flows
     dnat = [t for f in flows for t in f.translations if t.kind == "DNAT"]
     snat = [t for f in flows for t in f.translations if t.kind == "SNAT"]
     assert any(str(t.before) == f"{netns.NODE}:31000" and str(t.after) == f"{netns.POD_B}:8080"
-               and t.point == "node-node" for t in dnat), dnat
+               and t.point == "node" for t in dnat), dnat
     assert any(t.before.ip == netns.HOST and t.after.ip == netns.NODE for t in snat), snat
     # every tcpdump was stopped through its pid file, none left running
-    assert not list(Path("/tmp").glob("pw-cap-node-node.pid"))
-    assert not list(Path("/tmp").glob("pw-cap-backend.pid"))
+    assert not list(Path("/tmp").glob("pw-cap-node.pid"))
+    assert not list(Path("/tmp").glob("pw-cap-pod-b.pid"))

@@ -21,7 +21,7 @@ from packetwalk.walk.snapshot import facts_from_objects, load_objects
 LAB = Path(__file__).parent / "data" / "walk" / "kind-lab.yaml"
 CP, W1, W2 = "packetwalk-control-plane", "packetwalk-worker", "packetwalk-worker2"
 VOTE_POD, TRAEFIK_POD = "vote-6d8c7b9f5d-x2k4q", "traefik-5f9c6d8b47-k8s2d"
-WORKER_POD = "worker-7c5d9b8f6c-q4w2e"
+WORKER_POD, REDIS_POD = "worker-7c5d9b8f6c-q4w2e", "redis-84d8b8f9c7-h7v6t"
 
 Objects = list[dict[str, Any]]
 
@@ -62,7 +62,7 @@ def test_ingress_from_user_walks_host_leader_traefik_backend() -> None:
     assert (plan.to, plan.source, plan.via) == ("vote/vote", "user", "ingress")
     # request order: the host, the MetalLB leader, Traefik's node, Traefik, the backend
     # (the leader also hosts the backend, so it is not repeated)
-    assert names(plan) == ["host", f"node-{W1}", f"node-{W2}", "traefik", "backend"]
+    assert names(plan) == ["host", W1, W2, TRAEFIK_POD, VOTE_POD]
     assert [p.kind for p in plan.points] == ["host", "node", "node", "pod", "pod"]
     assert [p.interface for p in plan.points] == ["any", "any", "any", "eth0", "eth0"]
     expected = ("(host 172.18.255.200 and tcp port 80) or (host 10.244.2.10 and tcp port 8000) "
@@ -73,20 +73,20 @@ def test_ingress_from_user_walks_host_leader_traefik_backend() -> None:
     assert plan.request.origin == "host"
     assert plan.request.command()[-3:] == ("-H", "Host: vote.localhost",
                                            "http://172.18.255.200:80/")
-    leader = plan.point(f"node-{W1}")
+    leader = plan.point(W1)
     assert any("MetalLB L2 leader" in why and "masquerades" in why for why in leader.why)
-    traefik = plan.point("traefik")
+    traefik = plan.point(TRAEFIK_POD)
     assert (traefik.namespace, traefik.pod, traefik.container) == (
-        "traefik", TRAEFIK_POD, "pw-cap-traefik")
+        "traefik", TRAEFIK_POD, "pw-cap-traefik-5f9c6d8b47-k8s2d")
     assert any("EndpointSlices, so kube-proxy is not on this hop" in s for s in plan.path)
-    assert plan.point("backend").target_container == "vote"
+    assert plan.point(VOTE_POD).target_container == "vote"
 
 
 def test_ingress_with_unknown_l2_leader_captures_every_node() -> None:
     f = facts(lambda objs: objs.remove(find(objs, "ServiceL2Status", "l2-cf2xr")))
     plan = plan_walk(WalkRequest(), f)
-    assert names(plan) == ["host", f"node-{CP}", f"node-{W1}", f"node-{W2}", "traefik",
-                           "backend"]
+    assert names(plan) == ["host", CP, W1, W2, TRAEFIK_POD,
+                           VOTE_POD]
     assert any("L2 leader for 172.18.255.200 is unknown" in n for n in plan.notes)
 
 
@@ -96,9 +96,9 @@ def test_ingress_with_native_lb_adds_the_cluster_ip_hop() -> None:
             "traefik.ingress.kubernetes.io/service.nativelb": "true"}
 
     plan = plan_walk(WalkRequest(), facts(native))
-    assert "(host 10.96.120.15 and tcp port 8080)" in plan.point("backend").filter
+    assert "(host 10.96.120.15 and tcp port 8080)" in plan.point(VOTE_POD).filter
     assert any("nativeLB: Traefik dials ClusterIP 10.96.120.15" in why
-               for why in plan.point(f"node-{W2}").why)
+               for why in plan.point(W2).why)
     assert any("(nativeLB)" in step for step in plan.path)
 
 
@@ -116,7 +116,7 @@ def test_ingressroute_routes_are_understood() -> None:
     plan = plan_walk(WalkRequest(to="result"), facts(ingressroute))
     assert plan.request.url == "http://172.18.255.200:80/results"
     assert plan.request.host_header == "result.localhost"
-    assert "(host 10.96.87.201 and tcp port 8081)" in plan.point("backend").filter
+    assert "(host 10.96.87.201 and tcp port 8081)" in plan.point("result-5b8c7d9f4b-p9z7m").filter
 
 
 def test_ingress_through_traefik_nodeport_enters_on_the_ingress_ready_node() -> None:
@@ -127,7 +127,7 @@ def test_ingress_through_traefik_nodeport_enters_on_the_ingress_ready_node() -> 
 
     plan = plan_walk(WalkRequest(), facts(nodeport))
     assert plan.request.url == "http://172.18.0.2:30080/"
-    assert names(plan)[:2] == ["host", f"node-{CP}"]
+    assert names(plan)[:2] == ["host", CP]
     assert "(host 172.18.0.2 and tcp port 30080)" in plan.point("host").filter
     assert any("kind publishes packetwalk-control-plane:30080 on 127.0.0.1:80" in n
                for n in plan.notes)
@@ -135,19 +135,19 @@ def test_ingress_through_traefik_nodeport_enters_on_the_ingress_ready_node() -> 
 
 def test_nodeport_from_user_enters_on_a_node_without_the_backend() -> None:
     plan = plan_walk(WalkRequest(via="nodeport"), facts())
-    assert names(plan) == ["host", f"node-{W2}", f"node-{W1}", "backend"]
+    assert names(plan) == ["host", W2, W1, VOTE_POD]
     assert plan.request.url == "http://172.18.0.4:31000/"
     assert plan.request.host_header is None
-    assert plan.point("backend").filter == (
+    assert plan.point(VOTE_POD).filter == (
         "(host 172.18.0.4 and tcp port 31000) or (host 10.244.1.5 and tcp port 80)")
-    entry = plan.point(f"node-{W2}")
+    entry = plan.point(W2)
     assert any("masquerades the source to 172.18.0.4" in why for why in entry.why)
     assert any("sees source the entry node's IP (masqueraded)" in s for s in plan.path)
 
 
 def test_nodeport_entry_node_can_be_chosen_and_must_exist() -> None:
     plan = plan_walk(WalkRequest(via="nodeport", entry_node=W1), facts())
-    assert names(plan) == ["host", f"node-{W1}", "backend"]
+    assert names(plan) == ["host", W1, VOTE_POD]
     with pytest.raises(InputError) as err:
         plan_walk(WalkRequest(via="nodeport", entry_node="nope"), facts())
     assert err.value.location == "--entry-node"
@@ -169,27 +169,27 @@ def test_loadbalancer_needs_an_lb_address_and_lists_those_that_have_one() -> Non
     assert "has no LoadBalancer address (type NodePort)" in str(err.value)
     assert err.value.choices == ("traefik/traefik",)
     plan = plan_walk(WalkRequest(to="traefik/traefik", via="loadbalancer"), facts())
-    assert names(plan) == ["host", f"node-{W1}", f"node-{W2}", "backend"]
-    assert plan.point("backend").pod == TRAEFIK_POD
+    assert names(plan) == ["host", W1, W2, TRAEFIK_POD]
+    assert plan.point(TRAEFIK_POD).pod == TRAEFIK_POD
 
 
 def test_clusterip_from_a_pod_captures_client_its_node_and_backend() -> None:
     plan = plan_walk(WalkRequest(to="redis", source="worker"), facts())
     assert plan.via == "clusterip"
-    assert names(plan) == ["client", f"node-{W2}", f"node-{W1}", "backend"]
-    client = plan.point("client")
-    assert (client.pod, client.container) == (WORKER_POD, "pw-cap-client")
+    assert names(plan) == [WORKER_POD, W2, W1, REDIS_POD]
+    client = plan.point(WORKER_POD)
+    assert (client.pod, client.container) == (WORKER_POD, "pw-cap-worker-7c5d9b8f6c-q4w2e")
     # the client resolves the Service name, so its captures include DNS
     assert client.filter.endswith("or (udp port 53)")
-    assert plan.point(f"node-{W2}").filter.endswith("or (udp port 53)")
-    assert "udp port 53" not in plan.point("backend").filter
+    assert plan.point(W2).filter.endswith("or (udp port 53)")
+    assert "udp port 53" not in plan.point(REDIS_POD).filter
     assert "(host 10.96.33.4 and tcp port 6379)" in client.filter
     # redis does not speak HTTP: the request is a TCP connect from the capture container
     assert plan.request.url == "tcp://redis.vote.svc.cluster.local:6379"
     assert plan.request.command() == ("nc", "-z", "-v", "-w", "5",
                                       "redis.vote.svc.cluster.local", "6379")
-    assert (plan.request.origin, plan.request.point) == ("pod", "client")
-    assert any("PREROUTING" in why for why in plan.point(f"node-{W2}").why)
+    assert (plan.request.origin, plan.request.point) == ("pod", WORKER_POD)
+    assert any("PREROUTING" in why for why in plan.point(W2).why)
 
 
 def test_clusterip_http_service_is_fetched_with_curl() -> None:
@@ -207,8 +207,8 @@ def test_clusterip_from_the_user_is_refused() -> None:
 
 def test_ingress_from_a_pod_is_translated_on_the_client_node_not_the_leader() -> None:
     plan = plan_walk(WalkRequest(source="worker", via="ingress"), facts())
-    assert names(plan) == ["client", f"node-{W2}", "traefik", f"node-{W1}", "backend"]
-    assert any("no MetalLB hop" in why for why in plan.point(f"node-{W2}").why)
+    assert names(plan) == [WORKER_POD, W2, TRAEFIK_POD, W1, VOTE_POD]
+    assert any("no MetalLB hop" in why for why in plan.point(W2).why)
     assert plan.request.url == "http://172.18.255.200:80/"
     assert plan.request.host_header == "vote.localhost"
 
@@ -229,7 +229,7 @@ def test_without_kube_proxy_the_plan_says_ebpf() -> None:
     assert (f.cni, f.kube_proxy_mode) == ("cilium", "none")
     plan = plan_walk(WalkRequest(via="nodeport"), f)
     assert any("eBPF" in why and "no KUBE-* chains" in why
-               for why in plan.point(f"node-{W2}").why)
+               for why in plan.point(W2).why)
     assert any("No kube-proxy" in n for n in plan.notes)
     assert any("Cilium tunnels" in n for n in plan.notes)
 
@@ -292,26 +292,26 @@ def test_every_replica_is_a_candidate_backend() -> None:
         objs.append(second)
 
     plan = plan_walk(WalkRequest(via="nodeport"), facts(scale))
-    assert names(plan) == ["host", f"node-{W2}", f"node-{W1}", f"node-{CP}", "backend",
-                           "backend-2"]
-    assert "(host 10.244.0.9 and tcp port 80)" in plan.point("backend").filter
+    assert names(plan) == ["host", W2, W1, CP, VOTE_POD,
+                           "vote-6d8c7b9f5d-9abcd"]
+    assert "(host 10.244.0.9 and tcp port 80)" in plan.point(VOTE_POD).filter
     assert any("has 2 ready pods" in n for n in plan.notes)
 
 
 def test_a_pod_calling_its_own_service_is_not_captured_twice() -> None:
     plan = plan_walk(WalkRequest(to="vote", source="vote"), facts())
-    assert names(plan) == ["client", f"node-{W1}"]
+    assert names(plan) == [VOTE_POD, W1]
     assert any("hairpinned" in n for n in plan.notes)
 
 
 def test_equivalent_commands_and_plan_data() -> None:
     plan = plan_walk(WalkRequest(), facts())
     commands = dict(equivalent_commands(plan, "nicolaka/netshoot:v0.16"))
-    assert commands["backend"].startswith("kubectl exec -n vote")
+    assert commands[VOTE_POD].startswith("kubectl exec -n vote")
     assert commands["request"].startswith("curl ")
-    lines = [c for p, c in equivalent_commands(plan, "img") if p == "traefik"]
+    lines = [c for p, c in equivalent_commands(plan, "img") if p == TRAEFIK_POD]
     assert lines[0] == (f"kubectl debug -n traefik {TRAEFIK_POD} --image=img --profile=netadmin "
-                        "-c pw-cap-traefik --target=traefik -- tail -f /dev/null")
+                        "-c pw-cap-traefik-5f9c6d8b47-k8s2d --target=traefik -- tail -f /dev/null")
     data = plan_as_dict(plan, "img")
     assert json.loads(json.dumps(data)) == data
     assert [p["name"] for p in data["points"]] == names(plan)

@@ -63,7 +63,7 @@ def test_dry_run_from_a_snapshot_prints_points_filters_and_commands(
         deps: walk_tasks.Deps) -> None:
     walk_tasks.walk(Context(), dry_run=True, snapshot=str(LAB))
     text = console_text(deps)
-    for expected in ("packet walk to vote/vote from user via ingress", "node-packetwalk-worker",
+    for expected in ("packet walk to vote/vote from user via ingress", "node packetwalk-worker",
                      "traefik-5f9c6d8b47-k8s2d", "(host 172.18.255.200 and tcp port 80)",
                      "kubectl debug -n vote vote-6d8c7b9f5d-x2k4q", "MetalLB L2 leader",
                      "-H 'Host: vote.localhost' http://172.18.255.200:80/"):
@@ -75,7 +75,7 @@ def test_dry_run_json_is_the_plan_as_data(deps: walk_tasks.Deps) -> None:
     plan = json.loads(out_text(deps))
     assert plan["via"] == "nodeport"
     assert [p["name"] for p in plan["points"]] == [
-        "host", "node-packetwalk-worker2", "node-packetwalk-worker", "backend"]
+        "host", "packetwalk-worker2", "packetwalk-worker", "vote-6d8c7b9f5d-x2k4q"]
     assert plan["request"]["command"].endswith("http://172.18.0.4:31000/")
 
 
@@ -97,8 +97,8 @@ def test_walk_runs_writes_the_folder_and_prints_the_analysis(deps: walk_tasks.De
     walk_tasks.walk(Context(), out_dir=str(tmp_path), context="kind-other")
     (folder,) = list(tmp_path.iterdir())
     assert {p.name for p in folder.iterdir()} >= {
-        "walk.yaml", "plan.yaml", "host.pcap", "traefik.pcap", "backend.pcap",
-        "node-packetwalk-worker.pcap", "node-packetwalk-worker.links.txt"}
+        "walk.yaml", "plan.yaml", "host.pcap", "traefik-5f9c6d8b47-k8s2d.pcap",
+        "vote-6d8c7b9f5d-x2k4q.pcap", "packetwalk-worker.pcap", "packetwalk-worker.links.txt"}
     assert "172.18.255.200:80" in out_text(deps)  # the analysis text
     assert "stopped" in console_text(deps)
     assert len(fake.calls_of("stream")) == 4
@@ -115,7 +115,7 @@ def test_walk_json_format_prints_the_analysis_json(deps: walk_tasks.Deps,
 def test_walk_with_a_failed_point_exits_non_zero_but_keeps_the_rest(
         deps: walk_tasks.Deps, tmp_path: Path) -> None:
     fake = lab_cluster()
-    key = ("vote", "vote-6d8c7b9f5d-x2k4q", "pw-cap-backend")
+    key = ("vote", "vote-6d8c7b9f5d-x2k4q", "pw-cap-vote-6d8c7b9f5d-x2k4q")
     fake.stream_payloads[key] = b""
     fake.stream_exit_codes[key] = 1
     use_cluster(deps, fake)
@@ -123,9 +123,9 @@ def test_walk_with_a_failed_point_exits_non_zero_but_keeps_the_rest(
         walk_tasks.walk(Context(), out_dir=str(tmp_path))
     assert exit_.value.code == 1
     assert "1 problem" in str(exit_.value.message)
-    assert "backend: tcpdump ended before capturing" in console_text(deps)
+    assert "vote-6d8c7b9f5d-x2k4q: tcpdump ended before capturing" in console_text(deps)
     (folder,) = list(tmp_path.iterdir())
-    assert (folder / "walk.yaml").is_file() and (folder / "traefik.pcap").is_file()
+    assert (folder / "walk.yaml").is_file() and (folder / "traefik-5f9c6d8b47-k8s2d.pcap").is_file()
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

@@ -241,8 +241,18 @@ def walk_yaml(run: WalkRun) -> dict[str, Any]:
         captures.append(entry)
     return {"captures": captures,
             "inventory": {k: dict(v) for k, v in run.plan.inventory.items()},
-            # The plan's points are in request order: a hint for the analysis's hop order.
-            "path": [entry["point"] for entry in captures]}
+            "path": path_hint(run, [entry["point"] for entry in captures])}
+
+
+def path_hint(run: WalkRun, captured: Sequence[str]) -> list[str]:
+    """The captured points in request order, as walk.yaml's ``path`` hint for hop ordering.
+
+    A node on several hops (the MetalLB leader that also hosts the backend) is left out: one
+    order for all flows would put it wrong for some, and the analysis orders it by causality
+    and time instead (kind nodes share the host's clock).
+    """
+    multi = {r.point.name for r in run.points if r.point.roles > 1}
+    return [name for name in captured if name not in multi]
 
 
 def plan_record(run: WalkRun, image: str) -> dict[str, Any]:

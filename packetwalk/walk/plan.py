@@ -71,7 +71,8 @@ class Endpoint:
 @dataclass(frozen=True)
 class CapturePoint:
     name: str
-    """Unique, DNS-label safe; the pcap is ``<name>.pcap`` and the container ``pw-cap-<name>``."""
+    """The pod's or node's own name (``host`` for your machine), so walk.yaml's inventory names
+    the point's address; the pcap is ``<name>.pcap``."""
     kind: str
     """``pod``, ``node`` or ``host``."""
     role: str
@@ -84,10 +85,15 @@ class CapturePoint:
     node: str | None = None
     address: str | None = None
     target_container: str | None = None
+    roles: int = 1
+    """How many hops of the walk this point is on (a node can be the entry, Traefik's node and
+    the backend's node at once); such a point has no single place in the request order."""
 
     @property
     def container(self) -> str:
-        return f"pw-cap-{self.name}"
+        """The ephemeral capture container: one per pod whatever its role, reused by every walk
+        (ephemeral containers can never be removed, so each new name stays in the pod)."""
+        return f"pw-cap-{self.name}"[:63].rstrip("-.")
 
     def tcpdump_command(self) -> tuple[str, ...]:
         # --immediate-mode: hand each packet over at once; libpcap otherwise holds packets in
@@ -188,7 +194,7 @@ class _Builder:
         if node not in self.node_why:
             self.node_why[node] = []
             self.node_order.append(node)
-            self.sequence.append(f"node-{node}")
+            self.sequence.append(node)
         if why not in self.node_why[node]:
             self.node_why[node].append(why)
 
@@ -197,16 +203,12 @@ class _Builder:
             self.sequence.append(point)
 
 
-def _pod_point(name: str, role: str, pod: PodInfo, flt: str, why: Sequence[str]) -> CapturePoint:
+def _pod_point(role: str, pod: PodInfo, flt: str, why: Sequence[str]) -> CapturePoint:
     return CapturePoint(
-        name=name, kind="pod", role=role, interface="eth0", filter=flt, why=tuple(why),
+        name=pod.name, kind="pod", role=role, interface="eth0", filter=flt, why=tuple(why),
         namespace=pod.namespace, pod=pod.name, node=pod.node, address=pod.ip,
         target_container=pod.containers[0] if pod.containers else None,
     )
-
-
-def _numbered(base: str, index: int) -> str:
-    return base if index == 0 else f"{base}-{index + 1}"
 
 
 def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
@@ -238,7 +240,7 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
     if facts.cni in _OVERLAY:
         notes.append(_OVERLAY[facts.cni] + ".")
     b = _Builder(facts)
-    client_name = "host" if from_user else "client"
+    client_name = "host" if from_user or client is None else client.name
     b.reach(client_name)
     client_addr = facts.host_ip if from_user else client.ip if client else None
     client_label = (f"your machine ({facts.host_ip})" if from_user and facts.host_ip
@@ -342,8 +344,8 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
             endpoints.append(Endpoint(str(pod.ip), port, f"Traefik pod {pod.name}"))
             b.on_node(pod.node, f"hosts Traefik pod {pod.name}: the translated request arrives on "
                       "its veth")
-        for i in range(len(traefik_pods)):
-            b.reach(_numbered("traefik", i))
+        for pod in traefik_pods:
+            b.reach(pod.name)
         at = ", ".join(f"{p.name} {p.ip}:{port}"
                        for p, port in zip(traefik_pods, traefik_ports, strict=True))
         path.append(f"Traefik ({at}) receives it and terminates HTTP")
@@ -365,8 +367,8 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
     for pod, port in zip(backends, backend_ports, strict=True):
         endpoints.append(Endpoint(str(pod.ip), port, f"pod {pod.name}"))
         b.on_node(pod.node, f"hosts backend pod {pod.name}: the request leaves on its veth")
-    for i in range(len(backends)):
-        b.reach(_numbered("backend", i))
+    for pod in backends:
+        b.reach(pod.name)
     if via == "clusterip" and client is not None:
         dns = True
     seen_src = ("the Traefik pod IP (the user only in X-Forwarded-For)" if via == "ingress"
@@ -392,30 +394,31 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
             address=facts.host_ip,
         ))
     elif client is not None:
-        points.append(_pod_point(client_name, "client", client, client_flt, [
+        points.append(_pod_point("client", client, client_flt, [
             f"the request starts in pod {client.name}: its eth0 shows the destination "
             f"{entry} before any NAT" + (" and the DNS lookup of the Service name" if dns else ""),
         ]))
     for node_name in b.node_order:
         info = node_named(facts, node_name)
         points.append(CapturePoint(
-            name=f"node-{node_name}", kind="node", role="node", interface="any",
+            name=node_name, kind="node", role="node", interface="any",
             filter=client_flt if client is not None and node_name == client.node else flt,
             why=(*b.node_why[node_name],
                  "captured on 'any' in the node's network namespace: every veth, tunnel and eth0 "
                  "at once (ip -o link is saved to name the interfaces)"),
             node=node_name, address=info.internal_ip if info else None,
+            roles=len(b.node_why[node_name]),
         ))
     client_key = (client.namespace, client.name) if client else None
-    for i, pod in enumerate(traefik_pods):
-        points.append(_pod_point(_numbered("traefik", i), "traefik", pod, flt, [
+    for pod in traefik_pods:
+        points.append(_pod_point("traefik", pod, flt, [
             f"Traefik pod {pod.name}: terminates HTTP from the client and opens a new connection "
             "to the backend, so two TCP flows meet here",
             "Traefik runs as non-root; if tcpdump cannot capture in its ephemeral container, the "
             f"capture on node {pod.node} shows the same packets on its veth",
         ]))
-    for i, pod in enumerate(p for p in backends if (p.namespace, p.name) != client_key):
-        points.append(_pod_point(_numbered("backend", i), "backend", pod, flt, [
+    for pod in (p for p in backends if (p.namespace, p.name) != client_key):
+        points.append(_pod_point("backend", pod, flt, [
             f"backend pod {pod.name}: eth0 shows the request after every translation "
             f"(destination its own IP); it sees source {seen_src}",
         ]))
