@@ -26,8 +26,9 @@ from packetwalk.errors import InputError, PacketwalkError
 from packetwalk.kube.access import ClusterAccess
 from packetwalk.versions import NETSHOOT_IMAGE
 from packetwalk.walk.facts import ClusterFacts
+from packetwalk.walk.lookup import VIAS
 from packetwalk.walk.orchestrate import HostCapture, WalkRunner, gather_facts, new_run_folder
-from packetwalk.walk.plan import VIAS, WalkPlan, WalkRequest, plan_walk
+from packetwalk.walk.plan import WalkPlan, WalkRequest, plan_walk
 from packetwalk.walk.plandata import plan_as_dict
 from packetwalk.walk.snapshot import facts_from_objects, load_objects
 
