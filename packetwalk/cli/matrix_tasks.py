@@ -196,7 +196,7 @@ def run_matrix(manifests: Sequence[str], use_cluster: bool, stack: str, fmt: str
         if out:
             _write(out, text, force)
         else:
-            console.print(text, markup=False, highlight=False, end="")
+            console.print(text, markup=False, highlight=False, end="", soft_wrap=True)
         return
 
     if other is not None:
@@ -215,7 +215,7 @@ def run_matrix(manifests: Sequence[str], use_cluster: bool, stack: str, fmt: str
         if out:
             _write(out, text, force)
         else:
-            console.print(text, markup=False, highlight=False, end="")
+            console.print(text, markup=False, highlight=False, end="", soft_wrap=True)
         return
 
     rendered = _render(analysis, fmt, title)
