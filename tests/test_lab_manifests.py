@@ -1,14 +1,19 @@
-"""The extra manifests the lab modules apply (labs/manifests/) must be valid Kubernetes objects.
+"""The lab content: the manifests the modules apply (labs/manifests/) and the modules using them.
 
 A participant who types `kubectl apply -f labs/manifests/...` in the middle of a workshop must not
 meet a schema error, so every object is validated strictly (unknown fields are errors) against the
-Kubernetes version the lab pins, and every manifest a module names must exist.
+Kubernetes version the lab pins, and every manifest a module names must exist. The second half
+runs the eight modules on a simulated kind lab, once with a participant who does the exercises and
+once with one who does nothing, whose pause checks must then fail.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 import shutil
+import struct
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,6 +23,15 @@ import pytest
 import yaml
 
 from packetwalk import versions
+from packetwalk.config import load_stack_config, stack_names
+from packetwalk.kube.access import CommandResult, NodeInfo, PodInfo
+from packetwalk.kube.fake import Call, FakeCluster
+from packetwalk.playbook import templating
+from packetwalk.playbook.events import Emitter, Event
+from packetwalk.playbook.facts import cluster_facts, offline_facts
+from packetwalk.playbook.loader import load_module
+from packetwalk.playbook.progress import ProgressStore
+from packetwalk.playbook.runner import LabRunner, RunOptions, RunResult
 
 REPO = Path(__file__).resolve().parent.parent
 LABS = REPO / "labs"
@@ -176,3 +190,500 @@ def test_module_08_patch_applies_to_the_intents_file(tmp_path: Path) -> None:
     assert {t["service"]["name"] for t in result["spec"]["targets"]} == {"db", "redis"}
     apply("-R")
     assert target.read_text() == original
+
+
+# -- the modules on a simulated lab -----------------------------------------------------------
+#
+# The eight modules apply the manifests above and judge the participant's work with checks. Run
+# them end to end on FakeCluster (our cluster interface) answering the way a kind lab answers:
+# tool output in the real formats (iptables-save, conntrack -L, nft, ipvsadm, dig, whoami) and a
+# small policy model for the probes. Then run them again with a participant who does nothing at
+# the pauses: every pause step's check must fail. The world is a model, not a cluster: it catches
+# a regex that cannot match real output, a registered name used before it exists, a check that
+# passes whatever the participant does; it does not prove the lab itself.
+
+LAB = "packetwalk-lab"
+POD_IPS = {
+    "vote": "10.244.1.5", "result": "10.244.2.6", "worker": "10.244.1.7", "redis": "10.244.2.8",
+    "db": "10.244.1.9", "traefik": "10.244.2.10", "whoami": "10.244.1.30", "mypod": "10.244.2.40",
+}
+VIPS = {"vote": "10.96.10.1", "result": "10.96.10.2", "redis": "10.96.10.3", "db": "10.96.10.4",
+        "whoami": "10.96.20.1", "kube-dns": "10.96.0.10"}
+TRAEFIK_LB, WHOAMI_LB, HOST = "172.18.255.200", "172.18.255.201", "172.18.0.1"
+APP_FLOWS = {("vote", "redis"), ("worker", "redis"), ("worker", "db"), ("result", "db"),
+             ("traefik", "vote"), ("traefik", "result")}
+
+
+def _pcap(packets: int) -> bytes:
+    header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    return header + (struct.pack("<IIII", 0, 0, 60, 60) + b"\x00" * 60) * packets
+
+
+def _ok(stdout: str = "", rc: int = 0, stderr: str = "") -> CommandResult:
+    return CommandResult((), rc, stdout, stderr)
+
+
+class LabWorld:
+    """A kind lab of one stack as FakeCluster answers; ``lazy``: the participant does nothing."""
+
+    def __init__(self, stack: str, walks: Path, *, lazy: bool) -> None:
+        self.cfg = load_stack_config(stack)
+        self.walks = walks
+        self.lazy = lazy
+        name = self.cfg.cluster_name
+        self.cp, self.w1, self.w2 = (f"{name}-control-plane", f"{name}-worker",
+                                     f"{name}-worker2")
+        self.node_ips = {self.cp: "172.18.0.2", self.w1: "172.18.0.3", self.w2: "172.18.0.4"}
+        self.netshoot = {self.w1: ("netshoot-a", "10.244.1.20"),
+                         self.w2: ("netshoot-b", "10.244.2.21"),
+                         self.cp: ("netshoot-c", "10.244.0.22")}
+        self.lab_policies: set[str] = set()
+        self.debug_policy_fixed = False
+        self.result_calls_redis = False
+        self.whoami_replicas, self.vote_replicas = 2, 1
+        self.etp_local = self.whoami_ingress = self.mypod = False
+        self.last_walk_via = ""
+        self.fake = self._cluster()
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    def _cluster(self) -> FakeCluster:
+        w1, w2 = self.w1, self.w2
+
+        def pod(
+            ns: str, name: str, app: str, node: str, container: str, key: str = "app"
+        ) -> PodInfo:
+            return PodInfo(ns, name, POD_IPS.get(app), node, {key: app}, (container,))
+
+        pods = [
+            pod("vote", "vote-7d", "vote", w1, "vote"),
+            pod("vote", "result-6c", "result", w2, "result"),
+            pod("vote", "worker-5b", "worker", w1, "worker"),
+            pod("vote", "redis-4a", "redis", w2, "redis"),
+            pod("vote", "db-39", "db", w1, "postgres"),
+            pod("traefik", "traefik-8f", "traefik", w2, "traefik", "app.kubernetes.io/name"),
+            pod(LAB, "whoami-1", "whoami", w1, "whoami"),
+        ] + [PodInfo(LAB, n, ip, node, {"app": "netshoot"}, ("netshoot",))
+             for node, (n, ip) in self.netshoot.items()]
+        nodes = [NodeInfo(self.cp, self.node_ips[self.cp],
+                          {"node-role.kubernetes.io/control-plane": ""}),
+                 NodeInfo(w1, self.node_ips[w1]), NodeInfo(w2, self.node_ips[w2])]
+        fake = FakeCluster(pods=pods, nodes=nodes, objects={"services": [], "pods": []})
+        fake.stream_default = _pcap(2)
+        fake.on_kubectl(lambda call: True, lambda call: self._kubectl(list(call.command[1:])))
+        fake.on_shell(lambda call: True, lambda call: self._shell(call.command[-1]))
+        fake.on_exec(lambda call: True, self._exec)
+        return fake
+
+    # -- probes: a tiny policy model ------------------------------------------------------------
+
+    def _allowed(self, namespace: str, source: str, host: str) -> bool:
+        if not self.cfg.enforces_network_policy:
+            return True
+        target = next((app for app, ip in POD_IPS.items() if ip == host), host.split(".")[0])
+        if host == VIPS["whoami"]:
+            target = "whoami"
+        if namespace != LAB:
+            extra = {("result", "redis")} if self.result_calls_redis else set()
+            return (source.split("-")[0], target) in APP_FLOWS | extra
+        if host.endswith(".vote"):  # redis.vote, db.vote from the lab namespace
+            return (target == "redis" and source.startswith("netshoot")
+                    and self.debug_policy_fixed and not self.lab_policies)
+        if target == "whoami" and self.lab_policies & {"selftest", "default-deny"}:
+            if "selftest" in self.lab_policies or "allow" not in self.lab_policies:
+                return False
+            return host == VIPS["whoami"] or "dns" in self.lab_policies
+        return not ("default-deny" in self.lab_policies and host.startswith("kubernetes"))
+
+    def _exec(self, call: Call) -> CommandResult:
+        line = shlex.join(call.command)
+        if match := re.search(r"nc -z -w \d+ (\S+) \d+", line):
+            allowed = self._allowed(call.namespace or "", call.pod or "", match.group(1))
+            return _ok(f"pw-probe-rc={0 if allowed else 1}\n")
+        if call.command[0] == "cat":
+            ns = call.namespace
+            return _ok(f"search {ns}.svc.cluster.local svc.cluster.local cluster.local\n"
+                       f"nameserver {VIPS['kube-dns']}\noptions ndots:5\n")
+        if call.command[0] == "getent":
+            return _ok(f"{VIPS['redis']}     redis.vote.svc.cluster.local\n")
+        if call.command[:2] == ("ip", "-o"):
+            return _ok("1: lo: <LOOPBACK,UP>\n2: eth0@if7: <BROADCAST,UP>\n")
+        return _ok("", 127, f"world: no exec answer for {line}")
+
+    # -- kubectl --------------------------------------------------------------------------------
+
+    def _kubectl(self, args: list[str]) -> CommandResult:
+        line = " ".join(args)
+        verb = args[0] if args else ""
+        if verb == "exec" and args[2] == LAB:
+            return self._netshoot(args[args.index("--") + 1:])
+        if verb == "-n" and "cilium-dbg" in line:
+            return self._cilium(line)
+        handler = {"apply": self._apply, "delete": self._delete, "scale": self._scale,
+                   "run": self._run, "wait": self._wait, "get": self._get,
+                   "describe": self._describe}.get(verb)
+        if handler is not None:
+            return handler(line)
+        if verb in ("rollout", "logs"):
+            return _ok("ok\n")
+        return _ok("", 127, f"world: no kubectl answer for {line}")
+
+    def _apply(self, line: str) -> CommandResult:
+        if self.lazy and "solutions/" in line:
+            return _ok("unchanged\n")
+        for marker, policy in (("selftest", "selftest"), ("default-deny", "default-deny"),
+                               ("allow-netshoot", "allow"), ("allow-dns", "dns")):
+            if marker in line:
+                self.lab_policies.add(policy)
+        self.debug_policy_fixed |= "solutions/debug-to-redis" in line
+        self.etp_local |= "whoami-lb-local" in line
+        self.whoami_ingress |= "whoami-ingress" in line
+        return _ok("configured\n")
+
+    def _delete(self, line: str) -> CommandResult:
+        if "selftest" in line:
+            self.lab_policies.discard("selftest")
+        if f"networkpolicy --all -n {LAB}" in line:
+            self.lab_policies.clear()
+        return _ok("deleted\n")
+
+    def _scale(self, line: str) -> CommandResult:
+        replicas = int(line.rsplit("=", 1)[1])
+        asked = ("whoami" in line and replicas == 3) or ("vote" in line and replicas == 2)
+        if self.lazy and asked:  # the pause asked for this scale; a lazy participant skips it
+            return _ok("scaled\n")
+        if "whoami" in line:
+            self.whoami_replicas = replicas
+        else:
+            self.vote_replicas = replicas
+        return _ok("scaled\n")
+
+    def _run(self, line: str) -> CommandResult:
+        self.mypod = not self.lazy
+        if self.mypod:
+            self.fake.add_pod(PodInfo(LAB, "mypod", POD_IPS["mypod"], self.w2, {"run": "mypod"},
+                                      ("mypod",)))
+        return _ok("pod/mypod created\n")
+
+    def _wait(self, line: str) -> CommandResult:
+        if "mypod" in line and not self.mypod:
+            return _ok("", 1, 'error: pods "mypod" not found')
+        return _ok("condition met\n")
+
+    def _describe(self, line: str) -> CommandResult:
+        return _ok("PodSelector: app=redis\n  From:\n    PodSelector: app=vote\n"
+                   "  From:\n    PodSelector: app=worker\n  To Port: 6379/TCP\n")
+
+    def _get(self, line: str) -> CommandResult:
+        if m := re.search(r"-l app=netshoot --field-selector spec.nodeName=(\S+) -o "
+                          r"jsonpath=\{\.items\[0\]\.(metadata\.name|status\.podIP)\}", line):
+            name, ip = self.netshoot[m.group(1)]
+            return _ok(name if m.group(2) == "metadata.name" else ip)
+        if m := re.search(r"get pod -n \S+ (netshoot-\w) -o jsonpath=\{\.status\.podIP\}", line):
+            return _ok(next(ip for n, ip in self.netshoot.values() if n == m.group(1)))
+        if "get pod mypod" in line:
+            if not self.mypod:
+                return _ok("", 1, 'Error from server (NotFound): pods "mypod" not found')
+            return _ok(self.w2 if "nodeName" in line else POD_IPS["mypod"])
+        if m := re.search(r"-l (?:app|app\.kubernetes\.io/name)=(\w+) -o jsonpath=\{\.items\[0\]\."
+                          r"(status\.podIP|spec\.nodeName|spec\.containers\[0\]\.ports)\}", line):
+            app, field = m.groups()
+            if field == "status.podIP":
+                return _ok(POD_IPS[app])
+            if field == "spec.nodeName":
+                return _ok(self.w1 if app in ("vote", "worker", "db") else self.w2)
+            return _ok('[{"containerPort":8080,"name":"traefik","protocol":"TCP"},'
+                       '{"containerPort":8000,"name":"web","protocol":"TCP"}]')
+        if m := re.search(r"get svc (\S+) -n \S+ -o jsonpath=\{\.spec\.clusterIP\}", line):
+            return _ok(VIPS[m.group(1)])
+        if "get svc -n traefik traefik -o jsonpath" in line:
+            return _ok(TRAEFIK_LB)
+        if "get svc whoami-lb" in line:
+            if "loadBalancer" in line:
+                return _ok(WHOAMI_LB)
+            return _ok("Local" if self.etp_local else "Cluster")
+        if "get svc -n traefik traefik -o wide" in line:
+            return _ok(f"traefik LoadBalancer 10.96.30.1 {TRAEFIK_LB} 80:30080/TCP,443:30443/TCP\n")
+        if "get node " in line and "InternalIP" in line:
+            return _ok(self.node_ips[line.split()[2]])
+        if "endpointslices" in line and "conditions.ready" in line:
+            return _ok("".join(f"10.244.{i + 1}.5\n" for i in range(self.vote_replicas)))
+        if "endpointslices" in line and line.endswith("-o json"):
+            return _ok(json.dumps({"items": [{"endpoints": [{"addresses": [POD_IPS["vote"]]}],
+                                              "ports": [{"port": 80, "protocol": "TCP"}]}]}))
+        if "configmap kube-proxy" in line:
+            return _ok(f"kind: KubeProxyConfiguration\nmode: {self.cfg.kube_proxy_mode}\n")
+        if "daemonset kube-proxy" in line and not self.cfg.has_kube_proxy:
+            return _ok("", 1, "Error from server (NotFound): "
+                               'daemonsets.apps "kube-proxy" not found')
+        if "configmap coredns" in line:
+            return _ok(".:53 {\n    kubernetes cluster.local in-addr.arpa ip6.arpa {\n    }\n"
+                       "    forward . /etc/resolv.conf\n    cache 30\n}\n")
+        if "ingressclass" in line:
+            return _ok("metadata:\n  annotations:\n"
+                       '    ingressclass.kubernetes.io/is-default-class: "true"\n')
+        if f"get ingress -n {LAB}" in line:
+            return _ok("whoami.localhost" if self.whoami_ingress else "")
+        if "networkpolicy redis-access" in line:
+            return _ok("vote worker" + (" result" if self.result_calls_redis else ""))
+        if "networkpolicy default-deny" in line:
+            return _ok("spec:\n  podSelector: {}\n  policyTypes:\n  - Ingress\n  - Egress\n")
+        if "networkpolicy worker-access" in line:
+            return _ok("  - to:\n    - podSelector:\n        matchLabels:\n"
+                       "          k8s-app: kube-dns\n")
+        if f"namespace {LAB} --show-labels" in line:
+            return _ok(f"{LAB} Active kubernetes.io/metadata.name={LAB}\n")
+        return _ok("NAME  READY\nvote-7d 1/1 coredns-1 traefik-8f netshoot-a "
+                   f"{self.w1} {self.cp} vote.localhost 8080/TCP default-deny worker-access "
+                   f"{POD_IPS['vote']}\n")
+
+    def _netshoot(self, command: list[str]) -> CommandResult:
+        tool = command[0]
+        if tool == "ip":
+            if command[1] == "route":
+                return _ok("default via 10.244.1.1 dev eth0\n")
+            return _ok("2: eth0@if7: <BROADCAST,UP>\n    inet 10.244.1.20/24 scope global eth0\n")
+        if tool == "cat":
+            return _ok("7\n")
+        if tool == "ping":
+            return _ok("3 packets transmitted, 3 received, 0% packet loss, time 2002ms\n")
+        if tool == "curl":
+            return _ok("Hostname: whoami-1\nRemoteAddr: 10.244.1.20:43210\n")
+        if tool != "dig":
+            return _ok("", 127, f"world: no netshoot answer for {command}")
+        name = command[-1]
+        if {"default-deny"} <= self.lab_policies and "dns" not in self.lab_policies \
+                and self.cfg.enforces_network_policy:
+            return _ok(";; communications error to 10.96.0.10#53: timed out\n"
+                       ";; no servers could be reached\n", 9)
+        if "+showsearch" in command:
+            return _ok(f"{name}.{LAB}.svc.cluster.local. NXDOMAIN\n"
+                       f"redis.vote.svc.cluster.local.\t30\tIN\tA\t{VIPS['redis']}\n")
+        if "SRV" in command:
+            return _ok(f"0 100 80 whoami.{LAB}.svc.cluster.local.\n")
+        if "whoami-headless" in name:
+            return _ok("".join(f"10.244.{i + 1}.30\n" for i in range(self.whoami_replicas)))
+        return _ok(f"{VIPS['whoami']}\n")
+
+    def _cilium(self, line: str) -> CommandResult:
+        if line.endswith("status"):
+            return _ok("KubeProxyReplacement:    True   [eth0]\n"
+                       "Routing:   Network: Tunnel [vxlan]\n")
+        return _ok(self._cilium_services())
+
+    def _cilium_services(self) -> str:
+        pad = " " * 36
+        backends = "".join(f"{pad}{i + 1} => 10.244.{i + 1}.5:80/TCP (active)\n"
+                           for i in range(1, self.vote_replicas))
+        vote, result = POD_IPS["vote"], POD_IPS["result"]
+        return ("ID   Frontend            Service Type   Backend\n"
+                f"5    {VIPS['vote']}:8080/TCP  ClusterIP      1 => {vote}:80/TCP (active)\n"
+                f"{backends}"
+                f"6    {VIPS['result']}:8081/TCP  ClusterIP      1 => {result}:80/TCP (active)\n")
+
+    # -- the participant's machine --------------------------------------------------------------
+
+    def _shell(self, command: str) -> CommandResult:
+        special = self._shell_stateful(command)
+        if special is not None:
+            return special
+        for pattern, stdout in self._shell_answers():
+            if re.search(pattern, command):
+                return _ok(stdout)
+        return _ok("", 127, f"world: no shell answer for {command}")
+
+    def _shell_stateful(self, command: str) -> CommandResult | None:
+        """Answers that depend on what the participant did (or did not do)."""
+        if command.startswith("curl"):
+            return self._curl(command)
+        if command.startswith("addr=$(curl"):
+            if not self.etp_local:
+                return _ok("whoami saw: 172.18.0.3\n", 1)
+            return _ok(f"whoami saw: {HOST}\n5: br-1a2b inet {HOST}/16\n")
+        if command.startswith("git apply"):
+            if not self.lazy:
+                self.result_calls_redis = "-R" not in command
+            return _ok()
+        if command.startswith("./invoke matrix") and "--explain" not in command:
+            return _ok(self._matrix(cluster="--cluster" in command))
+        if command.startswith("./invoke walk"):
+            return self._walk(command)
+        if command.startswith("latest=$(ls"):
+            via = self.last_walk_via
+            return _ok(f"{self.walks}/1/\nvia: {via}\n", 0 if via == "loadbalancer" else 1)
+        if "ip -4 addr | grep -w" in command:
+            return _ok("", 1)
+        return None
+
+    def _shell_answers(self) -> list[tuple[str, str]]:
+        """(regex on the command, stdout) for the read-only commands, in real tool formats."""
+        cni, vote, redis, worker = (self.cfg.cni, POD_IPS["vote"], POD_IPS["redis"],
+                                    POD_IPS["worker"])
+        traefik, vip, replicas = POD_IPS["traefik"], VIPS["vote"], self.vote_replicas
+        peer = {"kindnet": "veth1a2b", "flannel": "veth3c4d", "calico": "cali5e6f",
+                "cilium": "lxc7a8b"}[cni]
+        via = {"flannel": "cni0", "cilium": "cilium_host"}.get(cni, peer)
+        routes = {"kindnet": "10.244.2.0/24 via 172.18.0.4 dev eth0",
+                  "flannel": "10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink",
+                  "calico": "10.244.2.0/26 via 172.18.0.4 dev eth0 proto 80 onlink",
+                  "cilium": "10.244.2.0/24 via 10.244.1.1 dev cilium_host"}[cni]
+        plugin = {"kindnet": "ptp", "cilium": "cilium-cni"}.get(cni, cni)
+        conflist = "05-cilium" if cni == "cilium" else f"10-{cni}"
+        comment = '-m comment --comment "vote/vote:vote-service'
+        sep_rules = "".join(
+            f"-A KUBE-SVC-ABC {comment} -> 10.244.{i + 1}.5:80\""
+            + (f" -m statistic --mode random --probability {1 / (replicas - i):.11f}"
+               if i < replicas - 1 else "")
+            + f" -j KUBE-SEP-{i}\n"
+            for i in range(replicas)
+        )
+        context = self.cfg.kube_context or f"kind-{self.cfg.cluster_name}"
+        return [
+            (r"^sleep ", ""),
+            (r"ip -o link \| grep", f"7: {peer}@if2: <BROADCAST,UP> mtu 1500"),
+            (r"ip route get", f"10.244.1.20 dev {via} src 10.244.1.1"),
+            (r"ip route$", f"default via 172.18.0.1 dev eth0\n{routes}\n"),
+            (r"ls -l /etc/cni", f"{conflist}.conflist\n"),
+            (r"cat /etc/cni", json.dumps({"plugins": [{"type": plugin}]}, indent=1)),
+            (r"/opt/cni/bin", "host-local\nloopback\nportmap\nptp\n"),
+            (r"show flannel\.1", "vxlan id 1 local 172.18.0.3 dev eth0 dstport 8472 nolearning\n"),
+            (r"show vxlan\.calico", "vxlan id 4096 local 172.18.0.3 dev eth0 dstport 4789\n"),
+            (r"show cilium_vxlan", "vxlan external id 0 srcport 0 0 dstport 8472\n"),
+            (r"docker port", "30080/tcp -> 127.0.0.1:80\n30443/tcp -> 127.0.0.1:443\n"),
+            (r"^ip (neigh|-4 -o addr)", f"5: br-1a2b    inet {HOST}/16 brd 172.18.255.255\n"),
+            (r"^for n in", f"{self.cp} 02:42:ac:12:00:02\n"),
+            (r"KUBE-SERVICES", f'-A KUBE-SERVICES -d {vip}/32 -p tcp {comment} cluster IP" '
+                               "-m tcp --dport 8080 -j KUBE-SVC-ABC\n"),
+            (r"KUBE-\(SVC\|SEP\)", f'-A KUBE-SVC-ABC {comment} -> {vote}:80" -j KUBE-SEP-0\n'),
+            (r"grep DNAT", f'-A KUBE-SEP-0 -p tcp {comment}" -m tcp -j DNAT '
+                           f"--to-destination {vote}:80\n"),
+            (r"MARK-MASQ", '-A KUBE-POSTROUTING -m comment --comment "kubernetes service '
+                           'traffic requiring SNAT" -j MASQUERADE --random-fully\n'),
+            (r"grep -c KUBE-SVC-", "0\n"),
+            (r"'-j KUBE-SEP-'", sep_rules),
+            (r"KUBE-NODEPORTS", '-A KUBE-NODEPORTS -p tcp -m comment --comment '
+                                '"traefik/traefik:web" -m tcp --dport 30080 -j KUBE-EXT-AAA\n'),
+            (r"kube-ipvs0", f"    inet {vip}/32 scope global kube-ipvs0\n"),
+            (r"ipvsadm .*grep -c", f"{replicas + 1}\n"),
+            (r"ipvsadm", f"TCP  {vip}:8080 rr\n  -> {vote}:80     Masq    1      0      0\n"),
+            (r"nft list map", f"{vip} . tcp . 8080 : goto service-ABC-vote/vote/tcp/vote-svc,\n"),
+            (r"chain service-", "chain service-ABC-vote/vote/tcp/vote-service {\n"
+                                f"  numgen random mod {replicas} vmap {{ 0 : goto endpoint-X }}\n"),
+            (r"dnat to", f"    meta l4proto tcp dnat to {vote}:80\n"),
+            (r"conntrack .*6379", f"tcp 6 86399 ESTABLISHED src={worker} dst={VIPS['redis']} "
+                                  f"sport=40000 dport=6379 src={redis} dst={worker} sport=6379 "
+                                  "dport=40000 [ASSURED] mark=0 use=1\n"),
+            (r"conntrack .*--dport 80$", f"tcp 6 100 TIME_WAIT src={traefik} dst={vote} "
+                                         f"sport=50000 dport=80 src={vote} dst={traefik} "
+                                         "sport=80 dport=50000 [ASSURED]\n"),
+            (r"conntrack .*--dport 8080", ""),
+            (r"--orig-port-dst 30080", f"tcp 6 100 TIME_WAIT src={HOST} dst=172.18.0.2 "
+                                       f"sport=5000 dport=30080 src={traefik} dst=172.18.0.2 "
+                                       "sport=8000 dport=5000 [ASSURED]\n"),
+            (r"dig \+short whoami-headless.*grep -c", f"{self.whoami_replicas}\n"),
+            (r"cilium-dbg service list", self._cilium_services()),
+            (r"^cat stacks/intents", "apiVersion: k8s.otterize.com/v2beta1\nkind: ClientIntents\n"),
+            (r"^grep -E", "  name: worker\n"),
+            (r"--explain", "vote/vote[Deployment] -> vote/db[Deployment] on 5432/TCP: DENIED\n"),
+            (r"kubectl config current-context", f"{context}\n"),
+            (r"^./invoke up", "Lab up\n"),
+            (r"^./invoke analyze", '{"flows": [{"translations": [{"kind": "DNAT"}]}]}\n'),
+            (r"^ls -td walks", f"{self.walks}/1/\n"),
+        ]
+
+    def _curl(self, command: str) -> CommandResult:
+        if "whoami.localhost" in command:
+            if not self.whoami_ingress:
+                return _ok("404 page not found\n")
+            return _ok(f"Hostname: whoami-1\nRemoteAddr: {POD_IPS['traefik']}:5555\n"
+                       "X-Forwarded-For: 172.18.0.2\nX-Real-Ip: 172.18.0.2\n")
+        if "nothing-here" in command:
+            return _ok("404\n")
+        if "<title>" in command:
+            return _ok("<title>Cats vs Dogs!</title>\n")
+        if "/ping" in command:
+            return _ok("OK")
+        if WHOAMI_LB in command:
+            seen = HOST if self.etp_local else "172.18.0.3"
+            return _ok(f"Hostname: whoami-1\nRemoteAddr: {seen}:4444\n")
+        return _ok("200\n")
+
+    def _matrix(self, *, cluster: bool) -> str:
+        flows = sorted(APP_FLOWS | ({("result", "redis")} if self.result_calls_redis else set()))
+        if cluster:
+            return "".join(f"vote/{a}-5b7[ReplicaSet] => vote/{b}-39f[ReplicaSet] : TCP 1\n"
+                           .replace(": TCP 1", ": TCP 5432" if b == "db" else ": TCP 6379")
+                           for a, b in flows if a != "traefik")
+        ports = {"redis": "TCP 6379", "db": "TCP 5432", "vote": "TCP 80", "result": "TCP 80"}
+        return "".join(f"vote/{a}[Deployment] => vote/{b}[Deployment] : {ports[b]}\n"
+                       for a, b in flows)
+
+    def _walk(self, command: str) -> CommandResult:
+        if "--dry-run" in command:
+            return _ok("capture points: host, node, traefik, vote\n")
+        via = command.split("--via ")[1].split()[0]
+        if self.lazy and via == "loadbalancer":
+            return _ok()
+        self.last_walk_via = via
+        return _ok("the node rewrote the destination 172.18.0.2:30080 to traefik-8f "
+                   "10.244.2.10:8000: kube-proxy's NodePort DNAT.\n")
+
+
+MODULE_IDS = [path.stem for path in MODULE_FILES]
+KIND_STACKS = [name for name in stack_names() if load_stack_config(name).platform == "kind"]
+"""The world is a kind lab (docker exec into node containers); the modules require kind too."""
+
+
+def _run_module(module: str, world: LabWorld, tmp_path: Path) -> tuple[RunResult, list[Event]]:
+    events: list[Event] = []
+    run_dir = tmp_path / "runs" / module
+    run_dir.mkdir(parents=True)
+    runner = LabRunner(
+        load_module(LABS / f"{module}.yaml"),
+        cluster_facts(world.cfg, world.fake),
+        emit=Emitter(events.append),
+        access=world.fake,
+        store=ProgressStore(tmp_path, world.cfg.stack),
+        run_dir=run_dir,
+        ask=lambda prompt: "",
+        sleep=lambda seconds: None,
+    )
+    return runner.run(RunOptions(yes=True)), events
+
+
+def _failures(events: list[Event]) -> list[dict[str, Any]]:
+    return [e.data for e in events if e.kind == "task_result" and not e.data["passed"]]
+
+
+@pytest.mark.parametrize("stack", KIND_STACKS)
+@pytest.mark.parametrize("module", MODULE_IDS)
+def test_module_passes_when_the_participant_does_the_work(
+    module: str, stack: str, tmp_path: Path
+) -> None:
+    world = LabWorld(stack, tmp_path / "walks", lazy=False)
+    result, events = _run_module(module, world, tmp_path)
+    assert result.status == "completed", _failures(events)
+
+
+def _pause_steps(module: str, stack: str) -> list[int]:
+    loaded = load_module(LABS / f"{module}.yaml")
+    facts = offline_facts(load_stack_config(stack))
+    return [
+        index for index, step in enumerate(loaded.module.steps)
+        if any(task.pause for task in step.tasks)
+        and (step.when is None or templating.truth(step.when, facts))
+    ]
+
+
+@pytest.mark.parametrize("stack", ["kind", "kind-flannel", "kind-cilium"])
+@pytest.mark.parametrize("module", MODULE_IDS)
+def test_pause_check_fails_when_the_participant_does_nothing(
+    module: str, stack: str, tmp_path: Path
+) -> None:
+    pauses = _pause_steps(module, stack)
+    if not pauses:
+        pytest.skip(f"{module} has no pause on {stack}")
+    world = LabWorld(stack, tmp_path / "walks", lazy=True)
+    result, events = _run_module(module, world, tmp_path)
+    assert (result.status, result.step) == ("failed", pauses[0]), _failures(events)
+    assert all(f["section"] == "check" for f in _failures(events)), _failures(events)
