@@ -11,6 +11,7 @@ import io
 import shutil
 import socket
 import struct
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -608,3 +609,45 @@ def test_real_nodeport_walk_in_network_namespaces(tmp_path: Path) -> None:
     # every tcpdump was stopped through its pid file, none left running
     assert not list(Path("/tmp").glob("pw-cap-node.pid"))
     assert not list(Path("/tmp").glob("pw-cap-pod-b.pid"))
+
+
+@pytest.mark.root
+def test_local_tcpdump_streams_a_live_pcap_and_stops_cleanly(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0 or shutil.which("tcpdump") is None:
+        pytest.skip("needs root and tcpdump")
+    from packetwalk.walk.orchestrate import CountingSink, LocalTcpdump
+
+    server = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
+                               "18765"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        point = next(p for p in plan_walk(WalkRequest(via="nodeport"),
+                                          facts_from_objects(lab_objects())).points
+                     if p.kind == "host")
+        command = [*point.tcpdump_command()[:-1], "tcp port 18765"]
+        sink = CountingSink(tmp_path / "host.pcap")
+        capture = LocalTcpdump()
+        handle = capture.start(command, sink)
+        for _ in range(100):  # the pcap header arrives once the capture is open
+            if sink.count >= PCAP_HEADER_BYTES:
+                break
+            time.sleep(0.05)
+        assert sink.count == PCAP_HEADER_BYTES
+        for _ in range(50):
+            done = subprocess.run(["curl", "-s", "-o", "/dev/null", "http://127.0.0.1:18765/"],
+                                  check=False)
+            if done.returncode == 0:
+                break
+            time.sleep(0.1)
+        capture.stop_command(handle)
+        assert handle.stop(timeout=5) == 0
+        sink.close()
+    finally:
+        server.kill()
+        server.wait()
+    with (tmp_path / "host.pcap").open("rb") as fh:
+        packets = list(dpkt.pcap.Reader(fh))
+    assert len(packets) >= 6  # handshake, request, response, teardown: none lost on stop

@@ -356,3 +356,12 @@ def test_traefik_without_an_outside_address_explains_the_cloud_front() -> None:
     # from a pod the ClusterIP is the way in
     plan = plan_walk(WalkRequest(source="worker", via="ingress"), f)
     assert plan.request.url == "http://10.96.45.99:80/"
+
+
+@pytest.mark.parametrize(("mode", "tool"), [("iptables", "iptables-save -t nat"),
+                                             ("nftables", "nft list table ip kube-proxy"),
+                                             ("ipvs", "ipvsadm -Ln")])
+def test_notes_say_where_each_kube_proxy_mode_shows_its_rules(mode: str, tool: str) -> None:
+    plan = plan_walk(WalkRequest(via="nodeport"), facts(kube_proxy_mode=mode))
+    assert any(tool in n for n in plan.notes)
+    assert any(f"kube-proxy ({mode} mode)" in why for why in plan.point(W2).why)

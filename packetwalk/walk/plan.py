@@ -46,6 +46,16 @@ _OVERLAY = {
 }
 
 
+_INSPECT = {
+    "iptables": "iptables-save -t nat | grep KUBE- (KUBE-SERVICES, KUBE-SVC-*, KUBE-SEP-* DNAT, "
+    "KUBE-MARK-MASQ) and conntrack -L",
+    "nftables": "nft list table ip kube-proxy (map service-ips, chains service-*) and conntrack -L",
+    "ipvs": "ipvsadm -Ln (every Service address sits on the kube-ipvs0 dummy interface; "
+    "masquerade still comes from iptables KUBE-POSTROUTING) and conntrack -L",
+}
+"""Where a participant sees each kube-proxy mode's translation on a node (netshoot has all)."""
+
+
 @dataclass(frozen=True)
 class WalkRequest:
     """What the participant asked for (``invoke walk --to --from --via``)."""
@@ -237,6 +247,11 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
         notes.append("No kube-proxy: Service translation happens in eBPF, so iptables-save and "
                      "conntrack show nothing; with socket-LB the client's own capture may already "
                      "show the backend pod address.")
+    elif kpm in _INSPECT:
+        notes.append(f"To see the rules behind each DNAT on a node: {_INSPECT[kpm]}.")
+    if facts.platform == "gke":
+        notes.append("GKE nodes have their own clocks: the analysis orders hops by what each "
+                     "packet looks like before and after NAT, not by timestamps.")
     if facts.cni in _OVERLAY:
         notes.append(_OVERLAY[facts.cni] + ".")
     b = _Builder(facts)
