@@ -365,3 +365,10 @@ def test_notes_say_where_each_kube_proxy_mode_shows_its_rules(mode: str, tool: s
     plan = plan_walk(WalkRequest(via="nodeport"), facts(kube_proxy_mode=mode))
     assert any(tool in n for n in plan.notes)
     assert any(f"kube-proxy ({mode} mode)" in why for why in plan.point(W2).why)
+
+
+def test_nodeport_from_a_pod_passes_its_own_node_first() -> None:
+    plan = plan_walk(WalkRequest(source="worker", via="nodeport", entry_node=CP), facts())
+    assert names(plan) == [WORKER_POD, W2, CP, W1, VOTE_POD]
+    assert any("routes the request on to the entry node" in why for why in plan.point(W2).why)
+    assert plan.request.url == "http://172.18.0.2:31000/"

@@ -310,6 +310,9 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
             notes.append(f"A browser on http://{host_header or 'localhost'}/ takes the same hop: "
                          f"kind publishes {node.name}:{front_port.node_port} on 127.0.0.1:80.")
         entry = Endpoint(str(node.internal_ip), front_port.node_port, f"NodePort on {node.name}")
+        if client is not None:
+            b.on_node(client.node, "client pod's node: routes the request on to the entry node "
+                      f"{node.name} (a NodePort is translated where it is addressed)")
         b.on_node(node.name, f"entry node: the request is sent to its NodePort {entry}; {nat_by} "
                   f"DNATs it to a {front.name} pod"
                   + ("" if front.external_traffic_policy == "Local"
@@ -318,8 +321,6 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
         entry_step = (f"on {node.name}, {nat_by} DNATs {entry} to a {front.name} pod"
                       + ("" if front.external_traffic_policy == "Local"
                          else f" and masquerades the source to {node.internal_ip}"))
-        if client is not None:
-            b.on_node(client.node, "client pod's node: routes the request to the entry node")
     else:  # loadbalancer, or ingress through Traefik's LoadBalancer address
         if not front.lb_ips:
             with_lb = sorted(s.key for s in facts.services if s.lb_ips)
