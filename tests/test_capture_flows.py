@@ -56,3 +56,17 @@ def test_interface_names() -> None:
     assert interface_name(3, {3: "veth-b"}) == "veth-b"
     assert interface_name(4, {}) == "ifindex 4"
     assert interface_name("eth0", {}) == "eth0" and interface_name(None, {}) is None
+
+
+def test_busy_proxy_links_each_outbound_to_its_own_inbound() -> None:
+    groups = []
+    for i in range(3000):  # sequential requests through one proxy, 1 ms apart
+        start = 1_000_000 + i * 1000
+        groups.append(flow(2 * i, [0, 1], (USER[0], 20000 + i), PROXY, start, start + 800))
+        groups.append(
+            flow(2 * i + 1, [1, 2], (PROXY[0], 40000 + i), BACKEND, start + 100, start + 600)
+        )
+    links = link_proxies(groups, POINTS)
+    assert [(link.inbound, link.outbound) for link in links] == [
+        (2 * i, 2 * i + 1) for i in range(3000)
+    ]

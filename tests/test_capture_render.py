@@ -65,7 +65,7 @@ def test_sentences_name_the_mechanism() -> None:
     )
     assert translation_sentence(dnat, inv, kinds) == (
         "the node rewrote the destination service vote 10.96.0.10:80 to pod vote-7d9f "
-        "10.244.2.20:80: kube-proxy's DNAT (Service ClusterIP to an endpoint); the reply was "
+        "10.244.2.20:80: kube-proxy's DNAT (Service address to an endpoint); the reply was "
         "translated back by conntrack."
     )
     nodeport = Translation(

@@ -8,6 +8,8 @@ still open, preferring the timestamps of a point that saw both (one clock).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections.abc import Mapping, Sequence
 
 from packetwalk.capture.correlate import Group, Sighting
@@ -17,6 +19,8 @@ from packetwalk.capture.translate import NO_ROLES, AddressRoles, PointInfo, orde
 
 PROTOCOLS = {TCP: "tcp", UDP: "udp"}
 DIRECTIONS = {1: "in", 2: "out"}
+_CLOCK_SLACK_US = 1_000_000  # inbound and outbound may be timed by clocks this far apart
+_MAX_CANDIDATES = 256
 
 
 def endpoint(raw: tuple[int, int]) -> Endpoint:
@@ -84,35 +88,42 @@ def link_proxies(groups: Sequence[Group], points: Sequence[PointInfo]) -> list[F
 
     ``groups`` hold ordered sightings (request order). A connection B is opened by a proxy for A
     when B's client address is A's last server address (the proxy), and B's first packet falls
-    inside A's lifetime. Among several candidates the latest-starting A wins.
+    inside A's lifetime (A's server address is the one after every DNAT: its last view). Among
+    several candidates the one that started last before B wins.
     """
     links: list[FlowLink] = []
-    ends = [_server_addresses(g) for g in groups]
+    # candidates per proxy address, by start time: a busy proxy has thousands of connections,
+    # and only those that started shortly before B can contain its start
+    ending_at: dict[int, list[tuple[int, int]]] = {}
+    for index, group in enumerate(groups):
+        start = min(s.first_ts for s in group.sightings)
+        ending_at.setdefault(group.sightings[-1].server[0], []).append((start, index))
+    for candidates in ending_at.values():
+        candidates.sort()
     for b_index, b in enumerate(groups):
         b_client = b.sightings[0].client[0]
-        best: tuple[int, int, str | None] | None = None  # (start, index, point)
-        for a_index, a in enumerate(groups):
-            if a_index == b_index or b_client not in ends[a_index]:
+        candidates = ending_at.get(b_client, [])
+        b_first = min(s.first_ts for s in b.sightings)
+        split = bisect.bisect_right(candidates, (b_first, len(groups)))
+        late = bisect.bisect_right(candidates, (b_first + _CLOCK_SLACK_US, len(groups)))
+        # the nearest earlier start that still contains B's start wins; starts a little after
+        # B's (timed by another clock) only when no earlier one fits
+        earlier = reversed(candidates[max(0, split - _MAX_CANDIDATES) : split])
+        later = candidates[split : min(late, split + _MAX_CANDIDATES)]
+        best: tuple[int, str | None] | None = None  # (index, point)
+        for _start, a_index in itertools.chain(earlier, later):
+            if a_index == b_index:
                 continue
-            window = _window(a, b, points)
-            if window is None:
-                continue
-            a_start, a_end, b_start, point = window
-            if a_start <= b_start <= a_end and (best is None or a_start > best[0]):
-                best = (a_start, a_index, point)
+            a_start, a_end, b_start, point = _window(groups[a_index], b, points)
+            if a_start <= b_start <= a_end:
+                best = (a_index, point)
+                break
         if best is not None:
-            links.append(FlowLink(best[1], b_index, ip_text(b_client), best[2]))
+            links.append(FlowLink(best[0], b_index, ip_text(b_client), best[1]))
     return links
 
 
-def _server_addresses(group: Group) -> set[int]:
-    """Addresses the request ended at: the server of the last view (after every DNAT)."""
-    return {group.sightings[-1].server[0]}
-
-
-def _window(
-    a: Group, b: Group, points: Sequence[PointInfo]
-) -> tuple[int, int, int, str | None] | None:
+def _window(a: Group, b: Group, points: Sequence[PointInfo]) -> tuple[int, int, int, str | None]:
     """(a start, a end, b start) on one clock: a point that saw both, else all points."""
     a_by_capture: dict[int, list[Sighting]] = {}
     for s in a.sightings:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -36,13 +37,18 @@ class Inventory:
     nodes: Mapping[str, str] = field(default_factory=dict)
     services: Mapping[str, str] = field(default_factory=dict)
 
-    def lookup(self, ip: str) -> tuple[str, str] | None:
-        """``(kind, name)`` for an address, services first: a ClusterIP is never a pod's address."""
+    @cached_property
+    def _by_address(self) -> dict[str, tuple[str, str]]:
+        found: dict[str, tuple[str, str]] = {}
+        # later tables do not override earlier ones: a ClusterIP is never a pod's address
         for kind, table in (("service", self.services), ("pod", self.pods), ("node", self.nodes)):
             for name, address in table.items():
-                if _same_ip(address, ip):
-                    return kind, name
-        return None
+                found.setdefault(_normal(address), (kind, name))
+        return found
+
+    def lookup(self, ip: str) -> tuple[str, str] | None:
+        """``(kind, name)`` for an address: services first, then pods, then nodes."""
+        return self._by_address.get(_normal(ip))
 
     def describe(self, endpoint: Endpoint) -> str:
         found = self.lookup(endpoint.ip)
@@ -52,11 +58,11 @@ class Inventory:
         return f"{name} {endpoint}" if name == kind else f"{kind} {name} {endpoint}"
 
 
-def _same_ip(a: str, b: str) -> bool:
+def _normal(address: str) -> str:
     try:
-        return ipaddress.ip_address(a) == ipaddress.ip_address(b)
+        return str(ipaddress.ip_address(address))
     except ValueError:
-        return a == b
+        return address
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,7 @@ def translation_sentence(t: Translation, inventory: Inventory, kinds: dict[str, 
     after_role = inventory.lookup(t.after.ip)
     if t.kind == "DNAT":
         if before_role and before_role[0] == "service":
-            why = "kube-proxy's DNAT (Service ClusterIP to an endpoint)"
+            why = "kube-proxy's DNAT (Service address to an endpoint)"
         elif before_role and before_role[0] == "node":
             why = "kube-proxy's NodePort DNAT"
         elif after_role and after_role[0] == "pod":
@@ -278,7 +278,8 @@ _COL, _ROW, _TOP, _MARGIN, _CHAR = 230, 30, 60, 30, 6.6
 def render_svg(analysis: WalkAnalysis) -> str:
     participants, events = _script(analysis)
     x = {p: _MARGIN + _COL // 2 + i * _COL for i, p in enumerate(participants)}
-    width = max(_MARGIN * 2 + _COL * max(len(participants), 1), 400)
+    widest = max((len(e.text) * _CHAR + 40 for e in events), default=0)
+    width = int(max(_MARGIN * 2 + _COL * max(len(participants), 1), 400, widest))
     height = _TOP + _ROW * (len(events) + 1) + _MARGIN
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -305,6 +306,8 @@ def render_svg(analysis: WalkAnalysis) -> str:
             if hi - lo < text_width:
                 mid = (lo + hi) / 2
                 lo, hi = int(mid - text_width / 2), int(mid + text_width / 2)
+            if lo < 2:  # keep wide notes inside the picture
+                lo, hi = 2, hi + 2 - lo
             parts.append(
                 f'<rect x="{lo}" y="{y}" width="{hi - lo}" height="{_ROW - 6}" fill="#fff8c4" '
                 f'stroke="#b59f00"/><text x="{(lo + hi) // 2}" y="{y + 16}" '
