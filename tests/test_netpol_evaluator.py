@@ -451,3 +451,20 @@ def test_conn_text_round_trip() -> None:
         assert str(parse_conn_text(text)) == text
     assert parse_conn_text("No Connections") is NONE
     assert isinstance(External(0, 1, 0).label, str)
+
+
+def test_cost_follows_label_sets_not_pods() -> None:
+    """More replicas of the same label sets add pods, not classes, rules or pairs to evaluate."""
+    def replicas(n: int) -> str:
+        return "".join(
+            "---\n" + yaml.safe_dump({"apiVersion": "v1", "kind": "Pod", "metadata": {
+                "name": f"{app}-{i}", "labels": {"app": app}, "ownerReferences": [
+                    {"kind": "ReplicaSet", "name": f"{app}-rs", "controller": True}]}})
+            for app in ("web", "db") for i in range(n))
+    deny = policy("p", "{podSelector: {matchLabels: {app: db}}, ingress: [{from: [{podSelector: "
+                  "{matchLabels: {app: web}}}], ports: [{port: 5432}]}]}")
+    small, big = mk(replicas(2) + deny), mk(replicas(200) + deny)
+    assert len(small.classes) == len(big.classes) == 2
+    assert len(big.cluster.pods) == 400
+    assert [(s.label, d.label, str(c)) for s, d, c in small.edges()] == [
+        (s.label, d.label, str(c)) for s, d, c in big.edges()]
