@@ -15,10 +15,7 @@ from dataclasses import dataclass, field
 
 from packetwalk.errors import InputError
 from packetwalk.kube.access import PodInfo
-from packetwalk.walk.facts import (
-    NATIVE_LB_ANNOTATION,
-    ClusterFacts,
-)
+from packetwalk.walk.facts import NATIVE_LB_ANNOTATION, ClusterFacts, ServiceInfo, ServicePort
 from packetwalk.walk.lookup import (
     INGRESS_READY,
     USER,
@@ -188,29 +185,8 @@ def flow_filter(endpoints: Sequence[Endpoint], *, dns: bool = False) -> str:
 
 # -- the plan ----------------------------------------------------------------------------------
 
-
-@dataclass
-class _Builder:
-    facts: ClusterFacts
-    points: list[CapturePoint] = field(default_factory=list)
-    node_why: dict[str, list[str]] = field(default_factory=dict)
-    node_order: list[str] = field(default_factory=list)
-    sequence: list[str] = field(default_factory=list)
-    """Point names in request order: nodes when first met, pods when the request reaches them."""
-
-    def on_node(self, node: str | None, why: str) -> None:
-        if node is None:
-            return
-        if node not in self.node_why:
-            self.node_why[node] = []
-            self.node_order.append(node)
-            self.sequence.append(node)
-        if why not in self.node_why[node]:
-            self.node_why[node].append(why)
-
-    def reach(self, point: str) -> None:
-        if point not in self.sequence:
-            self.sequence.append(point)
+_ANY_WHY = ("captured on 'any' in the node's network namespace: every veth, tunnel and eth0 at "
+            "once (ip -o link is saved to name the interfaces)")
 
 
 def _pod_point(role: str, pod: PodInfo, flt: str, why: Sequence[str]) -> CapturePoint:
@@ -219,6 +195,220 @@ def _pod_point(role: str, pod: PodInfo, flt: str, why: Sequence[str]) -> Capture
         namespace=pod.namespace, pod=pod.name, node=pod.node, address=pod.ip,
         target_container=pod.containers[0] if pod.containers else None,
     )
+
+
+def _general_notes(facts: ClusterFacts) -> list[str]:
+    notes: list[str] = []
+    if facts.kube_proxy_mode == "none":
+        notes.append("No kube-proxy: Service translation happens in eBPF, so iptables-save and "
+                     "conntrack show nothing; with socket-LB the client's own capture may already "
+                     "show the backend pod address.")
+    elif facts.kube_proxy_mode in _INSPECT:
+        notes.append(f"To see the rules behind each DNAT on a node: "
+                     f"{_INSPECT[facts.kube_proxy_mode]}.")
+    if facts.platform == "gke":
+        notes.append("GKE nodes have their own clocks: the analysis orders hops by what each "
+                     "packet looks like before and after NAT, not by timestamps.")
+    if facts.cni in _OVERLAY:
+        notes.append(_OVERLAY[facts.cni] + ".")
+    return notes
+
+
+@dataclass
+class _Walk:
+    """One plan in the making: the hops are added in request order, the points at the end."""
+
+    request: WalkRequest
+    facts: ClusterFacts
+    via: str
+    client: PodInfo | None
+    """None when the request starts on the participant's machine."""
+    nat_by: str
+    notes: list[str]
+    path: list[str] = field(default_factory=list)
+    endpoints: list[Endpoint] = field(default_factory=list)
+    node_why: dict[str, list[str]] = field(default_factory=dict)
+    sequence: list[str] = field(default_factory=list)
+    """Point names in request order: nodes when first met, pods when the request reaches them."""
+
+    @property
+    def client_name(self) -> str:
+        return "host" if self.client is None else self.client.name
+
+    @property
+    def client_label(self) -> str:
+        if self.client is not None:
+            return f"pod {self.client.name} ({self.client.ip})"
+        host_ip = self.facts.host_ip
+        return f"your machine ({host_ip})" if host_ip else "your machine"
+
+    def on_node(self, node: str | None, why: str) -> None:
+        if node is None:
+            return
+        if node not in self.node_why:
+            self.node_why[node] = []
+            self.sequence.append(node)
+        if why not in self.node_why[node]:
+            self.node_why[node].append(why)
+
+    def reach(self, point: str) -> None:
+        if point not in self.sequence:
+            self.sequence.append(point)
+
+    # -- how the request enters: the first address it is sent to ------------------------------
+
+    def enter_cluster_ip(self, front: ServiceInfo, port: ServicePort) -> tuple[Endpoint, str]:
+        if not front.cluster_ip:
+            raise InputError(f"Service {front.key} is headless (no ClusterIP)", location="--via",
+                             choices=["nodeport", "loadbalancer", "ingress"])
+        entry = Endpoint(front.cluster_ip, port.port, f"ClusterIP of {front.name}")
+        step = ""
+        if self.client is not None:
+            step = (f"on the client's node {self.client.node}, {self.nat_by} DNATs {entry} to a "
+                    f"{front.name} pod (no SNAT: the source stays the pod IP)")
+            self.on_node(self.client.node, f"client pod's node: {self.nat_by} translates {entry} "
+                         f"to a {front.name} pod on the way out (PREROUTING), before routing")
+        return entry, step
+
+    def enter_node_port(self, front: ServiceInfo, port: ServicePort, avoid: set[str],
+                        host_header: str | None) -> tuple[Endpoint, str]:
+        if not port.node_port and self.via == "ingress":
+            raise InputError(
+                f"Traefik's Service {front.key} is type {front.type}, without a LoadBalancer "
+                "address or nodePort: its clients come through a cloud load balancer (GKE "
+                "Ingress/Gateway with NEGs) that cannot be captured; walk --from a pod instead",
+                location="--via", choices=["nodeport", "clusterip"])
+        if not port.node_port:
+            raise InputError(f"Service {front.key} has no nodePort (type {front.type})",
+                             location="--via", choices=["clusterip", "loadbalancer", "ingress"])
+        node = pick_entry_node(self.facts, self.request.entry_node, avoid,
+                               ingress=self.via == "ingress")
+        if (self.via == "ingress" and self.client is None
+                and node.labels.get(INGRESS_READY[0]) == INGRESS_READY[1]):
+            self.notes.append(f"A browser on http://{host_header or 'localhost'}/ takes the same "
+                              f"hop: kind publishes {node.name}:{port.node_port} on 127.0.0.1:80.")
+        entry = Endpoint(str(node.internal_ip), port.node_port, f"NodePort on {node.name}")
+        if self.client is not None:
+            self.on_node(self.client.node, "client pod's node: routes the request on to the entry "
+                         f"node {node.name} (a NodePort is translated where it is addressed)")
+        masq = ("" if front.external_traffic_policy == "Local"
+                else f" and masquerades the source to {node.internal_ip}")
+        self.on_node(node.name, f"entry node: the request is sent to its NodePort {entry}; "
+                     f"{self.nat_by} DNATs it to a {front.name} pod{masq}"
+                     + (" (externalTrafficPolicy Cluster)" if masq else ""))
+        return entry, f"on {node.name}, {self.nat_by} DNATs {entry} to a {front.name} pod{masq}"
+
+    def enter_load_balancer(self, front: ServiceInfo, port: ServicePort) -> tuple[Endpoint, str]:
+        if not front.lb_ips:
+            with_lb = sorted(s.key for s in self.facts.services if s.lb_ips)
+            raise InputError(f"Service {front.key} has no LoadBalancer address (type {front.type})",
+                             location="--to", choices=with_lb)
+        entry = Endpoint(front.lb_ips[0], port.port, f"LoadBalancer address of {front.name}")
+        if self.client is not None:
+            self.on_node(self.client.node, f"client pod's node: {self.nat_by} matches the "
+                         f"LoadBalancer address {entry} for in-cluster clients and DNATs it right "
+                         "here (no MetalLB hop)")
+            return entry, (f"on the client's node {self.client.node}, {self.nat_by} DNATs {entry} "
+                           f"to a {front.name} pod without leaving the node first")
+        leader = self.facts.l2_leaders.get(front.key)
+        leader_node = node_named(self.facts, leader)
+        masq = ("" if front.external_traffic_policy == "Local"
+                else "; externalTrafficPolicy Cluster masquerades the source to the node IP")
+        if leader_node is not None:
+            self.on_node(leader_node.name, f"MetalLB L2 leader for {entry.ip}: it answers ARP, so "
+                         f"every packet enters here; {self.nat_by} DNATs {entry} to a "
+                         f"{front.name} pod{masq}")
+        else:
+            self.notes.append(f"The MetalLB L2 leader for {entry.ip} is unknown (no "
+                              "ServiceL2Status), so every node is captured; the one that sees the "
+                              "request is the leader.")
+            for node in (n for n in self.facts.nodes if n.internal_ip):
+                self.on_node(node.name, f"candidate MetalLB L2 leader for {entry.ip}: the leader "
+                             f"answers ARP and {self.nat_by} DNATs there{masq}")
+        return entry, (f"the MetalLB L2 leader {leader or '(unknown)'} receives it; {self.nat_by} "
+                       f"there DNATs {entry} to a {front.name} pod{masq}")
+
+    # -- the rest of the way ------------------------------------------------------------------
+
+    def through_traefik(self, pods: Sequence[PodInfo], front_port: ServicePort,
+                        service: ServiceInfo, backend_port: ServicePort, native_lb: bool) -> None:
+        ports = [target_port(self.facts, p, front_port, True) for p in pods]
+        for pod, port in zip(pods, ports, strict=True):
+            self.endpoints.append(Endpoint(str(pod.ip), port, f"Traefik pod {pod.name}"))
+            self.on_node(pod.node, f"hosts Traefik pod {pod.name}: the translated request "
+                         "arrives on its veth")
+        for pod in pods:
+            self.reach(pod.name)
+        at = ", ".join(f"{p.name} {p.ip}:{port}" for p, port in zip(pods, ports, strict=True))
+        self.path.append(f"Traefik ({at}) receives it and terminates HTTP")
+        if not native_lb:
+            self.path.append(f"Traefik opens a new connection from its pod IP straight to a "
+                             f"{service.name} pod IP: it reads EndpointSlices, so kube-proxy is "
+                             "not on this hop")
+            return
+        if not service.cluster_ip:
+            raise InputError(f"nativeLB needs a ClusterIP on {service.key}", location="--to")
+        self.endpoints.append(Endpoint(service.cluster_ip, backend_port.port,
+                                       f"ClusterIP of {service.name}"))
+        for pod in pods:
+            self.on_node(pod.node, f"nativeLB: Traefik dials ClusterIP {service.cluster_ip}, so "
+                         f"{self.nat_by} on Traefik's node DNATs it to a {service.name} pod")
+        self.path.append(f"Traefik opens a new connection to ClusterIP {service.cluster_ip}:"
+                         f"{backend_port.port} (nativeLB); {self.nat_by} on its node DNATs it")
+
+    def to_backends(self, backends: Sequence[PodInfo], port: ServicePort, seen_src: str) -> None:
+        ports = [target_port(self.facts, p, port, False) for p in backends]
+        for pod, number in zip(backends, ports, strict=True):
+            self.endpoints.append(Endpoint(str(pod.ip), number, f"pod {pod.name}"))
+            self.on_node(pod.node, f"hosts backend pod {pod.name}: the request leaves on its veth")
+        for pod in backends:
+            self.reach(pod.name)
+        at = ", ".join(f"{p.name} {p.ip}:{n}" for p, n in zip(backends, ports, strict=True))
+        self.path.append(f"backend {at} answers; it sees source {seen_src}")
+        self.path.append("each reply retraces its connection; conntrack reverses every NAT on the "
+                         "way back")
+
+    def points(self, entry: Endpoint, traefik_pods: Sequence[PodInfo],
+               backends: Sequence[PodInfo], seen_src: str, dns: bool) -> list[CapturePoint]:
+        flt = flow_filter(self.endpoints)
+        client_flt = flow_filter(self.endpoints, dns=dns)
+        client = self.client
+        points: list[CapturePoint] = []
+        if client is None:
+            points.append(CapturePoint(
+                name="host", kind="host", role="client", interface="any", filter=flt,
+                why=("the request starts on your machine; this capture shows the address you "
+                     "dialled, before any NAT (needs tcpdump and capture rights here; skipped if "
+                     "not)",),
+                address=self.facts.host_ip,
+            ))
+        else:
+            points.append(_pod_point("client", client, client_flt, [
+                f"the request starts in pod {client.name}: its eth0 shows the destination "
+                f"{entry} before any NAT"
+                + (" and the DNS lookup of the Service name" if dns else ""),
+            ]))
+        for node_name, why in self.node_why.items():
+            info = node_named(self.facts, node_name)
+            points.append(CapturePoint(
+                name=node_name, kind="node", role="node", interface="any",
+                filter=client_flt if client is not None and node_name == client.node else flt,
+                why=(*why, _ANY_WHY), node=node_name,
+                address=info.internal_ip if info else None, roles=len(why),
+            ))
+        points.extend(_pod_point("traefik", pod, flt, [
+            f"Traefik pod {pod.name}: terminates HTTP from the client and opens a new connection "
+            "to the backend, so two TCP flows meet here",
+            "Traefik runs as non-root; if tcpdump cannot capture in its ephemeral container, the "
+            f"capture on node {pod.node} shows the same packets on its veth",
+        ]) for pod in traefik_pods)
+        points.extend(_pod_point("backend", pod, flt, [
+            f"backend pod {pod.name}: eth0 shows the request after every translation "
+            f"(destination its own IP); it sees source {seen_src}",
+        ]) for pod in backends if client is None or pod.name != client.name
+            or pod.namespace != client.namespace)
+        rank = {name: i for i, name in enumerate(self.sequence)}
+        return sorted(points, key=lambda point: rank.get(point.name, len(rank)))
 
 
 def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
@@ -239,37 +429,16 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
             choices=[v for v in VIAS if v != "clusterip"],
         )
     backends = endpoint_pods(facts, service)
-    kpm = facts.kube_proxy_mode
     nat_by = ("Cilium's eBPF service load balancer (no kube-proxy, no KUBE-* chains)"
-              if kpm == "none" else f"kube-proxy ({kpm} mode)")
-    notes: list[str] = []
-    if kpm == "none":
-        notes.append("No kube-proxy: Service translation happens in eBPF, so iptables-save and "
-                     "conntrack show nothing; with socket-LB the client's own capture may already "
-                     "show the backend pod address.")
-    elif kpm in _INSPECT:
-        notes.append(f"To see the rules behind each DNAT on a node: {_INSPECT[kpm]}.")
-    if facts.platform == "gke":
-        notes.append("GKE nodes have their own clocks: the analysis orders hops by what each "
-                     "packet looks like before and after NAT, not by timestamps.")
-    if facts.cni in _OVERLAY:
-        notes.append(_OVERLAY[facts.cni] + ".")
-    b = _Builder(facts)
-    client_name = "host" if from_user or client is None else client.name
-    b.reach(client_name)
-    client_addr = facts.host_ip if from_user else client.ip if client else None
-    client_label = (f"your machine ({facts.host_ip})" if from_user and facts.host_ip
-                    else "your machine" if from_user
-                    else f"pod {client.name} ({client.ip})" if client else "?")
-    path: list[str] = []
-    endpoints: list[Endpoint] = []
+              if facts.kube_proxy_mode == "none" else f"kube-proxy ({facts.kube_proxy_mode} mode)")
+    walk = _Walk(request, facts, via, client, nat_by, _general_notes(facts))
+    walk.reach(walk.client_name)
+
+    # The Service the client addresses first: Traefik's for ingress, the target's otherwise.
     host_header: str | None = None
     url_path = "/"
     traefik_pods: list[PodInfo] = []
     native_lb = False
-    dns = False
-
-    # The service the client addresses first: Traefik's for ingress, the target's otherwise.
     if via == "ingress":
         route = route_to(facts, service)
         traefik_pods, front = traefik_front(facts)
@@ -280,167 +449,36 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
     else:
         front, front_port = service, service_port(service)
         backend_port = front_port
-    front_pods = traefik_pods if via == "ingress" else backends
-    avoid = {p.node for p in front_pods if p.node}
+    avoid = {p.node for p in (traefik_pods if via == "ingress" else backends) if p.node}
 
-    entry_step = ""
-    if via == "clusterip" or (via == "ingress" and not from_user and not front.lb_ips
+    if via == "clusterip" or (via == "ingress" and client is not None and not front.lb_ips
                               and not front_port.node_port):
-        if not front.cluster_ip:
-            raise InputError(f"Service {front.key} is headless (no ClusterIP)", location="--via",
-                             choices=["nodeport", "loadbalancer", "ingress"])
-        entry = Endpoint(front.cluster_ip, front_port.port, f"ClusterIP of {front.name}")
-        if client is not None:
-            entry_step = (f"on the client's node {client.node}, {nat_by} DNATs {entry} to a "
-                          f"{front.name} pod (no SNAT: the source stays the pod IP)")
-            b.on_node(client.node, f"client pod's node: {nat_by} translates {entry} to a "
-                      f"{front.name} pod on the way out (PREROUTING), before routing")
+        entry, step = walk.enter_cluster_ip(front, front_port)
     elif via == "nodeport" or (via == "ingress" and not front.lb_ips):
-        if not front_port.node_port and via == "ingress":
-            raise InputError(
-                f"Traefik's Service {front.key} is type {front.type}, without a LoadBalancer "
-                "address or nodePort: its clients come through a cloud load balancer (GKE "
-                "Ingress/Gateway with NEGs) that cannot be captured; walk --from a pod instead",
-                location="--via", choices=["nodeport", "clusterip"])
-        if not front_port.node_port:
-            raise InputError(f"Service {front.key} has no nodePort (type {front.type})",
-                             location="--via", choices=["clusterip", "loadbalancer", "ingress"])
-        node = pick_entry_node(facts, request.entry_node, avoid, ingress=via == "ingress")
-        if via == "ingress" and from_user and node.labels.get(INGRESS_READY[0]) == "true":
-            notes.append(f"A browser on http://{host_header or 'localhost'}/ takes the same hop: "
-                         f"kind publishes {node.name}:{front_port.node_port} on 127.0.0.1:80.")
-        entry = Endpoint(str(node.internal_ip), front_port.node_port, f"NodePort on {node.name}")
-        if client is not None:
-            b.on_node(client.node, "client pod's node: routes the request on to the entry node "
-                      f"{node.name} (a NodePort is translated where it is addressed)")
-        b.on_node(node.name, f"entry node: the request is sent to its NodePort {entry}; {nat_by} "
-                  f"DNATs it to a {front.name} pod"
-                  + ("" if front.external_traffic_policy == "Local"
-                     else f" and masquerades the source to {node.internal_ip}"
-                     " (externalTrafficPolicy Cluster)"))
-        entry_step = (f"on {node.name}, {nat_by} DNATs {entry} to a {front.name} pod"
-                      + ("" if front.external_traffic_policy == "Local"
-                         else f" and masquerades the source to {node.internal_ip}"))
+        entry, step = walk.enter_node_port(front, front_port, avoid, host_header)
     else:  # loadbalancer, or ingress through Traefik's LoadBalancer address
-        if not front.lb_ips:
-            with_lb = sorted(s.key for s in facts.services if s.lb_ips)
-            raise InputError(f"Service {front.key} has no LoadBalancer address (type {front.type})",
-                             location="--to", choices=with_lb)
-        entry = Endpoint(front.lb_ips[0], front_port.port, f"LoadBalancer address of {front.name}")
-        if client is not None:
-            entry_step = (f"on the client's node {client.node}, {nat_by} DNATs {entry} to a "
-                          f"{front.name} pod without leaving the node first")
-            b.on_node(client.node, f"client pod's node: {nat_by} matches the LoadBalancer address "
-                      f"{entry} for in-cluster clients and DNATs it right here (no MetalLB hop)")
-        else:
-            leader = facts.l2_leaders.get(front.key)
-            leader_node = node_named(facts, leader)
-            masq = ("" if front.external_traffic_policy == "Local"
-                    else "; externalTrafficPolicy Cluster masquerades the source to the node IP")
-            entry_step = (f"the MetalLB L2 leader {leader or '(unknown)'} receives it; {nat_by} "
-                          f"there DNATs {entry} to a {front.name} pod{masq}")
-            if leader_node is not None:
-                b.on_node(leader_node.name, f"MetalLB L2 leader for {entry.ip}: it answers ARP, so "
-                          f"every packet enters here; {nat_by} DNATs {entry} to a {front.name} "
-                          f"pod{masq}")
-            else:
-                notes.append(f"The MetalLB L2 leader for {entry.ip} is unknown (no "
-                             "ServiceL2Status), so every node is captured; the one that sees the "
-                             "request is the leader.")
-                for n in (n for n in facts.nodes if n.internal_ip):
-                    b.on_node(n.name, f"candidate MetalLB L2 leader for {entry.ip}: the leader "
-                              f"answers ARP and {nat_by} DNATs there{masq}")
-    endpoints.append(entry)
-    path.append(f"{client_label} sends {url_path} to {entry} ({entry.label})")
-    path.append(entry_step)
+        entry, step = walk.enter_load_balancer(front, front_port)
+    walk.endpoints.append(entry)
+    walk.path.append(f"{walk.client_label} sends {url_path} to {entry} ({entry.label})")
+    if step:
+        walk.path.append(step)
 
     if via == "ingress":
-        traefik_ports = [target_port(facts, p, front_port, True) for p in traefik_pods]
-        for pod, port in zip(traefik_pods, traefik_ports, strict=True):
-            endpoints.append(Endpoint(str(pod.ip), port, f"Traefik pod {pod.name}"))
-            b.on_node(pod.node, f"hosts Traefik pod {pod.name}: the translated request arrives on "
-                      "its veth")
-        for pod in traefik_pods:
-            b.reach(pod.name)
-        at = ", ".join(f"{p.name} {p.ip}:{port}"
-                       for p, port in zip(traefik_pods, traefik_ports, strict=True))
-        path.append(f"Traefik ({at}) receives it and terminates HTTP")
-        if native_lb:
-            if not service.cluster_ip:
-                raise InputError(f"nativeLB needs a ClusterIP on {service.key}", location="--to")
-            endpoints.append(Endpoint(service.cluster_ip, backend_port.port,
-                                      f"ClusterIP of {service.name}"))
-            for pod in traefik_pods:
-                b.on_node(pod.node, f"nativeLB: Traefik dials ClusterIP {service.cluster_ip}, so "
-                          f"{nat_by} on Traefik's node DNATs it to a {service.name} pod")
-            path.append(f"Traefik opens a new connection to ClusterIP {service.cluster_ip}:"
-                        f"{backend_port.port} (nativeLB); {nat_by} on its node DNATs it")
-        else:
-            path.append(f"Traefik opens a new connection from its pod IP straight to a "
-                        f"{service.name} pod IP: it reads EndpointSlices, so kube-proxy is not on "
-                        "this hop")
-    backend_ports = [target_port(facts, p, backend_port, False) for p in backends]
-    for pod, port in zip(backends, backend_ports, strict=True):
-        endpoints.append(Endpoint(str(pod.ip), port, f"pod {pod.name}"))
-        b.on_node(pod.node, f"hosts backend pod {pod.name}: the request leaves on its veth")
-    for pod in backends:
-        b.reach(pod.name)
-    if via == "clusterip" and client is not None:
-        dns = True
+        walk.through_traefik(traefik_pods, front_port, service, backend_port, native_lb)
+    client_addr = facts.host_ip if client is None else client.ip
     seen_src = ("the Traefik pod IP (the user only in X-Forwarded-For)" if via == "ingress"
                 else f"the client pod IP {client_addr}" if via == "clusterip"
                 or (via == "loadbalancer" and client is not None)
                 else f"the client address {client_addr or '(your machine)'}"
                 if front.external_traffic_policy == "Local"
                 else "the entry node's IP (masqueraded)")
-    at = ", ".join(f"{p.name} {p.ip}:{port}"
-                   for p, port in zip(backends, backend_ports, strict=True))
-    path.append(f"backend {at} answers; it sees source {seen_src}")
-    path.append("each reply retraces its connection; conntrack reverses every NAT on the way back")
+    walk.to_backends(backends, backend_port, seen_src)
+    dns = via == "clusterip" and client is not None
+    points = walk.points(entry, traefik_pods, backends, seen_src, dns)
 
-    flt = flow_filter(endpoints)
-    client_flt = flow_filter(endpoints, dns=dns)
-    points: list[CapturePoint] = []
-    if from_user:
-        points.append(CapturePoint(
-            name="host", kind="host", role="client", interface="any", filter=flt,
-            why=("the request starts on your machine; this capture shows the address you "
-                 "dialled, before any NAT (needs tcpdump and capture rights here; skipped if "
-                 "not)",),
-            address=facts.host_ip,
-        ))
-    elif client is not None:
-        points.append(_pod_point("client", client, client_flt, [
-            f"the request starts in pod {client.name}: its eth0 shows the destination "
-            f"{entry} before any NAT" + (" and the DNS lookup of the Service name" if dns else ""),
-        ]))
-    for node_name in b.node_order:
-        info = node_named(facts, node_name)
-        points.append(CapturePoint(
-            name=node_name, kind="node", role="node", interface="any",
-            filter=client_flt if client is not None and node_name == client.node else flt,
-            why=(*b.node_why[node_name],
-                 "captured on 'any' in the node's network namespace: every veth, tunnel and eth0 "
-                 "at once (ip -o link is saved to name the interfaces)"),
-            node=node_name, address=info.internal_ip if info else None,
-            roles=len(b.node_why[node_name]),
-        ))
-    client_key = (client.namespace, client.name) if client else None
-    for pod in traefik_pods:
-        points.append(_pod_point("traefik", pod, flt, [
-            f"Traefik pod {pod.name}: terminates HTTP from the client and opens a new connection "
-            "to the backend, so two TCP flows meet here",
-            "Traefik runs as non-root; if tcpdump cannot capture in its ephemeral container, the "
-            f"capture on node {pod.node} shows the same packets on its veth",
-        ]))
-    for pod in (p for p in backends if (p.namespace, p.name) != client_key):
-        points.append(_pod_point("backend", pod, flt, [
-            f"backend pod {pod.name}: eth0 shows the request after every translation "
-            f"(destination its own IP); it sees source {seen_src}",
-        ]))
-    rank = {name: i for i, name in enumerate(b.sequence)}
-    points.sort(key=lambda point: rank.get(point.name, len(rank)))
-    if client_key and any((p.namespace, p.name) == client_key for p in backends):
+    notes = walk.notes
+    if client is not None and any((p.namespace, p.name) == (client.namespace, client.name)
+                                  for p in backends):
         notes.append("The client pod is also a backend: a connection to its own Service is "
                      "hairpinned and masqueraded on its node.")
     if len(backends) > 1:
@@ -451,19 +489,19 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
                      "Docker bridge; Docker Desktop (macOS/Windows) does not route them.")
 
     scheme_host = f"{entry.ip}:{entry.port}"
-    if dns and client is not None:
+    if dns:
         scheme_host = f"{service.name}.{service.namespace}.svc.cluster.local:{entry.port}"
-    http_port = via == "ingress" or from_user or backend_port.target_port in HTTP_PORTS or any(
+    http = via == "ingress" or from_user or backend_port.target_port in HTTP_PORTS or any(
         word in backend_port.name for word in ("http", "web"))
-    http = ClientRequest(
-        url=f"http://{scheme_host}{url_path}" if http_port else f"tcp://{scheme_host}",
-        host_header=host_header,
-        origin="host" if from_user else "pod", point=None if from_user else client_name,
+    client_request = ClientRequest(
+        url=f"http://{scheme_host}{url_path}" if http else f"tcp://{scheme_host}",
+        host_header=host_header, origin="host" if from_user else "pod",
+        point=None if from_user else walk.client_name,
     )
     return WalkPlan(
-        to=service.key, source=request.source, via=via, points=tuple(points), request=http,
-        path=tuple(path), notes=tuple(notes), inventory=build_inventory(facts),
-        cni=facts.cni, kube_proxy_mode=kpm,
+        to=service.key, source=request.source, via=via, points=tuple(points),
+        request=client_request, path=tuple(walk.path), notes=tuple(notes),
+        inventory=build_inventory(facts), cni=facts.cni, kube_proxy_mode=facts.kube_proxy_mode,
     )
 
 
