@@ -101,7 +101,10 @@ def test_mermaid_sequence_diagram(traefik) -> None:
     assert "    Note over p2: DNAT 10.96.0.20:80 -> 10.244.3.30:8000" in lines
     assert any(line.startswith("    p1->>p2: 10.244.1.10:") for line in lines)
     assert any(line.startswith("    p2-->>p1: 10.96.0.20:80 -> 10.244.1.10:") for line in lines)
-    assert any("proxy 10.244.3.30: flow 1 -> new connection, flow 2" in line for line in lines)
+    assert "    Note over p3: proxy opens a new connection: flow 2" in lines
+    assert lines.index("    Note over p3: proxy opens a new connection: flow 2") < next(
+        i for i, line in enumerate(lines) if line.startswith("    p2-->>p1:")
+    )
 
 
 def test_svg_is_wellformed_and_draws_every_message(traefik) -> None:

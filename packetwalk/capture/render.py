@@ -7,6 +7,7 @@ so pictures need no external renderer and are byte-for-byte reproducible.
 from __future__ import annotations
 
 import html
+import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -188,24 +189,27 @@ class _Event:
 
 
 def _script(analysis: WalkAnalysis) -> tuple[list[str], list[_Event]]:
+    """Participants and events; a proxy's outbound flow is told inside its inbound flow, between
+    the request reaching the proxy and the reply leaving it, as it happened."""
     participants: list[str] = []
-    events: list[_Event] = []
     for flow in analysis.flows:
         for hop in flow.hops:
             if hop.point not in participants:
                 participants.append(hop.point)
-    for number, flow in enumerate(analysis.flows, 1):
+    events: list[_Event] = []
+    outbound_of: dict[int, list[int]] = {}
+    for link in analysis.links:
+        outbound_of.setdefault(link.inbound, []).append(link.outbound)
+    told: set[int] = set()
+
+    def tell(index: int) -> None:
+        told.add(index)
+        flow = analysis.flows[index]
         first, last = flow.hops[0].point, flow.hops[-1].point
-        events.append(
-            _Event(
-                "note",
-                first,
-                last,
-                f"flow {number}: {flow.protocol} {flow.client} -> {flow.server}",
-            )
-        )
+        title = f"flow {index + 1}: {flow.protocol} {flow.client} -> {flow.server}"
+        events.append(_Event("note", first, last, title))
         pending = list(flow.translations)
-        for prev, hop in zip(flow.hops, flow.hops[1:], strict=False):
+        for prev, hop in itertools.pairwise(flow.hops):
             if (prev.src, prev.dst) != (hop.src, hop.dst):
                 for t in _take(pending, prev, hop):
                     where = t.point if t.point in participants else prev.point
@@ -214,28 +218,28 @@ def _script(analysis: WalkAnalysis) -> tuple[list[str], list[_Event]]:
                 events.append(_Event("msg", prev.point, hop.point, f"{hop.src} -> {hop.dst}"))
         if len(flow.hops) == 1:
             events.append(_Event("note", first, first, f"{first}: {flow.client} -> {flow.server}"))
+        for other in outbound_of.get(index, []):
+            if other not in told:
+                proxy = analysis.flows[other].hops[0].point
+                text = f"proxy opens a new connection: flow {other + 1}"
+                events.append(_Event("note", proxy, proxy, text))
+                tell(other)
         if flow.reply_seen:
             seen = [h for h in flow.hops if h.reply_seen]
-            for later, earlier in zip(seen[::-1], seen[::-1][1:], strict=False):
+            undo = [t for t in flow.translations if t.reversed]
+            for later, earlier in itertools.pairwise(seen[::-1]):
+                if (later.src, later.dst) != (earlier.src, earlier.dst):
+                    for t in _take(undo, earlier, later):
+                        where = t.point if t.point in participants else later.point
+                        text = f"reply un-{t.kind}: {t.after} -> {t.before}"
+                        events.append(_Event("note", where, where, text))
                 if later.point != earlier.point:
-                    events.append(
-                        _Event(
-                            "reply", later.point, earlier.point, f"{earlier.dst} -> {earlier.src}"
-                        )
-                    )
-    for link in analysis.links:
-        flow_in, flow_out = analysis.flows[link.inbound], analysis.flows[link.outbound]
-        where = flow_out.hops[0].point
-        events.append(
-            _Event(
-                "note",
-                where,
-                where,
-                f"proxy {link.proxy}: flow {link.inbound + 1} "
-                f"-> new connection, flow {link.outbound + 1}",
-            )
-        )
-        del flow_in
+                    text = f"{earlier.dst} -> {earlier.src}"
+                    events.append(_Event("reply", later.point, earlier.point, text))
+
+    for index in range(len(analysis.flows)):
+        if index not in told:
+            tell(index)
     return participants, events
 
 
