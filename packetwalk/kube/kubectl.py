@@ -234,7 +234,10 @@ class KubectlCluster:
             )
         out.append(ws.read_stdout(timeout=0) or "")
         err.append(ws.read_stderr(timeout=0) or "")
-        code = ws.returncode
+        try:
+            code = ws.returncode
+        except (TypeError, KeyError, ValueError, IndexError):  # no status on the error channel
+            code = None
         return CommandResult(
             tuple(shown), int(code) if code is not None else 1, "".join(out), "".join(err)
         )

@@ -166,8 +166,7 @@ class LabRunner:
                     "run_end",
                     status="failed",
                     step=index,
-                    message=f"step {index + 1} did not pass; fix it and run "
-                    f"`invoke lab {self.loaded.id}` to try it again",
+                    message=self._failed_message(index),
                 )
                 return RunResult("failed", index)
             progress.complete(index, total)
@@ -178,6 +177,15 @@ class LabRunner:
             "run_end", status="completed", step=total - 1, message=f"module {self.loaded.id} done"
         )
         return RunResult("completed", total - 1)
+
+    def _failed_message(self, index: int) -> str:
+        ident = self.loaded.id
+        if self.module.steps[index].check:
+            return (
+                f"step {index + 1} did not pass: fix what is marked ✘, then"
+                f" `invoke lab {ident} --check` (verify only) or `invoke lab {ident}` (run again)"
+            )
+        return f"step {index + 1} did not pass: fix what is marked ✘, then `invoke lab {ident}`"
 
     def _step(self, index: int, options: RunOptions) -> str:
         step = self.module.steps[index]
