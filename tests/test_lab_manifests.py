@@ -23,9 +23,11 @@ import pytest
 import yaml
 
 from packetwalk import versions
-from packetwalk.config import load_stack_config, stack_names
+from packetwalk.config import DEFAULT_INTENTS_FILE, load_stack_config, stack_names
+from packetwalk.kindconfig import INGRESS_HTTP_HOST_PORT, INGRESS_HTTP_NODE_PORT
 from packetwalk.kube.access import CommandResult, NodeInfo, PodInfo
 from packetwalk.kube.fake import Call, FakeCluster
+from packetwalk.labobjects import lab_objects
 from packetwalk.playbook import templating
 from packetwalk.playbook.events import Emitter, Event
 from packetwalk.playbook.facts import cluster_facts, offline_facts
@@ -40,6 +42,7 @@ MANIFEST_FILES = sorted(MANIFESTS.rglob("*.yaml"))
 PATCH_FILES = sorted(MANIFESTS.rglob("*.patch"))
 MODULE_FILES = sorted(LABS.glob("[0-9][0-9]-*.yaml"))
 LAB_NAMESPACE = "packetwalk-lab"
+KIND_STACK_NAMES = [name for name in stack_names() if load_stack_config(name).platform == "kind"]
 
 
 def _documents(path: Path) -> list[dict[str, Any]]:
@@ -190,6 +193,54 @@ def test_module_08_patch_applies_to_the_intents_file(tmp_path: Path) -> None:
     assert {t["service"]["name"] for t in result["spec"]["targets"]} == {"db", "redis"}
     apply("-R")
     assert target.read_text() == original
+
+
+# -- the modules name what the lab really deploys -----------------------------------------------
+
+
+def _module_text() -> str:
+    return "\n".join(path.read_text() for path in MODULE_FILES)
+
+
+def _lab_objects(kind: str) -> list[dict[str, Any]]:
+    cfg = load_stack_config("kind")
+    return [obj for obj in lab_objects(cfg) if obj["kind"] == kind]
+
+
+def test_policies_the_modules_name_are_deployed_by_the_lab() -> None:
+    """`kubectl describe networkpolicy redis-access` must not meet a renamed policy."""
+    text = _module_text()
+    named = set(re.findall(r"networkpolicy,? ([a-z][a-z0-9-]+),", text))
+    named |= set(re.findall(r"networkpolicy ([a-z][a-z0-9-]+) -n", text))
+    deployed = {obj["metadata"]["name"] for obj in _lab_objects("NetworkPolicy")}
+    ours = {obj["metadata"]["name"] for _, obj in _all_objects() if obj["kind"] == "NetworkPolicy"}
+    assert named, "the modules name no policy"
+    assert named <= deployed | ours, sorted(named - deployed - ours)
+
+
+def test_ingress_hosts_and_ports_match_the_lab() -> None:
+    hosts = {
+        rule["host"]: rule["http"]["paths"][0]["backend"]["service"]
+        for obj in _lab_objects("Ingress") for rule in obj["spec"]["rules"]
+    }
+    assert hosts["vote.localhost"] == {"name": "vote", "port": {"number": 8080}}
+    assert hosts["result.localhost"] == {"name": "result", "port": {"number": 8081}}
+    (vote,) = [s for s in _lab_objects("Service") if s["metadata"]["name"] == "vote"]
+    assert (vote["spec"]["ports"][0]["port"], vote["spec"]["ports"][0]["targetPort"]) == (8080, 80)
+    assert vote["spec"]["ports"][0]["name"] == "vote-service"  # the iptables rule comments
+    assert (INGRESS_HTTP_NODE_PORT, INGRESS_HTTP_HOST_PORT) == (30080, 80)
+    solution = _documents(MANIFESTS / "solutions" / "whoami-ingress.yaml")[0]
+    assert solution["spec"]["ingressClassName"] == "traefik"
+    assert {obj["spec"]["ingressClassName"] for obj in _lab_objects("Ingress")} == {"traefik"}
+
+
+def test_module_08_edits_the_intents_file_the_stacks_use() -> None:
+    module = yaml.safe_load((LABS / "08-zero-trust-intents.yaml").read_text())
+    assert module["vars"]["intents_file"] == DEFAULT_INTENTS_FILE
+    patch = (MANIFESTS / "solutions" / "result-reads-redis.patch").read_text()
+    assert f"+++ b/{DEFAULT_INTENTS_FILE}" in patch
+    for name in KIND_STACK_NAMES:
+        assert load_stack_config(name).intents_file == DEFAULT_INTENTS_FILE, name
 
 
 # -- the modules on a simulated lab -----------------------------------------------------------
@@ -630,7 +681,7 @@ class LabWorld:
 
 
 MODULE_IDS = [path.stem for path in MODULE_FILES]
-KIND_STACKS = [name for name in stack_names() if load_stack_config(name).platform == "kind"]
+KIND_STACKS = KIND_STACK_NAMES
 """The world is a kind lab (docker exec into node containers); the modules require kind too."""
 
 
