@@ -8,6 +8,7 @@ in tests/data/walk/kind-lab.yaml: host -> MetalLB address on the L2 leader (DNAT
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import socket
 import struct
@@ -651,3 +652,27 @@ def test_local_tcpdump_streams_a_live_pcap_and_stops_cleanly(tmp_path: Path) -> 
     with (tmp_path / "host.pcap").open("rb") as fh:
         packets = list(dpkt.pcap.Reader(fh))
     assert len(packets) >= 6  # handshake, request, response, teardown: none lost on stop
+
+
+def test_api_refusing_a_capture_container_fails_only_that_point(tmp_path: Path) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    fake = lab_cluster()
+    real_add = fake.add_ephemeral_container
+
+    def add(namespace: str, pod: str, spec: Any) -> bool:
+        if pod == VOTE_POD:
+            error = ApiException(status=403, reason="Forbidden")
+            error.body = json.dumps({"kind": "Status", "message": (
+                f'pods "{VOTE_POD}" is forbidden: violates PodSecurity "baseline:latest": '
+                'non-default capabilities (container "pw-cap" must not include "NET_ADMIN")')})
+            raise error
+        return real_add(namespace, pod, spec)
+
+    fake.add_ephemeral_container = add  # type: ignore[method-assign]
+    run = runner(fake).run(ingress_plan(fake), tmp_path)
+    assert len(run.errors) == 1
+    assert run.errors[0].startswith(f'{VOTE_POD}: Forbidden: pods "{VOTE_POD}" is forbidden: '
+                                    'violates PodSecurity "baseline:latest"')
+    assert run.request is not None and run.request.ok
+    assert len(yaml.safe_load((tmp_path / "walk.yaml").read_text())["captures"]) == 4

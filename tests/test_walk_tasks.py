@@ -6,6 +6,7 @@ import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from invoke.context import Context
@@ -156,3 +157,18 @@ def test_svg_format_is_also_saved_in_the_run_folder(deps: walk_tasks.Deps,
     (folder,) = list(tmp_path.iterdir())
     svg = (folder / "walk.svg").read_text()
     assert svg.lstrip().startswith(("<svg", "<?xml")) and svg in out_text(deps)
+
+
+def test_unreachable_cluster_is_a_clear_error(deps: walk_tasks.Deps) -> None:
+    from kubernetes.config.config_exception import ConfigException
+
+    class Unreachable(FakeCluster):
+        def pods(self, namespace: str | None = None, *, selector: str | None = None) -> Any:
+            raise ConfigException("Invalid kube-config file. Expected key current-context")
+
+    deps.cluster = lambda cfg, context: Unreachable()
+    with pytest.raises(Exit) as exit_:
+        walk_tasks.walk(Context(), dry_run=True)
+    message = str(exit_.value.message)
+    assert message.startswith("cannot read the cluster of stack 'kind': Invalid kube-config file")
+    assert "invoke status" in message

@@ -27,7 +27,14 @@ from packetwalk.kube.access import ClusterAccess
 from packetwalk.versions import NETSHOOT_IMAGE
 from packetwalk.walk.facts import ClusterFacts
 from packetwalk.walk.lookup import VIAS
-from packetwalk.walk.orchestrate import HostCapture, WalkRunner, gather_facts, new_run_folder
+from packetwalk.walk.orchestrate import (
+    ACCESS_ERRORS,
+    HostCapture,
+    WalkRunner,
+    describe_error,
+    gather_facts,
+    new_run_folder,
+)
 from packetwalk.walk.plan import WalkPlan, WalkRequest, plan_walk
 from packetwalk.walk.plandata import plan_as_dict
 from packetwalk.walk.snapshot import facts_from_objects, load_objects
@@ -140,7 +147,15 @@ def walk(
                 access_cache.append(deps.cluster(cfg, context or None))
             return access_cache[0]
 
-        facts = _facts(cfg, snapshot, access)
+        try:
+            facts = _facts(cfg, snapshot, access)
+        except ACCESS_ERRORS as err:
+            if isinstance(err, PacketwalkError):
+                raise
+            raise PacketwalkError(
+                f"cannot read the cluster of stack {stack!r}: {describe_error(err)} (is the lab "
+                "up? `invoke status` shows it; --context picks another kubeconfig context)"
+            ) from err
         request = WalkRequest(to=to, source=from_, via=via or None,
                               entry_node=entry_node or None)
         plan = plan_walk(request, facts)

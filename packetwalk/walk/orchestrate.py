@@ -54,6 +54,41 @@ from packetwalk.walk.facts import (
 from packetwalk.walk.plan import CapturePoint, WalkPlan
 from packetwalk.walk.plandata import plan_as_dict
 
+
+def _access_errors() -> tuple[type[BaseException], ...]:
+    """What a cluster call raises when the cluster, not the code, is the problem: the API refused
+    (PodSecurity rejecting NET_ADMIN, RBAC, a pod gone), the connection failed, a kubeconfig
+    context is missing. One point's failure must not abort the others."""
+    errors: list[type[BaseException]] = [PacketwalkError, LookupError, OSError]
+    try:
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.config.config_exception import ConfigException
+        from urllib3.exceptions import HTTPError
+
+        errors += [ApiException, ConfigException, HTTPError]
+    except ImportError:  # pragma: no cover - the client is a dependency; tests may stub it out
+        pass
+    return tuple(errors)
+
+
+ACCESS_ERRORS = _access_errors()
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for a person: the API's reason and message rather than a response dump."""
+    reason, body = getattr(error, "reason", None), getattr(error, "body", None)
+    if isinstance(body, str | bytes) and body:
+        import json
+
+        try:
+            message = json.loads(body).get("message")
+        except (ValueError, AttributeError):
+            message = None
+        if message:
+            return f"{reason}: {message}" if reason else str(message)
+    return str(error) or type(error).__name__
+
+
 PCAP_HEADER_BYTES = 24
 """A pcap global header; tcpdump -U writes it as soon as the capture is open (pcapng: 28+)."""
 
@@ -328,7 +363,10 @@ class WalkRunner:
                         self._start(run, result, show)
                 self._wait_ready(run, show)
                 if any(r.state == "capturing" for r in run.points):
-                    self._send(run)
+                    try:
+                        self._send(run)
+                    except ACCESS_ERRORS as error:
+                        run.errors.append(f"sending the request: {describe_error(error)}")
                     self._sleep(self.settle)
                 else:
                     run.errors.append("no capture could start, so the request was not sent")
@@ -391,8 +429,8 @@ class WalkRunner:
                 links = self.access.shell("ip -o link", timeout=15)
                 self._save_links(run, result, links)
             result.state = "attaching"
-        except (PacketwalkError, LookupError, OSError) as error:
-            self._fail(run, result, str(error), show)
+        except ACCESS_ERRORS as error:
+            self._fail(run, result, describe_error(error), show)
 
     def _save_links(self, run: WalkRun, result: PointResult, links: CommandResult) -> None:
         if links.ok:
@@ -417,8 +455,8 @@ class WalkRunner:
                                                    result.sink, container=container)
             result.state = "starting"
             show(result, f"starting tcpdump -i {point.interface}")
-        except (PacketwalkError, LookupError, OSError) as error:
-            self._fail_or_skip(run, result, str(error), show)
+        except ACCESS_ERRORS as error:
+            self._fail_or_skip(run, result, describe_error(error), show)
 
     def _fail_or_skip(self, run: WalkRun, result: PointResult, message: str,
                       show: Callable[[PointResult, str], None]) -> None:
@@ -498,9 +536,9 @@ class WalkRunner:
                 self.access.exec(namespace, pod, stop_command(result.point), container=container,
                                  timeout=15)
             code = handle.stop(timeout=5)
-        except (PacketwalkError, OSError) as error:
+        except ACCESS_ERRORS as error:
             code = None
-            run.errors.append(f"{result.point.name}: stopping the capture: {error}")
+            run.errors.append(f"{result.point.name}: stopping the capture: {describe_error(error)}")
         if result.sink is not None:
             result.sink.close()
             result.bytes = result.sink.count
