@@ -27,6 +27,7 @@ from packetwalk.kube.access import (
     PodInfo,
     StreamHandle,
 )
+from packetwalk.playbook.expect import parse_json
 from packetwalk.playbook.model import (
     ArgList,
     CaptureAction,
@@ -433,3 +434,34 @@ def _exec_line(namespace: str, pod: str, container: str | None, command: Sequenc
 
 def _outcome(line: str, result: Any) -> Outcome:
     return Outcome(command=line, rc=result.exit_code, stdout=result.stdout, stderr=result.stderr)
+
+
+def register_value(outcome: Outcome, problems: list[str], attempts: int) -> dict[str, Any]:
+    """What ``register: x`` makes visible to later templates (Ansible's result keys)."""
+    return {
+        "rc": outcome.rc,
+        "stdout": outcome.stdout,
+        "stderr": outcome.stderr,
+        "stdout_lines": outcome.stdout.splitlines(),
+        "json": parse_json(outcome.stdout),
+        "command": outcome.command,
+        "failed": bool(problems),
+        "skipped": False,
+        "attempts": attempts,
+        **outcome.extra,
+    }
+
+
+def skipped_value() -> dict[str, Any]:
+    """The registered result of a task its ``when`` skipped."""
+    return {
+        "rc": None,
+        "stdout": "",
+        "stderr": "",
+        "stdout_lines": [],
+        "json": None,
+        "command": "",
+        "failed": False,
+        "skipped": True,
+        "attempts": 0,
+    }

@@ -22,7 +22,14 @@ from packetwalk.errors import InputError, PacketwalkError
 from packetwalk.kube.access import ClusterAccess
 from packetwalk.playbook import expect as expectations
 from packetwalk.playbook import templating
-from packetwalk.playbook.actions import ActionError, Executor, Outcome, PendingCapture
+from packetwalk.playbook.actions import (
+    ActionError,
+    Executor,
+    Outcome,
+    PendingCapture,
+    register_value,
+    skipped_value,
+)
 from packetwalk.playbook.actions import finish_capture as _finish_capture
 from packetwalk.playbook.events import Emitter
 from packetwalk.playbook.loader import LoadedModule, validation_problems
@@ -307,7 +314,7 @@ class LabRunner:
                 reason=f"when: {task.when} is false",
             )
             if task.register_:
-                self.registered[task.register_] = _skipped_value()
+                self.registered[task.register_] = skipped_value()
             return True
         try:
             rendered = self._render_task(raw)
@@ -352,9 +359,7 @@ class LabRunner:
                 )
                 problems = self._judge(rendered, outcome)
                 if rendered.register_:
-                    self.registered[rendered.register_] = _register_value(
-                        outcome, problems, attempt
-                    )
+                    self.registered[rendered.register_] = register_value(outcome, problems, attempt)
                 if rendered.until is not None:
                     if not self._truth(rendered.until):
                         problems = problems or [f"until: {rendered.until} is still false"]
@@ -401,7 +406,7 @@ class LabRunner:
                 problems=outcome.problems,
             )
             if pending.register:
-                self.registered[pending.register] = _register_value(outcome, outcome.problems, 1)
+                self.registered[pending.register] = register_value(outcome, outcome.problems, 1)
             ok = ok and not outcome.problems
         return ok
 
@@ -527,7 +532,7 @@ class LabRunner:
     def _value(self, value: Any, context: Mapping[str, Any]) -> Any:
         if not self._lenient:
             return templating.render(value, context, skip=NOT_TEMPLATED)
-        return _lenient(value, context)
+        return templating.render_lenient(value, context, skip=NOT_TEMPLATED)
 
     def _text(self, text: str) -> str:
         return str(self._value(text, self._context()))
@@ -538,7 +543,7 @@ class LabRunner:
     def _render_task(self, raw: Mapping[str, Any]) -> Task:
         data = self._value(dict(raw), self._context())
         try:
-            return Task.model_validate(_plain(data))
+            return Task.model_validate(templating.plain(data))
         except pydantic.ValidationError as error:
             positions = self.loaded.positions
             problems = validation_problems(error, positions)
@@ -579,57 +584,3 @@ class LabRunner:
             if not isinstance(value, templating.Unknown)
         }
         self.store.save(progress)
-
-
-def _register_value(outcome: Outcome, problems: list[str], attempts: int) -> dict[str, Any]:
-    return {
-        "rc": outcome.rc,
-        "stdout": outcome.stdout,
-        "stderr": outcome.stderr,
-        "stdout_lines": outcome.stdout.splitlines(),
-        "json": expectations.parse_json(outcome.stdout),
-        "command": outcome.command,
-        "failed": bool(problems),
-        "skipped": False,
-        "attempts": attempts,
-        **outcome.extra,
-    }
-
-
-def _skipped_value() -> dict[str, Any]:
-    return {
-        "rc": None,
-        "stdout": "",
-        "stderr": "",
-        "stdout_lines": [],
-        "json": None,
-        "command": "",
-        "failed": False,
-        "skipped": True,
-        "attempts": 0,
-    }
-
-
-def _lenient(value: Any, context: Mapping[str, Any]) -> Any:
-    """Render what the facts decide; keep templates that need the cluster as they are."""
-    if isinstance(value, str):
-        try:
-            return templating.render_string(value, context)
-        except templating.UnknownValueError:
-            return value
-    if isinstance(value, Mapping):
-        return {k: v if k in NOT_TEMPLATED else _lenient(v, context) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_lenient(item, context) for item in value]
-    return value
-
-
-def _plain(value: Any) -> Any:
-    """Unknown placeholders become their template text so a dry-run task still validates."""
-    if isinstance(value, templating.Unknown):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value

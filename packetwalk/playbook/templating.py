@@ -199,3 +199,31 @@ class Unknown:
 def unknowns(values: Mapping[str, Any]) -> Iterator[str]:
     """Names in a context whose values are :class:`Unknown` (for messages)."""
     return (key for key, value in values.items() if isinstance(value, Unknown))
+
+
+def render_lenient(value: Any, context: Mapping[str, Any], *, skip: frozenset[str]) -> Any:
+    """Like :func:`render`, but a string that needs a cluster-only value stays as written."""
+    if isinstance(value, str):
+        try:
+            return render_string(value, context)
+        except UnknownValueError:
+            return value
+    if isinstance(value, Mapping):
+        return {
+            key: item if key in skip else render_lenient(item, context, skip=skip)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [render_lenient(item, context, skip=skip) for item in value]
+    return value
+
+
+def plain(value: Any) -> Any:
+    """Unknown placeholders replaced by their template text (so a dry-run task validates)."""
+    if isinstance(value, Unknown):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
