@@ -346,7 +346,7 @@ class WalkRunner:
                                   "(nothing there is overwritten)")
         run = WalkRun(folder=folder, plan=plan,
                       points=[PointResult(p, f"{p.name}.pcap") for p in plan.points])
-        with Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[point]:<22}"),
+        with Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[point]}"),
                       TextColumn("{task.description}"), TimeElapsedColumn(),
                       console=self.console, transient=False) as progress:
             tasks = {r.point.name: progress.add_task("planned", total=None, point=r.point.name)
