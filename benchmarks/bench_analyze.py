@@ -14,6 +14,7 @@ in separate child processes, each measured with ``wait4`` (wall time, peak RSS):
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -211,6 +212,14 @@ def main() -> None:
             cwd=ROOT,
         ).stdout.strip()
         print(f"analysis result: {out}")
+        result = json.loads(out)
+        conns = written // 200  # 50 packets per connection at each of 4 sightings
+        if (result["flows"], result["hops"], result["translations"]) != (
+            conns,
+            4 * conns,
+            2 * conns,
+        ):
+            raise SystemExit(f"wrong analysis: expected {conns} flows, 4 hops and DNAT+SNAT each")
         ours = measure([sys.executable, "-c", ANALYZE, str(folder)])
         rows = [("packetwalk analyze_folder (all 3 files)", ours[0], ours[1])]
         tshark = shutil.which("tshark")
@@ -229,9 +238,8 @@ def main() -> None:
             print("tshark not found: apt-get install -y tshark")
         print(f"\n{'':44}{'wall s':>9}{'peak RSS MiB':>14}{'packets/s':>12}")
         for label, wall, rss in rows:
-            print(
-                f"{label:44}{wall:9.2f}{rss:14.0f}{written / wall if 'all' in label else 0:12,.0f}"
-            )
+            rate = f"{written / wall:12,.0f}" if "all" in label else f"{'-':>12}"
+            print(f"{label:44}{wall:9.2f}{rss:14.0f}{rate}")
         if tshark:
             print(f"\nratio tshark / packetwalk: {rows[-1][1] / ours[0]:.2f}x")
     finally:

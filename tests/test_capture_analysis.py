@@ -279,3 +279,11 @@ def test_live_lab_cleans_up_namespaces_on_failure(tmp_path: Path) -> None:
         lab.run("a", "false")
     listed = netns.sh("ip", "netns", "list").stdout
     assert tag not in listed
+
+
+def test_live_tests_skip_with_a_reason_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(netns.os, "geteuid", lambda: 1000)
+    assert netns.missing_prerequisites() == "needs root (network namespaces, veth pairs, tcpdump)"
+    monkeypatch.setattr(netns.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(netns.shutil, "which", lambda tool: None if tool == "nft" else "/bin/x")
+    assert "needs `nft`" in str(netns.missing_prerequisites("nft"))
