@@ -269,3 +269,48 @@ def test_parse_ip_link_drops_peer_suffix() -> None:
         "garbage line\n"
     )
     assert parse_ip_link(text) == {1: "lo", 2: "veth-a", 17: "eth0"}
+
+
+def _pad(data: bytes) -> bytes:
+    return data + b"\0" * (-len(data) % 4)
+
+
+def test_big_endian_pcap_and_pcapng(tmp_path: Path) -> None:
+    """Captures written on big-endian machines: every header field swaps byte order."""
+    rng = random.Random()
+    p = craft.tcp_exchange(rng)[3]
+    src, dst = (craft.random_ip(rng, "10.0.0.0/8"), 41000), (craft.random_ip(rng, "10.0.0.0/8"), 80)
+    frame = craft.ethernet(craft.ip_packet(p, src, dst, "tcp"))
+    ts_us = 1_700_000_000_123_456
+    pcap = struct.pack(">IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    pcap += struct.pack(">IIII", ts_us // 10**6, ts_us % 10**6, len(frame), len(frame)) + frame
+    (tmp_path / "be.pcap").write_bytes(pcap)
+
+    def block(kind: int, body: bytes) -> bytes:
+        length = 12 + len(body)
+        return struct.pack(">II", kind, length) + body + struct.pack(">I", length)
+
+    name = _pad(b"veth-be")
+    opts = struct.pack(">HH", 2, 7) + name + struct.pack(">HH", 9, 1) + _pad(b"\x09")
+    ts_ns = ts_us * 1000
+    pcapng_data = (
+        block(0x0A0D0D0A, struct.pack(">IHHq", 0x1A2B3C4D, 1, 0, -1))
+        + block(1, struct.pack(">HHI", 1, 0, 65535) + opts + struct.pack(">HH", 0, 0))
+        + block(
+            6,
+            struct.pack(">IIIII", 0, ts_ns >> 32, ts_ns & 0xFFFFFFFF, len(frame), len(frame))
+            + _pad(frame),
+        )
+    )
+    (tmp_path / "be.pcapng").write_bytes(pcapng_data)
+    for file, ifname in (("be.pcap", None), ("be.pcapng", "veth-be")):
+        (row,) = rows(tmp_path / file)
+        assert row[:2] == (ts_us, ifname), file
+        assert (ip_text(row[4]), row[5], ip_text(row[6]), row[7], row[8], row[9]) == (
+            src[0],
+            src[1],
+            dst[0],
+            dst[1],
+            p.seq,
+            p.ack,
+        ), file
