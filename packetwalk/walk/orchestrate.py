@@ -4,7 +4,8 @@ The adapter between :mod:`packetwalk.walk.plan` and :class:`~packetwalk.kube.acc
 Pod points get a named ephemeral netshoot container (``pw-cap-<point>``, reused when it exists:
 ephemeral containers can never be removed); node points use a host-network debug pod on the
 node; the host point runs tcpdump on the participant's machine. Each capture is
-``tcpdump -U -w -`` streamed into ``<folder>/<point>.pcap``; a capture counts as ready once its
+``tcpdump -U -w -`` streamed into ``<folder>/<point>.pcap`` (containers and debug pods are
+attached in parallel, since each may wait for an image pull); a capture counts as ready once its
 pcap file header has arrived (tcpdump writes it right after opening the interface), and the
 request is sent only when every capture that could start is ready.
 
@@ -21,6 +22,7 @@ import shlex
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,6 +157,8 @@ class PointResult:
     """``(namespace, pod, container)`` the capture runs in (pod and node points)."""
     sink: CountingSink | None = None
     handle: StreamHandle | None = None
+    created: tuple[str, str] | None = None
+    """The node debug pod this point created, if it did."""
 
 
 @dataclass
@@ -165,9 +169,12 @@ class WalkRun:
     request: CommandResult | None = None
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    created_debug_pods: list[tuple[str, str]] = field(default_factory=list)
     analysis: Any = None
 
+    @property
+    def created_debug_pods(self) -> list[tuple[str, str]]:
+        """Node debug pods this run created (and so removes unless --keep), in point order."""
+        return [r.created for r in self.points if r.created is not None]
     @property
     def ok(self) -> bool:
         return not self.errors and all(p.state == "stopped" for p in self.points
@@ -356,8 +363,7 @@ class WalkRunner:
                 progress.update(tasks[result.point.name], description=text)
 
             try:
-                for result in run.points:
-                    self._prepare(run, result, show)
+                self._prepare_all(run, show)
                 for result in run.points:
                     if result.state == "attaching":
                         self._start(run, result, show)
@@ -383,6 +389,20 @@ class WalkRunner:
         return run
 
     # -- steps --------------------------------------------------------------------------------
+
+    def _prepare_all(self, run: WalkRun, show: Callable[[PointResult, str], None]) -> None:
+        """Attach every capture container and debug pod at once: each may wait for an image
+        pull and a pod start, and they do not depend on each other."""
+        pool = ThreadPoolExecutor(max_workers=max(1, len(run.points)),
+                                  thread_name_prefix="pw-prepare")
+        try:
+            futures = [pool.submit(self._prepare, run, result, show) for result in run.points]
+            for future in futures:
+                future.result()
+        finally:
+            # On Ctrl-C do not wait for pods still starting; what they created is cleaned up
+            # from the results as far as it is known.
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _fail(self, run: WalkRun, result: PointResult, message: str,
               show: Callable[[PointResult, str], None]) -> None:
@@ -419,7 +439,7 @@ class WalkRunner:
                 existed = any(p.name == name for p in self.access.pods(DEBUG_NAMESPACE))
                 pod = self.access.node_debug_pod(point.node, name=name, image=self.image)
                 if not existed:
-                    run.created_debug_pods.append((pod.namespace, pod.name))
+                    result.created = (pod.namespace, pod.name)
                 result.reused = existed
                 result.target = (pod.namespace, pod.name, DEBUG_CONTAINER)
                 links = self.access.exec(pod.namespace, pod.name, ["ip", "-o", "link"],
