@@ -458,8 +458,12 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
         entry, step = walk.enter_node_port(front, front_port, avoid, host_header)
     else:  # loadbalancer, or ingress through Traefik's LoadBalancer address
         entry, step = walk.enter_load_balancer(front, front_port)
+    http = via == "ingress" or from_user or backend_port.target_port in HTTP_PORTS or any(
+        word in backend_port.name for word in ("http", "web"))
     walk.endpoints.append(entry)
-    walk.path.append(f"{walk.client_label} sends {url_path} to {entry} ({entry.label})")
+    walk.path.append(f"{walk.client_label} " + (f"sends GET {url_path} to" if http else
+                                                "opens a TCP connection to")
+                     + f" {entry} ({entry.label})")
     if step:
         walk.path.append(step)
 
@@ -491,8 +495,6 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
     scheme_host = f"{entry.ip}:{entry.port}"
     if dns:
         scheme_host = f"{service.name}.{service.namespace}.svc.cluster.local:{entry.port}"
-    http = via == "ingress" or from_user or backend_port.target_port in HTTP_PORTS or any(
-        word in backend_port.name for word in ("http", "web"))
     client_request = ClientRequest(
         url=f"http://{scheme_host}{url_path}" if http else f"tcp://{scheme_host}",
         host_header=host_header, origin="host" if from_user else "pod",
