@@ -88,7 +88,7 @@ def labs(c: Context, stack: str = config.DEFAULT_STACK) -> None:
     help={
         "paths": "comma-separated module files or folders (default: every module in labs/)",
         "stack": "validate against this stack only (default: every stacks/Pulumi.*.yaml)",
-    }
+    },
 )
 def lab_validate(c: Context, paths: str = "", stack: str = "") -> None:
     """Check lab modules: schema, templates against every stack's facts, when expressions.
