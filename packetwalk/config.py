@@ -37,6 +37,9 @@ KUBE_PROXY_MODES = ("iptables", "ipvs", "nftables", "none")
 RELEASE_CHANNELS = ("RAPID", "REGULAR", "STABLE")
 INGRESS_MODES = ("gateway", "ingress")
 MAX_WORKERS = 10
+MAX_PARTICIPANTS = 60
+"""A workshop room; also keeps per-participant subnets inside the GKE address plan
+(packetwalk/gke.py carves one node, pod and service range per cluster)."""
 DEFAULT_INTENTS_FILE = "stacks/intents/voting-app.yaml"
 
 GKE_KUBE_PROXY = {"dataplane-v2": "none", "calico": "iptables"}
@@ -111,6 +114,16 @@ class LabConfig:
     def has_kube_proxy(self) -> bool:
         """False when eBPF replaces kube-proxy: no KUBE-* chains to walk through."""
         return self.kube_proxy_mode != "none"
+
+    @property
+    def gke_datapath_provider(self) -> str:
+        """GKE's ``datapathProvider``: Dataplane V2 (eBPF, enforces policy) or the legacy one."""
+        return "ADVANCED_DATAPATH" if self.cni == "dataplane-v2" else "LEGACY_DATAPATH"
+
+    @property
+    def gke_calico_policy(self) -> bool:
+        """Whether GKE's Calico network-policy add-on runs (never together with Dataplane V2)."""
+        return self.platform == "gke" and self.cni == "calico"
 
     @property
     def node_count(self) -> int:
@@ -345,7 +358,12 @@ def parse_lab_config(
         raise reader.fail(_k("kubeContext"), "needs packetwalk:kubeconfig (the file the context "
                           "is in)")
 
+    if platform == "gke" and kubeconfig is not None:
+        raise reader.fail(_k("kubeconfig"), "is for kind clusters made elsewhere (CI); a GKE "
+                          "lab runs on the clusters its cluster stack makes: remove the key")
     gke = _gke_settings(reader) if platform == "gke" else None
+    if gke is not None:
+        _check_gke_names(reader, cluster_name, namespace, gke)
     return LabConfig(
         stack=stack, platform=platform, cluster_name=cluster_name, cni=cni,
         kube_proxy_mode=mode, workers=workers if platform == "kind" else 0,
@@ -378,9 +396,28 @@ def _gke_settings(reader: _Reader) -> GkeSettings:
                                       "a GKE release channel"),
         ingress_mode=reader.choice(_k("ingressMode"), "gateway", INGRESS_MODES,
                                    "an ingress mode"),
-        participants=reader.integer(_k("participants"), 1, 1, None),
+        participants=reader.integer(_k("participants"), 1, 1, MAX_PARTICIPANTS),
         participant_clusters=reader.boolean(_k("participantClusters"), False),
     )
+
+
+def _check_gke_names(reader: _Reader, cluster_name: str, namespace: str,
+                     gke: GkeSettings) -> None:
+    """Names that grow a participant suffix (``-p01``) must still fit their limits."""
+    if gke.participants == 1:
+        return
+    suffix = 2 + max(2, len(str(gke.participants)))  # "-p" + digits
+    if gke.participant_clusters and len(cluster_name) + suffix > _CLUSTER_NAME_MAX:
+        raise reader.fail(
+            _k("clusterName"),
+            f"{cluster_name!r} is too long for one cluster per participant: with the suffix "
+            f"'-p01' it must stay within {_CLUSTER_NAME_MAX} characters, so use at most "
+            f"{_CLUSTER_NAME_MAX - suffix}")
+    if not gke.participant_clusters and len(namespace) + suffix > 63:
+        raise reader.fail(
+            _k("appNamespace"),
+            f"{namespace!r} is too long for {gke.participants} participants: each gets "
+            f"'{namespace}-p01', and namespace names have at most 63 characters")
 
 
 # --- stack files ---------------------------------------------------------------------------------

@@ -8,8 +8,9 @@ naming them can be built and evaluated without a cluster; they are never deploye
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Final
 
@@ -18,14 +19,15 @@ from packetwalk.config import DEFAULT_INTENTS_FILE, REPO_ROOT, LabConfig
 from packetwalk.errors import InputError
 from packetwalk.intents import (
     NS_LABEL,
+    ClientIntents,
     PolicyOptions,
     Workloads,
     load_client_intents,
     policies_from_intents,
 )
 from packetwalk.kindconfig import INGRESS_HTTP_NODE_PORT, INGRESS_HTTPS_NODE_PORT
+from packetwalk.participants import Participant, participants, participants_in
 from packetwalk.votingapp import (
-    FRONTENDS,
     RESULT_SERVICE_PORT,
     VOTE_SERVICE_PORT,
     voting_app_objects,
@@ -44,16 +46,27 @@ COREDNS_STAND_IN_IMAGE: Final = "registry.k8s.io/coredns/coredns:v1.12.1"
 
 HOST_DOMAIN: Final = "localhost"
 """``*.localhost`` resolves to loopback everywhere (RFC 6761), where kind publishes ports 80/443.
-On GKE the same host names route inside Traefik; clients send them as a Host header."""
+On GKE the lab stack passes a ``host`` function instead: ``vote.<static IP>.nip.io`` (a public
+wildcard DNS name that resolves to the IP inside it), so hosts work without a DNS zone."""
+
+HostFn = Callable[[str], object]
+"""Turns a host prefix (``vote``, ``vote.p03``) into the Ingress host. The pure default appends
+HOST_DOMAIN; the GKE lab stack returns a Pulumi Output built from the cluster's static IP, which
+only exists once the cluster stack is up. Only the Ingress host ever holds that value."""
+
+
+def local_host(prefix: str) -> str:
+    return f"{prefix}.{HOST_DOMAIN}"
 
 _KIND_ORDER: Final = ("Namespace", "NetworkPolicy", "Service", "Deployment", "Ingress")
 """Apply order for plain ``kubectl apply``: policies exist before any pod starts unprotected."""
 
 
 def app_hosts(cfg: LabConfig) -> dict[str, str]:
-    """The Ingress host of each web app (``vote`` -> ``vote.localhost``)."""
-    del cfg  # the same on both platforms for now (see HOST_DOMAIN)
-    return {app: f"{app}.{HOST_DOMAIN}" for app in FRONTENDS}
+    """The Ingress host of each web app of the first participant (``vote`` -> ``vote.localhost``).
+    """
+    first = participants(cfg)[0]
+    return {app: local_host(prefix) for app, prefix in first.host_prefixes().items()}
 
 
 def namespace_object(name: str, *, privileged: bool = False) -> dict[str, Any]:
@@ -65,7 +78,7 @@ def namespace_object(name: str, *, privileged: bool = False) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
 
 
-def _ingress(app: str, namespace: str, host: str, port: int) -> dict[str, Any]:
+def _ingress(app: str, namespace: str, host: object, port: int) -> dict[str, Any]:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
@@ -84,7 +97,33 @@ def _ingress(app: str, namespace: str, host: str, port: int) -> dict[str, Any]:
     }
 
 
-def _policies(cfg: LabConfig, app: list[dict[str, Any]], repo_root: Path) -> list[dict[str, Any]]:
+def _for_namespace(intents: list[ClientIntents], app_namespace: str,
+                   namespace: str) -> list[ClientIntents]:
+    """The intents with every mention of ``app_namespace`` moved to ``namespace``.
+
+    A participant's copy of the lab lives in ``vote-p03``; the intents file speaks of ``vote``
+    (its objects without a namespace, and Traefik's ``vote.vote`` targets). Other namespaces
+    (``traefik``, ``kube-system``) are shared by every participant and stay as they are.
+    """
+    if namespace == app_namespace:
+        return intents
+
+    def move(ns: str | None) -> str | None:
+        return namespace if ns == app_namespace else ns
+
+    return [
+        dataclasses.replace(
+            intent,
+            namespace=move(intent.namespace) or intent.namespace,
+            targets=tuple(dataclasses.replace(t, namespace=move(t.namespace))
+                          for t in intent.targets),
+        )
+        for intent in intents
+    ]
+
+
+def _policies(cfg: LabConfig, app: list[dict[str, Any]], repo_root: Path,
+              namespace: str) -> list[dict[str, Any]]:
     path = cfg.intents_path(repo_root)
     if not path.is_file():
         raise InputError(f"the ClientIntents file {cfg.intents_file!r} does not exist "
@@ -92,8 +131,9 @@ def _policies(cfg: LabConfig, app: list[dict[str, Any]], repo_root: Path) -> lis
                          location="key packetwalk:intents")
     intents = load_client_intents(path, source=cfg.intents_file,
                                   default_namespace=cfg.app_namespace)
+    intents = _for_namespace(intents, cfg.app_namespace, namespace)
     workloads = Workloads.from_objects([*app, *lab_peer_objects(cfg)])
-    options = PolicyOptions(namespaces=frozenset({cfg.app_namespace}),
+    options = PolicyOptions(namespaces=frozenset({namespace}),
                             dns_namespace=DNS_NAMESPACE, dns_selector=DNS_SELECTOR,
                             generated_from=cfg.intents_file)
     try:
@@ -108,17 +148,32 @@ def _policies(cfg: LabConfig, app: list[dict[str, Any]], repo_root: Path) -> lis
         ) from err
 
 
-def lab_objects(cfg: LabConfig, *, repo_root: Path = REPO_ROOT) -> list[dict[str, Any]]:
-    """The app namespace, the voting app, its Ingress routes and its NetworkPolicies."""
-    namespace = cfg.app_namespace
+def participant_objects(cfg: LabConfig, participant: Participant, *,
+                        repo_root: Path = REPO_ROOT,
+                        host: HostFn = local_host) -> list[dict[str, Any]]:
+    """One participant's namespace, voting app, Ingress routes and NetworkPolicies."""
+    namespace = participant.namespace
     app = voting_app_objects(namespace)
-    hosts = app_hosts(cfg)
+    prefixes = participant.host_prefixes()
     ingresses = [
-        _ingress("vote", namespace, hosts["vote"], VOTE_SERVICE_PORT),
-        _ingress("result", namespace, hosts["result"], RESULT_SERVICE_PORT),
+        _ingress("vote", namespace, host(prefixes["vote"]), VOTE_SERVICE_PORT),
+        _ingress("result", namespace, host(prefixes["result"]), RESULT_SERVICE_PORT),
     ]
-    objects = [namespace_object(namespace, privileged=True), *app, *ingresses,
-               *_policies(cfg, app, repo_root)]
+    return [namespace_object(namespace, privileged=True), *app, *ingresses,
+            *_policies(cfg, app, repo_root, namespace)]
+
+
+def lab_objects(cfg: LabConfig, *, repo_root: Path = REPO_ROOT, cluster: str | None = None,
+                host: HostFn = local_host) -> list[dict[str, Any]]:
+    """Every participant's namespace, voting app, Ingress routes and NetworkPolicies.
+
+    ``cluster`` limits the list to the labs in that cluster (stacks with one cluster per
+    participant); ``host`` builds the Ingress hosts (see HostFn).
+    """
+    chosen = participants(cfg) if cluster is None else participants_in(cfg, cluster)
+    objects: list[dict[str, Any]] = []
+    for participant in chosen:
+        objects.extend(participant_objects(cfg, participant, repo_root=repo_root, host=host))
     return sort_objects(objects)
 
 

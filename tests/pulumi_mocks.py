@@ -154,6 +154,12 @@ class RecordingMonitor(MockMonitor):
         )
 
 
+GKE_ENDPOINT = "203.0.113.10"
+GKE_CA = "bW9jay1na2UtY2E="
+GKE_ADDRESS_PREFIX = "198.51.100."
+"""Documentation ranges (RFC 5737): what the mock GKE API hands out."""
+
+
 class LabMocks(pulumi.runtime.Mocks):
     """Answers for the outputs our programs read; everything else echoes its inputs."""
 
@@ -163,6 +169,7 @@ class LabMocks(pulumi.runtime.Mocks):
         self.stack_outputs = dict(stack_outputs or {})
         self.network_inspect = network_inspect
         self.calls: list[pulumi.runtime.MockCallArgs] = []
+        self.addresses: dict[str, str] = {}
 
     def new_resource(
         self, args: pulumi.runtime.MockResourceArgs
@@ -170,8 +177,15 @@ class LabMocks(pulumi.runtime.Mocks):
         state = dict(args.inputs)
         if args.typ == "pulumi:pulumi:StackReference":
             state["outputs"] = dict(self.stack_outputs)
-            state["secretOutputNames"] = ["kubeconfig"]
+            state["secretOutputNames"] = ["kubeconfig", "kubeconfigs"]
             return args.resource_id or args.name, state
+        if args.typ == "gcp:container/cluster:Cluster" and not self.preview:
+            # The engine returns camelCase; the program reads master_auth["cluster_ca_..."].
+            state.update(endpoint=GKE_ENDPOINT, masterAuth={"clusterCaCertificate": GKE_CA})
+        if args.typ == "gcp:compute/globalAddress:GlobalAddress" and not self.preview:
+            address = self.addresses.setdefault(
+                args.name, f"{GKE_ADDRESS_PREFIX}{len(self.addresses) + 1}")
+            state["address"] = address
         if args.typ == "command:local:Command" and not self.preview:
             # In a preview nothing runs: stdout stays unknown, as the engine would leave it.
             create = str(args.inputs.get("create", ""))

@@ -178,9 +178,8 @@ def test_unknown_stack_lists_the_valid_ones(env: Env) -> None:
         stack_tasks.up(MockContext(), stack="kind-weave")
     message = str(info.value.message)
     assert "unknown stack 'kind-weave'" in message
-    assert (
-        "valid: kind, kind-calico, kind-cilium, kind-flannel, kind-ipvs, kind-nftables" in message
-    )
+    assert ("valid: gke, gke-calico, kind, kind-calico, kind-cilium, kind-flannel, kind-ipvs, "
+            "kind-nftables" in message)
 
 
 def test_every_task_defaults_to_the_kind_stack(env: Env) -> None:
