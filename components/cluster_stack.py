@@ -15,6 +15,7 @@ import pulumi
 from components.kind_cluster import KindCluster
 from components.stackconfig import lab_config
 from packetwalk.config import REPO_ROOT, LabConfig
+from packetwalk.urns import kind_recreate_urns as kind_recreate_urns  # moved; re-exported
 
 
 class Cluster(Protocol):
@@ -35,19 +36,6 @@ PLATFORMS: dict[str, Callable[[LabConfig], Cluster]] = {"kind": _kind}
 """A GKE cluster component registers here when it lands (``"gke": _gke``)."""
 
 PROJECT = "packetwalk-cluster"
-KIND_RECREATE_CHILDREN = ("kind-cluster", "kubeconfig", "kind-network")
-
-
-def kind_recreate_urns(stack: str) -> list[str]:
-    """The resources to replace when a kind cluster vanished behind Pulumi's back.
-
-    ``kind delete cluster`` by hand leaves the state believing the cluster exists; a plain ``up``
-    then changes nothing and the lab stack cannot connect. ``stack.up(replace=...)`` with these
-    URNs recreates the cluster and re-reads its kubeconfig (new certificates) and network.
-    """
-    parent = "packetwalk:cluster:KindCluster$command:local:Command"
-    return [f"urn:pulumi:{stack}::{PROJECT}::{parent}::{child}"
-            for child in KIND_RECREATE_CHILDREN]
 
 
 def run() -> None:

@@ -13,6 +13,13 @@ the lock), and pending operations are cleared with ``refresh --clear-pending-cre
 whose creation was cut off are then created again; the kind command and the Kubernetes provider
 are written to tolerate that). A lock held by a live process is reported, never broken.
 
+A kind cluster deleted by hand (``kind delete cluster``) is still in the cluster stack's state, so
+a plain ``up`` would change nothing and the lab stack could not reach the cluster. Before the
+cluster stack's ``up`` the state is compared with ``kind get clusters``; when the cluster is gone
+its commands are replaced (``up --replace``) and the lab stack is brought up with ``--refresh``
+and ``PULUMI_K8S_DELETE_UNREACHABLE``, so the objects of the deleted cluster leave the state and
+are created again in the new one. GKE stacks are not checked.
+
 The stack factory is injectable: tests pass a fake that records every operation.
 """
 
@@ -29,10 +36,13 @@ from typing import Any, Protocol
 
 from pulumi import automation as auto
 
+from packetwalk import probes
+from packetwalk.config import LabConfig, load_stack_config, stack_file
 from packetwalk.errors import PacketwalkError
+from packetwalk.urns import CLUSTER_PROJECT as CLUSTER_PROJECT  # re-exported (tasks, tests)
+from packetwalk.urns import KIND_CLUSTER_COMMAND, STACK_TYPE, kind_child_urn, kind_recreate_urns
+from packetwalk.urns import LAB_PROJECT as LAB_PROJECT
 
-CLUSTER_PROJECT = "packetwalk-cluster"
-LAB_PROJECT = "packetwalk-lab"
 STATE_DIR = Path(".packetwalk") / "state"
 UNCHANGED_OPS = frozenset({"same", "read", "refresh"})
 
@@ -47,7 +57,13 @@ class StackError(PacketwalkError):
 class PulumiStack(Protocol):
     name: str
 
-    def up(self, *, on_event: Callable[[auto.EngineEvent], None] | None = None) -> Any: ...
+    def up(
+        self,
+        *,
+        on_event: Callable[[auto.EngineEvent], None] | None = None,
+        replace: list[str] | None = None,
+        refresh: bool | None = None,
+    ) -> Any: ...
 
     def preview(self, *, on_event: Callable[[auto.EngineEvent], None] | None = None) -> Any: ...
 
@@ -355,6 +371,47 @@ def _failure(project: str, stack: str, operation: str, err: Exception) -> StackE
     return StackError(f"{operation} {project}/{stack} failed:\n{text}")
 
 
+# -- a kind cluster deleted behind Pulumi's back ----------------------------------------------
+
+DELETE_UNREACHABLE = {"PULUMI_K8S_DELETE_UNREACHABLE": "true"}
+"""Lets the Kubernetes provider drop objects of a cluster that is gone instead of failing."""
+
+
+def state_resources(deployment: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The resources of an exported deployment by URN."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for resource in deployment.get("resources") or []:
+        if isinstance(resource, Mapping) and isinstance(resource.get("urn"), str):
+            found[resource["urn"]] = resource
+    return found
+
+
+def state_outputs(resources: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The stack outputs recorded in the state (secrets stay ciphertext mappings)."""
+    for resource in resources.values():
+        if resource.get("type") == STACK_TYPE and isinstance(resource.get("outputs"), Mapping):
+            outputs: Mapping[str, Any] = resource["outputs"]
+            return outputs
+    return {}
+
+
+def listed_kind_clusters(stdout: str) -> set[str]:
+    """Names from ``kind get clusters`` (one a line; "No kind clusters found." goes to stderr)."""
+    return {line.strip() for line in stdout.splitlines() if line.strip()}
+
+
+@dataclass(frozen=True)
+class ClusterCheck:
+    """What comparing the state with ``kind get clusters`` found out."""
+
+    replace: tuple[str, ...] = ()
+    note: str = ""
+
+    @property
+    def recreate(self) -> bool:
+        return bool(self.replace)
+
+
 class LabStacks:
     """The cluster and lab stacks of one packetwalk stack name (``kind``, ``kind-cilium``...)."""
 
@@ -368,6 +425,8 @@ class LabStacks:
         sink: EventSink | None = None,
         hostname: str | None = None,
         alive: Callable[[int], bool] = _pid_alive,
+        runner: probes.Runner | None = None,
+        which: probes.Which | None = None,
     ) -> None:
         self.stack = stack
         self.repo = repo
@@ -376,6 +435,8 @@ class LabStacks:
         self.sink: EventSink = sink or (lambda _event: None)
         self.hostname = hostname or socket.gethostname()
         self.alive = alive
+        self.runner = runner or probes.subprocess_runner(env=self.environ)
+        self.which = which or probes.path_which(self.environ.get("PATH"))
         self.cluster = Project(CLUSTER_PROJECT, repo / "stacks" / "cluster")
         self.lab = Project(LAB_PROJECT, repo / "stacks" / "lab")
         self.env = pulumi_env(repo, self.environ)
@@ -395,8 +456,13 @@ class LabStacks:
     def _translator(self, project: Project) -> EventTranslator:
         return EventTranslator(project.name, self.sink)
 
-    def _recover(self, project: Project, stack: PulumiStack, *, unlock: bool) -> list[str]:
-        """Make a stack an interrupted run left behind usable again; say what was done."""
+    def _recover(
+        self, project: Project, stack: PulumiStack, *, unlock: bool
+    ) -> tuple[list[str], Mapping[str, Any]]:
+        """Make a stack an interrupted run left behind usable again; say what was done.
+
+        Also returns the state as it is afterwards (the exported deployment).
+        """
         notes: list[str] = []
         backend = backend_dir(self.env, self.environ)
         locks = stack_locks(backend, project.name, self.stack) if backend else []
@@ -417,7 +483,63 @@ class LabStacks:
                 f"{project.name}: an earlier run was interrupted with {len(pending)} operation(s) "
                 "in flight; refreshed the state from the cluster and cleared them"
             )
-        return notes
+            deployment = stack.export_stack().deployment or {}
+        return notes, deployment
+
+    def _config(self) -> LabConfig | None:
+        """The stack's config file, when there is a valid one (the tasks validated it already)."""
+        stacks_dir = self.repo / "stacks"
+        if not stack_file(self.stack, stacks_dir).is_file():
+            return None
+        try:
+            return load_stack_config(self.stack, stacks_dir)
+        except PacketwalkError:
+            return None
+
+    def check_kind_cluster(self, deployment: Mapping[str, Any]) -> ClusterCheck:
+        """Does the kind cluster the cluster stack's state holds still exist?
+
+        Only a definite "kind lists clusters, and not this one" leads to a recreation; when kind
+        cannot be asked the run goes on as before (``invoke up`` checked the tools already).
+        """
+        cfg = self._config()
+        resources = state_resources(deployment)
+        outputs = state_outputs(resources)
+        platform = cfg.platform if cfg is not None else outputs.get("platform", "kind")
+        if platform != "kind" or kind_child_urn(self.stack, KIND_CLUSTER_COMMAND) not in resources:
+            return ClusterCheck()
+        name = outputs.get("clusterName")
+        if not isinstance(name, str) or not name:
+            name = cfg.cluster_name if cfg is not None else ""
+        if not name:
+            return ClusterCheck(
+                note=f"{self.cluster.name}: the state holds a kind cluster but not its name; "
+                "not checking whether it still exists"
+            )
+        unknown = (
+            f"{self.cluster.name}: could not ask kind whether cluster {name!r} still exists "
+            "({why}); if you deleted it by hand, run `invoke down` and `invoke up`"
+        )
+        kind = self.which("kind")
+        if kind is None:
+            return ClusterCheck(note=unknown.format(why="kind is not on PATH"))
+        try:
+            answer = self.runner((kind, "get", "clusters"))
+        except (FileNotFoundError, PermissionError) as err:
+            return ClusterCheck(note=unknown.format(why=str(err)))
+        if answer.returncode != 0:
+            said = (answer.stderr.strip() or answer.stdout.strip() or "").splitlines()
+            why = said[0] if said else f"`kind get clusters` exited {answer.returncode}"
+            return ClusterCheck(note=unknown.format(why=why))
+        if name in listed_kind_clusters(answer.stdout):
+            return ClusterCheck()
+        replace = tuple(urn for urn in kind_recreate_urns(self.stack) if urn in resources)
+        return ClusterCheck(
+            replace,
+            f"{self.cluster.name}: kind cluster {name!r} is in the state but `kind get clusters` "
+            "does not list it (deleted by hand?); recreating it, then bringing the lab up again "
+            "in the new cluster",
+        )
 
     # -- operations
 
@@ -425,13 +547,31 @@ class LabStacks:
         """Create or update the cluster, then the lab; an unchanged lab stays unchanged."""
         results: list[ProjectResult] = []
         notes: list[str] = []
+        recreated = False
         for project in (self.cluster, self.lab):
-            stack = self._open(project, create=True)
+            # After a recreation the lab's objects are in the state but not in the new cluster, and
+            # the old cluster's address answers no more: refresh drops them (delete-unreachable),
+            # the update creates them again.
+            after_recreate = recreated and project is self.lab
+            stack = self._open(
+                project, create=True, extra=DELETE_UNREACHABLE if after_recreate else None
+            )
             assert stack is not None, "factory returned no stack with create=True"
             try:
-                notes += self._recover(project, stack, unlock=unlock)
+                recovered, deployment = self._recover(project, stack, unlock=unlock)
+                notes += recovered
+                replace: list[str] | None = None
+                if project is self.cluster:
+                    check = self.check_kind_cluster(deployment)
+                    if check.note:
+                        notes.append(check.note)
+                        self.sink(DiagnosticLine(project.name, "warning", check.note))
+                    recreated = check.recreate
+                    replace = list(check.replace) or None
                 translator = self._translator(project)
-                result = stack.up(on_event=translator)
+                result = stack.up(
+                    on_event=translator, replace=replace, refresh=True if after_recreate else None
+                )
                 outputs, _secret = _plain_outputs(stack.outputs())
             except auto.CommandError as err:
                 raise _failure(project.name, self.stack, "up", err) from err
@@ -472,7 +612,7 @@ class LabStacks:
         """Destroy the lab, then the cluster; works when the cluster was already deleted by hand."""
         # Without this the Kubernetes provider refuses to drop objects of a vanished cluster
         # ("configured Kubernetes cluster is unreachable"); with it, their state is dropped.
-        extra = {"PULUMI_K8S_DELETE_UNREACHABLE": "true"}
+        extra = DELETE_UNREACHABLE
         results: list[ProjectResult] = []
         notes: list[str] = []
         skipped: list[str] = []
@@ -484,7 +624,7 @@ class LabStacks:
                 )
                 continue
             try:
-                notes += self._recover(project, stack, unlock=unlock)
+                notes += self._recover(project, stack, unlock=unlock)[0]
                 result = stack.destroy(on_event=self._translator(project))
             except auto.CommandError as err:
                 raise _failure(project.name, self.stack, "destroy", err) from err

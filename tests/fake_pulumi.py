@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,7 +16,9 @@ from typing import Any
 
 from pulumi import automation as auto
 
+from packetwalk.probes import RunResult
 from packetwalk.stacks import CLUSTER_PROJECT, LAB_PROJECT, StackRequest
+from packetwalk.urns import COMMAND_TYPE, KIND_CLUSTER_COMMAND, KIND_CLUSTER_TYPE
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 
@@ -66,6 +68,16 @@ DEFAULT_RESOURCES: dict[str, list[tuple[str, str]]] = {
     ],
 }
 
+KIND_RESOURCES: list[tuple[str, str]] = [
+    # the real shape of components/kind_cluster.py (children of the KindCluster component)
+    (KIND_CLUSTER_TYPE, "packetwalk"),
+    (f"{KIND_CLUSTER_TYPE}${COMMAND_TYPE}", KIND_CLUSTER_COMMAND),
+    (f"{KIND_CLUSTER_TYPE}${COMMAND_TYPE}", "kubeconfig"),
+    (f"{KIND_CLUSTER_TYPE}${COMMAND_TYPE}", "kind-network"),
+]
+"""Cluster-stack resources for tests of a kind cluster deleted by hand; with them the world keeps
+track of the clusters ``kind get clusters`` lists."""
+
 DEFAULT_OUTPUTS: dict[str, dict[str, auto.OutputValue]] = {
     CLUSTER_PROJECT: {
         "kubeconfig": auto.OutputValue("apiVersion: v1\nkind: Config\n", secret=True),
@@ -106,6 +118,31 @@ class FakeWorld:
     log: list[tuple[str, str, str]] = field(default_factory=list)
     requests: list[StackRequest] = field(default_factory=list)
     fail: dict[tuple[str, str], auto.CommandError] = field(default_factory=dict)
+    # kind, modelled when the cluster stack holds a `kind-cluster` command (KIND_RESOURCES)
+    kind_clusters: set[str] = field(default_factory=set)
+    cluster_generation: int = 0
+    lab_generation: int = 0
+    up_args: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    kind_calls: list[tuple[str, ...]] = field(default_factory=list)
+
+    @property
+    def tracks_kind(self) -> bool:
+        return any(name == KIND_CLUSTER_COMMAND for _t, name in self.resources[CLUSTER_PROJECT])
+
+    @property
+    def cluster_name(self) -> str:
+        value = DEFAULT_OUTPUTS[CLUSTER_PROJECT]["clusterName"].value
+        out = self.outputs_when_up[CLUSTER_PROJECT].get("clusterName")
+        return str(out.value if out is not None else value)
+
+    def kind_runner(self, argv: Sequence[str]) -> RunResult:
+        """A :data:`packetwalk.probes.Runner` answering ``kind get clusters`` from this world."""
+        self.kind_calls.append(tuple(argv))
+        if list(argv[1:]) != ["get", "clusters"]:
+            return RunResult(2, "", f"fake kind: unexpected {list(argv)}")
+        if not self.kind_clusters:
+            return RunResult(0, "", "No kind clusters found.\n")
+        return RunResult(0, "".join(f"{name}\n" for name in sorted(self.kind_clusters)))
 
     def factory(self, request: StackRequest) -> FakeStack | None:
         self.requests.append(request)
@@ -140,24 +177,67 @@ class FakeStack:
                 auto.ConcurrentUpdateError,
             )
 
+    def _items(self) -> list[tuple[str, str]]:
+        return [(STACK_TYPE, f"{self.project}-{self.name}"), *self.world.resources[self.project]]
+
     def _play(
-        self, on_event: Callable[[auto.EngineEvent], None] | None, op: str, planning: bool = False
+        self,
+        on_event: Callable[[auto.EngineEvent], None] | None,
+        op: str,
+        planning: bool = False,
+        replace: Sequence[str] = (),
     ) -> dict[str, int]:
-        items = [(STACK_TYPE, f"{self.project}-{self.name}"), *self.world.resources[self.project]]
-        for typ, name in items:
-            for event in step_events(
-                urn(self.name, self.project, typ, name), typ, op, planning=planning
-            ):
+        counts: dict[str, int] = {}
+        for typ, name in self._items():
+            urn_ = urn(self.name, self.project, typ, name)
+            step = "replace" if urn_ in replace else op
+            counts[step] = counts.get(step, 0) + 1
+            for event in step_events(urn_, typ, step, planning=planning):
                 if on_event is not None:
                     on_event(event)
-        return {op: len(items)}
+        return counts
+
+    def _kind_up(self, creating: bool, replace: Sequence[str]) -> None:
+        """The cluster stack's kind command runs on create and on replace, never on "same"."""
+        cluster = urn(
+            self.name, self.project, f"{KIND_CLUSTER_TYPE}${COMMAND_TYPE}", KIND_CLUSTER_COMMAND
+        )
+        if creating or cluster in replace:
+            self.world.kind_clusters.add(self.world.cluster_name)
+            self.world.cluster_generation += 1
+
+    def _lab_up(self, refresh: bool | None) -> bool:
+        """Whether the lab's objects must be created (again); raises what Pulumi would."""
+        if self.world.cluster_name not in self.world.kind_clusters:
+            raise command_error(UNREACHABLE)
+        if not self.world.deployed.get(self.key):
+            return True
+        if self.world.lab_generation == self.world.cluster_generation:
+            return False
+        # The objects in the state live in a cluster that is gone; only a refresh that may drop
+        # unreachable objects gets them out of the way.
+        if refresh and self.request.env.get("PULUMI_K8S_DELETE_UNREACHABLE") == "true":
+            return True
+        raise command_error(UNREACHABLE)
 
     # -- the Stack surface packetwalk uses
 
-    def up(self, *, on_event: Callable[[auto.EngineEvent], None] | None = None) -> Any:
+    def up(
+        self,
+        *,
+        on_event: Callable[[auto.EngineEvent], None] | None = None,
+        replace: list[str] | None = None,
+        refresh: bool | None = None,
+    ) -> Any:
         self._record("up")
-        op = "same" if self.world.deployed.get(self.key) else "create"
-        changes = self._play(on_event, op)
+        self.world.up_args.append((self.project, {"replace": replace, "refresh": refresh}))
+        creating = not self.world.deployed.get(self.key)
+        if self.world.tracks_kind and self.project == CLUSTER_PROJECT:
+            self._kind_up(creating, replace or ())
+        elif self.world.tracks_kind and self.project == LAB_PROJECT:
+            creating = self._lab_up(refresh)
+            self.world.lab_generation = self.world.cluster_generation
+        changes = self._play(on_event, "create" if creating else "same", replace=replace or ())
         self.world.deployed[self.key] = True
         self.world.pending.pop(self.key, None)
         return SimpleNamespace(
@@ -180,6 +260,8 @@ class FakeStack:
             raise command_error(UNREACHABLE)
         changes = self._play(on_event, "delete") if self.world.deployed.get(self.key) else {}
         self.world.deployed[self.key] = False
+        if self.project == CLUSTER_PROJECT and self.world.tracks_kind:
+            self.world.kind_clusters.discard(self.world.cluster_name)
         return SimpleNamespace(
             summary=SimpleNamespace(resource_changes=changes, result="succeeded")
         )
@@ -203,11 +285,31 @@ class FakeStack:
 
     def export_stack(self) -> auto.Deployment:
         self.world.log.append((self.project, self.name, "export"))
-        deployment: dict[str, Any] = {"manifest": {}, "resources": []}
+        deployment: dict[str, Any] = {"manifest": {}, "resources": self._state_resources()}
         pending = self.world.pending.get(self.key)
         if pending:
             deployment["pending_operations"] = pending
         return auto.Deployment(version=3, deployment=deployment)
+
+    def _state_resources(self) -> list[dict[str, Any]]:
+        """What ``pulumi stack export`` lists: the root stack with its outputs, then the rest."""
+        if not self.world.deployed.get(self.key):
+            return []
+        resources: list[dict[str, Any]] = []
+        for typ, name in self._items():
+            resource: dict[str, Any] = {"urn": urn(self.name, self.project, typ, name), "type": typ}
+            if typ == STACK_TYPE:
+                resource["outputs"] = {
+                    key: {
+                        "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+                        "ciphertext": "v1:AAAA",
+                    }
+                    if value.secret
+                    else value.value
+                    for key, value in self.world.outputs_when_up.get(self.project, {}).items()
+                }
+            resources.append(resource)
+        return resources
 
     def cancel(self) -> None:
         self.world.log.append((self.project, self.name, "cancel"))

@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from fake_pulumi import UNREACHABLE, FakeWorld, command_error, step_events, urn, write_lock
+from fake_pulumi import (
+    KIND_RESOURCES,
+    UNREACHABLE,
+    FakeWorld,
+    command_error,
+    step_events,
+    urn,
+    write_lock,
+)
+from invoke.context import MockContext
+from invoke.exceptions import Exit
 from pulumi import automation as auto
+from test_stack_tasks import Env, repo
 
 from packetwalk import stacks
+from packetwalk.cli import stack_tasks
+from packetwalk.probes import RunResult
 from packetwalk.stacks import (
     CLUSTER_PROJECT,
     LAB_PROJECT,
+    ClusterCheck,
     DiagnosticLine,
     EventTranslator,
     LabStacks,
@@ -22,7 +38,11 @@ from packetwalk.stacks import (
     ResourceEvent,
     StackError,
     StepStarted,
+    urn_name,
 )
+from packetwalk.urns import kind_recreate_urns
+
+__all__ = ["repo"]  # the fixture, shared with test_stack_tasks
 
 REPO_STACKS = Path(__file__).resolve().parents[1] / "stacks"
 
@@ -293,18 +313,10 @@ def test_the_real_factory_reports_a_missing_cli(
 FAKE_CLI = Path(__file__).parent / "data" / "automation" / "fake-pulumi.py"
 
 
-def test_the_real_factory_drives_the_cli_without_touching_pulumi_yaml(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The SDK's real LocalWorkspace over a stand-in `pulumi` that records every call."""
+def cli_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put the recording stand-in `pulumi` first on PATH; return the file it logs calls to."""
     import json
 
-    repo = tmp_path / "repo"
-    for project in ("cluster", "lab"):
-        folder = repo / "stacks" / project
-        folder.mkdir(parents=True)
-        original = REPO_STACKS / project / "Pulumi.yaml"
-        (folder / "Pulumi.yaml").write_text(original.read_text())
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     cli = bin_dir / "pulumi"
@@ -321,6 +333,22 @@ def test_the_real_factory_drives_the_cli_without_touching_pulumi_yaml(
     monkeypatch.setenv("FAKE_PULUMI_OUTPUTS", json.dumps(outputs))
     for name in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"):
         monkeypatch.delenv(name, raising=False)
+    return log
+
+
+def test_the_real_factory_drives_the_cli_without_touching_pulumi_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK's real LocalWorkspace over a stand-in `pulumi` that records every call."""
+    import json
+
+    repo = tmp_path / "repo"
+    for project in ("cluster", "lab"):
+        folder = repo / "stacks" / project
+        folder.mkdir(parents=True)
+        original = REPO_STACKS / project / "Pulumi.yaml"
+        (folder / "Pulumi.yaml").write_text(original.read_text())
+    log = cli_on_path(tmp_path, monkeypatch)
 
     lab = LabStacks("kind", repo=repo, environ=dict(os.environ))
     up = lab.up()
@@ -348,3 +376,260 @@ def test_the_real_factory_drives_the_cli_without_touching_pulumi_yaml(
     for project in ("cluster", "lab"):
         written = (repo / "stacks" / project / "Pulumi.yaml").read_text()
         assert written == (REPO_STACKS / project / "Pulumi.yaml").read_text()
+
+
+# -- a kind cluster deleted by hand (`kind delete cluster`) before `invoke up` ----------------
+
+
+def kind_world() -> FakeWorld:
+    world = FakeWorld()
+    world.resources[CLUSTER_PROJECT] = list(KIND_RESOURCES)
+    return world
+
+
+def with_kind(world: FakeWorld) -> dict[str, object]:
+    """LabStacks arguments that answer `kind get clusters` from the fake world."""
+    return {"runner": world.kind_runner, "which": lambda name: f"/usr/local/bin/{name}"}
+
+
+def up_args(world: FakeWorld) -> list[tuple[str, dict[str, object]]]:
+    return [(project, dict(args)) for project, args in world.up_args]
+
+
+def test_up_with_the_cluster_still_there_is_a_plain_up(tmp_path: Path) -> None:
+    world = kind_world()
+    lab, seen = make(tmp_path, world, **with_kind(world))
+    first = lab.up()
+    assert world.kind_calls == []  # a fresh stack has no cluster in its state: nothing to check
+    assert world.kind_clusters == {"packetwalk"}
+    assert first.notes == ()
+    world.up_args.clear()
+    again = lab.up()
+    assert world.kind_calls == [("/usr/local/bin/kind", "get", "clusters")]
+    assert up_args(world) == [
+        (CLUSTER_PROJECT, {"replace": None, "refresh": None}),
+        (LAB_PROJECT, {"replace": None, "refresh": None}),
+    ]
+    assert not again.changed and again.notes == ()
+    assert not [e for e in seen if isinstance(e, DiagnosticLine)]
+
+
+def test_a_cluster_deleted_by_hand_is_recreated_and_the_lab_brought_up_in_it(
+    tmp_path: Path,
+) -> None:
+    world = kind_world()
+    lab, seen = make(tmp_path, world, **with_kind(world))
+    lab.up()
+    world.kind_clusters.discard("packetwalk")  # `kind delete cluster --name packetwalk`
+    world.up_args.clear()
+    requests_before = len(world.requests)
+    summary = lab.up()
+
+    wanted = kind_recreate_urns("kind")
+    assert [urn_name(u) for u in wanted] == ["kind-cluster", "kubeconfig", "kind-network"]
+    assert up_args(world) == [
+        (CLUSTER_PROJECT, {"replace": wanted, "refresh": None}),
+        (LAB_PROJECT, {"replace": None, "refresh": True}),
+    ]
+    lab_request = world.requests[requests_before:][-1]
+    assert lab_request.project.name == LAB_PROJECT
+    assert lab_request.env["PULUMI_K8S_DELETE_UNREACHABLE"] == "true"
+    assert world.kind_clusters == {"packetwalk"}
+    assert [r.changes for r in summary.results] == [{"same": 2, "replace": 3}, {"create": 5}]
+    (note,) = summary.notes
+    assert "'packetwalk' is in the state but `kind get clusters` does not list it" in note
+    assert "recreating it" in note
+    # said at once (creating a cluster takes a minute), not only in the final summary
+    warnings = [e for e in seen if isinstance(e, DiagnosticLine)]
+    assert [(w.project, w.message) for w in warnings] == [(CLUSTER_PROJECT, note)]
+    # and the run after that is a plain, unchanged up again
+    world.up_args.clear()
+    third = lab.up()
+    assert not third.changed and third.notes == ()
+    assert all(args == {"replace": None, "refresh": None} for _p, args in up_args(world))
+
+
+def test_without_the_recreation_the_lab_could_not_reach_the_cluster(tmp_path: Path) -> None:
+    """The fake models the bug: a plain up after `kind delete cluster` fails in the lab stack."""
+    world = kind_world()
+    lab, _ = make(tmp_path, world)  # kind cannot be asked: no runner answers for it
+    lab.which = lambda name: None
+    lab.up()
+    world.kind_clusters.clear()
+    with pytest.raises(StackError, match="up packetwalk-lab/kind failed") as info:
+        lab.up()
+    assert "unreachable" in str(info.value)
+    assert all(args["replace"] is None for _p, args in up_args(world))
+
+
+def test_kind_not_installed_means_no_check_and_a_note(tmp_path: Path) -> None:
+    world = kind_world()
+    lab, _ = make(tmp_path, world, runner=world.kind_runner, which=lambda name: None)
+    lab.up()
+    summary = lab.up()
+    assert world.kind_calls == []
+    assert not summary.changed
+    assert summary.notes == (
+        "packetwalk-cluster: could not ask kind whether cluster 'packetwalk' still exists "
+        "(kind is not on PATH); if you deleted it by hand, run `invoke down` and `invoke up`",
+    )
+
+
+def test_kind_failing_to_answer_means_no_recreation(tmp_path: Path) -> None:
+    world = kind_world()
+    answers: list[tuple[str, ...]] = []
+
+    def broken(argv: Sequence[str]) -> RunResult:
+        answers.append(tuple(argv))
+        return RunResult(1, "", 'ERROR: failed to list clusters: command "docker ps" failed\n')
+
+    lab, _ = make(tmp_path, world, runner=broken, which=lambda name: f"/bin/{name}")
+    lab.up()
+    summary = lab.up()
+    assert answers == [("/bin/kind", "get", "clusters")]
+    assert all(args["replace"] is None for _p, args in up_args(world))
+    assert "ERROR: failed to list clusters" in summary.notes[0]
+
+
+def test_the_cluster_name_comes_from_the_config_when_the_state_has_no_outputs(
+    tmp_path: Path,
+) -> None:
+    """An up cut off after `kind create` but before the outputs were recorded."""
+    (tmp_path / "stacks").mkdir()
+    config = (REPO_STACKS / "Pulumi.kind.yaml").read_text()
+    config = config.replace("clusterName: packetwalk", "clusterName: workshop")
+    (tmp_path / "stacks" / "Pulumi.kind.yaml").write_text(config)
+    world = kind_world()
+    world.outputs_when_up[CLUSTER_PROJECT] = {}
+    world.deployed[(CLUSTER_PROJECT, "kind")] = True
+    world.existing.add((CLUSTER_PROJECT, "kind"))
+    world.kind_clusters = {"packetwalk"}  # another lab's cluster; "workshop" is gone
+    lab, _ = make(tmp_path, world, **with_kind(world))
+    lab.up()
+    assert up_args(world)[0] == (
+        CLUSTER_PROJECT,
+        {"replace": kind_recreate_urns("kind"), "refresh": None},
+    )
+
+
+def test_a_gke_stack_is_never_checked_with_kind(tmp_path: Path) -> None:
+    world = kind_world()
+    lab, _ = make(tmp_path, world, **with_kind(world))
+    commands = [{"urn": u, "type": "command:local:Command"} for u in kind_recreate_urns("kind")]
+
+    def state(platform: str) -> dict[str, object]:
+        root = {
+            "urn": urn("kind", CLUSTER_PROJECT, "pulumi:pulumi:Stack", "packetwalk-cluster-kind"),
+            "type": "pulumi:pulumi:Stack",
+            "outputs": {"clusterName": "packetwalk", "platform": platform},
+        }
+        return {"resources": [root, *commands]}
+
+    assert lab.check_kind_cluster(state("gke")) == ClusterCheck()
+    assert world.kind_calls == []
+    # the same state on a kind stack is checked (and the cluster found missing)
+    assert lab.check_kind_cluster(state("kind")).recreate
+    assert len(world.kind_calls) == 1
+
+
+def test_the_stack_config_is_read_and_a_broken_one_left_to_the_task(tmp_path: Path) -> None:
+    """The platform comes from the stack config when it is valid, else from the state."""
+    (tmp_path / "stacks").mkdir()
+    config = (REPO_STACKS / "Pulumi.kind.yaml").read_text()
+    (tmp_path / "stacks" / "Pulumi.kind.yaml").write_text(config)
+    world = kind_world()
+    lab, _ = make(tmp_path, world, **with_kind(world))
+    assert lab._config() is not None and lab._config().platform == "kind"  # type: ignore[union-attr]
+    (tmp_path / "stacks" / "Pulumi.kind.yaml").write_text(
+        config.replace("packetwalk:platform: kind", "packetwalk:platform: minikube")
+    )
+    assert lab._config() is None  # invalid: the task reports it; here the state decides
+
+
+def test_recreate_urns_are_only_those_in_the_state(tmp_path: Path) -> None:
+    world = kind_world()
+    lab, _ = make(tmp_path, world, **with_kind(world))
+    cluster_only = kind_recreate_urns("kind")[:1]
+    root = {
+        "urn": urn("kind", CLUSTER_PROJECT, "pulumi:pulumi:Stack", "packetwalk-cluster-kind"),
+        "type": "pulumi:pulumi:Stack",
+        "outputs": {"clusterName": "packetwalk", "platform": "kind"},
+    }
+    check = lab.check_kind_cluster(
+        {"resources": [root, *({"urn": u, "type": "command:local:Command"} for u in cluster_only)]}
+    )
+    assert check.replace == tuple(cluster_only)
+    # without a name (no outputs, no config file) nothing is guessed
+    unnamed = lab.check_kind_cluster(
+        {"resources": [{"urn": u, "type": "command:local:Command"} for u in cluster_only]}
+    )
+    assert not unnamed.recreate and "not its name" in unnamed.note
+
+
+def test_invoke_up_without_kind_stops_at_the_prerequisites(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = Env(repo, tools=("docker", "kubectl", "pulumi"))
+    made.world.resources[CLUSTER_PROJECT] = list(KIND_RESOURCES)
+    made.world.existing.add((CLUSTER_PROJECT, "kind"))
+    made.world.deployed[(CLUSTER_PROJECT, "kind")] = True
+    monkeypatch.setattr(stack_tasks, "DEPS", made.deps)
+    with pytest.raises(Exit) as info:
+        stack_tasks.up(MockContext())
+    assert info.value.code == 1
+    assert "kind: missing: `invoke tools`" in str(info.value.message)
+    assert made.world.requests == [] and made.world.up_args == []
+
+
+def test_invoke_up_after_kind_delete_cluster_recreates_it(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The task end to end, with a `kind` executable on PATH run by the real subprocess runner."""
+    made = Env(repo)
+    made.world.resources[CLUSTER_PROJECT] = list(KIND_RESOURCES)
+    listed = repo / "kind-clusters.txt"
+    kind = made.tool_dir / "kind"
+    cat = shutil.which("cat")  # the task's PATH holds only the fake tools
+    kind.write_text(f'#!/bin/sh\n[ "$1 $2" = "get clusters" ] && exec {cat} {listed}\nexit 3\n')
+    monkeypatch.setattr(stack_tasks, "DEPS", made.deps)
+    stack_tasks.up(MockContext())
+    listed.write_text("")  # kind delete cluster --name packetwalk
+    made.world.kind_clusters.clear()
+    stack_tasks.up(MockContext())
+    assert "kind cluster 'packetwalk' is in the state but `kind get clusters` does not" in " ".join(
+        made.text.split()
+    )
+    assert made.world.kind_clusters == {"packetwalk"}
+    assert made.world.up_args[-2] == (
+        CLUSTER_PROJECT,
+        {"replace": kind_recreate_urns("kind"), "refresh": None},
+    )
+    assert "Lab is up." in made.text
+    listed.write_text("packetwalk\n")
+    made.world.up_args.clear()
+    stack_tasks.up(MockContext())
+    assert [args["replace"] for _p, args in made.world.up_args] == [None, None]
+
+
+def test_the_sdk_turns_replace_and_refresh_into_cli_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The keyword names the adapter relies on are the SDK's (`pulumi up --replace --refresh`)."""
+    import json
+
+    log = cli_on_path(tmp_path, monkeypatch)
+    (tmp_path / "Pulumi.yaml").write_text((REPO_STACKS / "cluster" / "Pulumi.yaml").read_text())
+    request = stacks.StackRequest(
+        "kind",
+        stacks.Project(CLUSTER_PROJECT, tmp_path),
+        {"PULUMI_BACKEND_URL": f"file://{tmp_path}/state", "PULUMI_CONFIG_PASSPHRASE": ""},
+        True,
+    )
+    stack = stacks.local_stack(request)
+    assert stack is not None
+    wanted = kind_recreate_urns("kind")
+    stack.up(replace=wanted, refresh=True)
+    calls = [json.loads(line)["argv"] for line in log.read_text().splitlines()]
+    (up,) = [argv for argv in calls if argv[:1] == ["up"]]
+    flags = [up[i + 1] for i, arg in enumerate(up) if arg == "--replace"]
+    assert flags == wanted and "--refresh" in up
