@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from invoke import Context, task
+from invoke.context import Context
+from invoke.tasks import task
 
 
 @task(
