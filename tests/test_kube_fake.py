@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from packetwalk.errors import PacketwalkError
 from packetwalk.kube.access import CommandResult, EphemeralContainer, NodeInfo, PodInfo
 from packetwalk.kube.fake import FakeCluster
 
@@ -89,7 +90,7 @@ def test_ephemeral_containers_are_added_once_and_then_run() -> None:
     assert fake.wait_container_running("vote", "vote-1", "pw-probe")
     fake.unstartable_containers.add(("vote", "vote-1", "pw-probe"))
     assert not fake.wait_container_running("vote", "vote-1", "pw-probe")
-    with pytest.raises(LookupError):
+    with pytest.raises(PacketwalkError):
         fake.add_ephemeral_container("vote", "ghost", spec)
 
 
@@ -99,9 +100,9 @@ def test_node_debug_pod_is_reused_and_pinned() -> None:
     assert pod.host_network and pod.node == "lab-worker" and pod.ip == "172.18.0.3"
     again = fake.node_debug_pod("lab-worker", name="pw-node-lab-worker", image="netshoot")
     assert again == pod
-    with pytest.raises(LookupError):
+    with pytest.raises(PacketwalkError):
         fake.node_debug_pod("lab-worker2", name="pw-node-lab-worker", image="netshoot")
-    with pytest.raises(LookupError):
+    with pytest.raises(PacketwalkError):
         fake.node_debug_pod("ghost", name="x", image="netshoot")
 
 

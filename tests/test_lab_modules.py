@@ -246,6 +246,9 @@ def run_module(
         cluster.task = task
         for ref in _pod_refs(task):
             cluster.ensure_pod(**ref)
+        node = (task.capture and task.capture.node) or (task.exec and task.exec.node)
+        if node and node not in [n.name for n in cluster.fake.nodes()]:
+            cluster.fake.add_node(NodeInfo(node, "172.18.0.99"))  # a name a command printed
         return original(task)
 
     lab.executor.run = run  # type: ignore[method-assign]

@@ -209,7 +209,10 @@ def test_interactive_pause_waits_then_checks_and_q_stops(tmp_path: Path) -> None
     result = lab.run(RunOptions())
     assert result.status == "stopped"
     assert prompts[4] == "Enter: run this step · q: stop here"
-    assert prompts[5].startswith("Apply the default-deny policy to vote, then continue.")
+    assert prompts[5] == "Enter when done · q: stop here"
+    assert (
+        rec.kinds("pause")[0]["prompt"] == "Apply the default-deny policy to vote, then continue."
+    )
     assert prompts[6] == "Enter: check again · q: stop here"
     assert rec.kinds("pause")[0]["auto"] is False
     assert not rec.kinds("solution")

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Literal
 
+from packetwalk.errors import PacketwalkError
 from packetwalk.kube.access import (
     DEBUG_CONTAINER,
     DEBUG_NAMESPACE,
@@ -218,7 +219,7 @@ class FakeCluster:
         )
         info = self._pods.get((namespace, pod))
         if info is None:
-            raise LookupError(f"pod {namespace}/{pod} does not exist")
+            raise PacketwalkError(f"pod {namespace}/{pod} does not exist")
         if spec.name in self._container_names(namespace, pod):
             return False
         self._pods[(namespace, pod)] = replace(
@@ -242,11 +243,11 @@ class FakeCluster:
             Call("node_debug_pod", (), DEBUG_NAMESPACE, name, detail={"node": node, "image": image})
         )
         if node not in self._nodes:
-            raise LookupError(f"node {node} does not exist")
+            raise PacketwalkError(f"node {node} does not exist")
         existing = self._pods.get((DEBUG_NAMESPACE, name))
         if existing is not None:
             if existing.node != node:
-                raise LookupError(f"pod {name} exists on node {existing.node}, not {node}")
+                raise PacketwalkError(f"pod {name} exists on node {existing.node}, not {node}")
             return existing
         info = PodInfo(
             namespace=DEBUG_NAMESPACE,

@@ -340,6 +340,11 @@ class Executor:
             )
             return outcome
         code = int(marks[-1].removeprefix(_PROBE_MARK) or 1)
+        outcome.stdout = "".join(
+            line
+            for line in result.stdout.splitlines(keepends=True)
+            if not line.startswith(_PROBE_MARK)
+        )
         allowed = code == 0
         where = f"{source.namespace}/{source.name} -> {host}:{target.port}"
         outcome.extra = {

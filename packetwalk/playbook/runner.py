@@ -23,7 +23,6 @@ from packetwalk.kube.access import ClusterAccess
 from packetwalk.playbook import expect as expectations
 from packetwalk.playbook import templating
 from packetwalk.playbook.actions import (
-    ActionError,
     Executor,
     Outcome,
     PendingCapture,
@@ -293,7 +292,7 @@ class LabRunner:
         prompt = self._text(task.pause.prompt if task.pause else "")
         self.emit("pause", prompt=prompt, auto=options.yes)
         if not options.yes:
-            self.ask(f"{prompt}\nEnter when done · q: stop here")
+            self.ask("Enter when done · q: stop here")
             return
         if step.solution:
             self.emit("solution", count=len(step.solution))
@@ -345,7 +344,7 @@ class LabRunner:
         for attempt in range(1, attempts + 1):
             try:
                 outcome = self.executor.run(rendered)
-            except ActionError as error:
+            except PacketwalkError as error:  # ActionError, or the cluster refused
                 outcome, problems = None, [str(error)]
             else:
                 if outcome.pending is not None:
