@@ -151,3 +151,26 @@ def test_lab_says_when_the_cluster_does_not_answer(
     )
     assert "invoke status --stack kind" in message
     assert not (tmp_path / "runs").exists()
+
+
+def test_labs_lists_good_modules_and_names_broken_ones(
+    fake: FakeCluster, screen: io.StringIO, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    labs_dir = tmp_path / "labs"
+    labs_dir.mkdir()
+    (labs_dir / "01-tour.yaml").write_text((DATA / "01-tour.yaml").read_text())
+    (labs_dir / "02-typo.yaml").write_text((DATA / "bad-keys.yaml").read_text())
+    monkeypatch.setattr(lab_tasks.DEPS, "labs_dir", labs_dir)
+    with pytest.raises(Exit) as caught:
+        lab_tasks.labs(MockContext())
+    lines = screen.getvalue().splitlines()
+    assert lines[0].startswith("01-tour  Tour:")
+    assert lines[1].startswith(f"02-typo  does not load: {labs_dir / '02-typo.yaml'}:6:9: unknown")
+    assert "1 module file(s) do not load" in str(caught.value.message)
+
+
+def test_a_refused_step_leaves_no_run_folder(fake: FakeCluster, tmp_path: Path) -> None:
+    with pytest.raises(Exit) as caught:
+        lab_tasks.lab(MockContext(), "1", step=9)
+    assert "has steps 1 to 4, not 9" in str(caught.value.message)
+    assert not any((tmp_path / "runs").iterdir())

@@ -7,6 +7,7 @@ so tests run every task against the in-memory cluster without a terminal.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,8 @@ from packetwalk.kube.access import ClusterAccess
 from packetwalk.playbook import catalog, validate
 from packetwalk.playbook.events import Emitter, EventLog, new_run_dir
 from packetwalk.playbook.facts import cluster_facts, kube_context, offline_facts, static_facts
-from packetwalk.playbook.loader import load_module
-from packetwalk.playbook.progress import ProgressStore
+from packetwalk.playbook.loader import LoadedModule, PlaybookError, load_module
+from packetwalk.playbook.progress import ModuleProgress, ProgressStore
 from packetwalk.playbook.runner import LabRunner, RunOptions, refusal
 
 ClusterFactory = Callable[[config.LabConfig], ClusterAccess]
@@ -75,13 +76,22 @@ def labs(c: Context, stack: str = config.DEFAULT_STACK) -> None:
     try:
         cfg = config.load_stack_config(stack, DEPS.stacks_dir)
         store = ProgressStore(DEPS.repo, cfg.stack)
-        entries = []
+        entries: list[tuple[LoadedModule, ModuleProgress]] = []
+        broken: list[PlaybookError] = []
         for path in catalog.module_paths(DEPS.labs_dir):
-            loaded = load_module(path)
+            try:
+                loaded = load_module(path)
+            except PlaybookError as error:  # list the others; say which file to fix
+                broken.append(error)
+                continue
             entries.append((loaded, store.load(loaded.id)))
     except PacketwalkError as error:
         raise _fail(error) from error
     lab_views.print_module_list(entries, cfg)
+    for problem in broken:
+        lab_views.print_broken_module(problem)
+    if broken:
+        raise Exit(f"{len(broken)} module file(s) do not load: `invoke lab-validate`", code=1)
 
 
 @task(
@@ -176,6 +186,8 @@ def lab(
             result = runner.run(options)
         finally:
             log.close()
+            if log.path.stat().st_size == 0:  # refused before anything ran: leave no trace
+                shutil.rmtree(run_dir)
     except PacketwalkError as error:
         raise _fail(error) from error
     if not result.ok:

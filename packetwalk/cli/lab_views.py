@@ -21,7 +21,7 @@ from packetwalk.config import LabConfig
 from packetwalk.errors import PacketwalkError
 from packetwalk.playbook.events import Event, read_events
 from packetwalk.playbook.facts import static_facts
-from packetwalk.playbook.loader import LoadedModule
+from packetwalk.playbook.loader import LoadedModule, PlaybookError
 from packetwalk.playbook.progress import ModuleProgress
 from packetwalk.playbook.validate import FileReport, requires_mismatch
 
@@ -62,6 +62,12 @@ def print_module_list(
         )
     if not entries:
         console.print("no lab modules found in labs/")
+
+
+def print_broken_module(error: PlaybookError) -> None:
+    first = error.problems[0]
+    name = Path(first.source).name.removesuffix(".yaml")
+    console.print(f"[red]{escape(name)}  does not load: {escape(str(first))}[/]", soft_wrap=True)
 
 
 def print_validation(reports: Sequence[FileReport]) -> None:
