@@ -13,12 +13,9 @@ from typing import Any
 
 from packetwalk.playbook.model import Module
 
-SCHEMA_ID = "https://github.com/packetwalk/packetwalk/labs/schema.json"
-
-
 def module_schema() -> dict[str, Any]:
     schema = Module.model_json_schema(by_alias=True, mode="validation")
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
 def schema_text() -> str:
