@@ -13,6 +13,7 @@ from typing import Any
 
 from packetwalk.playbook.model import Module
 
+
 def module_schema() -> dict[str, Any]:
     schema = Module.model_json_schema(by_alias=True, mode="validation")
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
