@@ -1,8 +1,9 @@
 """The ``packetwalk-cluster`` program: make the cluster a lab stack runs in, export how to reach it.
 
-Only the cluster lives here (kind now, GKE in a later issue): the in-cluster stack reads this
-stack's ``kubeconfig`` through a StackReference, which keeps ``helm.v4.Chart`` previews working
-(pulumi-kubernetes #3027: a chart cannot preview against a cluster made in the same program).
+Only the cluster lives here (kind, or GKE through components/gke_stack.py): the in-cluster
+stack reads this stack's ``kubeconfig`` through a StackReference, which keeps ``helm.v4.Chart``
+previews working (pulumi-kubernetes #3027: a chart cannot preview against a cluster made in the
+same program).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Protocol
 
 import pulumi
 
+from components.gke_stack import run_cluster as run_gke_cluster
 from components.kind_cluster import KindCluster
 from components.stackconfig import lab_config
 from packetwalk.config import REPO_ROOT, LabConfig
@@ -33,18 +35,25 @@ def _kind(cfg: LabConfig) -> Cluster:
 
 
 PLATFORMS: dict[str, Callable[[LabConfig], Cluster]] = {"kind": _kind}
-"""A GKE cluster component registers here when it lands (``"gke": _gke``)."""
+"""Platforms whose cluster is one component with the interface outputs."""
+
+PROGRAMS: dict[str, Callable[[LabConfig], None]] = {"gke": run_gke_cluster}
+"""Platforms with a program of their own (GKE: network, several clusters, more outputs)."""
 
 PROJECT = "packetwalk-cluster"
 
 
 def run() -> None:
     cfg = lab_config()
+    program = PROGRAMS.get(cfg.platform)
+    if program is not None:
+        program(cfg)
+        return
     make = PLATFORMS.get(cfg.platform)
     if make is None:
         raise pulumi.RunError(
             f"{cfg.source}: key packetwalk:platform: platform {cfg.platform!r} has no cluster "
-            f"component in this version (valid: {', '.join(PLATFORMS)})")
+            f"component in this version (valid: {', '.join([*PLATFORMS, *PROGRAMS])})")
     cluster = make(cfg)
     pulumi.export("kubeconfig", cluster.kubeconfig)
     pulumi.export("kubeContext", cluster.kube_context)

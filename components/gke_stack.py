@@ -24,6 +24,7 @@ from components.gclb import GkeTraefik
 from components.gke_cluster import GkeClusterResources
 from components.gke_network import GkeNetwork
 from packetwalk.config import LabConfig
+from packetwalk.errors import PacketwalkError
 from packetwalk.gke import NIP_IO, GkeCluster, clusters
 from packetwalk.labobjects import lab_objects
 from packetwalk.participants import Participant
@@ -123,6 +124,11 @@ def _pick(mapping: pulumi.Output[Any], key: str) -> pulumi.Output[Any]:
 def run_lab(cfg: LabConfig, cluster_stack: str) -> None:
     """The in-cluster stack on GKE; ``cluster_stack`` is the cluster stack's full name."""
     plans = clusters(cfg)
+    try:  # intents parsed and policies built for every cluster before any resource
+        for plan in plans:
+            lab_objects(cfg, cluster=plan.name)
+    except PacketwalkError as err:
+        raise pulumi.RunError(str(err)) from err
     ref = pulumi.StackReference(cluster_stack)
     kubeconfigs = ref.require_output("kubeconfigs")
     addresses = ref.require_output("ingressAddresses")
@@ -130,6 +136,10 @@ def run_lab(cfg: LabConfig, cluster_stack: str) -> None:
     for plan in plans:
         suffix = _suffix(cfg, plan)
         address = _pick(addresses, plan.name)
+
+        def host(prefix: str, address: pulumi.Output[Any] = address) -> pulumi.Output[str]:
+            return pulumi.Output.concat(prefix, ".", address, f".{NIP_IO}")
+
         provider = k8s.Provider(
             f"k8s{suffix}",
             kubeconfig=pulumi.Output.secret(_pick(kubeconfigs, plan.name)),
@@ -139,10 +149,6 @@ def run_lab(cfg: LabConfig, cluster_stack: str) -> None:
         )
         traefik = GkeTraefik(f"traefik{suffix}", cfg, address_name=plan.address_name,
                              provider=provider, suffix=suffix)
-
-        def host(prefix: str, address: pulumi.Output[Any] = address) -> pulumi.Output[str]:
-            return pulumi.Output.concat(prefix, ".", address, f".{NIP_IO}")
-
         objects = lab_objects(cfg, cluster=plan.name, host=host)
         ClusterLabObjects(f"app{suffix}", objects, suffix=suffix, provider=provider,
                           depends_on=[traefik])

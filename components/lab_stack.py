@@ -14,6 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.cni import Cni
+from components.gke_stack import run_lab as run_gke_lab
 from components.kind_cluster import docker_network_range
 from components.labobjects import LabObjects
 from components.metallb import MetalLb
@@ -44,6 +45,9 @@ def _kubeconfig_path(cfg: LabConfig) -> str:
 
 def run() -> None:
     cfg = lab_config()
+    if cfg.platform == "gke":
+        run_gke_lab(cfg, cluster_stack_name(cfg.stack))
+        return
     try:
         objects = lab_objects(cfg)  # intents parsed and policies built before any resource
     except PacketwalkError as err:

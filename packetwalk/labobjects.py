@@ -167,10 +167,14 @@ def lab_objects(cfg: LabConfig, *, repo_root: Path = REPO_ROOT, cluster: str | N
                 host: HostFn = local_host) -> list[dict[str, Any]]:
     """Every participant's namespace, voting app, Ingress routes and NetworkPolicies.
 
-    ``cluster`` limits the list to the labs in that cluster (stacks with one cluster per
-    participant); ``host`` builds the Ingress hosts (see HostFn).
+    ``cluster`` limits the list to the labs in that cluster. Without it, a stack with one
+    cluster per participant gives its first cluster's lab (every cluster holds the same lab,
+    and a single list cannot hold several clusters' same-named objects). ``host`` builds the
+    Ingress hosts (see HostFn).
     """
-    chosen = participants(cfg) if cluster is None else participants_in(cfg, cluster)
+    if cluster is None:
+        cluster = participants(cfg)[0].cluster
+    chosen = participants_in(cfg, cluster)
     objects: list[dict[str, Any]] = []
     for participant in chosen:
         objects.extend(participant_objects(cfg, participant, repo_root=repo_root, host=host))

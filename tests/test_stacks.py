@@ -449,12 +449,17 @@ def test_missing_intents_file_fails_before_any_resource() -> None:
     assert registrations == []
 
 
-def test_platform_without_cluster_component_is_refused_before_any_resource() -> None:
+def test_every_platform_has_a_cluster_program() -> None:
+    from components.cluster_stack import PLATFORMS, PROGRAMS
+    from packetwalk.config import PLATFORMS as CONFIG_PLATFORMS
+
+    assert set(PLATFORMS) | set(PROGRAMS) == set(CONFIG_PLATFORMS)
+    # A GKE stack without a file of its own (regional: gcp:region instead of a zone).
     config = {"packetwalk:platform": "gke", "gcp:project": "demo", "gcp:region": "europe-west1"}
-    registrations: list[Registration] = []
-    with pytest.raises(pulumi.RunError, match="platform 'gke' has no cluster component"):
-        _cluster("gke-demo", config=config, registrations=registrations)
-    assert registrations == []
+    run = _cluster("gke-demo", config=config)
+    (cluster,) = run.of_type("gcp:container/cluster:Cluster")
+    assert cluster.inputs["location"] == "europe-west1"
+    assert run.outputs["kubeContext"] == "gke_demo_europe-west1_packetwalk"
 
 
 def test_kind_network_without_ipv4_stops_the_run_with_the_reason() -> None:
