@@ -333,3 +333,29 @@ def test_events_file_is_json_lines(tmp_path: Path) -> None:
     lines = (tmp_path / "runs" / "r1" / "events.jsonl").read_text().splitlines()
     first = json.loads(lines[0])
     assert first["kind"] == "run_start" and first["module"] == "01-tour" and first["at"]
+
+
+def test_broken_when_at_run_time_fails_the_run_and_keeps_progress(tmp_path: Path) -> None:
+    module = tmp_path / "m.yaml"
+    module.write_text(
+        "title: t\nsummary: s\nsteps:\n"
+        "  - name: a {{ nope }}\n    tasks: [{shell: 'true'}]\n"
+        "  - name: b\n    when: 'missing.rc == 0'\n    tasks: [{shell: 'true'}]\n"
+    )
+    fake = tour_cluster()
+    fake.on_shell(r"^sh -c true$", "")
+    recorder = Recorder()
+    store = ProgressStore(tmp_path, "kind")
+    lab = LabRunner(
+        load_module(module),
+        cluster_facts(KIND, fake),
+        emit=Emitter(recorder),
+        access=fake,
+        store=store,
+        sleep=lambda _: None,
+    )
+    result = lab.run(RunOptions(yes=True))
+    assert (result.status, result.step) == ("failed", 1)
+    assert recorder.kinds("step_start")[0]["name"] == "a {{ nope }}"  # shown as written
+    assert "'missing' is undefined" in recorder.kinds("run_end")[0]["message"]
+    assert store.load("m").completed == [0]

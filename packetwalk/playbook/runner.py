@@ -156,6 +156,10 @@ class LabRunner:
                 f"{progress.current + 1}",
             )
             return RunResult("stopped", progress.current)
+        except PacketwalkError as error:  # a template or expression broke at run time
+            self._save(progress)
+            self.emit("run_end", status="failed", step=progress.current, message=str(error))
+            return RunResult("failed", progress.current, str(error))
         finally:
             self._abandon_captures()
 
@@ -534,7 +538,11 @@ class LabRunner:
         return templating.render_lenient(value, context, skip=NOT_TEMPLATED)
 
     def _text(self, text: str) -> str:
-        return str(self._value(text, self._context()))
+        """Render text a participant reads; a broken template shows as written, not a crash."""
+        try:
+            return str(self._value(text, self._context()))
+        except PacketwalkError:
+            return text
 
     def _truth(self, expression: str) -> bool:
         return templating.truth(expression, self._context())
