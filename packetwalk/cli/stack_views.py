@@ -173,6 +173,30 @@ def urls(outputs: LabOutputs | Mapping[str, object]) -> list[tuple[str, str]]:
     return found
 
 
+def participant_rows(outputs: LabOutputs | Mapping[str, object]) -> list[dict[str, str]]:
+    """The ``participants`` output of a GKE lab: one entry per participant's lab."""
+    listed = outputs.get("participants")
+    if not isinstance(listed, list):
+        return []
+    return [{key: str(value) for key, value in entry.items()}
+            for entry in listed if isinstance(entry, Mapping)]
+
+
+def participants_table(outputs: LabOutputs | Mapping[str, object]) -> Table | None:
+    """Each participant's namespace, cluster and URLs; None for a one-person lab."""
+    rows = participant_rows(outputs)
+    if len(rows) < 2:
+        return None
+    table = Table(title="participants", title_justify="left")
+    for column in ("participant", "namespace", "cluster", "vote", "result"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row.get("name", ""), row.get("namespace", ""), row.get("cluster", ""),
+                      Text(row.get("voteUrl", ""), style="cyan underline"),
+                      Text(row.get("resultUrl", ""), style="cyan underline"))
+    return table
+
+
 def run_summary(summary: RunSummary, outputs: LabOutputs | None = None) -> RenderableType:
     preview = summary.operation == "preview"
     parts: list[RenderableType] = []
@@ -191,8 +215,12 @@ def run_summary(summary: RunSummary, outputs: LabOutputs | None = None) -> Rende
         verdict = "Lab is up to date: no changes." if not summary.changed else "Lab is up."
         parts.append(Text(verdict, style="green"))
     if outputs is not None:
-        for label, url in urls(outputs):
-            parts.append(Text.assemble((f"{label:>7}: ", "bold"), (url, "cyan underline")))
+        people = participants_table(outputs)
+        if people is not None:
+            parts.append(people)
+        else:
+            for label, url in urls(outputs):
+                parts.append(Text.assemble((f"{label:>7}: ", "bold"), (url, "cyan underline")))
     return Group(*parts)
 
 
@@ -274,9 +302,13 @@ def status_view(
                 value = f"{value} (configured)"
         if value not in (None, ""):
             facts.add_row(label, str(value))
-    for label, url in urls(outputs):
-        facts.add_row(label, Text(url, style="cyan underline"))
+    table = participants_table(outputs)
+    if table is None:
+        for label, url in urls(outputs):
+            facts.add_row(label, Text(url, style="cyan underline"))
     parts.append(facts)
+    if table is not None:
+        parts.append(table)
     if nodes is not None:
         table = Table(title="nodes", title_justify="left")
         for column in ("name", "roles", "status", "internal IP", "version"):
@@ -325,5 +357,13 @@ SHOWN_OUTPUTS = frozenset(
         "voteUrl",
         "resultUrl",
         "nodes",
+        # GKE: shown as the participants table, or bookkeeping for the lab stack.
+        "participants",
+        "clusters",
+        "kubeContexts",
+        "ingressAddresses",
+        "ingressAddressName",
+        "ingressAddressNames",
+        "network",
     }
 )
