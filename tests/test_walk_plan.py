@@ -372,3 +372,18 @@ def test_nodeport_from_a_pod_passes_its_own_node_first() -> None:
     assert names(plan) == [WORKER_POD, W2, CP, W1, VOTE_POD]
     assert any("routes the request on to the entry node" in why for why in plan.point(W2).why)
     assert plan.request.url == "http://172.18.0.2:31000/"
+
+
+def test_gke_load_balancer_has_no_leader_every_node_may_receive() -> None:
+    plan = plan_walk(WalkRequest(), facts(platform="gke"))
+    assert names(plan) == ["host", CP, W1, W2, TRAEFIK_POD, VOTE_POD]
+    assert all("passthrough load balancer" in plan.point(n).why[0] for n in (CP, W1, W2))
+    assert not any("MetalLB" in n for n in plan.notes)
+
+    def local(objs: Objects) -> None:
+        find(objs, "Service", "traefik")["spec"]["externalTrafficPolicy"] = "Local"
+
+    plan = plan_walk(WalkRequest(), facts(local, platform="gke"))
+    # only Traefik's node passes the health check; the backend's node is on the path anyway
+    assert names(plan) == ["host", W2, TRAEFIK_POD, W1, VOTE_POD]
+    assert "externalTrafficPolicy Local" in plan.point(W2).why[0]

@@ -399,6 +399,10 @@ class WalkRunner:
             futures = [pool.submit(self._prepare, run, result, show) for result in run.points]
             for future in futures:
                 future.result()
+            # The threads finish in any order; report in the order of the walk.
+            order = {r.point.name: i for i, r in enumerate(run.points)}
+            for messages in (run.errors, run.warnings):
+                messages.sort(key=lambda m: order.get(m.split(": ", 1)[0], len(order)))
         finally:
             # On Ctrl-C do not wait for pods still starting; what they created is cleaned up
             # from the results as far as it is known.

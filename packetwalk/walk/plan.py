@@ -298,7 +298,8 @@ class _Walk:
                      + (" (externalTrafficPolicy Cluster)" if masq else ""))
         return entry, f"on {node.name}, {self.nat_by} DNATs {entry} to a {front.name} pod{masq}"
 
-    def enter_load_balancer(self, front: ServiceInfo, port: ServicePort) -> tuple[Endpoint, str]:
+    def enter_load_balancer(self, front: ServiceInfo, port: ServicePort,
+                            front_pods: Sequence[PodInfo]) -> tuple[Endpoint, str]:
         if not front.lb_ips:
             with_lb = sorted(s.key for s in self.facts.services if s.lb_ips)
             raise InputError(f"Service {front.key} has no LoadBalancer address (type {front.type})",
@@ -310,10 +311,24 @@ class _Walk:
                          "here (no MetalLB hop)")
             return entry, (f"on the client's node {self.client.node}, {self.nat_by} DNATs {entry} "
                            f"to a {front.name} pod without leaving the node first")
+        local = front.external_traffic_policy == "Local"
+        masq = "" if local else ("; externalTrafficPolicy Cluster masquerades the source to the "
+                                 "node IP")
+        if self.facts.platform == "gke":
+            # A passthrough Network LB: no leader, every healthy node may get the packets.
+            with_pods = {p.node for p in front_pods}
+            who = (f"nodes with a {front.name} pod (externalTrafficPolicy Local: the others fail "
+                   "the health check)" if local else "any node")
+            for node in self.facts.nodes:
+                if node.internal_ip and (not local or node.name in with_pods):
+                    self.on_node(node.name, f"may receive it: Google's passthrough load balancer "
+                                 f"delivers packets for {entry.ip} unchanged (client address kept, "
+                                 f"destination still the LB address) to {who}; {self.nat_by} "
+                                 f"DNATs there{masq}")
+            return entry, (f"Google's passthrough load balancer hands it unchanged to a node; "
+                           f"{self.nat_by} there DNATs {entry} to a {front.name} pod{masq}")
         leader = self.facts.l2_leaders.get(front.key)
         leader_node = node_named(self.facts, leader)
-        masq = ("" if front.external_traffic_policy == "Local"
-                else "; externalTrafficPolicy Cluster masquerades the source to the node IP")
         if leader_node is not None:
             self.on_node(leader_node.name, f"MetalLB L2 leader for {entry.ip}: it answers ARP, so "
                          f"every packet enters here; {self.nat_by} DNATs {entry} to a "
@@ -449,7 +464,8 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
     else:
         front, front_port = service, service_port(service)
         backend_port = front_port
-    avoid = {p.node for p in (traefik_pods if via == "ingress" else backends) if p.node}
+    front_pods = traefik_pods if via == "ingress" else backends
+    avoid = {p.node for p in front_pods if p.node}
 
     if via == "clusterip" or (via == "ingress" and client is not None and not front.lb_ips
                               and not front_port.node_port):
@@ -457,7 +473,7 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
     elif via == "nodeport" or (via == "ingress" and not front.lb_ips):
         entry, step = walk.enter_node_port(front, front_port, avoid, host_header)
     else:  # loadbalancer, or ingress through Traefik's LoadBalancer address
-        entry, step = walk.enter_load_balancer(front, front_port)
+        entry, step = walk.enter_load_balancer(front, front_port, front_pods)
     http = via == "ingress" or from_user or backend_port.target_port in HTTP_PORTS or any(
         word in backend_port.name for word in ("http", "web"))
     walk.endpoints.append(entry)
