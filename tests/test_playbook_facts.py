@@ -1,0 +1,109 @@
+"""Stack facts: from the stack config alone, and completed from the cluster."""
+
+from __future__ import annotations
+
+from packetwalk.config import LabConfig
+from packetwalk.kube.access import NodeInfo, PodInfo
+from packetwalk.kube.fake import FakeCluster
+from packetwalk.playbook.facts import (
+    cluster_facts,
+    kind_node_names,
+    kube_context,
+    offline_facts,
+    services_fact,
+    static_facts,
+)
+from packetwalk.playbook.templating import Unknown, render_string
+
+
+def test_kind_facts_from_the_stack_config() -> None:
+    facts = static_facts(LabConfig(stack="kind-calico", cluster_name="pw", cni="calico", workers=3))
+    assert facts["nodes"] == ["pw-control-plane", "pw-worker", "pw-worker2", "pw-worker3"]
+    assert facts["control_plane"] == "pw-control-plane"
+    assert facts["workers"] == ["pw-worker", "pw-worker2", "pw-worker3"]
+    assert (facts["cni"], facts["kube_proxy_mode"], facts["kube_context"]) == (
+        "calico",
+        "iptables",
+        "kind-pw",
+    )
+    assert facts["enforces_network_policy"] is True and facts["has_kube_proxy"] is True
+    flannel = static_facts(LabConfig(stack="kind-flannel", cni="flannel"))
+    assert flannel["enforces_network_policy"] is False
+    assert kind_node_names("x", 1) == ["x-control-plane", "x-worker"]
+
+
+def test_context_follows_the_stack_config() -> None:
+    assert kube_context(LabConfig(stack="ci", kubeconfig="/k", kube_context="kind-ci")) == (
+        "kind-ci"
+    )
+    assert kube_context(LabConfig(stack="ci", kubeconfig="/k")) is None
+    assert (
+        kube_context(
+            LabConfig(stack="g", platform="gke", cni="dataplane-v2", kube_proxy_mode="none")
+        )
+        is None
+    )
+
+
+def test_offline_facts_mark_cluster_values_unknown() -> None:
+    facts = offline_facts(LabConfig(stack="kind"))
+    assert isinstance(facts["node_ips"], Unknown)
+    assert render_string("{{ services.vote.redis.cluster_ip }}", facts).__str__() == (
+        "{{ services.vote.redis.cluster_ip }}"
+    )
+
+
+def test_cluster_facts() -> None:
+    fake = FakeCluster(
+        nodes=[
+            NodeInfo("lab-worker", "172.18.0.3"),
+            NodeInfo(
+                "lab-control-plane", "172.18.0.2", {"node-role.kubernetes.io/control-plane": ""}
+            ),
+        ],
+        pods=[
+            PodInfo("vote", "vote-1", "10.244.1.5", "lab-worker", {"app": "vote"}),
+            PodInfo("vote", "vote-2", "10.244.1.6", "lab-worker", {"app": "vote"}),
+            PodInfo(
+                "kube-system",
+                "coredns-1",
+                "10.244.0.3",
+                "lab-control-plane",
+                {"k8s-app": "kube-dns"},
+            ),
+        ],
+        objects={
+            "services": [
+                {
+                    "metadata": {"name": "vote", "namespace": "vote"},
+                    "spec": {
+                        "type": "LoadBalancer",
+                        "clusterIP": "10.96.1.1",
+                        "ports": [{"port": 8080, "nodePort": 31000}],
+                    },
+                    "status": {"loadBalancer": {"ingress": [{"ip": "172.18.255.200"}]}},
+                },
+                {
+                    "metadata": {"name": "kube-dns", "namespace": "kube-system"},
+                    "spec": {"clusterIP": "10.96.0.10"},
+                },
+            ]
+        },
+    )
+    facts = cluster_facts(LabConfig(stack="kind", cluster_name="lab"), fake)
+    assert facts["nodes"] == ["lab-control-plane", "lab-worker"]
+    assert facts["workers"] == ["lab-worker"] and facts["control_plane"] == "lab-control-plane"
+    assert facts["node_ips"] == {"lab-worker": "172.18.0.3", "lab-control-plane": "172.18.0.2"}
+    assert facts["app_pods"]["vote"]["name"] == "vote-1"
+    assert "kube-dns" not in facts["app_pods"] and len(facts["pods"]) == 3
+    assert facts["services"]["vote"]["vote"] == {
+        "cluster_ip": "10.96.1.1",
+        "type": "LoadBalancer",
+        "ports": [{"port": 8080, "nodePort": 31000}],
+        "external_ip": "172.18.255.200",
+    }
+    assert facts["services"]["kube-system"]["kube-dns"]["type"] == "ClusterIP"
+
+
+def test_services_fact_skips_malformed_items() -> None:
+    assert services_fact([{"metadata": {"name": "x"}}, {"spec": {}}]) == {}
