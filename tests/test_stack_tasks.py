@@ -14,6 +14,7 @@ from fake_pulumi import FakeWorld
 from invoke.context import MockContext
 from invoke.exceptions import Exit
 from invoke.runners import Result
+from pulumi.automation import OutputValue
 from rich.console import Console
 from test_toolchain import FixtureFetcher
 
@@ -279,6 +280,7 @@ def test_doctor_for_gke_checks_gcloud_and_credentials(env: Env) -> None:
     (env.repo / "stacks" / "Pulumi.gke.yaml").write_text(
         "config:\n  packetwalk:platform: gke\n  gcp:project: lab-123\n  gcp:region: europe-west1\n"
     )
+    env.environ["CLOUDSDK_CONFIG"] = str(env.repo / "gcloud-config")  # not the developer's
     with pytest.raises(Exit):
         stack_tasks.doctor(MockContext(), stack="gke")
     for name in ("gcloud", "gke-gcloud-auth-plugin", "application-default-credentials"):
@@ -361,3 +363,60 @@ def test_kind_config_refuses_a_gke_stack(env: Env) -> None:
     message = str(info.value.message)
     assert "platform 'gke'" in message and "key packetwalk:platform" in message
     assert "valid: kind, kind-calico" in message
+
+
+# --- GKE ------------------------------------------------------------------------------------
+
+GKE_ANSWERS = {
+    ("gcloud", "version", "--format=json"): RunResult(0, '{"Google Cloud SDK": "502.0.0"}'),
+    ("gke-gcloud-auth-plugin", "--version"): RunResult(0, "Kubernetes v1.30.0+abc\n"),
+}
+
+
+def test_gke_up_checks_gcloud_plugin_and_credentials_first(env: Env) -> None:
+    # The repository's own gke stack; no gcloud, no plugin, no ADC file (an empty gcloud
+    # config folder, so a developer's own credentials do not count).
+    env.environ["CLOUDSDK_CONFIG"] = str(env.repo / "gcloud-config")
+    with pytest.raises(Exit) as info:
+        stack_tasks.up(MockContext(), stack="gke")
+    message = str(info.value.message)
+    assert "3 prerequisite(s) missing; nothing was changed" in message
+    assert "gcloud: missing: install the Google Cloud CLI" in message
+    assert "gke-gcloud-auth-plugin: missing: `gcloud components install " in message
+    assert "application-default-credentials: missing: run `gcloud auth application-default " \
+        "login`" in message
+    assert env.world.requests == []  # Pulumi was never asked for anything
+    assert not any(call[0] in ("docker", "kind") for call in env.runner.calls)
+
+
+def _gke_ready(env: Env) -> None:
+    fake_tools(env.tool_dir, ["gcloud", "gke-gcloud-auth-plugin"])
+    env.runner.answers.update(GKE_ANSWERS)
+    adc = env.repo / "adc.json"
+    adc.write_text("{}")
+    env.environ["GOOGLE_APPLICATION_CREDENTIALS"] = str(adc)
+    people = [{"name": f"p0{i}", "namespace": f"vote-p0{i}", "cluster": "packetwalk-gke",
+               "voteUrl": f"http://vote.p0{i}.198.51.100.1.nip.io",
+               "resultUrl": f"http://result.p0{i}.198.51.100.1.nip.io",
+               "ingressAddress": "198.51.100.1"} for i in (1, 2)]
+    env.world.outputs_when_up[CLUSTER_PROJECT].update(
+        platform=OutputValue("gke", secret=False),
+        clusterName=OutputValue("packetwalk-gke", secret=False),
+        nodes=OutputValue([], secret=False),
+        lbAddressRange=OutputValue("", secret=False))
+    env.world.outputs_when_up[LAB_PROJECT].update(
+        voteUrl=OutputValue(people[0]["voteUrl"], secret=False),
+        resultUrl=OutputValue(people[0]["resultUrl"], secret=False),
+        participants=OutputValue(people, secret=False))
+
+
+def test_gke_up_and_down(env: Env) -> None:
+    _gke_ready(env)
+    stack_tasks.up(MockContext(), stack="gke")
+    assert [(p, op) for p, s, op in env.world.log if op == "up" and s == "gke"] == [
+        (CLUSTER_PROJECT, "up"), (LAB_PROJECT, "up")]
+    assert "http://vote.p02.198.51.100.1.nip.io" in env.text and "vote-p01" in env.text
+    stack_tasks.down(MockContext(), stack="gke")
+    assert [(p, op) for p, s, op in env.world.log if op == "destroy" and s == "gke"] == [
+        (LAB_PROJECT, "destroy"), (CLUSTER_PROJECT, "destroy")]
+    assert "Stack 'gke' is down." in env.text
