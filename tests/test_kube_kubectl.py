@@ -328,3 +328,10 @@ def test_stream_stop_terminates_a_command_that_does_not_end() -> None:
     handle = KubectlCluster(popen=popen).stream("vote", "p", ["tcpdump"], io.BytesIO())
     assert handle.poll() is None
     assert handle.stop(timeout=0.1) != 0
+
+
+def test_default_runner_runs_in_the_given_folder(tmp_path: Any) -> None:
+    from packetwalk.kube.kubectl import run_process
+
+    code, out, _ = run_process(["pwd"], stdin=None, timeout=5, cwd=str(tmp_path))
+    assert (code, out.strip()) == (0, str(tmp_path))

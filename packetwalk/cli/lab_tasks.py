@@ -7,6 +7,7 @@ so tests run every task against the in-memory cluster without a terminal.
 
 from __future__ import annotations
 
+import functools
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,9 +32,11 @@ ClusterFactory = Callable[[config.LabConfig], ClusterAccess]
 
 
 def _kubectl_cluster(cfg: config.LabConfig) -> ClusterAccess:
-    from packetwalk.kube.kubectl import KubectlCluster
+    from packetwalk.kube.kubectl import KubectlCluster, run_process
 
-    return KubectlCluster(context=kube_context(cfg), kubeconfig=cfg.kubeconfig)
+    # Module commands name repo-relative files (labs/manifests/...): run them from the repo.
+    run = functools.partial(run_process, cwd=str(DEPS.repo))
+    return KubectlCluster(context=kube_context(cfg), kubeconfig=cfg.kubeconfig, run=run)
 
 
 @dataclass

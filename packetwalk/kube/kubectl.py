@@ -46,11 +46,23 @@ class PopenFactory(Protocol):
     def __call__(self, argv: Sequence[str]) -> subprocess.Popen[bytes]: ...
 
 
-def run_process(argv: Sequence[str], *, stdin: str | None, timeout: float) -> tuple[int, str, str]:
-    """The default :class:`ProcessRunner`: ``subprocess.run`` with text output and a timeout."""
+def run_process(
+    argv: Sequence[str], *, stdin: str | None, timeout: float, cwd: str | None = None
+) -> tuple[int, str, str]:
+    """The default :class:`ProcessRunner`: ``subprocess.run`` with text output and a timeout.
+
+    ``cwd`` (bind it with ``functools.partial``) makes relative paths in commands, such as
+    ``kubectl apply -f labs/manifests/x.yaml``, independent of where invoke was started.
+    """
     try:
         done = subprocess.run(
-            list(argv), input=stdin, capture_output=True, text=True, timeout=timeout, check=False
+            list(argv),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=cwd,
         )
     except subprocess.TimeoutExpired as expired:
         out = _text(expired.stdout)
