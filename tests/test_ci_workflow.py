@@ -66,3 +66,32 @@ def test_preview_job_wires_kind_config_kind_action_and_pulumi() -> None:
     # Python deps are installed before pulumi runs the program (the action installs none).
     names = [s.get("uses", s.get("run", "")) for s in job["steps"]]
     assert names.index("./invoke --list") < names.index("pulumi/actions@v7")
+
+
+def test_gke_preview_runs_only_with_gcp_secrets() -> None:
+    job = load()["jobs"]["preview-gke"]
+    gke_stacks = [name for name in stack_names(REPO / "stacks") if name.startswith("gke")]
+    assert sorted(job["strategy"]["matrix"]["stack"]) == gke_stacks == ["gke", "gke-calico"]
+    # A job-level `if` cannot read `secrets`: the decision is an env value checked per step.
+    assert "if" not in job
+    assert "secrets.GCP_CREDENTIALS" in job["env"]["HAS_GCP"]
+    for s in job["steps"]:
+        assert s["if"] in ("env.HAS_GCP == 'true'", "env.HAS_GCP != 'true'"), s
+    (skip,) = [s for s in job["steps"] if s["if"] == "env.HAS_GCP != 'true'"]
+    assert "skipped" in skip["run"]
+
+
+def test_gke_preview_wires_credentials_plugin_and_pulumi() -> None:
+    job = load()["jobs"]["preview-gke"]
+    auth = step(job, "google-github-actions/auth@")["with"]
+    assert auth["credentials_json"] == "${{ secrets.GCP_CREDENTIALS }}"
+    gcloud = step(job, "google-github-actions/setup-gcloud@")["with"]
+    assert gcloud["install_components"] == "gke-gcloud-auth-plugin"
+    pulumi = step(job, "pulumi/actions@v7")["with"]
+    assert (pulumi["command"], pulumi["work-dir"]) == ("preview", "stacks/cluster")
+    assert pulumi["pulumi-version"] == versions.PULUMI_VERSION
+    config = yaml.safe_load(pulumi["config-map"])
+    assert config["gcp:project"]["value"] == "${{ secrets.GCP_PROJECT }}"
+    names = [s.get("uses", s.get("run", "")) for s in job["steps"]]
+    assert names.index("./invoke --list") < names.index("pulumi/actions@v7")
+    assert any("gke-gcloud-auth-plugin --version" in n for n in names)
