@@ -156,7 +156,8 @@ def lab_objects() -> list[Mapping[str, Any]]:
     return load_objects(LAB)
 
 
-def lab_cluster(objects: Sequence[Mapping[str, Any]] | None = None) -> FakeCluster:
+def lab_cluster(objects: Sequence[Mapping[str, Any]] | None = None,
+                cls: type[FakeCluster] = FakeCluster) -> FakeCluster:
     """The kind lab as a FakeCluster, with the answers a real one gives to the walk."""
     objects = list(objects if objects is not None else lab_objects())
     by_resource: dict[str, list[Mapping[str, Any]]] = {}
@@ -165,7 +166,7 @@ def lab_cluster(objects: Sequence[Mapping[str, Any]] | None = None) -> FakeClust
                  "Node": "nodes"}
     for obj in objects:
         by_resource.setdefault(resources.get(str(obj["kind"]), str(obj["kind"])), []).append(obj)
-    fake = FakeCluster(
+    fake = cls(
         pods=[pod_info_from_object(o) for o in by_resource.get("pods", [])],
         nodes=[node_info_from_object(o) for o in by_resource.get("nodes", [])],
         objects=by_resource,
@@ -222,9 +223,10 @@ class _Handle:
 def runner(fake: FakeCluster, host: FakeHostCapture | None = None, **kwargs: Any) -> WalkRunner:
     from rich.console import Console
 
+    options: dict[str, Any] = {"settle": 0, "ready_timeout": 2, "sleep": lambda _: None}
+    options.update(kwargs)
     return WalkRunner(fake, console=Console(file=io.StringIO()),
-                      host_capture=host or FakeHostCapture(lab_pcaps()["host"]), settle=0,
-                      ready_timeout=2, sleep=lambda _: None, **kwargs)
+                      host_capture=host or FakeHostCapture(lab_pcaps()["host"]), **options)
 
 
 def ingress_plan(fake: FakeCluster) -> WalkPlan:
@@ -676,3 +678,22 @@ def test_api_refusing_a_capture_container_fails_only_that_point(tmp_path: Path) 
                                     'violates PodSecurity "baseline:latest"')
     assert run.request is not None and run.request.ok
     assert len(yaml.safe_load((tmp_path / "walk.yaml").read_text())["captures"]) == 4
+
+
+def test_tcpdump_complaint_is_in_the_error(tmp_path: Path) -> None:
+    from packetwalk.kube.kubectl import ProcessStream, popen_binary
+
+    class Complaining(FakeCluster):
+        def stream(self, namespace: str, pod: str, command: Sequence[str], sink: BinaryIO, *,
+                   container: str | None = None) -> Any:
+            if pod != VOTE_POD:
+                return super().stream(namespace, pod, command, sink, container=container)
+            self.calls.append(Call("stream", tuple(command), namespace, pod, container))
+            script = ('echo "tcpdump: eth0: You don\'t have permission to perform this capture '
+                      'on that device" >&2; exit 1')
+            return ProcessStream(popen_binary(["sh", "-c", script]), sink)
+
+    fake = lab_cluster(cls=Complaining)
+    run = runner(fake, sleep=time.sleep).run(ingress_plan(fake), tmp_path)
+    assert run.errors == [f"{VOTE_POD}: tcpdump ended before capturing (exit code 1): tcpdump: "
+                          "eth0: You don't have permission to perform this capture on that device"]

@@ -15,6 +15,7 @@ to ``walk.yaml`` and analysed.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -511,6 +512,8 @@ class WalkRunner:
                 code = result.handle.poll()
                 if code is not None:
                     result.exit_code = code
+                    with contextlib.suppress(*ACCESS_ERRORS):
+                        result.handle.stop(timeout=1)  # collects tcpdump's complaint (stderr)
                     self._fail_or_skip(run, result, f"tcpdump ended before capturing (exit code "
                                        f"{code}){self._stderr(result)}", show)
             if not [r for r in run.points if r.state == "starting"]:
