@@ -308,6 +308,7 @@ def parse_lab_config(
             if reader.has(_k(gke_key)):
                 raise reader.fail(_k(gke_key), "is a GKE setting; it needs platform: gke")
     else:
+        _refuse_both_policy_engines(reader)
         cni = reader.choice(_k("cni"), "dataplane-v2", GKE_CNIS, "a network-policy dataplane "
                             "for GKE")
         derived = GKE_KUBE_PROXY[cni]
@@ -399,6 +400,23 @@ def _gke_settings(reader: _Reader) -> GkeSettings:
         participants=reader.integer(_k("participants"), 1, 1, MAX_PARTICIPANTS),
         participant_clusters=reader.boolean(_k("participantClusters"), False),
     )
+
+
+def _refuse_both_policy_engines(reader: _Reader) -> None:
+    """``cni: [dataplane-v2, calico]`` or ``dataplane-v2+calico``: say why it cannot be."""
+    raw = reader.values.get(_k("cni"))
+    words = ([str(item) for item in raw] if isinstance(raw, list)
+             else re.split(r"[\s,+&/]+", raw) if isinstance(raw, str) else [])
+    lowered = {word.strip().lower() for word in words}
+    if "calico" in lowered and lowered & {"dataplane-v2", "dataplanev2", "dpv2",
+                                          "advanced_datapath", "advanced-datapath", "cilium"}:
+        raise reader.fail(
+            _k("cni"),
+            "Dataplane V2 and Calico network policy exclude each other on GKE (the API refuses "
+            "network_policy with datapathProvider ADVANCED_DATAPATH): pick one; stack `gke` "
+            "is Dataplane V2, stack `gke-calico` the Calico one",
+            GKE_CNIS,
+        )
 
 
 def _check_gke_names(reader: _Reader, cluster_name: str, namespace: str,

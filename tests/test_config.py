@@ -378,3 +378,37 @@ def test_any_config_parses_or_fails_cleanly(values: dict[str, object]) -> None:
     assert (cfg.gke is None) == (cfg.platform == "kind")
     if cfg.kube_proxy_mode == "none":
         assert cfg.cni in ("cilium", "dataplane-v2")
+
+
+@pytest.mark.parametrize("value", ["[dataplane-v2, calico]", "dataplane-v2+calico",
+                                   "'calico, dataplane-v2'", "[calico, cilium]"])
+def test_gke_refuses_dataplane_v2_and_calico_together(tmp_path: Path, value: str) -> None:
+    err = load_error(tmp_path, "config:\n  gcp:project: p\n  gcp:zone: z\n"
+                     f"  packetwalk:platform: gke\n  packetwalk:cni: {value}\n")
+    assert "Dataplane V2 and Calico network policy exclude each other" in str(err)
+    assert "line 5" in str(err) and err.choices == ("dataplane-v2", "calico")
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ("packetwalk:participants: 61", "out of range (valid: 1..60)"),
+    ("packetwalk:participants: 3\n  packetwalk:participantClusters: yes", "true or false"),
+    ("packetwalk:kubeconfig: /tmp/k", "a GKE lab runs on the clusters its cluster stack makes"),
+    ("packetwalk:participants: 3\n  packetwalk:participantClusters: true\n"
+     "  packetwalk:clusterName: a-very-long-cluster-name-for-a-workshop", "too long for one "
+     "cluster per participant"),
+    ("packetwalk:participants: 3\n  packetwalk:appNamespace: " + "n" * 61,
+     "too long for 3 participants"),
+])
+def test_gke_workshop_settings(tmp_path: Path, extra: str, message: str) -> None:
+    err = load_error(tmp_path, "config:\n  gcp:project: p\n  gcp:zone: z\n"
+                     f"  packetwalk:platform: gke\n  {extra}\n")
+    assert message in str(err)
+
+
+def test_gke_datapath_and_calico_flags() -> None:
+    base = {"packetwalk:platform": "gke", "gcp:project": "p", "gcp:zone": "z"}
+    dpv2 = parse_lab_config("g", base, source="s")
+    calico = parse_lab_config("g", base | {"packetwalk:cni": "calico"}, source="s")
+    assert (dpv2.gke_datapath_provider, dpv2.gke_calico_policy) == ("ADVANCED_DATAPATH", False)
+    assert (calico.gke_datapath_provider, calico.gke_calico_policy) == ("LEGACY_DATAPATH", True)
+    assert not LabConfig(stack="kind", cni="calico").gke_calico_policy  # kind's Calico is a CNI
