@@ -94,7 +94,7 @@ class GkeClusterResources(pulumi.ComponentResource):
             project=gke.project,
             location=gke.location,
             cluster=self.cluster.name,
-            node_count=gke.node_count,
+            node_count=gke.node_count,  # per zone: a regional cluster gets it in each zone
             management=gcp.container.NodePoolManagementArgs(auto_repair=True,
                                                             auto_upgrade=True),
             node_config=gcp.container.NodePoolNodeConfigArgs(

@@ -63,6 +63,8 @@ class GkeSettings:
     zone: str | None
     machine_type: str = "e2-standard-4"
     node_count: int = 2
+    """Nodes per zone: a zonal cluster gets this many, a regional one this many in each of the
+    region's zones (usually three times as many, and three times the cost)."""
     release_channel: str = "REGULAR"
     ingress_mode: str = "gateway"
     participants: int = 1
@@ -436,6 +438,19 @@ def _check_gke_names(reader: _Reader, cluster_name: str, namespace: str,
             _k("appNamespace"),
             f"{namespace!r} is too long for {gke.participants} participants: each gets "
             f"'{namespace}-p01', and namespace names have at most 63 characters")
+
+
+PLACEHOLDER_PROJECT = "your-gcp-project"
+"""The ``gcp:project`` the repository's GKE stack files ship with."""
+
+
+def check_deployable(cfg: LabConfig) -> None:
+    """Refuse to create cloud resources for the placeholder project (before Pulumi runs)."""
+    if cfg.gke is not None and cfg.gke.project == PLACEHOLDER_PROJECT:
+        raise InputError(
+            f"gcp:project is still the placeholder {PLACEHOLDER_PROJECT!r}: set your Google "
+            "Cloud project id there (`gcloud projects list` shows them)",
+            source=cfg.source, location="key gcp:project")
 
 
 # --- stack files ---------------------------------------------------------------------------------

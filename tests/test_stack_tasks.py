@@ -373,9 +373,26 @@ GKE_ANSWERS = {
 }
 
 
+def _set_project(env: Env, stack: str = "gke") -> None:
+    path = env.repo / "stacks" / f"Pulumi.{stack}.yaml"
+    path.write_text(path.read_text().replace("gcp:project: your-gcp-project",
+                                             "gcp:project: lab-123"))
+
+
+def test_gke_up_refuses_the_placeholder_project(env: Env) -> None:
+    for task in (stack_tasks.up, stack_tasks.preview):
+        with pytest.raises(Exit) as info:
+            task(MockContext(), stack="gke")
+        message = str(info.value.message)
+        assert "gcp:project is still the placeholder 'your-gcp-project'" in message
+        assert "Pulumi.gke.yaml:key gcp:project" in message
+    assert env.world.requests == [] and env.runner.calls == []
+
+
 def test_gke_up_checks_gcloud_plugin_and_credentials_first(env: Env) -> None:
     # The repository's own gke stack; no gcloud, no plugin, no ADC file (an empty gcloud
     # config folder, so a developer's own credentials do not count).
+    _set_project(env)
     env.environ["CLOUDSDK_CONFIG"] = str(env.repo / "gcloud-config")
     with pytest.raises(Exit) as info:
         stack_tasks.up(MockContext(), stack="gke")
@@ -390,6 +407,7 @@ def test_gke_up_checks_gcloud_plugin_and_credentials_first(env: Env) -> None:
 
 
 def _gke_ready(env: Env) -> None:
+    _set_project(env)
     fake_tools(env.tool_dir, ["gcloud", "gke-gcloud-auth-plugin"])
     env.runner.answers.update(GKE_ANSWERS)
     adc = env.repo / "adc.json"

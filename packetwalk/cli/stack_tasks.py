@@ -31,7 +31,14 @@ from rich.table import Table
 
 from packetwalk import prereqs, probes, toolchain
 from packetwalk.cli import stack_views
-from packetwalk.config import DEFAULT_STACK, REPO_ROOT, LabConfig, load_stack_config, stack_names
+from packetwalk.config import (
+    DEFAULT_STACK,
+    REPO_ROOT,
+    LabConfig,
+    check_deployable,
+    load_stack_config,
+    stack_names,
+)
 from packetwalk.errors import InputError, PacketwalkError
 from packetwalk.kindconfig import kind_context, render_kind_config
 from packetwalk.kube.access import ClusterAccess
@@ -164,6 +171,7 @@ def up(c: Context, stack: str = DEFAULT_STACK, unlock: bool = False) -> None:
     deps = DEPS
     try:
         cfg = resolve_stack(stack, deps)
+        check_deployable(cfg)
         require(prereqs.requirements_for(cfg.platform), deps)
         deps.console.print(f"[bold]invoke up[/] stack [cyan]{stack}[/] ({cfg.platform}, {cfg.cni})")
         printer = stack_views.EventPrinter(deps.console)
@@ -202,6 +210,7 @@ def preview(c: Context, stack: str = DEFAULT_STACK) -> None:
     deps = DEPS
     try:
         cfg = resolve_stack(stack, deps)
+        check_deployable(cfg)
         require(_only(["pulumi"], cfg.platform), deps)
         summary = _lab(stack, deps).preview()
     except PacketwalkError as err:
