@@ -118,7 +118,14 @@ def _participant_summary(participant: Participant, host: Callable[[str], pulumi.
 
 
 def _pick(mapping: pulumi.Output[Any], key: str) -> pulumi.Output[Any]:
-    return mapping.apply(lambda values: values[key])
+    """One cluster's entry of a cluster-stack map output, or an error saying what to do."""
+    def pick(values: dict[str, Any]) -> Any:
+        if key not in values:
+            raise pulumi.RunError(
+                f"the cluster stack has no cluster {key!r} (it has: {', '.join(values)}); "
+                "the participants settings changed since its last up: run `invoke up` again")
+        return values[key]
+    return mapping.apply(pick)
 
 
 def run_lab(cfg: LabConfig, cluster_stack: str) -> None:

@@ -378,6 +378,14 @@ def test_one_cluster_per_participant() -> None:
     assert urls == {name: f"http://vote.{addresses[name]}.nip.io" for name in names}
 
 
+def test_lab_names_a_cluster_the_cluster_stack_lacks() -> None:
+    cluster = _cluster("gke")  # one cluster; the lab now asks for one per participant
+    config = _config("gke", participants="2", participantClusters="true")
+    missing = r"the cluster stack has no cluster 'packetwalk-gke-p0[12]' \(it has: packetwalk-gke\)"
+    with pytest.raises(Exception, match=missing):
+        _lab("gke", cluster, config)
+
+
 def test_previews_before_the_cluster_exists() -> None:
     cluster = _cluster("gke", preview=True)
     assert cluster.outputs["kubeconfig"] is None and cluster.outputs["ingressAddress"] is None
