@@ -117,15 +117,17 @@ def _participant_summary(participant: Participant, host: Callable[[str], pulumi.
                              address).apply(entry)
 
 
-def _pick(mapping: pulumi.Output[Any], key: str) -> pulumi.Output[Any]:
+def pick_cluster(values: dict[str, Any], key: str) -> Any:
     """One cluster's entry of a cluster-stack map output, or an error saying what to do."""
-    def pick(values: dict[str, Any]) -> Any:
-        if key not in values:
-            raise pulumi.RunError(
-                f"the cluster stack has no cluster {key!r} (it has: {', '.join(values)}); "
-                "the participants settings changed since its last up: run `invoke up` again")
-        return values[key]
-    return mapping.apply(pick)
+    if key not in values:
+        raise pulumi.RunError(
+            f"the cluster stack has no cluster {key!r} (it has: {', '.join(values)}); "
+            "the participants settings changed since its last up: run `invoke up` again")
+    return values[key]
+
+
+def _pick(mapping: pulumi.Output[Any], key: str) -> pulumi.Output[Any]:
+    return mapping.apply(lambda values: pick_cluster(values, key))
 
 
 def run_lab(cfg: LabConfig, cluster_stack: str) -> None:
