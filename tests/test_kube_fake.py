@@ -9,7 +9,13 @@ import re
 import pytest
 
 from packetwalk.errors import PacketwalkError
-from packetwalk.kube.access import CommandResult, EphemeralContainer, NodeInfo, PodInfo
+from packetwalk.kube.access import (
+    ClusterRefused,
+    CommandResult,
+    EphemeralContainer,
+    NodeInfo,
+    PodInfo,
+)
 from packetwalk.kube.fake import FakeCluster
 
 
@@ -90,8 +96,31 @@ def test_ephemeral_containers_are_added_once_and_then_run() -> None:
     assert fake.wait_container_running("vote", "vote-1", "pw-probe")
     fake.unstartable_containers.add(("vote", "vote-1", "pw-probe"))
     assert not fake.wait_container_running("vote", "vote-1", "pw-probe")
-    with pytest.raises(PacketwalkError):
+    with pytest.raises(ClusterRefused, match='pods "ghost" not found'):
         fake.add_ephemeral_container("vote", "ghost", spec)
+
+
+def test_non_root_pods_start_only_ephemeral_containers_that_run_as_root() -> None:
+    fake = cluster()
+    fake.non_root_pods.add(("vote", "vote-1"))
+    root = EphemeralContainer("pw-cap-a", "netshoot", ("tail", "-f", "/dev/null"))
+    plain = EphemeralContainer("pw-cap-b", "netshoot", ("tail",), run_as_root=False)
+    assert root.run_as_root
+    assert fake.add_ephemeral_container("vote", "vote-1", root)
+    assert fake.add_ephemeral_container("vote", "vote-1", plain)
+    assert fake.wait_container_running("vote", "vote-1", "pw-cap-a")
+    assert not fake.wait_container_running("vote", "vote-1", "pw-cap-b")
+    assert fake.calls_of("add_ephemeral_container")[1].detail["run_as_root"] is False
+
+
+def test_scripted_refusal_raises_and_adds_nothing() -> None:
+    fake = cluster()
+    fake.refusals[("vote", "vote-1")] = 'violates PodSecurity "baseline:latest"'
+    spec = EphemeralContainer("pw-cap-a", "netshoot", ("tail",))
+    with pytest.raises(ClusterRefused, match="baseline:latest") as caught:
+        fake.add_ephemeral_container("vote", "vote-1", spec)
+    assert caught.value.status == 403
+    assert fake.pods("vote", selector="app=vote")[0].ephemeral_containers == ()
 
 
 def test_node_debug_pod_is_reused_and_pinned() -> None:
@@ -102,8 +131,26 @@ def test_node_debug_pod_is_reused_and_pinned() -> None:
     assert again == pod
     with pytest.raises(PacketwalkError):
         fake.node_debug_pod("lab-worker2", name="pw-node-lab-worker", image="netshoot")
-    with pytest.raises(PacketwalkError):
+    with pytest.raises(ClusterRefused, match='nodes "ghost" not found') as caught:
         fake.node_debug_pod("ghost", name="x", image="netshoot")
+    assert caught.value.status == 404
+
+
+def test_kubectl_delete_pod_removes_it_unless_scripted() -> None:
+    fake = cluster()
+    fake.add_ephemeral_container("vote", "vote-1", EphemeralContainer("c", "img", ("tail",)))
+    deleted = fake.kubectl(["delete", "pod", "-n", "vote", "vote-1", "--wait=false"])
+    assert deleted.ok and deleted.stdout == 'pod "vote-1" deleted\n'
+    assert [p.name for p in fake.pods("vote")] == ["redis-1"]
+    assert ("vote", "vote-1", "c") not in fake.ephemeral_specs
+    again = fake.kubectl(["delete", "pod", "-n", "vote", "vote-1"])
+    assert again.exit_code == 1
+    assert again.stderr == 'Error from server (NotFound): pods "vote-1" not found\n'
+    assert fake.kubectl(["delete", "pod", "vote-1", "-n", "vote", "--ignore-not-found"]).ok
+    fake.on_kubectl(r"delete pod -n vote redis-1", CommandResult((), 1, "", "forbidden"))
+    assert fake.kubectl(["delete", "pod", "-n", "vote", "redis-1"]).stderr == "forbidden"
+    assert fake.delete_pod("vote", "redis-1") and fake.pods("vote") == []
+    assert not fake.delete_pod("vote", "redis-1")
 
 
 def test_stream_writes_canned_payload() -> None:

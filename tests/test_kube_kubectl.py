@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ from kubernetes.client.exceptions import ApiException
 
 from packetwalk.errors import PacketwalkError
 from packetwalk.kube import specs
-from packetwalk.kube.access import EphemeralContainer
+from packetwalk.kube.access import ClusterRefused, EphemeralContainer
 from packetwalk.kube.kubectl import KubectlCluster, container_state, node_info, pod_info
 
 
@@ -60,10 +61,24 @@ def v1pod(
 
 
 class CoreApi:
-    def __init__(self, pod: Any | None = None) -> None:
+    def __init__(
+        self,
+        pod: Any | None = None,
+        *,
+        nodes: Sequence[str] = ("lab-worker", "lab-worker2"),
+        refuse: ApiException | None = None,
+    ) -> None:
         self.pod = pod
+        self.nodes = set(nodes)
+        self.refuse = refuse
+        """Raised by patches and creates, as the API server refuses them (PodSecurity, RBAC)."""
         self.patches: list[tuple[str, str, dict[str, Any]]] = []
         self.created: list[dict[str, Any]] = []
+
+    def read_node(self, name: str) -> Any:
+        if name not in self.nodes:
+            raise ApiException(status=404, reason="Not Found")
+        return NS(metadata=NS(name=name))
 
     def read_namespaced_pod(self, name: str, namespace: str) -> Any:
         if self.pod is None:
@@ -71,10 +86,14 @@ class CoreApi:
         return self.pod
 
     def patch_namespaced_pod_ephemeralcontainers(self, name: str, ns: str, body: Any) -> Any:
+        if self.refuse is not None:
+            raise self.refuse
         self.patches.append((name, ns, body))
         return self.pod
 
     def create_namespaced_pod(self, namespace: str, body: dict[str, Any]) -> Any:
+        if self.refuse is not None:
+            raise self.refuse
         self.created.append(body)
         self.pod = v1pod(body["metadata"]["name"], node=body["spec"]["nodeName"])
         return self.pod
@@ -226,8 +245,39 @@ def test_ephemeral_container_is_patched_once_by_name() -> None:
     assert core.patches == [("vote-1", "vote", specs.ephemeral_patch(cap))]
     body = core.patches[0][2]["spec"]["ephemeralContainers"][0]
     assert body["targetContainerName"] == "vote"
-    assert body["securityContext"] == {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}}
+    assert body["securityContext"] == {
+        "runAsUser": 0,
+        "runAsNonRoot": False,
+        "capabilities": {"add": ["NET_ADMIN", "NET_RAW"]},
+    }
     assert body["tty"] is False
+
+
+def forbidden(message: str) -> ApiException:
+    error = ApiException(status=403, reason="Forbidden")
+    error.body = json.dumps({"kind": "Status", "message": message, "reason": "Forbidden"})
+    return error
+
+
+PSA_MESSAGE = (
+    'pods "traefik-1" is forbidden: violates PodSecurity "baseline:latest": non-default '
+    'capabilities (container "pw-cap-a" must not include "NET_ADMIN", "NET_RAW" in '
+    "securityContext.capabilities.add)"
+)
+
+
+def test_refused_ephemeral_container_is_a_cluster_refusal_with_the_api_message() -> None:
+    core = CoreApi(v1pod("traefik-1"), refuse=forbidden(PSA_MESSAGE))
+    cap = EphemeralContainer("pw-cap-a", "netshoot", ("tail", "-f", "/dev/null"))
+    with pytest.raises(ClusterRefused) as caught:
+        KubectlCluster(core_api=core).add_ephemeral_container("traefik", "traefik-1", cap)
+    assert caught.value.status == 403
+    assert str(caught.value) == (
+        "the API server refused ephemeral container pw-cap-a in pod traefik/traefik-1: "
+        + PSA_MESSAGE
+    )
+    with pytest.raises(ClusterRefused, match="cannot read pod vote/gone: 404 Not Found"):
+        KubectlCluster(core_api=CoreApi(None)).add_ephemeral_container("vote", "gone", cap)
 
 
 def test_wait_container_running_gives_up_on_terminated() -> None:
@@ -258,6 +308,18 @@ def test_node_debug_pod_created_pinned_privileged_then_reused() -> None:
     assert len(core.created) == 1
     with pytest.raises(PacketwalkError, match="already runs on node lab-worker"):
         access.node_debug_pod("lab-worker2", name="pw-node-lab-worker", image="netshoot")
+
+
+def test_node_debug_pod_for_a_missing_node_or_refused_is_a_cluster_refusal() -> None:
+    core = CoreApi(None)
+    with pytest.raises(ClusterRefused, match="cannot run a debug pod on node ghost: 404") as caught:
+        KubectlCluster(core_api=core).node_debug_pod("ghost", name="pw-node-ghost", image="x")
+    assert caught.value.status == 404 and core.created == []
+    refused = CoreApi(None, refuse=forbidden('pods "pw-node-lab-worker" is forbidden: RBAC'))
+    with pytest.raises(ClusterRefused, match="refused debug pod default/pw-node-lab-worker on"):
+        KubectlCluster(core_api=refused).node_debug_pod(
+            "lab-worker", name="pw-node-lab-worker", image="x"
+        )
 
 
 def test_pods_nodes_and_objects() -> None:

@@ -359,3 +359,56 @@ def test_broken_when_at_run_time_fails_the_run_and_keeps_progress(tmp_path: Path
     assert recorder.kinds("step_start")[0]["name"] == "a {{ nope }}"  # shown as written
     assert "'missing' is undefined" in recorder.kinds("run_end")[0]["message"]
     assert store.load("m").completed == [0]
+
+
+def _inline_module(tmp_path: Path, fake: FakeCluster, tasks: str) -> tuple[LabRunner, Recorder]:
+    module = tmp_path / "m.yaml"
+    module.write_text(f"title: t\nsummary: s\nsteps:\n  - name: a\n    tasks: {tasks}\n")
+    recorder = Recorder()
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    lab = LabRunner(
+        load_module(module),
+        cluster_facts(KIND, fake),
+        emit=Emitter(recorder),
+        access=fake,
+        store=ProgressStore(tmp_path, "kind"),
+        run_dir=run_dir,
+        sleep=lambda _: None,
+    )
+    return lab, recorder
+
+
+def test_capture_on_an_unknown_node_fails_the_task_with_the_node_named(tmp_path: Path) -> None:
+    fake = tour_cluster()
+    lab, rec = _inline_module(
+        tmp_path, fake, "[{capture: {name: n, node: ghost, interface: any, duration: 1}}]"
+    )
+    result = lab.run(RunOptions(yes=True))
+    assert (result.status, result.step) == ("failed", 0)
+    (task,) = rec.kinds("task_result")
+    assert task["passed"] is False
+    assert task["problems"] == [
+        'cannot run a debug pod on node ghost: nodes "ghost" not found (nodes: '
+        "packetwalk-control-plane, packetwalk-worker, packetwalk-worker2)"
+    ]
+    assert not fake.calls_of("stream")
+
+
+def test_probe_refused_by_the_api_fails_the_task_with_its_message(tmp_path: Path) -> None:
+    fake = tour_cluster()
+    fake.refusals[("vote", "vote-7d")] = 'violates PodSecurity "restricted:latest"'
+    lab, rec = _inline_module(
+        tmp_path,
+        fake,
+        "[{probe: {from: {namespace: vote, selector: app=vote},"
+        " to: {host: redis.vote, port: 6379}, expect: deny}}]",
+    )
+    assert lab.run(RunOptions(yes=True)).status == "failed"
+    (task,) = rec.kinds("task_result")
+    assert task["problems"] == [
+        "the API server refused ephemeral container pw-probe in pod vote/vote-7d: "
+        'violates PodSecurity "restricted:latest"'
+    ]
+    # the probe container runs as root, which a non-root pod needs for NET_RAW
+    assert fake.calls_of("add_ephemeral_container")[0].detail["run_as_root"] is True

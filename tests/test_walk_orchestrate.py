@@ -178,13 +178,10 @@ def lab_cluster(objects: Sequence[Mapping[str, Any]] | None = None,
         fake.on_exec(lambda call, node=node: call.pod == f"pw-node-{node}"
                      and call.command == ("ip", "-o", "link"), text)
     fake.on_exec(r"kill -INT", "")
-
-    def delete_pod(call: Call) -> str:
-        namespace, name = call.command[4], call.command[5]
-        fake._pods.pop((namespace, name), None)  # the fake has no delete of its own
-        return f'pod "{name}" deleted\n'
-
-    fake.on_kubectl(r"^kubectl delete pod -n \S+ \S+ --wait=false$", delete_pod)
+    for obj in by_resource.get("pods", []):  # Traefik's pod says runAsNonRoot, as the chart's
+        security = obj["spec"].get("securityContext") or {}
+        if security.get("runAsNonRoot"):
+            fake.non_root_pods.add((obj["metadata"]["namespace"], obj["metadata"]["name"]))
     pcaps = lab_pcaps()
     for node in (LEADER, TRAEFIK_NODE):
         fake.stream_payloads[("default", f"pw-node-{node}", "debug")] = pcaps[node]
@@ -394,15 +391,58 @@ def test_failing_capture_stream_names_the_point_and_the_rest_is_written(tmp_path
     assert backend["state"] == "failed" and "exit code 1" in backend["error"]
 
 
-def test_traefik_capture_failing_is_a_warning_when_its_node_is_captured(tmp_path: Path) -> None:
+def test_traefik_pod_is_captured_as_root_in_its_non_root_pod(tmp_path: Path) -> None:
+    fake = lab_cluster()
+    assert ("traefik", TRAEFIK_POD) in fake.non_root_pods
+    run = runner(fake).run(ingress_plan(fake), tmp_path)
+    assert run.errors == [] and run.warnings == []
+    spec = fake.ephemeral_specs[("traefik", TRAEFIK_POD, TRAEFIK_CAP)]
+    assert spec.run_as_root and set(spec.capabilities) == {"NET_ADMIN", "NET_RAW"}
+    traefik = next(r for r in run.points if r.point.name == TRAEFIK_POD)
+    assert traefik.state == "stopped" and traefik.bytes > PCAP_HEADER_BYTES
+
+
+def test_traefik_tcpdump_failing_is_an_error_not_a_fallback(tmp_path: Path) -> None:
     fake = lab_cluster()
     key = ("traefik", TRAEFIK_POD, TRAEFIK_CAP)
     fake.stream_payloads[key] = b""
     fake.stream_exit_codes[key] = 1
     run = runner(fake).run(ingress_plan(fake), tmp_path)
+    assert run.warnings == []
+    assert run.errors == [f"{TRAEFIK_POD}: tcpdump ended before capturing (exit code 1)"]
+
+
+def test_traefik_capture_refused_by_the_api_falls_back_to_its_node(tmp_path: Path) -> None:
+    fake = lab_cluster()
+    refusal = ('pods "x" is forbidden: violates PodSecurity "baseline:latest": non-default '
+               'capabilities (container "pw-cap" must not include "NET_ADMIN", "NET_RAW")')
+    fake.refusals[("traefik", TRAEFIK_POD)] = refusal
+    run = runner(fake).run(ingress_plan(fake), tmp_path)
     assert run.errors == []
-    assert run.warnings == [f"{TRAEFIK_POD}: skipped: tcpdump ended before capturing (exit code 1) "
-                            f"(node capture {TRAEFIK_NODE} sees its packets)"]
+    assert run.warnings == [
+        f"{TRAEFIK_POD}: skipped: the API server refused ephemeral container {TRAEFIK_CAP} in pod "
+        f"traefik/{TRAEFIK_POD}: {refusal} (node capture {TRAEFIK_NODE} sees its packets)"]
+    walk = yaml.safe_load((tmp_path / "walk.yaml").read_text())
+    assert TRAEFIK_POD not in [c["point"] for c in walk["captures"]]
+    assert TRAEFIK_NODE in [c["point"] for c in walk["captures"]]
+
+
+def test_traefik_refusal_without_its_node_captured_is_an_error(tmp_path: Path) -> None:
+    fake = lab_cluster()
+    fake.refusals[("traefik", TRAEFIK_POD)] = "forbidden"
+    fake._nodes.pop(TRAEFIK_NODE)  # its debug pod cannot start, so nothing stands in
+    run = runner(fake).run(ingress_plan(lab_cluster()), tmp_path)
+    assert [e.split(": ", 1)[0] for e in run.errors] == [TRAEFIK_NODE, TRAEFIK_POD]
+    assert f'nodes "{TRAEFIK_NODE}" not found' in run.errors[0]
+    assert run.errors[1].endswith(f"traefik/{TRAEFIK_POD}: forbidden")
+
+
+def test_refused_backend_capture_is_an_error(tmp_path: Path) -> None:
+    fake = lab_cluster()
+    fake.refusals[("vote", VOTE_POD)] = "forbidden"
+    run = runner(fake).run(ingress_plan(fake), tmp_path)
+    assert run.errors == [f"{VOTE_POD}: the API server refused ephemeral container {VOTE_CAP} in "
+                          f"pod vote/{VOTE_POD}: forbidden"]
 
 
 def test_host_capture_unavailable_is_skipped_with_a_warning(tmp_path: Path) -> None:
@@ -504,14 +544,27 @@ def test_a_non_empty_folder_is_refused(tmp_path: Path) -> None:
     assert not fake.calls_of("add_ephemeral_container")
 
 
-def test_capture_container_that_cannot_start_in_traefik_is_covered_by_its_node(
-        tmp_path: Path) -> None:
+def test_capture_container_that_cannot_start_in_traefik_is_an_error(tmp_path: Path) -> None:
     fake = lab_cluster()
     fake.unstartable_containers.add(("traefik", TRAEFIK_POD, TRAEFIK_CAP))
     run = runner(fake).run(ingress_plan(fake), tmp_path)
-    assert run.errors == []
-    assert run.warnings[0].startswith(f"{TRAEFIK_POD}: skipped: container {TRAEFIK_CAP} in pod "
-                                      f"traefik/{TRAEFIK_POD} is not running")
+    assert run.warnings == []
+    assert run.errors == [f"{TRAEFIK_POD}: container {TRAEFIK_CAP} in pod traefik/{TRAEFIK_POD} "
+                          f"is not running (image pull or start error: see kubectl describe pod "
+                          f"-n traefik {TRAEFIK_POD})"]
+
+
+def test_a_capture_container_without_root_would_not_start_in_traefik(tmp_path: Path) -> None:
+    """What the fix is for: the pod's runAsNonRoot applies unless the container overrides it."""
+    from packetwalk.kube.access import EphemeralContainer
+
+    fake = lab_cluster()
+    plain = EphemeralContainer("pw-cap-plain", "nicolaka/netshoot:v0.16", ("sleep", "1"),
+                               run_as_root=False)
+    assert fake.add_ephemeral_container("traefik", TRAEFIK_POD, plain)
+    assert not fake.wait_container_running("traefik", TRAEFIK_POD, "pw-cap-plain")
+    assert fake.add_ephemeral_container("vote", VOTE_POD, plain)
+    assert fake.wait_container_running("vote", VOTE_POD, "pw-cap-plain")
 
 
 # -- the real thing, in network namespaces -----------------------------------------------------

@@ -12,6 +12,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
+from packetwalk.errors import PacketwalkError
+
+
+class ClusterRefused(PacketwalkError):
+    """The API server refused a request: PodSecurity admission, RBAC, validation, a missing pod.
+
+    Callers tell it from other failures because some have a fallback for exactly this case (the
+    walk captures a refused Traefik pod's packets on its node instead).
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
 
 @dataclass(frozen=True)
 class CommandResult:
@@ -54,6 +68,13 @@ class EphemeralContainer:
 
     Ephemeral containers can never be removed or changed, so callers name them and reuse one
     that already exists under the same name.
+
+    ``run_as_root`` sets ``runAsUser: 0`` and ``runAsNonRoot: false`` on the container itself.
+    Without it the container inherits the pod's security context: in a pod that says
+    ``runAsNonRoot: true`` (Traefik) the kubelet refuses to start the root netshoot image, and
+    with the pod's ``runAsUser`` (65532) the added capabilities never become effective, so
+    tcpdump cannot open a socket. Container-level fields override the pod-level ones; a
+    namespace at PodSecurity level ``privileged`` admits them (``restricted`` does not).
     """
 
     name: str
@@ -61,6 +82,7 @@ class EphemeralContainer:
     command: tuple[str, ...]
     target_container: str | None = None
     capabilities: tuple[str, ...] = ("NET_ADMIN", "NET_RAW")
+    run_as_root: bool = True
 
 
 class StreamHandle(Protocol):
@@ -119,7 +141,10 @@ class ClusterAccess(Protocol):
         ...
 
     def add_ephemeral_container(self, namespace: str, pod: str, spec: EphemeralContainer) -> bool:
-        """Add ``spec`` to the pod; return False when a container of that name already exists."""
+        """Add ``spec`` to the pod; return False when a container of that name already exists.
+
+        Raises :class:`ClusterRefused` when the API server refuses it (PodSecurity, RBAC).
+        """
         ...
 
     def wait_container_running(
@@ -136,6 +161,7 @@ class ClusterAccess(Protocol):
 
         The pod is privileged, pinned to the node, tolerates every taint and has a container
         named ``debug`` that idles, so captures and ``ip``/``iptables`` run in it with exec.
+        Raises :class:`ClusterRefused` when the API server refuses it or the node does not exist.
         """
         ...
 

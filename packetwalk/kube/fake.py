@@ -6,6 +6,8 @@ or subprocess. Tests script what ``kubectl``, ``shell`` and ``exec`` answer by m
 bytes to ``stream`` per ``(namespace, pod, container)``, and read back :attr:`FakeCluster.calls`
 to assert what the code under test did. Ephemeral containers and node debug pods are book-kept
 the way the API server does it: an ephemeral container name can be added once per pod, ever.
+Refusals (PodSecurity, RBAC) and pods that run as non-root are scriptable too, and ``kubectl
+delete pod`` removes a pod unless a script answers it first.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from packetwalk.errors import PacketwalkError
 from packetwalk.kube.access import (
     DEBUG_CONTAINER,
     DEBUG_NAMESPACE,
+    ClusterRefused,
     CommandResult,
     EphemeralContainer,
     NodeInfo,
@@ -118,6 +121,13 @@ class FakeCluster:
         """What ``stream`` writes for a ``(namespace, pod, container)`` without its own payload."""
         self.unstartable_containers: set[tuple[str, str, str]] = set()
         """``(namespace, pod, container)`` that never reach Running (image pull errors...)."""
+        self.non_root_pods: set[tuple[str, str]] = set()
+        """``(namespace, pod)`` whose pod securityContext says ``runAsNonRoot: true``: an
+        ephemeral container added without ``run_as_root`` never starts there, as the kubelet
+        refuses to run the root netshoot image."""
+        self.refusals: dict[tuple[str, str], str] = {}
+        """``(namespace, pod)`` -> the API's message: adding an ephemeral container raises
+        :class:`ClusterRefused` (a PodSecurity level that rejects NET_ADMIN or root, RBAC)."""
         self.ephemeral_specs: dict[tuple[str, str, str], EphemeralContainer] = {}
         self.calls: list[Call] = []
 
@@ -128,6 +138,14 @@ class FakeCluster:
 
     def add_node(self, node: NodeInfo) -> None:
         self._nodes[node.name] = node
+
+    def delete_pod(self, namespace: str, name: str) -> bool:
+        """Remove a pod with its ephemeral containers; False if there was none."""
+        if self._pods.pop((namespace, name), None) is None:
+            return False
+        for key in [k for k in self.ephemeral_specs if k[:2] == (namespace, name)]:
+            del self.ephemeral_specs[key]
+        return True
 
     def on(
         self, kind: CommandKind, matcher: Matcher, answer: Answer, *, times: int | None = None
@@ -157,7 +175,7 @@ class FakeCluster:
         scripted = self._answer("kubectl", call)
         if scripted is not None:
             return scripted
-        builtin = self._builtin_get(list(args), call)
+        builtin = self._builtin_get(list(args), call) or self._builtin_delete(list(args), call)
         return builtin if builtin is not None else self._unscripted(call)
 
     def shell(self, command: str, *, timeout: float = 60.0) -> CommandResult:
@@ -214,14 +232,25 @@ class FakeCluster:
                 namespace,
                 pod,
                 spec.name,
-                detail={"image": spec.image, "target": spec.target_container},
+                detail={
+                    "image": spec.image,
+                    "target": spec.target_container,
+                    "run_as_root": spec.run_as_root,
+                },
             )
         )
         info = self._pods.get((namespace, pod))
         if info is None:
-            raise PacketwalkError(f"pod {namespace}/{pod} does not exist")
+            raise ClusterRefused(f'pods "{pod}" not found in namespace {namespace}', status=404)
         if spec.name in self._container_names(namespace, pod):
             return False
+        refused = self.refusals.get((namespace, pod))
+        if refused is not None:
+            raise ClusterRefused(
+                f"the API server refused ephemeral container {spec.name} in pod "
+                f"{namespace}/{pod}: {refused}",
+                status=403,
+            )
         self._pods[(namespace, pod)] = replace(
             info, ephemeral_containers=(*info.ephemeral_containers, spec.name)
         )
@@ -236,6 +265,9 @@ class FakeCluster:
             return False
         if (namespace, pod, container) in self.unstartable_containers:
             return False
+        spec = self.ephemeral_specs.get((namespace, pod, container))
+        if spec is not None and not spec.run_as_root and (namespace, pod) in self.non_root_pods:
+            return False  # CreateContainerConfigError: image will run as root
         return container in self._container_names(namespace, pod)
 
     def node_debug_pod(self, node: str, *, name: str, image: str) -> PodInfo:
@@ -243,11 +275,18 @@ class FakeCluster:
             Call("node_debug_pod", (), DEBUG_NAMESPACE, name, detail={"node": node, "image": image})
         )
         if node not in self._nodes:
-            raise PacketwalkError(f"node {node} does not exist")
+            raise ClusterRefused(
+                f'cannot run a debug pod on node {node}: nodes "{node}" not found'
+                f" (nodes: {', '.join(sorted(self._nodes)) or 'none'})",
+                status=404,
+            )
         existing = self._pods.get((DEBUG_NAMESPACE, name))
         if existing is not None:
             if existing.node != node:
-                raise PacketwalkError(f"pod {name} exists on node {existing.node}, not {node}")
+                raise PacketwalkError(
+                    f"pod {DEBUG_NAMESPACE}/{name} already runs on node {existing.node}, not "
+                    f"{node}: delete it (kubectl delete pod -n {DEBUG_NAMESPACE} {name})"
+                )
             return existing
         info = PodInfo(
             namespace=DEBUG_NAMESPACE,
@@ -303,6 +342,33 @@ class FakeCluster:
         self.calls.pop()  # the nested get_objects is an implementation detail of this kubectl
         body = {"apiVersion": "v1", "kind": "List", "items": items}
         return CommandResult(call.command, 0, json.dumps(body), "")
+
+    def _builtin_delete(self, args: list[str], call: Call) -> CommandResult | None:
+        """``kubectl delete pod [-n NS] NAME... [--ignore-not-found] [--wait=false]``, as the
+        API server answers it: the pods go, and a missing one is NotFound (exit 1)."""
+        if len(args) < 3 or args[0] != "delete" or args[1] not in ("pod", "pods", "po"):
+            return None
+        namespace, names, ignore, rest = "default", [], False, iter(args[2:])
+        for arg in rest:
+            if arg in ("-n", "--namespace"):
+                namespace = next(rest, namespace)
+            elif arg.startswith("--namespace="):
+                namespace = arg.split("=", 1)[1]
+            elif arg in ("--ignore-not-found", "--ignore-not-found=true"):
+                ignore = True
+            elif arg.startswith("-"):
+                continue  # --wait=false, --now, --grace-period=0: nothing to wait for here
+            else:
+                names.append(arg)
+        if not names:
+            return None
+        out, err = [], []
+        for name in names:
+            if self.delete_pod(namespace, name):
+                out.append(f'pod "{name}" deleted\n')
+            elif not ignore:
+                err.append(f'Error from server (NotFound): pods "{name}" not found\n')
+        return CommandResult(call.command, 1 if err else 0, "".join(out), "".join(err))
 
     @staticmethod
     def _unscripted(call: Call) -> CommandResult:

@@ -24,6 +24,7 @@ from packetwalk.kube import specs
 from packetwalk.kube.access import (
     DEBUG_CONTAINER,
     DEBUG_NAMESPACE,
+    ClusterRefused,
     CommandResult,
     EphemeralContainer,
     NodeInfo,
@@ -281,14 +282,25 @@ class KubectlCluster:
         return [item for item in items if isinstance(item, dict)]
 
     def add_ephemeral_container(self, namespace: str, pod: str, spec: EphemeralContainer) -> bool:
-        current = self.core.read_namespaced_pod(pod, namespace)
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            current = self.core.read_namespaced_pod(pod, namespace)
+        except ApiException as error:
+            raise refusal(f"cannot read pod {namespace}/{pod}", error) from error
         existing = [c.name for c in (current.spec.ephemeral_containers or [])]
         if spec.name in existing:
             return False
-        # A dict body makes the client send a strategic-merge patch, which merges by name.
-        self.core.patch_namespaced_pod_ephemeralcontainers(
-            pod, namespace, specs.ephemeral_patch(spec)
-        )
+        try:
+            # A dict body makes the client send a strategic-merge patch, which merges by name.
+            self.core.patch_namespaced_pod_ephemeralcontainers(
+                pod, namespace, specs.ephemeral_patch(spec)
+            )
+        except ApiException as error:
+            raise refusal(
+                f"the API server refused ephemeral container {spec.name} in pod {namespace}/{pod}",
+                error,
+            ) from error
         return True
 
     def wait_container_running(
@@ -311,11 +323,22 @@ class KubectlCluster:
             current = self.core.read_namespaced_pod(name, namespace)
         except ApiException as error:
             if error.status != 404:
-                raise
+                raise refusal(f"cannot read pod {namespace}/{name}", error) from error
+            try:
+                self.core.read_node(node)
+            except ApiException as node_error:
+                # nodeName bypasses the scheduler, so a pod for a missing node would wait forever.
+                raise refusal(f"cannot run a debug pod on node {node}", node_error) from node_error
             manifest = specs.node_debug_pod_manifest(
                 node, name=name, image=image, namespace=namespace
             )
-            current = self.core.create_namespaced_pod(namespace, manifest)
+            try:
+                current = self.core.create_namespaced_pod(namespace, manifest)
+            except ApiException as create_error:
+                raise refusal(
+                    f"the API server refused debug pod {namespace}/{name} on node {node}",
+                    create_error,
+                ) from create_error
         if current.spec.node_name not in (None, node):
             raise PacketwalkError(
                 f"pod {namespace}/{name} already runs on node {current.spec.node_name}, not {node}:"
@@ -343,6 +366,23 @@ class KubectlCluster:
             args += ["-c", container]
         args += ["--", *command]
         return ProcessStream(self._popen(self.kubectl_argv(args)), sink)
+
+
+def refusal(what: str, error: Exception) -> ClusterRefused:
+    """A :class:`ClusterRefused` carrying the API's own message (``Status.message`` of the body),
+    which names the PodSecurity level or RBAC rule a person has to change."""
+    import json
+
+    message = None
+    body = getattr(error, "body", None)
+    if isinstance(body, str | bytes) and body:
+        try:
+            message = json.loads(body).get("message")
+        except (ValueError, AttributeError):
+            message = None
+    status = getattr(error, "status", None)
+    code = status if isinstance(status, int) else None
+    return ClusterRefused(f"{what}: {message or _api_reason(error)}", status=code)
 
 
 def _api_reason(error: Exception) -> str:

@@ -11,7 +11,12 @@ from packetwalk.kube.access import DEBUG_CONTAINER, IDLE_COMMAND, EphemeralConta
 
 
 def ephemeral_container_body(spec: EphemeralContainer) -> dict[str, Any]:
-    """One ``spec.ephemeralContainers`` entry, as ``kubectl debug --profile=netadmin`` adds it."""
+    """One ``spec.ephemeralContainers`` entry, as ``kubectl debug --profile=netadmin`` adds it,
+    plus, by default, the container-level root user that a non-root pod (Traefik) needs."""
+    security: dict[str, Any] = {"capabilities": {"add": list(spec.capabilities)}}
+    if spec.run_as_root:
+        # Overrides the pod's runAsNonRoot/runAsUser: capabilities only take effect for root.
+        security = {"runAsUser": 0, "runAsNonRoot": False, **security}
     body: dict[str, Any] = {
         "name": spec.name,
         "image": spec.image,
@@ -20,7 +25,7 @@ def ephemeral_container_body(spec: EphemeralContainer) -> dict[str, Any]:
         "tty": False,
         "terminationMessagePolicy": "File",
         "imagePullPolicy": "IfNotPresent",
-        "securityContext": {"capabilities": {"add": list(spec.capabilities)}},
+        "securityContext": security,
     }
     if spec.target_container:
         body["targetContainerName"] = spec.target_container

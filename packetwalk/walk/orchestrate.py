@@ -2,15 +2,18 @@
 
 The adapter between :mod:`packetwalk.walk.plan` and :class:`~packetwalk.kube.access.ClusterAccess`.
 Pod points get a named ephemeral netshoot container (``pw-cap-<point>``, reused when it exists:
-ephemeral containers can never be removed); node points use a host-network debug pod on the
-node; the host point runs tcpdump on the participant's machine. Each capture is
-``tcpdump -U -w -`` streamed into ``<folder>/<point>.pcap`` (containers and debug pods are
+ephemeral containers can never be removed) that runs as root with NET_ADMIN/NET_RAW even in a
+non-root pod such as Traefik's; node points use a host-network debug pod on the node; the
+host point runs tcpdump on the participant's machine. Each capture is ``tcpdump -U -w -`` streamed
+into ``<folder>/<point>.pcap`` (containers and debug pods are
 attached in parallel, since each may wait for an image pull); a capture counts as ready once its
 pcap file header has arrived (tcpdump writes it right after opening the interface), and the
 request is sent only when every capture that could start is ready.
 
 One failing point never loses the others: its error is recorded, the rest is captured, written
-to ``walk.yaml`` and analysed.
+to ``walk.yaml`` and analysed. The one planned fallback: when the API server refuses the
+capture container in the Traefik pod (a PodSecurity level stricter than ``privileged``), the
+capture on Traefik's node, which sees the same packets on the pod's veth, stands in for it.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from packetwalk.kube.access import (
     DEBUG_NAMESPACE,
     IDLE_COMMAND,
     ClusterAccess,
+    ClusterRefused,
     CommandResult,
     EphemeralContainer,
     StreamHandle,
@@ -148,7 +152,7 @@ class PointResult:
     point: CapturePoint
     file: str
     state: str = "planned"
-    """planned, attaching, capturing, stopped, failed, skipped."""
+    """planned, attaching, refused (until decided), capturing, stopped, failed, skipped."""
     error: str | None = None
     reused: bool = False
     bytes: int = 0
@@ -400,6 +404,9 @@ class WalkRunner:
             futures = [pool.submit(self._prepare, run, result, show) for result in run.points]
             for future in futures:
                 future.result()
+            for result in run.points:
+                if result.state == "refused":
+                    self._fail_or_skip(run, result, result.error or "refused", show, refused=True)
             # The threads finish in any order; report in the order of the walk.
             order = {r.point.name: i for i, r in enumerate(run.points)}
             for messages in (run.errors, run.warnings):
@@ -422,19 +429,29 @@ class WalkRunner:
             if point.kind == "pod":
                 assert point.namespace and point.pod
                 show(result, f"attaching {point.container} to {point.pod}")
+                # Root in the container itself: Traefik's pod says runAsNonRoot and runs as
+                # 65532, where NET_ADMIN/NET_RAW would not take effect for tcpdump.
                 spec = EphemeralContainer(name=point.container, image=self.image,
                                           command=IDLE_COMMAND,
-                                          target_container=point.target_container)
-                result.reused = not self.access.add_ephemeral_container(
-                    point.namespace, point.pod, spec)
+                                          target_container=point.target_container,
+                                          run_as_root=True)
+                try:
+                    result.reused = not self.access.add_ephemeral_container(
+                        point.namespace, point.pod, spec)
+                except ClusterRefused as refused:
+                    # Decided once every point is prepared: whether the node capture that would
+                    # stand in for this one started is not known yet.
+                    result.state, result.error = "refused", describe_error(refused)
+                    return
                 if not self.access.wait_container_running(point.namespace, point.pod,
                                                           point.container, timeout=120):
-                    self._fail_or_skip(run, result, (
+                    self._fail(run, result, (
                         f"container {point.container} in pod {point.namespace}/{point.pod} is not "
                         "running" + (" (it exists from an earlier walk and has ended; ephemeral "
                                      "containers never restart: delete the pod to get a new one)"
-                                     if result.reused else " (see kubectl describe pod: a pod "
-                                     "with runAsNonRoot rejects the root capture image)")), show)
+                                     if result.reused else " (image pull or start error: see "
+                                     f"kubectl describe pod -n {point.namespace} {point.pod})")),
+                        show)
                     return
                 result.target = (point.namespace, point.pod, point.container)
             elif point.kind == "node":
@@ -484,14 +501,18 @@ class WalkRunner:
             self._fail_or_skip(run, result, describe_error(error), show)
 
     def _fail_or_skip(self, run: WalkRun, result: PointResult, message: str,
-                      show: Callable[[PointResult, str], None]) -> None:
+                      show: Callable[[PointResult, str], None], *, refused: bool = False) -> None:
+        """Skip with a warning where another capture sees the same packets, else fail.
+
+        The host point is a bonus (its packets reach the first node unchanged). The Traefik pod
+        is captured like any pod; only when the API server refuses its capture container does
+        its node's capture, which sees the pod's veth, stand in for it.
+        """
         point = result.point
         cover = next((r.point.name for r in run.points if r.point.kind == "node"
                       and r.point.node == point.node and r.state not in ("failed", "skipped")),
                      None)
-        if point.kind == "host" or (point.role == "traefik" and cover):
-            # Bonus points: the host's packets reach the first node unchanged, and a non-root
-            # Traefik pod's packets cross its veth, which the node capture sees.
+        if point.kind == "host" or (refused and point.role == "traefik" and cover):
             result.state, result.error = "skipped", message
             seen_by = f" (node capture {cover} sees its packets)" if point.kind != "host" else ""
             run.warnings.append(f"{point.name}: skipped: {message}{seen_by}")
