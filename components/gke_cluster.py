@@ -23,6 +23,7 @@ from packetwalk.config import LabConfig
 from packetwalk.gke import GkeCluster, context_name, kubeconfig
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+NODE_POOL_NAME = "lab-pool"
 
 
 def cluster_args(cfg: LabConfig, cluster: GkeCluster, *, network: pulumi.Input[str],
@@ -90,7 +91,8 @@ class GkeClusterResources(pulumi.ComponentResource):
         )
         self.node_pool = gcp.container.NodePool(
             f"{cluster.name}-pool",
-            name=f"{cluster.name}-pool",
+            # Node pool names are per cluster and at most 40 characters (the cluster's may be 40).
+            name=NODE_POOL_NAME,
             project=gke.project,
             location=gke.location,
             cluster=self.cluster.name,

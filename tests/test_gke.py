@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import itertools
 from typing import Any
 
@@ -103,3 +104,18 @@ def test_traefik_values_per_front() -> None:
     for values in (gateway, ingress):
         assert values["ingressClass"]["name"] == "traefik"
         assert values["ingressRoute"]["healthcheck"]["entryPoints"] == ["web"]
+
+
+@pytest.mark.parametrize("extra", [{"clusterName": "a" * 40},
+                                   {"clusterName": "b" * 36, "participants": 60,
+                                    "participantClusters": True}])
+def test_every_google_cloud_name_is_valid_at_the_longest(extra: dict[str, object]) -> None:
+    cfg = gke(**extra)
+    rfc1035 = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+    names = [network_name(cfg)]
+    for plan in clusters(cfg):
+        assert len(plan.name) <= 40  # GKE's cluster name limit
+        names += [plan.subnet, plan.pods_range_name, plan.services_range_name,
+                  plan.address_name, plan.node_tag, firewall_name(plan)]
+    bad = [name for name in names if not rfc1035.match(name)]
+    assert bad == []

@@ -146,6 +146,7 @@ def test_node_pool(runs: Any, stack: str) -> None:
     cfg = load_stack_config(stack)
     pool = _one(cluster, NODE_POOL)
     assert pool.inputs["cluster"] == cfg.cluster_name
+    assert pool.inputs["name"] == "lab-pool"  # GKE allows 40 characters; cluster names may use all
     assert pool.inputs["nodeCount"] == 2 and pool.inputs["location"] == "europe-west1-b"
     node = pool.inputs["nodeConfig"]
     assert node["machineType"] == "e2-standard-4"
