@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 import itertools
+import re
 from typing import Any
 
 import pytest
