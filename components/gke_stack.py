@@ -103,7 +103,7 @@ class ClusterLabObjects(pulumi.ComponentResource):
         self.register_outputs({})
 
 
-def _participant_summary(participant: Participant, host: Callable[[str], pulumi.Output[str]],
+def _participant_summary(participant: Participant, host: Callable[[str], pulumi.Input[str]],
                          address: pulumi.Output[Any]) -> pulumi.Output[Any]:
     """What ``invoke status`` lists per participant: namespace, cluster, URLs."""
     prefixes = participant.host_prefixes()
@@ -142,11 +142,15 @@ def run_lab(cfg: LabConfig, cluster_stack: str) -> None:
     kubeconfigs = ref.require_output("kubeconfigs")
     addresses = ref.require_output("ingressAddresses")
     summary: list[pulumi.Output[Any]] = []
+    assert cfg.gke is not None
+    domain = cfg.gke.domain
     for plan in plans:
         suffix = _suffix(cfg, plan)
         address = _pick(addresses, plan.name)
 
-        def host(prefix: str, address: pulumi.Output[Any] = address) -> pulumi.Output[str]:
+        def host(prefix: str, address: pulumi.Output[Any] = address) -> pulumi.Input[str]:
+            if domain is not None:  # the user's wildcard record points at the address
+                return f"{prefix}.{domain}"
             return pulumi.Output.concat(prefix, ".", address, f".{NIP_IO}")
 
         provider = k8s.Provider(

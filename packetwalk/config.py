@@ -69,6 +69,8 @@ class GkeSettings:
     ingress_mode: str = "gateway"
     participants: int = 1
     participant_clusters: bool = False
+    domain: str | None = None
+    """A DNS zone of the user's with a wildcard record to the ingress address; None: nip.io."""
 
     @property
     def location(self) -> str:
@@ -230,7 +232,7 @@ _COMMON_KEYS = (
 )
 _GKE_KEYS = (
     "machineType", "nodeCount", "releaseChannel", "ingressMode", "participants",
-    "participantClusters",
+    "participantClusters", "domain",
 )
 KNOWN_KEYS = tuple(f"{NAMESPACE}:{key}" for key in (*_COMMON_KEYS, *_GKE_KEYS))
 
@@ -401,7 +403,25 @@ def _gke_settings(reader: _Reader) -> GkeSettings:
                                    "an ingress mode"),
         participants=reader.integer(_k("participants"), 1, 1, MAX_PARTICIPANTS),
         participant_clusters=reader.boolean(_k("participantClusters"), False),
+        domain=_domain(reader),
     )
+
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def _domain(reader: _Reader) -> str | None:
+    domain = reader.string(_k("domain"), None)
+    if domain is None:
+        return None
+    if not _DOMAIN.match(domain):
+        raise reader.fail(_k("domain"), f"{domain!r} is not a DNS name like 'lab.example.org' "
+                          "(lower-case labels separated by dots)")
+    if reader.boolean(_k("participantClusters"), False):
+        raise reader.fail(_k("domain"), "one wildcard record can point at only one address, "
+                          "and each participant's cluster has its own: leave the domain out "
+                          "(hosts then use nip.io) or share one cluster")
+    return domain
 
 
 def _refuse_both_policy_engines(reader: _Reader) -> None:

@@ -50,7 +50,7 @@ On GKE the lab stack passes a ``host`` function instead: ``vote.<static IP>.nip.
 wildcard DNS name that resolves to the IP inside it), so hosts work without a DNS zone."""
 
 HostFn = Callable[[str], object]
-"""Turns a host prefix (``vote``, ``vote.p03``) into the Ingress host. The pure default appends
+"""Turns a host prefix (``vote``, ``vote-p03``) into the Ingress host. The pure default appends
 HOST_DOMAIN; the GKE lab stack returns a Pulumi Output built from the cluster's static IP, which
 only exists once the cluster stack is up. Only the Ingress host ever holds that value."""
 

@@ -3,7 +3,7 @@
 A stack with ``packetwalk:participants: N`` (GKE only) gives N isolated copies of the lab:
 
 - on one shared cluster (the default), participant ``i`` gets namespace ``<appNamespace>-pNN``
-  and host names ``vote.pNN.<domain>`` / ``result.pNN.<domain>``; the default-deny of each
+  and host names ``vote-pNN.<domain>`` / ``result-pNN.<domain>``; the default-deny of each
   namespace already refuses traffic from other namespaces, and every allow rule names its own
   namespace, so participants cannot reach each other's pods (the tests prove it with the
   NetworkPolicy evaluator for 1, 3 and 30 participants);
@@ -38,8 +38,12 @@ class Participant:
     """True when other participants' labs run in the same cluster (names carry the tag)."""
 
     def host_prefixes(self) -> dict[str, str]:
-        """The host name of each web app, without the domain: ``vote.p03`` (``vote`` alone)."""
-        return {app: f"{app}.{self.name}" if self.shares_cluster else app for app in FRONTENDS}
+        """The host name of each web app, without the domain: ``vote-p03`` (``vote`` alone).
+
+        One DNS label, so a single wildcard record (``*.lab.example.org``) covers every
+        participant of a ``packetwalk:domain``; nip.io answers any number of labels anyway.
+        """
+        return {app: f"{app}-{self.name}" if self.shares_cluster else app for app in FRONTENDS}
 
 
 def participant_tag(index: int, total: int) -> str:

@@ -412,3 +412,18 @@ def test_gke_datapath_and_calico_flags() -> None:
     assert (dpv2.gke_datapath_provider, dpv2.gke_calico_policy) == ("ADVANCED_DATAPATH", False)
     assert (calico.gke_datapath_provider, calico.gke_calico_policy) == ("LEGACY_DATAPATH", True)
     assert not LabConfig(stack="kind", cni="calico").gke_calico_policy  # kind's Calico is a CNI
+
+
+def test_gke_domain(tmp_path: Path) -> None:
+    base = "config:\n  gcp:project: p\n  gcp:zone: z\n  packetwalk:platform: gke\n"
+    cfg_path = tmp_path / "Pulumi.s.yaml"
+    cfg_path.write_text(base + "  packetwalk:domain: lab.example.org\n")
+    cfg = load_stack_config("s", tmp_path)
+    assert cfg.gke is not None and cfg.gke.domain == "lab.example.org"
+    err = load_error(tmp_path, base + "  packetwalk:domain: Lab_Example\n")
+    assert "not a DNS name" in str(err) and "line 5" in str(err)
+    err = load_error(tmp_path, base + "  packetwalk:participants: 2\n"
+                     "  packetwalk:participantClusters: true\n  packetwalk:domain: a.example.org\n")
+    assert "one wildcard record can point at only one address" in str(err)
+    err = load_error(tmp_path, "config:\n  packetwalk:domain: a.example.org\n")
+    assert "is a GKE setting" in str(err)

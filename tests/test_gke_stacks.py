@@ -339,10 +339,10 @@ def test_participants_on_one_cluster() -> None:
     assert namespaces == ["traefik", "vote-p01", "vote-p02", "vote-p03"]
     hosts = sorted(reg.manifest["spec"]["rules"][0]["host"]
                    for reg in lab.of_type("kubernetes:networking.k8s.io/v1:Ingress"))
-    assert hosts == sorted(f"{app}.p0{i}.{address}.nip.io"
+    assert hosts == sorted(f"{app}-p0{i}.{address}.nip.io"
                            for app in ("vote", "result") for i in (1, 2, 3))
     assert [(p["name"], p["namespace"], p["voteUrl"]) for p in lab.outputs["participants"]] == [
-        (f"p0{i}", f"vote-p0{i}", f"http://vote.p0{i}.{address}.nip.io") for i in (1, 2, 3)]
+        (f"p0{i}", f"vote-p0{i}", f"http://vote-p0{i}.{address}.nip.io") for i in (1, 2, 3)]
     assert len(lab.of_type(PROVIDER)) == 1 and len(lab.of_type(CHART)) == 1
 
 
@@ -408,3 +408,15 @@ def test_project_and_location_are_required() -> None:
     values = {"packetwalk:platform": "gke", "gcp:region": "europe-west1"}
     with pytest.raises(Exception, match="gcp:project is required"):
         parse_lab_config("g", values, source="g")
+
+
+def test_own_domain_instead_of_nip_io() -> None:
+    config = _config("gke", participants="2", domain="lab.example.org")
+    cluster = _cluster("gke", config)
+    lab = _lab("gke", cluster, config)
+    hosts = sorted(reg.manifest["spec"]["rules"][0]["host"]
+                   for reg in lab.of_type("kubernetes:networking.k8s.io/v1:Ingress"))
+    assert hosts == ["result-p01.lab.example.org", "result-p02.lab.example.org",
+                     "vote-p01.lab.example.org", "vote-p02.lab.example.org"]
+    assert lab.outputs["voteUrl"] == "http://vote-p01.lab.example.org"
+    assert lab.outputs["participants"][1]["resultUrl"] == "http://result-p02.lab.example.org"

@@ -42,7 +42,7 @@ def test_shared_cluster_gives_each_participant_a_namespace_and_hosts() -> None:
         ("p02", "vote-p02", "packetwalk-gke"),
         ("p03", "vote-p03", "packetwalk-gke"),
     ]
-    assert people[1].host_prefixes() == {"vote": "vote.p02", "result": "result.p02"}
+    assert people[1].host_prefixes() == {"vote": "vote-p02", "result": "result-p02"}
     assert cluster_names(gke(participants=3)) == ["packetwalk-gke"]
 
 
@@ -92,8 +92,8 @@ def test_intents_are_moved_into_each_participants_namespace() -> None:
     assert from_ns == {"traefik"}  # Traefik's `vote.vote` intent, mapped to vote-p03
     hosts = {o["metadata"]["namespace"]: o["spec"]["rules"][0]["host"] for o in objects
              if o["kind"] == "Ingress" and o["metadata"]["name"] == "vote"}
-    assert hosts == {"vote-p01": "vote.p01.localhost", "vote-p02": "vote.p02.localhost",
-                     "vote-p03": "vote.p03.localhost"}
+    assert hosts == {"vote-p01": "vote-p01.localhost", "vote-p02": "vote-p02.localhost",
+                     "vote-p03": "vote-p03.localhost"}
 
 
 def test_host_function_builds_the_ingress_hosts() -> None:
@@ -104,10 +104,10 @@ def test_host_function_builds_the_ingress_hosts() -> None:
         return f"{prefix}.203.0.113.7.nip.io"
 
     objects = lab_objects(gke(participants=2), host=host)
-    assert sorted(seen) == ["result.p01", "result.p02", "vote.p01", "vote.p02"]
+    assert sorted(seen) == ["result-p01", "result-p02", "vote-p01", "vote-p02"]
     assert {o["spec"]["rules"][0]["host"] for o in objects if o["kind"] == "Ingress"} == {
-        "vote.p01.203.0.113.7.nip.io", "vote.p02.203.0.113.7.nip.io",
-        "result.p01.203.0.113.7.nip.io", "result.p02.203.0.113.7.nip.io"}
+        "vote-p01.203.0.113.7.nip.io", "vote-p02.203.0.113.7.nip.io",
+        "result-p01.203.0.113.7.nip.io", "result-p02.203.0.113.7.nip.io"}
 
 
 # --- isolation, proven by the policy evaluator ----------------------------------------------

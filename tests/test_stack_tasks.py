@@ -414,8 +414,8 @@ def _gke_ready(env: Env) -> None:
     adc.write_text("{}")
     env.environ["GOOGLE_APPLICATION_CREDENTIALS"] = str(adc)
     people = [{"name": f"p0{i}", "namespace": f"vote-p0{i}", "cluster": "packetwalk-gke",
-               "voteUrl": f"http://vote.p0{i}.198.51.100.1.nip.io",
-               "resultUrl": f"http://result.p0{i}.198.51.100.1.nip.io",
+               "voteUrl": f"http://vote-p0{i}.198.51.100.1.nip.io",
+               "resultUrl": f"http://result-p0{i}.198.51.100.1.nip.io",
                "ingressAddress": "198.51.100.1"} for i in (1, 2)]
     env.world.outputs_when_up[CLUSTER_PROJECT].update(
         platform=OutputValue("gke", secret=False),
@@ -433,7 +433,7 @@ def test_gke_up_and_down(env: Env) -> None:
     stack_tasks.up(MockContext(), stack="gke")
     assert [(p, op) for p, s, op in env.world.log if op == "up" and s == "gke"] == [
         (CLUSTER_PROJECT, "up"), (LAB_PROJECT, "up")]
-    assert "http://vote.p02.198.51.100.1.nip.io" in env.text and "vote-p01" in env.text
+    assert "http://vote-p02.198.51.100.1.nip.io" in env.text and "vote-p01" in env.text
     stack_tasks.down(MockContext(), stack="gke")
     assert [(p, op) for p, s, op in env.world.log if op == "destroy" and s == "gke"] == [
         (LAB_PROJECT, "destroy"), (CLUSTER_PROJECT, "destroy")]

@@ -117,8 +117,8 @@ def test_status_view_prefers_outputs_and_marks_configured_fallbacks() -> None:
 
 def _gke_outputs(count: int) -> LabOutputs:
     people = [{"name": f"p0{i}", "namespace": f"vote-p0{i}", "cluster": "packetwalk-gke",
-               "voteUrl": f"http://vote.p0{i}.198.51.100.1.nip.io",
-               "resultUrl": f"http://result.p0{i}.198.51.100.1.nip.io",
+               "voteUrl": f"http://vote-p0{i}.198.51.100.1.nip.io",
+               "resultUrl": f"http://result-p0{i}.198.51.100.1.nip.io",
                "ingressAddress": "198.51.100.1"} for i in range(1, count + 1)]
     return LabOutputs(
         {"platform": "gke", "clusterName": "packetwalk-gke", "ingressAddress": "198.51.100.1",
@@ -133,17 +133,17 @@ def test_status_lists_every_participants_urls() -> None:
     text = render(stack_views.status_view("gke", _gke_outputs(3), configured={}, nodes=None))
     assert "participants" in text
     for i in (1, 2, 3):
-        assert f"vote-p0{i}" in text and f"http://result.p0{i}.198.51.100.1.nip.io" in text
+        assert f"vote-p0{i}" in text and f"http://result-p0{i}.198.51.100.1.nip.io" in text
     assert "other outputs" not in text  # the GKE bookkeeping outputs are not dumped
 
 
 def test_one_participant_gets_the_plain_url_rows() -> None:
     text = render(stack_views.status_view("gke", _gke_outputs(1), configured={}, nodes=None))
     assert "participants" not in text
-    assert "http://vote.p01.198.51.100.1.nip.io" in text and "198.51.100.1" in text
+    assert "http://vote-p01.198.51.100.1.nip.io" in text and "198.51.100.1" in text
 
 
 def test_up_summary_lists_participants() -> None:
     summary = RunSummary("gke", "up", (ProjectResult("packetwalk-lab", "up", {"create": 3}),))
     text = render(stack_views.run_summary(summary, _gke_outputs(2)))
-    assert "http://vote.p02.198.51.100.1.nip.io" in text and "vote-p01" in text
+    assert "http://vote-p02.198.51.100.1.nip.io" in text and "vote-p01" in text
