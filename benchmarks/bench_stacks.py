@@ -47,10 +47,10 @@ def _time(fn: object, repeat: int) -> tuple[list[float], ProgramRun]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("stacks", nargs="*", help="stacks to time (default: every kind stack)")
+    parser.add_argument("stacks", nargs="*", help="stacks to time (default: every stack)")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per program")
     args = parser.parse_args(argv)
-    stacks = args.stacks or [name for name in stack_names() if name.startswith("kind")]
+    stacks = args.stacks or stack_names()
 
     print(f"{'stack':<16}{'cluster median':>15}{'max':>8}{'lab median':>12}{'max':>8}"
           f"{'total':>8}{'resources':>11}  verdict")
