@@ -13,6 +13,12 @@ Google Front End connects straight to Traefik's pod IPs) and a health check on T
   claim it), with the static IP by name and a BackendConfig holding the health check.
 
 Traefik itself then routes by Host to each participant's vote and result Services.
+
+Teardown: the load balancer's forwarding rule, backend service and NEGs belong to GKE's
+controllers, not to Pulumi. ``invoke down`` destroys the lab stack first; deleting the Gateway
+or Ingress waits for the controller's finalizer (it removes the load balancer), and only then
+does the cluster stack delete the cluster, the firewall rule and the static IP, which GCP
+refuses to release while a forwarding rule still uses it (ordering unverified on a live project).
 """
 
 from __future__ import annotations
