@@ -21,7 +21,8 @@ from packetwalk.kindconfig import (
 PRIVILEGED_PSA = {
     f"pod-security.kubernetes.io/{mode}": "privileged" for mode in ("enforce", "audit", "warn")
 }
-"""CNI and MetalLB pods need host networking and NET_ADMIN/NET_RAW: Pod Security must allow it."""
+"""CNI and MetalLB pods need host networking and NET_ADMIN/NET_RAW, and the packet walk adds
+root netshoot capture containers to Traefik's pods: Pod Security must allow all of it."""
 
 TRAEFIK_NAMESPACE = "traefik"
 TRAEFIK_INGRESS_CLASS = "traefik"
@@ -169,6 +170,9 @@ def traefik_chart(load_balancer_ip: Any = None) -> ChartSpec:
             # the whole host -> node port -> Traefik path.
             "ingressRoute": {"healthcheck": {"enabled": True, "entryPoints": ["web"]}},
         },
+        # The walk captures inside Traefik's pods with a root ephemeral container (Traefik runs as
+        # 65532); a stricter cluster-wide default level would refuse it without this label.
+        namespace_labels=dict(PRIVILEGED_PSA),
         teaches="ingress: host 127.0.0.1:80 -> node port 30080 -> Traefik -> pod IPs",
     )
 

@@ -31,7 +31,7 @@ import pulumi_kubernetes as k8s
 from pulumi_kubernetes.helm import v4 as helm
 
 from components import kube
-from components.charts import TRAEFIK_NAMESPACE, namespace_object
+from components.charts import PRIVILEGED_PSA, TRAEFIK_NAMESPACE, namespace_object
 from packetwalk import versions
 from packetwalk.config import LabConfig
 from packetwalk.gke import (
@@ -143,7 +143,8 @@ class GkeTraefik(pulumi.ComponentResource):
         def named(obj: dict[str, Any]) -> str:
             return kube.resource_name(obj) + suffix
 
-        namespace_manifest = namespace_object(TRAEFIK_NAMESPACE)
+        # Root capture containers for the packet walk (see charts.PRIVILEGED_PSA).
+        namespace_manifest = namespace_object(TRAEFIK_NAMESPACE, PRIVILEGED_PSA)
         namespace = kube.register(namespace_manifest, pulumi.ResourceOptions(
             parent=self, provider=provider, depends_on=list(depends_on)),
             name=named(namespace_manifest))

@@ -120,6 +120,11 @@ def test_traefik_node_ports_are_the_kind_port_mappings() -> None:
     assert "annotations" not in traefik_chart(None).values["service"]
 
 
+def test_traefik_namespace_admits_root_capture_containers() -> None:
+    labels = traefik_chart().namespace_labels
+    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
+
+
 # --- the shell the kind commands run ------------------------------------------------------------
 
 NODES = ["packetwalk-control-plane", "packetwalk-worker", "packetwalk-worker2"]
