@@ -10,25 +10,39 @@ from __future__ import annotations
 
 import io
 import os
+import shlex
 import shutil
 import socket
 import subprocess
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
+import kubernetes_validate
 import pytest
+from kubectl_debug import FORBIDDEN_CUSTOM, debug_container, load_custom
 
+from packetwalk import versions
+from packetwalk.kube.access import IDLE_COMMAND, EphemeralContainer, PodInfo
+from packetwalk.kube.fake import FakeCluster
 from packetwalk.kube.kubectl import KubectlCluster
+from packetwalk.kube.specs import ephemeral_container_body
 from packetwalk.playbook.actions import (
+    ROOT_PROFILE,
+    Executor,
     capture_command,
     count_pcap_packets,
+    debug_command,
     display_join,
     node_debug_name,
     probe_command,
     wait_args,
 )
-from packetwalk.playbook.model import CaptureAction, WaitAction
+from packetwalk.playbook.model import CaptureAction, Task, WaitAction
+
+REPO = Path(__file__).resolve().parent.parent
+SENT_FIELDS = ("name", "image", "command", "targetContainerName", "securityContext")
 
 
 def test_capture_command_is_bounded_and_unbuffered() -> None:
@@ -96,6 +110,75 @@ def test_count_pcap_packets() -> None:
     assert count_pcap_packets(b"NAME READY\n" * 4) is None
     big = struct.pack(">IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
     assert count_pcap_packets(big + struct.pack(">IIII", 1, 2, 4, 4) + b"abcd") == 1
+
+
+def test_the_debug_line_adds_the_container_the_api_call_adds() -> None:
+    """Typed by hand, the line shown gives the same container (root included) as the code's
+    API call: kubectl's netadmin profile plus the committed ``--custom`` file."""
+    spec = EphemeralContainer("pw-cap-hop", versions.NETSHOOT_IMAGE, IDLE_COMMAND,
+                              target_container="traefik")
+    argv = debug_command("traefik", "traefik-8f", spec)
+    assert f"--custom={ROOT_PROFILE}" in argv and "--profile=netadmin" in argv
+    namespace, pod, typed = debug_container(argv, cwd=REPO)
+    sent = ephemeral_container_body(spec)
+    assert (namespace, pod) == ("traefik", "traefik-8f")
+    assert {k: typed[k] for k in SENT_FIELDS} == {k: sent[k] for k in SENT_FIELDS}
+    assert typed["securityContext"]["runAsUser"] == 0
+    assert typed["securityContext"]["runAsNonRoot"] is False
+
+
+def test_without_root_the_line_is_plain_netadmin() -> None:
+    """Guards the test above: plain netadmin leaves the user to the pod (no runAsUser)."""
+    spec = EphemeralContainer("pw-probe", "img:1", IDLE_COMMAND, run_as_root=False)
+    argv = debug_command("vote", "vote-7d", spec)
+    assert not any(a.startswith("--custom") for a in argv)
+    _, _, typed = debug_container(argv, cwd=REPO)
+    assert typed["securityContext"] == ephemeral_container_body(spec)["securityContext"]
+    assert "runAsUser" not in typed["securityContext"]
+
+
+def test_the_root_profile_is_a_valid_container_fragment(tmp_path: Path) -> None:
+    """kubectl rejects these fields in a custom profile; the rest must be a valid container."""
+    custom = load_custom(REPO / ROOT_PROFILE)
+    assert not set(custom) & set(FORBIDDEN_CUSTOM)
+    pod = {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "traefik"},
+        "spec": {
+            "containers": [{"name": "traefik", "image": "traefik:v3"}],
+            "ephemeralContainers": [{"name": "pw-cap-x", "image": versions.NETSHOOT_IMAGE,
+                                     **custom}],
+        },
+    }
+    kubernetes_validate.validate(pod, versions.KUBERNETES_VERSION, strict=True)
+    bad = tmp_path / "custom-with-image.json"
+    bad.write_text('{"image": "x"}')
+    with pytest.raises(ValueError, match="not modifiable"):
+        load_custom(bad)
+
+
+def test_capture_in_a_non_root_pod_announces_the_root_container_it_adds(
+    tmp_path: Path,
+) -> None:
+    pod = PodInfo("traefik", "traefik-8f", "10.244.2.10", "w2",
+                  {"app.kubernetes.io/name": "traefik"}, ("traefik",))
+    fake = FakeCluster(pods=[pod])
+    fake.non_root_pods.add(("traefik", "traefik-8f"))
+    fake.stream_default = b""
+    shown: list[str] = []
+    executor = Executor(fake, run_dir=tmp_path, announce=shown.append)
+    task = Task.model_validate({"capture": {
+        "name": "hop", "duration": 1,
+        "pod": {"namespace": "traefik", "selector": "app.kubernetes.io/name=traefik"}}})
+    executor.run(task)  # no ActionError: the container runs although the pod is non-root
+    debug_lines = [line for line in shown if line.startswith("kubectl debug")]
+    assert len(debug_lines) == 1
+    namespace, name, typed = debug_container(shlex.split(debug_lines[0]), cwd=REPO)
+    sent = ephemeral_container_body(fake.ephemeral_specs[("traefik", "traefik-8f", "pw-cap-hop")])
+    assert (namespace, name) == ("traefik", "traefik-8f")
+    assert {k: typed[k] for k in SENT_FIELDS} == {k: sent[k] for k in SENT_FIELDS}
+    assert Executor.describe(task)[0].startswith(
+        "kubectl debug -n traefik <pod app.kubernetes.io/name=traefik> -c pw-cap-hop")
 
 
 def _local(argv: Sequence[str]) -> subprocess.Popen[bytes]:

@@ -19,6 +19,7 @@ from packetwalk.playbook.facts import cluster_facts, offline_facts
 from packetwalk.playbook.loader import load_module
 from packetwalk.playbook.progress import ProgressStore
 from packetwalk.playbook.runner import LabRunner, RunOptions
+from packetwalk.versions import NETSHOOT_IMAGE
 
 DATA = Path(__file__).parent / "data" / "playbooks"
 KIND = LabConfig(stack="kind")
@@ -248,18 +249,27 @@ def test_dry_run_prints_commands_from_the_stack_config(tmp_path: Path) -> None:
     lab = LabRunner(load_module(DATA / "01-tour.yaml"), offline_facts(KIND), emit=Emitter(recorder))
     assert lab.run(RunOptions(dry_run=True)).status == "dry_run"
     lines = [e["line"] for e in recorder.kinds("command")]
+
+    def debug(pod: str, name: str) -> str:  # the tool container comes first, as root
+        return (f"kubectl debug -n vote {pod} -c {name} --image={NETSHOOT_IMAGE}"
+                " --profile=netadmin --custom=labs/manifests/capture-as-root.json"
+                " -- tail -f /dev/null   # once per pod")
+
     assert lines == [
         "kubectl get pods -n vote -o json",
         "docker exec packetwalk-worker ip route",
         "kubectl exec -n vote <pod app=vote> -c vote -- cat /etc/resolv.conf",
         "kubectl wait --for=condition=Ready -n vote pod -l app=vote --timeout=30s",
+        debug("<pod app=vote>", "pw-cap-vote"),
         "kubectl exec -n vote <pod app=vote> -c pw-cap-vote -- timeout -s INT 2 tcpdump -U -n"
         " -i eth0 -w - 'tcp port 80' > captures/vote.pcap",
+        debug("{{ vote_pods.json['items'][0].metadata.name }}", "pw-probe"),
         "kubectl exec -n vote {{ vote_pods.json['items'][0].metadata.name }} -c pw-probe -- curl"
         " -s http://localhost",
         "test {{ cap.packets }} -gt 0",
         "(pause) Apply the default-deny policy to vote, then continue.",
         "kubectl apply -n vote -f deny.yaml",
+        debug("<pod app=vote>", "pw-probe"),
         "kubectl exec -n vote <pod app=vote> -c pw-probe -- sh -c 'nc -z -w 3 redis.vote 6379;"
         " echo pw-probe-rc=$?'   # expect deny",
         "kubectl get networkpolicy -n vote default-deny",

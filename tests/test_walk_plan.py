@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shlex
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -11,13 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubectl_debug import debug_container
 
 from packetwalk.errors import InputError
+from packetwalk.kube.specs import ephemeral_container_body
 from packetwalk.walk.facts import ClusterFacts, detect_kube_proxy_mode
 from packetwalk.walk.plan import WalkPlan, WalkRequest, flow_filter, plan_walk
-from packetwalk.walk.plandata import equivalent_commands, plan_as_dict
+from packetwalk.walk.plandata import capture_container, equivalent_commands, plan_as_dict
 from packetwalk.walk.snapshot import facts_from_objects, load_objects
 
+REPO = Path(__file__).resolve().parent.parent
 LAB = Path(__file__).parent / "data" / "walk" / "kind-lab.yaml"
 CP, W1, W2 = "packetwalk-control-plane", "packetwalk-worker", "packetwalk-worker2"
 VOTE_POD, TRAEFIK_POD = "vote-6d8c7b9f5d-x2k4q", "traefik-5f9c6d8b47-k8s2d"
@@ -80,6 +84,16 @@ def test_ingress_from_user_walks_host_leader_traefik_backend() -> None:
         "traefik", TRAEFIK_POD, "pw-cap-traefik-5f9c6d8b47-k8s2d")
     assert any("EndpointSlices, so kube-proxy is not on this hop" in s for s in plan.path)
     assert plan.point(VOTE_POD).target_container == "vote"
+
+
+def test_traefik_is_captured_in_its_pod_and_its_node_stands_in_only_on_refusal() -> None:
+    plan = plan_walk(WalkRequest(), facts())
+    why = " ".join(plan.point(TRAEFIK_POD).why)
+    assert "runAsUser 0" in why and "NET_RAW" in why
+    assert "only if the API server refuses that container" in why
+    assert f"the capture on node {W2}" in why
+    assert "if tcpdump cannot capture" not in why
+    assert plan.point(W2).kind == "node"  # the node that stands in is a point of the plan
 
 
 def test_ingress_with_unknown_l2_leader_captures_every_node() -> None:
@@ -309,9 +323,21 @@ def test_equivalent_commands_and_plan_data() -> None:
     commands = dict(equivalent_commands(plan, "nicolaka/netshoot:v0.16"))
     assert commands[VOTE_POD].startswith("kubectl exec -n vote")
     assert commands["request"].startswith("curl ")
-    lines = [c for p, c in equivalent_commands(plan, "img") if p == TRAEFIK_POD]
-    assert lines[0] == (f"kubectl debug -n traefik {TRAEFIK_POD} --image=img --profile=netadmin "
-                        "-c pw-cap-traefik-5f9c6d8b47-k8s2d --target=traefik -- tail -f /dev/null")
+    lines = [c for p, c in equivalent_commands(plan, "img:1") if p == TRAEFIK_POD]
+    assert lines[0] == (f"kubectl debug -n traefik {TRAEFIK_POD} -c pw-cap-traefik-5f9c6d8b47-k8s2d"
+                        " --image=img:1 --profile=netadmin"
+                        " --custom=labs/manifests/capture-as-root.json --target=traefik"
+                        " -- tail -f /dev/null")
+    assert lines[1].startswith(f"kubectl exec -n traefik {TRAEFIK_POD} "
+                               "-c pw-cap-traefik-5f9c6d8b47-k8s2d -- tcpdump ")
+    # typed by hand, it adds the very container the walk sends through the API: root included
+    point = plan.point(TRAEFIK_POD)
+    namespace, pod, typed = debug_container(shlex.split(lines[0]), cwd=REPO)
+    sent = ephemeral_container_body(capture_container(point, "img:1"))
+    assert (namespace, pod) == ("traefik", TRAEFIK_POD)
+    fields = ("name", "image", "command", "targetContainerName", "securityContext")
+    assert {k: typed[k] for k in fields} == {k: sent[k] for k in fields}
+    assert typed["securityContext"]["runAsUser"] == 0
     data = plan_as_dict(plan, "img")
     assert json.loads(json.dumps(data)) == data
     assert [p["name"] for p in data["points"]] == names(plan)

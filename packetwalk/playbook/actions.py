@@ -5,6 +5,10 @@ lab teaches the commands, not just the outcome. Probes and captures bring their 
 netshoot ephemeral containers (``pw-probe``, ``pw-cap-<name>``) that idle and are reused by name,
 because ephemeral containers can never be removed and the voting app images lack ``nc`` and
 ``tcpdump``. Node-level work happens in a privileged host-network debug pod per node.
+
+The ``kubectl debug`` line announced for such a container is one a participant can type: the
+code goes through the API with the container's ``securityContext`` set to root, and the line
+carries the same fields through ``--custom`` (:data:`ROOT_PROFILE`).
 """
 
 from __future__ import annotations
@@ -43,6 +47,13 @@ PROBE_CONTAINER = "pw-probe"
 CAPTURE_PREFIX = "pw-cap-"
 DEFAULT_TIMEOUT = 60.0
 _PROBE_MARK = "pw-probe-rc="
+ROOT_PROFILE = "labs/manifests/capture-as-root.json"
+"""The partial container spec ``kubectl debug --custom`` (kubectl 1.31 or later) merges over
+``--profile=netadmin``: ``runAsUser: 0``, ``runAsNonRoot: false`` and NET_ADMIN/NET_RAW, the
+``securityContext`` :class:`~packetwalk.kube.access.EphemeralContainer` sends with
+``run_as_root``. Without it the container inherits a non-root pod's user (Traefik: 65532,
+``runAsNonRoot``), so the kubelet refuses the root netshoot image or tcpdump runs without its
+capabilities. Relative to the project folder, where lab commands run."""
 
 
 class ActionError(PacketwalkError):
@@ -87,6 +98,21 @@ def display_join(parts: Sequence[str]) -> str:
 
 def args_of(value: ArgList) -> list[str]:
     return shlex.split(value) if isinstance(value, str) else [str(item) for item in value]
+
+
+def debug_command(namespace: str, pod: str, spec: EphemeralContainer) -> list[str]:
+    """The ``kubectl debug`` argv that adds ``spec`` to ``pod`` as the API call does.
+
+    Derived from the spec that is sent, so the line shown cannot drift from what runs. netadmin
+    adds exactly NET_ADMIN and NET_RAW, the default capabilities; ``--custom`` adds root.
+    """
+    parts = ["kubectl", "debug", "-n", namespace, pod, "-c", spec.name, f"--image={spec.image}",
+             "--profile=netadmin"]
+    if spec.run_as_root:
+        parts.append(f"--custom={ROOT_PROFILE}")
+    if spec.target_container:
+        parts.append(f"--target={spec.target_container}")
+    return [*parts, "--", *spec.command]
 
 
 def node_debug_name(node: str) -> str:
@@ -169,8 +195,13 @@ class Executor:
                     )
                 ]
             pod = action.pod or f"<pod {action.selector}>"
-            container = PROBE_CONTAINER if action.debug else action.container
-            return [_exec_line(action.namespace or "", pod, container, args_of(action.command))]
+            namespace = action.namespace or ""
+            if not action.debug:
+                return [_exec_line(namespace, pod, action.container, args_of(action.command))]
+            return [
+                _debug_line(namespace, pod, PROBE_CONTAINER, action.container),
+                _exec_line(namespace, pod, PROBE_CONTAINER, args_of(action.command)),
+            ]
         if task.wait is not None:
             return [display_join(["kubectl", *wait_args(task.wait)])]
         if task.probe is not None:
@@ -180,21 +211,22 @@ class Executor:
             command = probe_command("HOST", probe.to.port, probe.timeout)
             command[-1] = command[-1].replace("HOST", host)
             return [
+                _debug_line(probe.from_.namespace, pod, PROBE_CONTAINER, probe.from_.container),
                 _exec_line(probe.from_.namespace, pod, PROBE_CONTAINER, command)
-                + f"   # expect {probe.expect}"
+                + f"   # expect {probe.expect}",
             ]
         if task.capture is not None:
             cap = task.capture
             line = display_join(capture_command(cap)) + f" > captures/{cap.name}.pcap"
             if cap.node is not None:
                 where = f"kubectl exec -n {DEBUG_NAMESPACE} {node_debug_name(cap.node)} -c debug"
-            else:
-                assert cap.pod is not None
-                where = (
-                    f"kubectl exec -n {cap.pod.namespace} {_ref_text(cap.pod)}"
-                    f" -c {CAPTURE_PREFIX}{cap.name}"
-                )
-            return [f"{where} -- {line}"]
+                return [f"{where} -- {line}"]
+            assert cap.pod is not None
+            pod, name = _ref_text(cap.pod), CAPTURE_PREFIX + cap.name
+            return [
+                _debug_line(cap.pod.namespace, pod, name, cap.pod.container),
+                f"kubectl exec -n {cap.pod.namespace} {pod} -c {name} -- {line}",
+            ]
         assert task.pause is not None
         del timeout
         return [f"(pause) {task.pause.prompt}"]
@@ -276,21 +308,8 @@ class Executor:
         """Attach (once) an idle netshoot ephemeral container and wait until it runs."""
         target = target or (pod.containers[0] if pod.containers else None)
         if name not in pod.ephemeral_containers:
-            shown = [
-                "kubectl",
-                "debug",
-                "-n",
-                pod.namespace,
-                pod.name,
-                "-c",
-                name,
-                f"--image={self.image}",
-                "--profile=netadmin",
-            ]
-            if target:
-                shown.append(f"--target={target}")
-            self.announce(display_join([*shown, "--", *IDLE_COMMAND]))
             spec = EphemeralContainer(name, self.image, IDLE_COMMAND, target_container=target)
+            self.announce(display_join(debug_command(pod.namespace, pod.name, spec)))
             self.access.add_ephemeral_container(pod.namespace, pod.name, spec)
         if not self.access.wait_container_running(pod.namespace, pod.name, name, timeout=120):
             raise ActionError(
@@ -428,6 +447,13 @@ def wait_args(action: WaitAction) -> list[str]:
 
 def _ref_text(ref: PodRef) -> str:
     return ref.name or f"<pod {ref.selector}>"
+
+
+def _debug_line(namespace: str, pod: str, name: str, target: str | None) -> str:
+    """The dry run's ``kubectl debug`` line; without a named target the run picks the pod's first
+    container, which a dry run does not know (the network namespace is pod-wide anyway)."""
+    spec = EphemeralContainer(name, NETSHOOT_IMAGE, IDLE_COMMAND, target_container=target)
+    return display_join(debug_command(namespace, pod, spec)) + "   # once per pod"
 
 
 def _exec_line(namespace: str, pod: str, container: str | None, command: Sequence[str]) -> str:

@@ -414,8 +414,10 @@ class _Walk:
         points.extend(_pod_point("traefik", pod, flt, [
             f"Traefik pod {pod.name}: terminates HTTP from the client and opens a new connection "
             "to the backend, so two TCP flows meet here",
-            "Traefik runs as non-root; if tcpdump cannot capture in its ephemeral container, the "
-            f"capture on node {pod.node} shows the same packets on its veth",
+            "Traefik's pod runs as non-root (runAsNonRoot, user 65532): its capture container "
+            "sets runAsUser 0 itself, so tcpdump keeps NET_RAW; only if the API server refuses "
+            "that container (a PodSecurity level stricter than privileged) does the capture on "
+            f"node {pod.node}, which sees the same packets on the pod's veth, stand in for it",
         ]) for pod in traefik_pods)
         points.extend(_pod_point("backend", pod, flt, [
             f"backend pod {pod.name}: eth0 shows the request after every translation "

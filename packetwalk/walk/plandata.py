@@ -5,24 +5,34 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from packetwalk.walk.plan import WalkPlan
+from packetwalk.kube.access import IDLE_COMMAND, EphemeralContainer
+from packetwalk.playbook.actions import debug_command
+from packetwalk.walk.plan import CapturePoint, WalkPlan
+
+
+def capture_container(point: CapturePoint, image: str) -> EphemeralContainer:
+    """The idle tool container a pod point captures from: root at container level, so tcpdump
+    keeps NET_RAW even in a pod that runs as non-root (Traefik)."""
+    return EphemeralContainer(name=point.container, image=image, command=IDLE_COMMAND,
+                              target_container=point.target_container, run_as_root=True)
 
 
 def equivalent_commands(plan: WalkPlan, image: str) -> list[tuple[str, str]]:
     """``(point, command)`` lines a participant could type to do the same by hand.
 
     The orchestrator goes through the API (and a debug pod per node) rather than these exact
-    commands, but each one has the same effect, which is what a workshop wants to show.
+    commands, but each one has the same effect, which is what a workshop wants to show: a pod
+    point's ``kubectl debug`` line is derived from the container spec the API call sends, its
+    root ``securityContext`` passed as ``--custom`` (kubectl 1.31 or later).
     """
     lines: list[tuple[str, str]] = []
     for point in plan.points:
         tcpdump = shlex.join(point.tcpdump_command())
         pcap = f"{point.name}.pcap"
         if point.kind == "pod":
-            target = f" --target={point.target_container}" if point.target_container else ""
-            lines.append((point.name, f"kubectl debug -n {point.namespace} {point.pod} "
-                          f"--image={image} --profile=netadmin -c {point.container}{target} "
-                          "-- tail -f /dev/null"))
+            assert point.namespace and point.pod
+            debug = debug_command(point.namespace, point.pod, capture_container(point, image))
+            lines.append((point.name, shlex.join(debug)))
             lines.append((point.name, f"kubectl exec -n {point.namespace} {point.pod} "
                           f"-c {point.container} -- {tcpdump} > {pcap}"))
         elif point.kind == "node":
