@@ -1,52 +1,33 @@
 """Reading a lab module file: YAML 1.2 scalars, positions for every value, errors as FILE:LINE:COL.
 
-PyYAML follows YAML 1.1 (``yes``/``on`` become booleans) and forgets where values came from.
-This loader composes the node graph, builds Python values with the YAML 1.2 core schema (only
-``true``/``false`` are booleans), rejects duplicate keys (a later key would silently win) and keeps
-the line and column of each key and value, so a pydantic error path such as
-``steps/0/tasks/2/kubctl`` points at the line a participant or instructor has to fix.
+The shared reader :mod:`packetwalk.yamlsource` builds the values (YAML 1.2 core schema, no
+duplicate or merge keys) and keeps the line and column of each key and value. On top of it this
+loader collects every problem of a file at once and maps pydantic error paths such as
+``steps/0/tasks/2/kubctl`` to the line and column a participant or instructor has to fix.
 """
 
 from __future__ import annotations
 
 import difflib
-import re
 import types
 import typing
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pydantic
-import yaml
 
 from packetwalk.errors import InputError
 from packetwalk.playbook.model import Module, check_problems
+from packetwalk.yamlsource import Loc, Positions, Problem, YAMLSyntaxError, build, compose
 
-Loc = tuple[str | int, ...]
+__all__ = [
+    "LoadedModule", "Loc", "PlaybookError", "Positions", "Problem", "load_module", "module_id",
+    "parse_yaml", "validation_problems",
+]
 
-_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
-_TRUE = re.compile(r"^(?:true|True|TRUE)$")
-_FALSE = re.compile(r"^(?:false|False|FALSE)$")
-_INT = re.compile(r"^[-+]?[0-9]+$")
-_INT_OCT = re.compile(r"^0o[0-7]+$")
-_INT_HEX = re.compile(r"^0x[0-9a-fA-F]+$")
-_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One error in a file, at a 1-based line and column."""
-
-    source: str
-    line: int
-    column: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.source}:{self.line}:{self.column}: {self.message}"
 
 
 class PlaybookError(InputError):
@@ -59,30 +40,6 @@ class PlaybookError(InputError):
         super().__init__(
             first.message + rest, source=first.source, location=f"{first.line}:{first.column}"
         )
-
-
-@dataclass
-class Positions:
-    """Where each value (and each mapping key) of a document starts, by path."""
-
-    source: str
-    values: dict[Loc, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[Loc, tuple[int, int]] = field(default_factory=dict)
-
-    def at(self, loc: Loc, *, key: bool = False) -> tuple[int, int]:
-        """The position of ``loc`` (its key with ``key=True``), else of its nearest parent."""
-        probe = tuple(loc)
-        if key and probe in self.keys:
-            return self.keys[probe]
-        while probe:
-            if probe in self.values:
-                return self.values[probe]
-            probe = probe[:-1]
-        return self.values.get((), (1, 1))
-
-    def problem(self, loc: Loc, message: str, *, key: bool = False) -> Problem:
-        line, column = self.at(loc, key=key)
-        return Problem(self.source, line, column, message)
 
 
 @dataclass(frozen=True)
@@ -100,100 +57,20 @@ class LoadedModule:
         return str(self.path)
 
 
-def _mark(node: yaml.Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
-
-
-def _scalar(node: yaml.ScalarNode) -> object:
-    text = node.value
-    if node.style is not None or node.tag == "tag:yaml.org,2002:str":
-        return text
-    if node.tag == "tag:yaml.org,2002:binary":
-        return text
-    if _NULL.match(text):
-        return None
-    if _TRUE.match(text):
-        return True
-    if _FALSE.match(text):
-        return False
-    if _INT.match(text):
-        return int(text)
-    if _INT_OCT.match(text):
-        return int(text[2:], 8)
-    if _INT_HEX.match(text):
-        return int(text[2:], 16)
-    if _FLOAT.match(text):
-        return float(text)
-    return text
-
-
-class _Builder:
-    def __init__(self, positions: Positions) -> None:
-        self.positions = positions
-        self.problems: list[Problem] = []
-
-    def build(self, node: yaml.Node, loc: Loc) -> object:
-        self.positions.values[loc] = _mark(node)
-        if isinstance(node, yaml.ScalarNode):
-            return _scalar(node)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
-        if isinstance(node, yaml.MappingNode):
-            result: dict[object, object] = {}
-            for key_node, value_node in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    line, col = _mark(key_node)
-                    self.problems.append(
-                        Problem(
-                            self.positions.source,
-                            line,
-                            col,
-                            "YAML merge keys (<<) are not supported",
-                        )
-                    )
-                    continue
-                key = self.build(key_node, (*loc, "<key>"))
-                self.positions.values.pop((*loc, "<key>"), None)
-                if not isinstance(key, str | int | float | bool) and key is not None:
-                    line, col = _mark(key_node)
-                    self.problems.append(
-                        Problem(
-                            self.positions.source, line, col, "mapping keys must be plain scalars"
-                        )
-                    )
-                    continue
-                name = key if isinstance(key, str) else str(key)
-                if name in result:
-                    line, col = _mark(key_node)
-                    self.problems.append(
-                        Problem(self.positions.source, line, col, f"duplicate key {name!r}")
-                    )
-                    continue
-                self.positions.keys[(*loc, name)] = _mark(key_node)
-                result[name] = self.build(value_node, (*loc, name))
-            return result
-        raise AssertionError(f"unexpected YAML node {node!r}")
-
-
 def parse_yaml(text: str, source: str) -> tuple[object, Positions]:
     """One YAML document as Python values plus positions; problems raise :class:`PlaybookError`."""
-    positions = Positions(source)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        (node,) = compose(text, source=source, single=True)
+    except YAMLSyntaxError as error:
+        where = error.problem
         raise PlaybookError(
-            [Problem(source, line, col, f"YAML syntax error: {error.problem or error}")]
+            [Problem(source, where.line, where.column, f"YAML syntax error: {where.message}")]
         ) from error
-    except yaml.composer.ComposerError as error:  # pragma: no cover - MarkedYAMLError subclass
-        raise PlaybookError([Problem(source, 1, 1, str(error))]) from error
     if node is None:
         raise PlaybookError([Problem(source, 1, 1, "the file is empty")])
-    builder = _Builder(positions)
-    data = builder.build(node, ())
-    if builder.problems:
-        raise PlaybookError(builder.problems)
+    data, positions, problems = build(node, source=source)
+    if problems:
+        raise PlaybookError(problems)
     return data, positions
 
 
