@@ -468,3 +468,44 @@ def test_cost_follows_label_sets_not_pods() -> None:
     assert len(big.cluster.pods) == 400
     assert [(s.label, d.label, str(c)) for s, d, c in small.edges()] == [
         (s.label, d.label, str(c)) for s, d, c in big.edges()]
+
+
+def _owned(name: str, owner: str, ip: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": name, "labels": labels, "ownerReferences": [
+            {"kind": "ReplicaSet", "name": owner, "controller": True}]},
+        "status": {"podIP": ip}}
+
+
+def test_classes_group_shapes_by_content_and_keep_pod_order() -> None:
+    """Label order and owners make different shapes but one class; pods keep their order."""
+    objects = [_owned("w-1", "w", "10.0.0.1", {"app": "x", "tier": "t"}),
+               _owned("v-1", "v", "10.0.0.2", {"tier": "t", "app": "x"}),
+               _owned("w-2", "w", "10.0.0.3", {"app": "x", "tier": "t"}),
+               _owned("v-2", "v", "10.0.0.4", {"tier": "t", "app": "x"})]
+    a = analyze(cluster_from_objects(objects, source="t"))
+    assert len(a.classes) == 1
+    assert a.classes[0].pods[0].name == "w-1"  # explain shows the first pod of a class
+    assert sorted(p.name for p in a.classes[0].pods) == ["v-1", "v-2", "w-1", "w-2"]
+    assert {w.label: [p.name for p in w.pods] for w in a.workloads} == {
+        "default/v[ReplicaSet]": ["v-1", "v-2"], "default/w[ReplicaSet]": ["w-1", "w-2"]}
+    pods = {p.name: p for p in a.cluster.pods}
+    assert a.pod_conn(pods["w-1"], pods["v-2"]) is ALL
+    per_pod = analyze(a.cluster, EvalOptions(per_pod=True))
+    assert [w.label for w in per_pod.workloads] == [
+        "default/v-1[Pod]", "default/v-2[Pod]", "default/w-1[Pod]", "default/w-2[Pod]"]
+    assert all(w.classes == [0] for w in per_pod.workloads)
+
+
+def test_pod_ips_split_one_shape_when_ipblocks_match_pods() -> None:
+    objects = [_owned(f"w-{i}", "w", ip, {"app": "w"})
+               for i, ip in enumerate(["10.0.0.1", "10.9.0.1", "10.0.0.2"])]
+    objects.append(yaml.safe_load(policy("p", "{podSelector: {matchLabels: {app: w}}, ingress: "
+                                              "[{from: [{ipBlock: {cidr: 10.0.0.0/16}}]}]}")))
+    cluster = cluster_from_objects(objects, source="t")
+    assert len({id(p.shape) for p in cluster.pods}) == 1
+    a = analyze(cluster, EvalOptions(ipblock_matches_pods=True))
+    assert [[p.name for p in c.pods] for c in a.classes] == [["w-0", "w-2"], ["w-1"]]
+    pods = {p.name: p for p in cluster.pods}
+    assert a.pod_conn(pods["w-0"], pods["w-2"]) is ALL
+    assert a.pod_conn(pods["w-1"], pods["w-2"]).is_empty  # 10.9.0.1 is outside the block

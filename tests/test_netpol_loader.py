@@ -189,3 +189,59 @@ def test_finished_pods_are_skipped() -> None:
     ], source="mem")
     assert [p.name for p in cluster.pods] == ["web"]
     assert cluster.skipped_kinds == {"Pod (finished)": 2}
+
+
+def _replica(name: str, *, port: object = 8080, labels: dict[str, object] | None = None,
+             extra: dict[str, object] | None = None) -> dict[str, object]:
+    return {"kind": "Pod",
+            "metadata": {"name": name, "namespace": "shop",
+                         "labels": labels if labels is not None else {"app": "web"},
+                         "ownerReferences": [{"kind": "ReplicaSet", "name": "web-5d",
+                                              "controller": True}]},
+            "spec": {"containers": [{"name": "c", "ports": [
+                {"containerPort": port, "name": "http", **(extra or {})}]}]},
+            "status": {"podIP": f"10.0.0.{len(name)}"}}
+
+
+def test_replicas_share_one_validated_shape() -> None:
+    cluster = cluster_from_objects(
+        [_replica("web-1"), _replica("web-2"), _replica("web-3", extra={"hostPort": 80}),
+         _replica("web-4", labels={"app": "api"})], source="mem")
+    shapes = [p.shape for p in cluster.pods]
+    assert shapes[0] is shapes[1] is shapes[2]  # hostPort does not count: same shape
+    assert shapes[3] is not shapes[0] and cluster.pods[3].labels == {"app": "api"}
+    assert [p.name for p in cluster.pods] == ["web-1", "web-2", "web-3", "web-4"]
+    assert cluster.pods[0].ports[0].port == 8080 and cluster.pods[0].owner.name == "web-5d"
+
+
+@pytest.mark.parametrize(("first", "second"), [(8080, 8080.0), (1, True)])
+def test_a_port_equal_to_a_validated_one_but_not_an_int_is_still_refused(
+        first: int, second: object) -> None:
+    with pytest.raises(InputError, match=r"Pod shop/web-2: spec\.containers\[0\]\.ports\[0\]"
+                                         r"\.containerPort: must be a port number") as info:
+        cluster_from_objects([_replica("web-1", port=first), _replica("web-2", port=second)],
+                             source="mem.yaml")
+    assert info.value.source == "mem.yaml"
+
+
+def test_the_bad_replica_is_named_even_after_good_ones() -> None:
+    objects = [_replica(f"web-{i}") for i in range(5)]
+    objects.append(_replica("web-5", labels={"app": "web", "tier": 3}))
+    with pytest.raises(InputError, match=r"Pod shop/web-5: metadata\.labels\.tier"):
+        cluster_from_objects(objects, source="mem")
+
+
+def test_every_replica_gets_its_own_warning() -> None:
+    objects = [_replica(f"web-{i}") for i in range(2)]
+    for pod in objects:
+        pod["spec"] = {"containers": [{"name": "c", "ports": [{"name": "x"}]}]}
+    cluster = cluster_from_objects(objects, source="mem")
+    assert [w.split(": ")[1] for w in cluster.warnings] == ["Pod shop/web-0", "Pod shop/web-1"]
+    assert cluster.pods[0].ports == cluster.pods[1].ports == ()
+
+
+def test_unhashable_port_fields_take_the_full_path() -> None:
+    # a list as a port name is no name (the API would refuse it; the evaluator ignores it)
+    cluster = cluster_from_objects([_replica("web-1", extra={"name": ["x"]}),
+                                    _replica("web-2", extra={"name": ["x"]})], source="mem")
+    assert [p.ports[0].name for p in cluster.pods] == [None, None]

@@ -24,10 +24,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import repeat
 
 from packetwalk.errors import InputError
 from packetwalk.netpol.ipblocks import IPBlock, format_range, ip_to_int, split_space
-from packetwalk.netpol.model import Cluster, ContainerPort, Peer, Pod, Policy, Rule
+from packetwalk.netpol.model import Cluster, ContainerPort, Peer, Pod, PodShape, Policy, Rule
 from packetwalk.netpol.ports import ALL, NONE, ConnSet
 from packetwalk.netpol.ruleports import RulePorts
 from packetwalk.netpol.selectors import Selector
@@ -168,31 +169,53 @@ class Analysis:
         return tuple(i for i, b in enumerate(self._ip_blocks) if b.contains_ip(pod.ip))
 
     def _group_pods(self) -> None:
+        # Replicas share one PodShape object (the loader interns them): pods are bucketed by
+        # shape in one cheap pass, and the content key (sorted labels, ports), the class and the
+        # workload are worked out once per shape. Only pod IPs (when ipBlocks match pods) or one
+        # peer per pod make the rest per pod.
         keys: dict[tuple[object, ...], int] = {}
         by_owner: dict[tuple[str, str, str], Workload] = {}
         self._ip_sig: list[tuple[int, ...]] = []
-        for pod in self.cluster.pods:
-            sig = self._ip_signature(pod)
-            key = (pod.namespace, tuple(sorted(pod.labels.items())), pod.ports, sig)
+        # Buckets, and so classes, come in the order of their first pod, as pods did before.
+        buckets: dict[tuple[PodShape, tuple[int, ...]], list[Pod]] = {}
+        if self._ip_blocks:
+            for pod in self.cluster.pods:
+                buckets.setdefault((pod.shape, self._ip_signature(pod)), []).append(pod)
+        else:
+            by_shape: dict[PodShape, list[Pod]] = {}
+            for pod in self.cluster.pods:
+                members = by_shape.get(pod.shape)
+                if members is None:
+                    members = by_shape[pod.shape] = []
+                members.append(pod)
+            buckets = {(shape, ()): members for shape, members in by_shape.items()}
+        for (shape, sig), members in buckets.items():
+            key = (shape.namespace, tuple(sorted(shape.labels.items())), shape.ports, sig)
             index = keys.get(key)
             if index is None:
                 index = keys[key] = len(self.classes)
-                self.classes.append(PodClass(index, pod.namespace, pod.labels, pod.ports))
+                self.classes.append(PodClass(index, shape.namespace, shape.labels, shape.ports))
                 self._ip_sig.append(sig)
-            self.classes[index].pods.append(pod)
-            self.class_of[id(pod)] = index
-            kind, name = ("Pod", pod.name) if self.options.per_pod else (pod.owner.kind,
-                                                                         pod.owner.name)
-            owner_key = (pod.namespace, kind, name)
-            workload = by_owner.get(owner_key)
-            if workload is None:
-                workload = Workload(pod.namespace, name, kind)
-                by_owner[owner_key] = workload
-                self.workloads.append(workload)
-            workload.pods.append(pod)
-            if index not in workload.classes:
-                workload.classes.append(index)
+            self.classes[index].pods.extend(members)
+            self.class_of.update(zip(map(id, members), repeat(index)))
+            if self.options.per_pod:
+                for pod in members:
+                    self._join(by_owner, shape.namespace, "Pod", pod.name, index, [pod])
+            else:
+                self._join(by_owner, shape.namespace, shape.owner.kind, shape.owner.name, index,
+                           members)
         self.workloads.sort(key=lambda w: w.label)
+
+    def _join(self, by_owner: dict[tuple[str, str, str], Workload], namespace: str, kind: str,
+              name: str, index: int, pods: list[Pod]) -> None:
+        key = (namespace, kind, name)
+        workload = by_owner.get(key)
+        if workload is None:
+            workload = by_owner[key] = Workload(namespace, name, kind)
+            self.workloads.append(workload)
+        if index not in workload.classes:
+            workload.classes.append(index)
+        workload.pods.extend(pods)
 
     def _index_labels(self) -> None:
         self._by_label: dict[tuple[str, str], int] = {}

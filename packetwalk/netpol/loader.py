@@ -32,6 +32,7 @@ from packetwalk.netpol.model import (
     Owner,
     Peer,
     Pod,
+    PodShape,
     Policy,
     PortSpec,
     Rule,
@@ -156,9 +157,13 @@ def load_cluster(paths: Sequence[Path]) -> Cluster:
 
 def cluster_from_objects(objects: Iterable[Mapping[str, Any]], *, source: str) -> Cluster:
     """Build a cluster from in-memory objects (the lab's own, or ``kubectl get`` items)."""
+    origin = Origin(source)  # one for all: nothing tells the objects apart but their names
     docs: list[Document] = []
     for obj in objects:
-        docs.extend(_expand(dict(obj), Origin(source)))
+        if type(obj) is dict and "items" not in obj:
+            docs.append((obj, origin))  # what _expand would yield, without a copy per pod
+        else:
+            docs.extend(_expand(dict(obj), origin))
     return build_cluster(docs)
 
 
@@ -166,8 +171,14 @@ def build_cluster(docs: Iterable[Document]) -> Cluster:
     cluster = Cluster()
     seen_pods: dict[tuple[str, str, str], Origin] = {}
     seen_policies: dict[tuple[str, str], Origin] = {}
+    pods = _PodReader(cluster.warnings)
     for obj, origin in docs:
         kind = obj.get("kind")
+        if kind == "Pod" and type(status := obj.get("status") or {}) is dict and (
+                status.get("phase") not in ("Succeeded", "Failed")):
+            # the common case first: live pods are most of a cluster dump
+            _add_pod(cluster, seen_pods, kind, pods.pod(obj, origin), origin)
+            continue
         if "kind" not in obj and "apiVersion" not in obj:
             # e.g. an analyser's own output file next to the manifests: not ours to judge
             cluster.warnings.append(f"{_where(origin)}: not a Kubernetes object (no kind, no "
@@ -187,14 +198,8 @@ def build_cluster(docs: Iterable[Document]) -> Cluster:
             cluster.skipped_kinds["Pod (finished)"] = cluster.skipped_kinds.get("Pod (finished)",
                                                                                 0) + 1
         elif kind == "Pod" or kind in WORKLOAD_TEMPLATES:
-            pod = (_pod(obj, origin, cluster.warnings) if kind == "Pod"
-                   else _workload_pod(obj, kind, origin, cluster.warnings))
-            key = (kind, pod.namespace, pod.name)
-            if key in seen_pods:
-                raise _err(origin, f"{kind} {pod.namespace}/{pod.name}", "metadata.name",
-                           f"defined twice (first in {_where(seen_pods[key])})")
-            seen_pods[key] = origin
-            cluster.pods.append(pod)
+            _add_pod(cluster, seen_pods, kind, pods.pod(obj, origin) if kind == "Pod"
+                     else pods.workload_pod(obj, kind, origin), origin)
         elif kind == "NetworkPolicy":
             policy = _policy(obj, origin)
             key2 = (policy.namespace, policy.name)
@@ -207,11 +212,22 @@ def build_cluster(docs: Iterable[Document]) -> Cluster:
         else:
             cluster.skipped_kinds[kind] = cluster.skipped_kinds.get(kind, 0) + 1
     # Namespaces only referenced by objects exist too (netpol-analyzer convention 7).
-    referenced = {p.namespace for p in cluster.pods} | {p.namespace for p in cluster.policies}
+    referenced = pods.namespaces() | {p.namespace for p in cluster.policies}
     for name in sorted(referenced):
         if name not in cluster.namespaces:
             cluster.namespaces[name] = Namespace(name, {NAME_LABEL: name})
     return cluster
+
+
+def _add_pod(cluster: Cluster, seen: dict[tuple[str, str, str], Origin], kind: str, pod: Pod,
+             origin: Origin) -> None:
+    key = (kind, pod.shape.namespace, pod.name)
+    first = seen.get(key)
+    if first is not None:
+        raise _err(origin, f"{kind} {pod.shape.namespace}/{pod.name}", "metadata.name",
+                   f"defined twice (first in {_where(first)})")
+    seen[key] = origin
+    cluster.pods.append(pod)
 
 
 def _where(origin: Origin | None) -> str:
@@ -299,52 +315,165 @@ def _container_ports(
     return tuple(ports)
 
 
-def _pod(obj: Mapping[str, Any], origin: Origin, warnings: list[str]) -> Pod:
-    name, namespace, labels = _meta(obj, origin, "Pod")
-    spec = obj.get("spec") or {}
-    status = obj.get("status") or {}
-    owner = Owner("Pod", name)
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+def _owner(meta: Mapping[str, Any], name: str) -> tuple[str, str]:
+    """The controller a live pod is grouped under; a pod without one stands alone."""
+    for ref in meta.get("ownerReferences") or []:
         if isinstance(ref, dict) and ref.get("controller") and isinstance(ref.get("name"), str):
             kind = ref.get("kind") or "Pod"
             if kind != "Node":  # static (mirror) pods stand alone
-                owner = Owner(str(kind), ref["name"])
+                return str(kind), ref["name"]
             break
-    ip = status.get("podIP") if isinstance(status, dict) else None
-    return Pod(
-        namespace=namespace,
-        name=name,
-        labels=labels,
-        ports=_container_ports(spec, origin, f"Pod {namespace}/{name}", "spec", warnings),
-        owner=owner,
-        ip=ip if isinstance(ip, str) and ip else None,
-        host_network=bool(isinstance(spec, dict) and spec.get("hostNetwork")),
-        origin=origin,
-    )
+    return "Pod", name
 
 
-def _workload_pod(obj: Mapping[str, Any], kind: str, origin: Origin, warnings: list[str]) -> Pod:
-    name, namespace, _ = _meta(obj, origin, kind)
-    node: object = obj.get("spec") or {}
-    field = "spec"
-    for step in WORKLOAD_TEMPLATES[kind]:
-        node = node.get(step) if isinstance(node, dict) else None
-        field += f".{step}"
-    template = node if isinstance(node, dict) else {}
-    tmeta = template.get("metadata") or {}
-    labels = _labels(tmeta.get("labels") if isinstance(tmeta, dict) else None, origin,
-                     f"{kind} {namespace}/{name}", f"{field}.metadata.labels")
-    tspec = template.get("spec") or {}
-    return Pod(
-        namespace=namespace,
-        name=name,
-        labels=labels,
-        ports=_container_ports(tspec, origin, f"{kind} {namespace}/{name}", f"{field}.spec",
-                               warnings),
-        owner=Owner(kind, name),
-        host_network=bool(isinstance(tspec, dict) and tspec.get("hostNetwork")),
-        origin=origin,
-    )
+def _ports_key(spec: object) -> tuple[tuple[int, object, object], ...] | None:
+    """What :func:`_container_ports` reads of ``spec``, or None when it may warn or fail.
+
+    Equal keys give equal results: the protocol and name only count through ``or``/``==``/
+    ``isinstance(str)``, which agree for equal values, and the one field whose *type* decides
+    (``containerPort``: 80.0 and True equal 80 and 1 but are refused) must be an ``int`` here.
+    Anything unusual returns None, and the caller takes the full, message-giving path.
+    """
+    if type(spec) is not dict:
+        return None
+    containers = spec.get("containers")
+    if not containers:
+        return ()
+    if type(containers) is not list:
+        return None
+    key = []
+    for container in containers:
+        if type(container) is not dict:
+            return None
+        raw_ports = container.get("ports")
+        if not raw_ports:
+            continue
+        if type(raw_ports) is not list:
+            return None
+        for raw in raw_ports:
+            if type(raw) is not dict:
+                return None
+            number = raw.get("containerPort")
+            if type(number) is not int:
+                return None
+            key.append((number, raw.get("protocol"), raw.get("name")))
+    return tuple(key)
+
+
+class _PodReader:
+    """Pods and workload templates in, :class:`Pod` out, each distinct shape validated once.
+
+    A cluster has many replicas of few pod shapes, and reading every replica in full (labels
+    copied, ports validated and built) made loading the one cost that grew with pods. Labels,
+    container ports, owners and whole shapes are interned by a key of the raw fields they are
+    built from; a repeat costs a few lookups. A miss goes through the validating functions
+    above, so every error still names the file, the object and the field; input that warns
+    (or fails) is never cached, so each pod gets its own warning.
+    """
+
+    def __init__(self, warnings: list[str]) -> None:
+        self.warnings = warnings
+        self._labels: dict[object, dict[str, str]] = {}
+        self._ports: dict[object, tuple[ContainerPort, ...]] = {}
+        self._owners: dict[tuple[str, str], Owner] = {}
+        self._shapes: dict[tuple[object, ...], PodShape] = {}
+        self._by_raw: dict[tuple[object, ...], PodShape] = {}
+        self._no_labels: dict[str, str] = {}
+
+    def namespaces(self) -> set[str]:
+        return {shape.namespace for shape in self._shapes.values()}
+
+    def labels(self, raw: object, origin: Origin, obj: str, field: str) -> dict[str, str]:
+        if raw is None:
+            return self._no_labels
+        if type(raw) is not dict:
+            return _labels(raw, origin, obj, field)  # raises
+        key = tuple(raw.items())
+        try:
+            hit = self._labels.get(key)
+        except TypeError:  # an unhashable value: never a valid label
+            return _labels(raw, origin, obj, field)
+        if hit is None:
+            hit = self._labels[key] = _labels(raw, origin, obj, field)
+        return hit
+
+    def ports(self, spec: object, origin: Origin, obj: str, field: str
+              ) -> tuple[ContainerPort, ...]:
+        key = _ports_key(spec)
+        hit = None
+        if key is not None:
+            try:
+                hit = self._ports.get(key)
+            except TypeError:  # e.g. a list as a port name: the full path decides
+                key = None
+        if hit is None:
+            hit = _container_ports(spec, origin, obj, field, self.warnings)
+            if key is not None:
+                self._ports[key] = hit
+        return hit
+
+    def shape(self, namespace: str, labels: dict[str, str], ports: tuple[ContainerPort, ...],
+              owner: tuple[str, str], host_network: bool) -> PodShape:
+        # labels and ports are interned above, so their identity stands for their content (and
+        # an id cannot be reused while the shape in the dict holds the object)
+        key = (namespace, id(labels), id(ports), owner, host_network)
+        hit = self._shapes.get(key)
+        if hit is None:
+            interned = self._owners.get(owner)
+            if interned is None:
+                interned = self._owners[owner] = Owner(*owner)
+            hit = self._shapes[key] = PodShape(namespace, labels, ports, interned, host_network)
+        return hit
+
+    def pod(self, obj: Mapping[str, Any], origin: Origin) -> Pod:
+        raw_meta = obj.get("metadata")
+        meta: Mapping[str, Any] = raw_meta if type(raw_meta) is dict else {}
+        name = meta.get("name")
+        namespace = meta.get("namespace") or "default"
+        if type(name) is not str or not name or type(namespace) is not str:
+            name, namespace, _ = _meta(obj, origin, "Pod")  # raises, naming the field
+            meta = obj["metadata"]  # (or it was a mapping subclass: the full path below)
+        spec = obj.get("spec") or {}
+        owner = _owner(meta, name)
+        raw_labels = meta.get("labels")
+        ports_key = _ports_key(spec)
+        shape = None
+        key: tuple[object, ...] | None = None
+        if ports_key is not None and (raw_labels is None or type(raw_labels) is dict):
+            # ports_key is not None: spec is a dict
+            key = (namespace, tuple(raw_labels.items()) if raw_labels else None, ports_key, owner,
+                   bool(spec.get("hostNetwork")))
+            try:
+                shape = self._by_raw.get(key)
+            except TypeError:  # an unhashable field value: the full path judges it
+                key = None
+        if shape is None:
+            ref = f"Pod {namespace}/{name}"
+            shape = self.shape(namespace, self.labels(raw_labels, origin, ref, "metadata.labels"),
+                               self.ports(spec, origin, ref, "spec"), owner,
+                               bool(isinstance(spec, dict) and spec.get("hostNetwork")))
+            if key is not None:
+                self._by_raw[key] = shape
+        status = obj.get("status") or {}
+        ip = status.get("podIP") if isinstance(status, dict) else None
+        return Pod(name, shape, ip if isinstance(ip, str) and ip else None, origin)
+
+    def workload_pod(self, obj: Mapping[str, Any], kind: str, origin: Origin) -> Pod:
+        name, namespace, _ = _meta(obj, origin, kind)
+        node: object = obj.get("spec") or {}
+        field = "spec"
+        for step in WORKLOAD_TEMPLATES[kind]:
+            node = node.get(step) if isinstance(node, dict) else None
+            field += f".{step}"
+        template = node if isinstance(node, dict) else {}
+        tmeta = template.get("metadata") or {}
+        labels = self.labels(tmeta.get("labels") if isinstance(tmeta, dict) else None, origin,
+                             f"{kind} {namespace}/{name}", f"{field}.metadata.labels")
+        tspec = template.get("spec") or {}
+        ports = self.ports(tspec, origin, f"{kind} {namespace}/{name}", f"{field}.spec")
+        host_network = bool(isinstance(tspec, dict) and tspec.get("hostNetwork"))
+        return Pod(name, self.shape(namespace, labels, ports, (kind, name), host_network),
+                   origin=origin)
 
 
 # --------------------------------------------------------------------------- policies

@@ -51,15 +51,46 @@ class Owner:
 
 
 @dataclass(frozen=True, eq=False)
-class Pod:
+class PodShape:
+    """Everything evaluation reads of a pod except its name and IP.
+
+    Replicas share one shape (the loader interns it), so a cluster of many pods and few label
+    sets holds few of these and grouping pods costs a lookup per pod, not a comparison.
+    """
+
     namespace: str
-    name: str
     labels: Mapping[str, str]
     ports: tuple[ContainerPort, ...]
     owner: Owner
-    ip: str | None = None
     host_network: bool = False
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Pod:
+    name: str
+    shape: PodShape
+    ip: str | None = None
     origin: Origin | None = None
+
+    @property
+    def namespace(self) -> str:
+        return self.shape.namespace
+
+    @property
+    def labels(self) -> Mapping[str, str]:
+        return self.shape.labels
+
+    @property
+    def ports(self) -> tuple[ContainerPort, ...]:
+        return self.shape.ports
+
+    @property
+    def owner(self) -> Owner:
+        return self.shape.owner
+
+    @property
+    def host_network(self) -> bool:
+        return self.shape.host_network
 
     def resolve_named_port(self, name: str, protocol: str) -> int | None:
         """The container port called ``name`` with this protocol (rule 4: both must match)."""
