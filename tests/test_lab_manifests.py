@@ -150,7 +150,7 @@ def test_selectors_match_the_lab_workloads() -> None:
 
 
 def _referenced_manifests() -> set[str]:
-    pattern = re.compile(r"labs/manifests/[\w./-]+\.(?:yaml|patch)")
+    pattern = re.compile(r"labs/manifests/[\w./-]+\.(?:yaml|json|patch)")
     found: set[str] = set()
     for module in MODULE_FILES:
         found.update(pattern.findall(module.read_text()))
@@ -320,6 +320,9 @@ class LabWorld:
                           {"node-role.kubernetes.io/control-plane": ""}),
                  NodeInfo(w1, self.node_ips[w1]), NodeInfo(w2, self.node_ips[w2])]
         fake = FakeCluster(pods=pods, nodes=nodes, objects={"services": [], "pods": []})
+        # The Traefik chart's pod runs as 65532 with runAsNonRoot: only a capture container
+        # that is root at container level starts there.
+        fake.non_root_pods.add(("traefik", "traefik-8f"))
         fake.stream_default = _pcap(2)
         fake.on_kubectl(lambda call: True, lambda call: self._kubectl(list(call.command[1:])))
         fake.on_shell(lambda call: True, lambda call: self._shell(call.command[-1]))
@@ -437,8 +440,13 @@ class LabWorld:
                 return _ok("", 1, 'Error from server (NotFound): pods "mypod" not found')
             return _ok(self.w2 if "nodeName" in line else POD_IPS["mypod"])
         if m := re.search(r"-l (?:app|app\.kubernetes\.io/name)=(\w+) -o jsonpath=\{\.items\[0\]\."
-                          r"(status\.podIP|spec\.nodeName|spec\.containers\[0\]\.ports)\}", line):
+                          r"(status\.podIP|spec\.nodeName|spec\.containers\[0\]\.ports|"
+                          r"metadata\.name)\}", line):
             app, field = m.groups()
+            if field == "metadata.name":
+                return _ok(next(p.name for p in self.fake.pods()
+                                if app in (p.labels.get("app"),
+                                           p.labels.get("app.kubernetes.io/name"))))
             if field == "status.podIP":
                 return _ok(POD_IPS[app])
             if field == "spec.nodeName":
@@ -591,6 +599,7 @@ class LabWorld:
         context = self.cfg.kube_context or f"kind-{self.cfg.cluster_name}"
         return [
             (r"^sleep ", ""),
+            (r"^test [1-9]\d* -gt 0$", ""),  # a registered count that is not zero
             (r"ip -o link \| grep", f"7: {peer}@if2: <BROADCAST,UP> mtu 1500"),
             (r"ip route get", f"10.244.1.20 dev {via} src 10.244.1.1"),
             (r"ip route$", f"default via 172.18.0.1 dev eth0\n{routes}\n"),
@@ -738,3 +747,20 @@ def test_pause_check_fails_when_the_participant_does_nothing(
     result, events = _run_module(module, world, tmp_path)
     assert (result.status, result.step) == ("failed", pauses[0]), _failures(events)
     assert all(f["section"] == "check" for f in _failures(events)), _failures(events)
+
+
+def test_module_07_captures_inside_the_non_root_traefik_pod(tmp_path: Path) -> None:
+    """The Traefik pod capture runs in the pod itself, from a container that is root at container
+    level (the fake refuses to start any other in Traefik's non-root pod), and the line shown
+    for it is the ``--custom`` one a participant can type."""
+    world = LabWorld("kind", tmp_path / "walks", lazy=False)
+    result, events = _run_module("07-packet-walk", world, tmp_path)
+    assert result.status == "completed", _failures(events)
+    [added] = [c for c in world.fake.calls_of("add_ephemeral_container")
+               if c.pod == "traefik-8f"]
+    assert added.container == "pw-cap-hop-traefik" and added.detail["run_as_root"] is True
+    lines = [e.data["line"] for e in events if e.kind == "command"]
+    assert any(line.startswith("kubectl debug -n traefik traefik-8f -c pw-cap-hop-traefik")
+               and "--profile=netadmin --custom=labs/manifests/capture-as-root.json" in line
+               for line in lines)
+    assert "labs/manifests/capture-as-root.json" in _referenced_manifests()
