@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from packetwalk.prereqs import Probe, Requirement
+from packetwalk.process import NOT_FOUND_EXIT_CODE, run_process
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,8 @@ class RunResult:
 
 
 Runner = Callable[[Sequence[str]], RunResult]
-"""Run an argv (already resolved to an executable path); raise FileNotFoundError when it is gone."""
+"""Run an argv (already resolved to an executable path); a vanished one exits 127 (or raises
+FileNotFoundError)."""
 
 Which = Callable[[str], str | None]
 
@@ -40,21 +41,10 @@ PROBE_COMMANDS: Mapping[str, tuple[str, ...]] = {
 
 
 def subprocess_runner(timeout: float = 20.0, env: Mapping[str, str] | None = None) -> Runner:
-    """A runner over :func:`subprocess.run` that turns timeouts into a failed result."""
+    """A runner over :func:`packetwalk.process.run_process`: a timeout is a failed result."""
 
     def run(argv: Sequence[str]) -> RunResult:
-        try:
-            done = subprocess.run(
-                list(argv),
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-                env=dict(env) if env is not None else None,
-            )
-        except subprocess.TimeoutExpired:
-            return RunResult(124, "", f"`{' '.join(argv)}` did not answer within {timeout:.0f}s")
-        return RunResult(done.returncode, done.stdout, done.stderr)
+        return RunResult(*run_process(argv, timeout=timeout, env=env))
 
     return run
 
@@ -84,6 +74,8 @@ def probe_tool(name: str, runner: Runner, which: Which) -> Probe:
         result = runner((path, *argv[1:]))
     except (FileNotFoundError, PermissionError) as err:
         return Probe(name, found=False, error=str(err), path=path)
+    if result.returncode == NOT_FOUND_EXIT_CODE:  # gone between `which` and the run
+        return Probe(name, found=False, error=result.stderr.strip(), path=path)
     # Docker prints "permission denied ... docker.sock" on stderr but may still exit 0 with an
     # empty server version; an empty answer means the daemon is not usable.
     ok = result.returncode == 0 and bool(result.stdout.strip())

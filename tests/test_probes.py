@@ -115,3 +115,8 @@ def test_gke_probes_read_credentials_from_files(tmp_path: Path, present: bool) -
     found = probe_all([prereqs.ADC], runner, which_from(set()), env={}, home=tmp_path)
     assert found[prereqs.ADC.name].ok is present
     assert runner.calls == []  # never calls Google
+
+
+def test_subprocess_runner_reports_a_vanished_binary_as_missing() -> None:
+    probe = probe_tool("pulumi", probes.subprocess_runner(), lambda name: f"/nonexistent/{name}")
+    assert not probe.found and "command not found" in probe.error

@@ -32,7 +32,8 @@ ClusterFactory = Callable[[config.LabConfig], ClusterAccess]
 
 
 def _kubectl_cluster(cfg: config.LabConfig) -> ClusterAccess:
-    from packetwalk.kube.kubectl import KubectlCluster, run_process
+    from packetwalk.kube.kubectl import KubectlCluster
+    from packetwalk.process import run_process
 
     # Module commands name repo-relative files (labs/manifests/...): run them from the repo.
     run = functools.partial(run_process, cwd=str(DEPS.repo))

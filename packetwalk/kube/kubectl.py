@@ -30,13 +30,14 @@ from packetwalk.kube.access import (
     NodeInfo,
     PodInfo,
 )
-
-TIMEOUT_EXIT_CODE = 124
-"""Exit code reported when a command outlives its timeout (as coreutils ``timeout`` does)."""
+from packetwalk.process import TIMEOUT_EXIT_CODE, run_process
 
 
 class ProcessRunner(Protocol):
-    """Runs a command to completion: returns ``(exit_code, stdout, stderr)``."""
+    """Runs a command to completion: returns ``(exit_code, stdout, stderr)``.
+
+    The default is :func:`packetwalk.process.run_process`.
+    """
 
     def __call__(
         self, argv: Sequence[str], *, stdin: str | None, timeout: float
@@ -47,43 +48,11 @@ class PopenFactory(Protocol):
     def __call__(self, argv: Sequence[str]) -> subprocess.Popen[bytes]: ...
 
 
-def run_process(
-    argv: Sequence[str], *, stdin: str | None, timeout: float, cwd: str | None = None
-) -> tuple[int, str, str]:
-    """The default :class:`ProcessRunner`: ``subprocess.run`` with text output and a timeout.
-
-    ``cwd`` (bind it with ``functools.partial``) makes relative paths in commands, such as
-    ``kubectl apply -f labs/manifests/x.yaml``, independent of where invoke was started.
-    """
-    try:
-        done = subprocess.run(
-            list(argv),
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            cwd=cwd,
-        )
-    except subprocess.TimeoutExpired as expired:
-        out = _text(expired.stdout)
-        return TIMEOUT_EXIT_CODE, out, f"timed out after {timeout:g}s"
-    except FileNotFoundError:
-        return 127, "", f"{argv[0]}: command not found"
-    return done.returncode, done.stdout, done.stderr
-
-
 def popen_binary(argv: Sequence[str]) -> subprocess.Popen[bytes]:
     """The default :class:`PopenFactory`: stdout as a binary pipe, no stdin, no TTY."""
     return subprocess.Popen(
         list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-
-
-def _text(data: bytes | str | None) -> str:
-    if data is None:
-        return ""
-    return data.decode(errors="replace") if isinstance(data, bytes) else data
 
 
 class ProcessStream:
