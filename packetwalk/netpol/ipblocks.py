@@ -13,6 +13,8 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from packetwalk.netpol.ports import difference
+
 IPV4_MAX = 2**32 - 1
 Range = tuple[int, int]
 
@@ -79,26 +81,9 @@ def parse_ipblock(cidr: object, excepts: Sequence[object]) -> IPBlock:
             hole_ranges.append((int(hole.network_address), int(hole.broadcast_address)))
     ranges: tuple[Range, ...] = ()
     if net.version == 4:
-        ranges = subtract([(int(net.network_address), int(net.broadcast_address))], hole_ranges)
+        whole = ((int(net.network_address), int(net.broadcast_address)),)
+        ranges = difference(whole, tuple(sorted(hole_ranges)))
     return IPBlock(cidr, tuple(names), ranges, net.version)
-
-
-def subtract(ranges: Iterable[Range], holes: Iterable[Range]) -> tuple[Range, ...]:
-    out: list[Range] = []
-    hole_list = sorted(holes)
-    for lo, hi in sorted(ranges):
-        cur = lo
-        for hlo, hhi in hole_list:
-            if hhi < cur or hlo > hi:
-                continue
-            if hlo > cur:
-                out.append((cur, hlo - 1))
-            cur = max(cur, hhi + 1)
-            if cur > hi:
-                break
-        if cur <= hi:
-            out.append((cur, hi))
-    return tuple(out)
 
 
 def split_space(blocks: Iterable[IPBlock]) -> list[Range]:

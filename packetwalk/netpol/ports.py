@@ -69,6 +69,7 @@ def intersection(a: PortSet, b: PortSet) -> PortSet:
 
 
 def difference(a: PortSet, b: PortSet) -> PortSet:
+    """``a`` minus ``b``; both sorted by start (``b`` may overlap itself). ipBlocks use it too."""
     out: list[Interval] = []
     for lo, hi in a:
         cur = lo
