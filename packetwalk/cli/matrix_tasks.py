@@ -86,12 +86,17 @@ def load_source(manifests: Sequence[str], use_cluster: bool, stack: str) -> tupl
             f"the lab's own objects (stack {stack})")
 
 
-def _write(out: str, data: str | bytes, force: bool) -> None:
-    """Write atomically; never replace a file the user made unless --force says so."""
-    path = Path(out)
-    if path.exists() and not force:
+def _refuse_to_replace(out: str, force: bool) -> None:
+    """Never replace a file the user made unless --force says so."""
+    if Path(out).exists() and not force:
         raise InputError("exists already; pass --force to replace it", source=out,
                          location="--out")
+
+
+def _write(out: str, data: str | bytes, force: bool) -> None:
+    """Write atomically (checked again: the evaluation may have taken a while)."""
+    path = Path(out)
+    _refuse_to_replace(out, force)
     if not path.parent.exists():
         raise InputError("the folder does not exist", source=str(path.parent), location="--out")
     raw = data.encode() if isinstance(data, str) else data
@@ -175,9 +180,8 @@ def run_matrix(manifests: Sequence[str], use_cluster: bool, stack: str, fmt: str
     if fmt == "table" and out:  # a file wants a file format: take it from the suffix
         fmt = SUFFIX_FORMATS.get(Path(out).suffix.lower(), "connlist")
     explain_args = _parse_explain(explain_text) if explain_text else None
-    if out and Path(out).exists() and not force:  # fail before the work, not after
-        raise InputError("exists already; pass --force to replace it", source=out,
-                         location="--out")
+    if out:  # fail before the work, not after
+        _refuse_to_replace(out, force)
     mode = "connlist" if fmt == "connlist" else "spec"
     options = EvalOptions(mode=mode, ipblock_matches_pods=ipblock_matches_pods)
     with console.status("reading objects and evaluating policies…"):
