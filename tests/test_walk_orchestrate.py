@@ -27,11 +27,11 @@ from packetwalk.capture import analyze_folder, load_walk
 from packetwalk.errors import PacketwalkError
 from packetwalk.kube.access import CommandResult
 from packetwalk.kube.fake import Call, FakeCluster
+from packetwalk.runfolders import new_run_folder
 from packetwalk.walk.orchestrate import (
     PCAP_HEADER_BYTES,
     WalkRunner,
     gather_facts,
-    new_run_folder,
     parse_ip_link,
 )
 from packetwalk.walk.plan import WalkPlan, WalkRequest, plan_walk

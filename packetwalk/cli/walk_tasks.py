@@ -24,6 +24,7 @@ from packetwalk.cli import walk_views
 from packetwalk.config import DEFAULT_STACK, REPO_ROOT, LabConfig, load_stack_config
 from packetwalk.errors import InputError, PacketwalkError
 from packetwalk.kube.access import ClusterAccess
+from packetwalk.runfolders import new_run_folder
 from packetwalk.versions import NETSHOOT_IMAGE
 from packetwalk.walk.facts import ClusterFacts
 from packetwalk.walk.lookup import VIAS
@@ -33,7 +34,6 @@ from packetwalk.walk.orchestrate import (
     WalkRunner,
     describe_error,
     gather_facts,
-    new_run_folder,
 )
 from packetwalk.walk.plan import WalkPlan, WalkRequest, plan_walk
 from packetwalk.walk.plandata import plan_as_dict

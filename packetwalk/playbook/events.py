@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from packetwalk.runfolders import new_run_folder
+
 
 @dataclass(frozen=True)
 class Event:
@@ -79,12 +81,4 @@ def read_events(path: Path) -> Iterator[Event]:
 
 def new_run_dir(repo: Path, module: str, *, moment: datetime | None = None) -> Path:
     """A fresh ``runs/<UTC timestamp>-<module>/`` (suffixed when two runs start the same second)."""
-    stamp = (moment or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    base = repo / "runs"
-    candidate = base / f"{stamp}-{module}"
-    counter = 2
-    while candidate.exists():
-        candidate = base / f"{stamp}-{module}-{counter}"
-        counter += 1
-    candidate.mkdir(parents=True)
-    return candidate
+    return new_run_folder(repo / "runs", moment, label=module)

@@ -28,7 +28,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -261,18 +260,6 @@ def stop_command(point: CapturePoint) -> tuple[str, ...]:
 
 def debug_pod_name(node: str) -> str:
     return f"pw-node-{node}"[:63].rstrip("-.")
-
-
-def new_run_folder(out_dir: Path, now: datetime | None = None) -> Path:
-    """``<out_dir>/<UTC timestamp>``, never an existing folder."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    folder = out_dir / stamp
-    n = 2
-    while folder.exists():
-        folder = out_dir / f"{stamp}-{n}"
-        n += 1
-    folder.mkdir(parents=True)
-    return folder
 
 
 def walk_yaml(run: WalkRun) -> dict[str, Any]:
