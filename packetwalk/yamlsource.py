@@ -215,11 +215,17 @@ def build(node: yaml.Node, *, source: str) -> tuple[object, Positions, list[Prob
     return data, builder.positions, builder.problems
 
 
-def _document(node: yaml.Node, index: int, source: str) -> Document:
+def build_or_fail(node: yaml.Node, *, source: str) -> tuple[object, Positions]:
+    """:func:`build` for readers that stop at the first problem: it raises as an InputError."""
     data, positions, problems = build(node, source=source)
     if problems:
         first = problems[0]
         raise InputError(first.message, source=source, location=f"line {first.line}")
+    return data, positions
+
+
+def _document(node: yaml.Node, index: int, source: str) -> Document:
+    data, positions = build_or_fail(node, source=source)
     return Document(data=data, index=index, positions=positions)
 
 

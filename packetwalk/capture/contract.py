@@ -22,10 +22,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
-import yaml
-
 from packetwalk.capture.model import POINT_KINDS, CaptureSpec, Inventory, PointKind, WalkSpec
 from packetwalk.errors import InputError
+from packetwalk.yamlsource import Loc, Positions, build_or_fail, compose
 
 WALK_FILE = "walk.yaml"
 TOP_KEYS = ("captures", "inventory", "path")
@@ -34,46 +33,24 @@ INVENTORY_KEYS = ("pods", "nodes", "services")
 
 
 class _Doc:
-    """YAML data plus the line of every mapping key and sequence item, for error messages."""
+    """YAML data plus where each value starts (read by :mod:`packetwalk.yamlsource`)."""
 
     def __init__(self, text: str, source: str) -> None:
         self.source = source
-        self.lines: dict[tuple[object, ...], int] = {}
-        try:
-            node = yaml.compose(text)
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f"line {mark.line + 1}" if mark is not None else None
-            raise InputError(f"not valid YAML: {err}", source=source, location=where) from None
-        self.data = self._build(node, ()) if node is not None else None
-
-    def _build(self, node: yaml.Node, path: tuple[object, ...]) -> Any:
-        self.lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            result: dict[object, Any] = {}
-            for key_node, value_node in node.value:
-                key = yaml.safe_load(yaml.serialize(key_node))
-                if key in result:
-                    raise InputError(
-                        f"duplicate key {key!r}",
-                        source=self.source,
-                        location=f"line {key_node.start_mark.line + 1}",
-                    )
-                self.lines[(*path, key)] = key_node.start_mark.line + 1
-                result[key] = self._build(value_node, (*path, key))
-            return result
-        if isinstance(node, yaml.SequenceNode):
-            return [self._build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return yaml.safe_load(yaml.serialize(node))
+        (node,) = compose(text, source=source, single=True)
+        self.data: Any = None
+        self.positions = Positions(source)
+        if node is not None:
+            self.data, self.positions = build_or_fail(node, source=source)
 
     def error(
-        self, message: str, path: tuple[object, ...], choices: tuple[str, ...] | None = None
+        self, message: str, path: Loc, choices: tuple[str, ...] | None = None
     ) -> InputError:
         field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in path).replace(
             ".[", "["
         )
-        line = self.lines.get(path)
-        location = f"line {line}" if line else None
+        position = self.positions.values.get(path)
+        location = f"line {position[0]}" if position else None
         if field:
             location = f"{location}, {field}" if location else field
         return InputError(message, source=self.source, location=location, choices=choices)
@@ -126,7 +103,7 @@ def parse_walk(text: str, *, folder: Path, source: str) -> WalkSpec:
 
 
 def _no_unknown_keys(
-    doc: _Doc, mapping: Mapping[object, object], path: tuple[object, ...], allowed: tuple[str, ...]
+    doc: _Doc, mapping: Mapping[str, object], path: Loc, allowed: tuple[str, ...]
 ) -> None:
     for key in mapping:
         if key not in allowed:
@@ -134,7 +111,7 @@ def _no_unknown_keys(
 
 
 def _capture(doc: _Doc, item: object, index: int) -> CaptureSpec:
-    where: tuple[object, ...] = ("captures", index)
+    where: Loc = ("captures", index)
     if not isinstance(item, dict):
         raise doc.error("each capture must be a mapping (file, point, kind)", where)
     _no_unknown_keys(doc, item, where, CAPTURE_KEYS)
