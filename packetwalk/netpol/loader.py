@@ -364,65 +364,28 @@ class _PodReader:
     """Pods and workload templates in, :class:`Pod` out, each distinct shape validated once.
 
     A cluster has many replicas of few pod shapes, and reading every replica in full (labels
-    copied, ports validated and built) made loading the one cost that grew with pods. Labels,
-    container ports, owners and whole shapes are interned by a key of the raw fields they are
-    built from; a repeat costs a few lookups. A miss goes through the validating functions
-    above, so every error still names the file, the object and the field; input that warns
-    (or fails) is never cached, so each pod gets its own warning.
+    copied, ports validated and built) made loading the one cost that grew with pods. A live pod
+    is first looked up by a key of the raw fields its shape is built from; a repeat costs that
+    lookup. A miss goes through the validating functions above, so every error still names the
+    file, the object and the field; input that may warn or fail is never keyed, so each pod gets
+    its own warning. Shapes are interned by content, so equal pods share one either way.
     """
 
     def __init__(self, warnings: list[str]) -> None:
         self.warnings = warnings
-        self._labels: dict[object, dict[str, str]] = {}
-        self._ports: dict[object, tuple[ContainerPort, ...]] = {}
-        self._owners: dict[tuple[str, str], Owner] = {}
-        self._shapes: dict[tuple[object, ...], PodShape] = {}
         self._by_raw: dict[tuple[object, ...], PodShape] = {}
-        self._no_labels: dict[str, str] = {}
+        self._shapes: dict[tuple[object, ...], PodShape] = {}
 
     def namespaces(self) -> set[str]:
         return {shape.namespace for shape in self._shapes.values()}
 
-    def labels(self, raw: object, origin: Origin, obj: str, field: str) -> dict[str, str]:
-        if raw is None:
-            return self._no_labels
-        if type(raw) is not dict:
-            return _labels(raw, origin, obj, field)  # raises
-        key = tuple(raw.items())
-        try:
-            hit = self._labels.get(key)
-        except TypeError:  # an unhashable value: never a valid label
-            return _labels(raw, origin, obj, field)
-        if hit is None:
-            hit = self._labels[key] = _labels(raw, origin, obj, field)
-        return hit
-
-    def ports(self, spec: object, origin: Origin, obj: str, field: str
-              ) -> tuple[ContainerPort, ...]:
-        key = _ports_key(spec)
-        hit = None
-        if key is not None:
-            try:
-                hit = self._ports.get(key)
-            except TypeError:  # e.g. a list as a port name: the full path decides
-                key = None
-        if hit is None:
-            hit = _container_ports(spec, origin, obj, field, self.warnings)
-            if key is not None:
-                self._ports[key] = hit
-        return hit
-
     def shape(self, namespace: str, labels: dict[str, str], ports: tuple[ContainerPort, ...],
               owner: tuple[str, str], host_network: bool) -> PodShape:
-        # labels and ports are interned above, so their identity stands for their content (and
-        # an id cannot be reused while the shape in the dict holds the object)
-        key = (namespace, id(labels), id(ports), owner, host_network)
+        key = (namespace, tuple(sorted(labels.items())), ports, owner, host_network)
         hit = self._shapes.get(key)
         if hit is None:
-            interned = self._owners.get(owner)
-            if interned is None:
-                interned = self._owners[owner] = Owner(*owner)
-            hit = self._shapes[key] = PodShape(namespace, labels, ports, interned, host_network)
+            hit = self._shapes[key] = PodShape(namespace, labels, ports, Owner(*owner),
+                                               host_network)
         return hit
 
     def pod(self, obj: Mapping[str, Any], origin: Origin) -> Pod:
@@ -440,7 +403,8 @@ class _PodReader:
         shape = None
         key: tuple[object, ...] | None = None
         if ports_key is not None and (raw_labels is None or type(raw_labels) is dict):
-            # ports_key is not None: spec is a dict
+            # (ports_key is not None: spec is a dict) labels and ports equal to a validated
+            # pod's give the same result: label values count only if strings
             key = (namespace, tuple(raw_labels.items()) if raw_labels else None, ports_key, owner,
                    bool(spec.get("hostNetwork")))
             try:
@@ -449,8 +413,8 @@ class _PodReader:
                 key = None
         if shape is None:
             ref = f"Pod {namespace}/{name}"
-            shape = self.shape(namespace, self.labels(raw_labels, origin, ref, "metadata.labels"),
-                               self.ports(spec, origin, ref, "spec"), owner,
+            shape = self.shape(namespace, _labels(raw_labels, origin, ref, "metadata.labels"),
+                               _container_ports(spec, origin, ref, "spec", self.warnings), owner,
                                bool(isinstance(spec, dict) and spec.get("hostNetwork")))
             if key is not None:
                 self._by_raw[key] = shape
@@ -467,10 +431,11 @@ class _PodReader:
             field += f".{step}"
         template = node if isinstance(node, dict) else {}
         tmeta = template.get("metadata") or {}
-        labels = self.labels(tmeta.get("labels") if isinstance(tmeta, dict) else None, origin,
-                             f"{kind} {namespace}/{name}", f"{field}.metadata.labels")
+        labels = _labels(tmeta.get("labels") if isinstance(tmeta, dict) else None, origin,
+                         f"{kind} {namespace}/{name}", f"{field}.metadata.labels")
         tspec = template.get("spec") or {}
-        ports = self.ports(tspec, origin, f"{kind} {namespace}/{name}", f"{field}.spec")
+        ports = _container_ports(tspec, origin, f"{kind} {namespace}/{name}", f"{field}.spec",
+                                 self.warnings)
         host_network = bool(isinstance(tspec, dict) and tspec.get("hostNetwork"))
         return Pod(name, self.shape(namespace, labels, ports, (kind, name), host_network),
                    origin=origin)
