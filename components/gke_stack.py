@@ -19,18 +19,15 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import kube
 from components.gclb import GkeTraefik
 from components.gke_cluster import GkeClusterResources
 from components.gke_network import GkeNetwork
+from components.labobjects import register_objects
 from packetwalk.config import LabConfig
 from packetwalk.errors import PacketwalkError
 from packetwalk.gke import NIP_IO, GkeCluster, clusters
 from packetwalk.labobjects import lab_objects
 from packetwalk.participants import Participant
-
-WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job",
-                            "CronJob", "Pod"})
 
 
 def _suffix(cfg: LabConfig, cluster: GkeCluster) -> str:
@@ -82,24 +79,8 @@ class ClusterLabObjects(pulumi.ComponentResource):
                  provider: k8s.Provider, depends_on: Sequence[pulumi.Resource] = (),
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("packetwalk:gke:LabObjects", name, None, opts)
-        namespaces: dict[str, pulumi.Resource] = {}
-        policies: dict[str, list[pulumi.Resource]] = {}
-        rank = {"Namespace": 0, "NetworkPolicy": 1}
-        for obj in sorted(objects, key=lambda o: rank.get(str(o.get("kind")), 2)):
-            metadata = obj.get("metadata") or {}
-            namespace = str(metadata.get("namespace", ""))
-            deps = list(depends_on)
-            if namespace in namespaces:
-                deps.append(namespaces[namespace])
-            if obj.get("kind") in WORKLOAD_KINDS:
-                deps.extend(policies.get(namespace, []))
-            resource = kube.register(obj, pulumi.ResourceOptions(
-                parent=self, provider=provider, depends_on=deps),
-                name=kube.resource_name(obj) + suffix)
-            if obj.get("kind") == "Namespace":
-                namespaces[metadata["name"]] = resource
-            elif obj.get("kind") == "NetworkPolicy":
-                policies.setdefault(namespace, []).append(resource)
+        register_objects(self, objects, provider=provider, depends_on=depends_on,
+                         suffix=suffix)
         self.register_outputs({})
 
 
