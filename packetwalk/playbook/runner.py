@@ -202,12 +202,7 @@ class LabRunner:
         raw = self._raw_step(index)
         name = self._text(step.name)
         if step.when is not None and not self._truth(step.when):
-            self.emit(
-                "step_skipped",
-                index=index,
-                name=name,
-                reason=f"when: {step.when} is false on stack {self.facts.get('stack')}",
-            )
+            self._skip_step(index, name, step.when)
             return "skipped"
         self.emit(
             "step_start",
@@ -220,23 +215,31 @@ class LabRunner:
             self.ask("Enter: run this step · q: stop here")
         if not self._section(step, raw, "tasks", step.tasks, options):
             self._finish_captures()
-            self._hint(step)
-            self.emit("step_end", index=index, status="failed")
-            return "failed"
+            return self._step_failed(step, index)
         if not self._finish_captures():
-            self._hint(step)
-            self.emit("step_end", index=index, status="failed")
-            return "failed"
+            return self._step_failed(step, index)
         while step.check:
             if self._run_check(step, raw):
                 break
-            self._hint(step)
             if options.yes:
-                self.emit("step_end", index=index, status="failed")
-                return "failed"
+                return self._step_failed(step, index)
+            self._hint(step)
             self.ask("Enter: check again · q: stop here")
         self.emit("step_end", index=index, status="passed")
         return "passed"
+
+    def _step_failed(self, step: Step, index: int) -> str:
+        self._hint(step)
+        self.emit("step_end", index=index, status="failed")
+        return "failed"
+
+    def _skip_step(self, index: int, name: str, when: str | None) -> None:
+        self.emit(
+            "step_skipped",
+            index=index,
+            name=name,
+            reason=f"when: {when} is false on stack {self.facts.get('stack')}",
+        )
 
     def _check_only(self, index: int, progress: ModuleProgress) -> RunResult:
         step = self.module.steps[index]
@@ -461,12 +464,7 @@ class LabRunner:
             name = self._text(step.name)
             decided = self._maybe(step.when) if step.when is not None else True
             if decided is False:
-                self.emit(
-                    "step_skipped",
-                    index=index,
-                    name=name,
-                    reason=f"when: {step.when} is false on stack {self.facts.get('stack')}",
-                )
+                self._skip_step(index, name, step.when)
                 continue
             self.emit(
                 "step_start",
