@@ -8,6 +8,7 @@ official client in the real implementation. Tests use the in-memory fake.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
@@ -25,6 +26,19 @@ class ClusterRefused(PacketwalkError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+def api_message(error: BaseException) -> str | None:
+    """The ``message`` of a Kubernetes API error's Status body: the part that names the
+    PodSecurity level, RBAC rule or missing object a person has to deal with."""
+    body = getattr(error, "body", None)
+    if not isinstance(body, str | bytes) or not body:
+        return None
+    try:
+        message = json.loads(body).get("message")
+    except (ValueError, AttributeError):
+        return None
+    return str(message) if message else None
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from packetwalk.kube.access import (
     EphemeralContainer,
     NodeInfo,
     PodInfo,
+    api_message,
 )
 from packetwalk.process import TIMEOUT_EXIT_CODE, run_process
 
@@ -340,18 +341,9 @@ class KubectlCluster:
 def refusal(what: str, error: Exception) -> ClusterRefused:
     """A :class:`ClusterRefused` carrying the API's own message (``Status.message`` of the body),
     which names the PodSecurity level or RBAC rule a person has to change."""
-    import json
-
-    message = None
-    body = getattr(error, "body", None)
-    if isinstance(body, str | bytes) and body:
-        try:
-            message = json.loads(body).get("message")
-        except (ValueError, AttributeError):
-            message = None
     status = getattr(error, "status", None)
     code = status if isinstance(status, int) else None
-    return ClusterRefused(f"{what}: {message or _api_reason(error)}", status=code)
+    return ClusterRefused(f"{what}: {api_message(error) or _api_reason(error)}", status=code)
 
 
 def _api_reason(error: Exception) -> str:

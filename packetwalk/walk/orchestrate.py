@@ -45,6 +45,7 @@ from packetwalk.kube.access import (
     CommandResult,
     EphemeralContainer,
     StreamHandle,
+    api_message,
 )
 from packetwalk.versions import NETSHOOT_IMAGE
 from packetwalk.walk.facts import (
@@ -82,16 +83,10 @@ ACCESS_ERRORS = _access_errors()
 
 def describe_error(error: BaseException) -> str:
     """One line for a person: the API's reason and message rather than a response dump."""
-    reason, body = getattr(error, "reason", None), getattr(error, "body", None)
-    if isinstance(body, str | bytes) and body:
-        import json
-
-        try:
-            message = json.loads(body).get("message")
-        except (ValueError, AttributeError):
-            message = None
-        if message:
-            return f"{reason}: {message}" if reason else str(message)
+    message = api_message(error)
+    if message:
+        reason = getattr(error, "reason", None)
+        return f"{reason}: {message}" if reason else message
     return str(error) or type(error).__name__
 
 
