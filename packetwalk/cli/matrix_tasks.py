@@ -110,6 +110,15 @@ def _write(out: str, data: str | bytes, force: bool) -> None:
         raise
 
 
+def _text_out(console: Console, text: str, out: str, force: bool) -> None:
+    """A text result to --out, else to the terminal as rendered (the terminal must not re-wrap
+    or colour it: it is meant to be copied)."""
+    if out:
+        _write(out, text, force)
+    else:
+        console.print(text, markup=False, highlight=False, end="", soft_wrap=True)
+
+
 def _parse_explain(text: str) -> tuple[str, str, str | None]:
     parts = text.replace(",", " ").split()
     if len(parts) not in (2, 3):
@@ -197,10 +206,7 @@ def run_matrix(manifests: Sequence[str], use_cluster: bool, stack: str, fmt: str
     if explain_args is not None:
         report = netpol_explain.explain(analysis, *explain_args)
         text = netpol_explain.render_text(report)
-        if out:
-            _write(out, text, force)
-        else:
-            console.print(text, markup=False, highlight=False, end="", soft_wrap=True)
+        _text_out(console, text, out, force)
         return
 
     if other is not None:
@@ -216,10 +222,7 @@ def run_matrix(manifests: Sequence[str], use_cluster: bool, stack: str, fmt: str
             raise InputError(f"--diff supports formats table, connlist, json, csv, md; not {fmt}",
                              location="--format")
         text = netpol_diff.render(lines, diff_fmt)
-        if out:
-            _write(out, text, force)
-        else:
-            console.print(text, markup=False, highlight=False, end="", soft_wrap=True)
+        _text_out(console, text, out, force)
         return
 
     rendered = _render(analysis, fmt, title)
