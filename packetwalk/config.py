@@ -13,14 +13,13 @@ valid values, because a workshop participant must be able to fix it without read
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from packetwalk.errors import InputError
+from packetwalk.errors import InputError, did_you_mean
 from packetwalk.yamlsource import load_document
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -178,7 +177,7 @@ class _Reader:
         value = self.string(key, default)
         assert value is not None
         if value not in choices:
-            hint = _did_you_mean(value, choices)
+            hint = did_you_mean(value, choices)
             raise self.fail(key, f"{value!r} is not {what}{hint}", choices)
         return value
 
@@ -219,11 +218,6 @@ def _show(value: object) -> str:
     return f"{kind} {value!r}" if kind not in ("list", "mapping") else kind
 
 
-def _did_you_mean(value: str, choices: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 # --- keys ----------------------------------------------------------------------------------------
 
 _COMMON_KEYS = (
@@ -254,7 +248,7 @@ def _check_keys(reader: _Reader) -> None:
             if key.lower() in lowered:
                 hint = f"; did you mean {lowered[key.lower()]!r}?"
             else:
-                hint = _did_you_mean(key, KNOWN_KEYS)
+                hint = did_you_mean(key, KNOWN_KEYS)
             raise reader.fail(key, f"unknown setting{hint}", KNOWN_KEYS)
 
 
@@ -508,7 +502,7 @@ def load_stack_config(stack: str, stacks_dir: Path = STACKS_DIR) -> LabConfig:
     source = _display(path)
     if not path.is_file():
         known = stack_names(stacks_dir)
-        hint = _did_you_mean(stack, known)
+        hint = did_you_mean(stack, known)
         raise InputError(f"no stack {stack!r}: {source} does not exist{hint}",
                          choices=known or None)
     document = load_document(path.read_text(encoding="utf-8"), source=source)
@@ -517,7 +511,7 @@ def load_stack_config(stack: str, stacks_dir: Path = STACKS_DIR) -> LabConfig:
                          location=f"line {document.start_line}")
     for key in document.data:
         if key not in STACK_FILE_KEYS:
-            hint = _did_you_mean(str(key), STACK_FILE_KEYS)
+            hint = did_you_mean(str(key), STACK_FILE_KEYS)
             raise InputError(f"unknown top-level key {key!r} in a stack file{hint}",
                              source=source, location=f"line {document.line((str(key),))}",
                              choices=STACK_FILE_KEYS)

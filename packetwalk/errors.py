@@ -6,7 +6,14 @@ these (or a subclass) for problems a user can fix, and lets programming errors p
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
+
+
+def did_you_mean(value: str, choices: Iterable[str], *, sep: str = "; ") -> str:
+    """``; did you mean 'x'?`` naming the closest choice (difflib's ratio), or "" when none is."""
+    close = difflib.get_close_matches(value, list(choices), n=1)
+    return f"{sep}did you mean {close[0]!r}?" if close else ""
 
 
 class PacketwalkError(Exception):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from packetwalk.errors import InputError
+from packetwalk.errors import InputError, did_you_mean
 from packetwalk.intents.model import (
     API_VERSIONS,
     SUPPORTED_TARGETS,
@@ -56,8 +55,7 @@ class _Doc:
             raise self.fail(path, f"expected a mapping, got {type(value).__name__}")
         for key in value:
             if key not in allowed:
-                close = difflib.get_close_matches(str(key), list(allowed), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
+                hint = did_you_mean(str(key), allowed)
                 raise self.fail((*path, str(key)), f"unknown field {key!r}{hint}", allowed)
         for key in required:
             if key not in value:

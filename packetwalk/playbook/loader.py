@@ -8,7 +8,6 @@ loader collects every problem of a file at once and maps pydantic error paths su
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from collections.abc import Iterable, Sequence
@@ -18,7 +17,7 @@ from typing import Any
 
 import pydantic
 
-from packetwalk.errors import InputError
+from packetwalk.errors import InputError, did_you_mean
 from packetwalk.playbook.model import Module, check_problems
 from packetwalk.yamlsource import Loc, Positions, Problem, YAMLSyntaxError, build, compose
 
@@ -159,10 +158,7 @@ def _message(item: Any, loc: Loc) -> str:
     given = item.get("input")
     if kind == "extra_forbidden":
         valid = _valid_keys(loc[:-1])
-        hint = difflib.get_close_matches(str(key), valid, n=1)
-        text = f"unknown key {key!r}"
-        if hint:
-            text += f", did you mean {hint[0]!r}?"
+        text = f"unknown key {key!r}" + did_you_mean(str(key), valid, sep=", ")
         if valid:
             text += f" (valid: {', '.join(valid)})"
         return text

@@ -9,7 +9,6 @@ reports each problem at its FILE:LINE:COL.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from packetwalk import config
+from packetwalk.errors import did_you_mean
 from packetwalk.playbook import templating
 from packetwalk.playbook.expect import json_path
 from packetwalk.playbook.loader import LoadedModule, Loc, PlaybookError, Problem, load_module
@@ -47,8 +47,7 @@ def requires_problems(loaded: LoadedModule) -> list[Problem]:
         values: list[str] | None = getattr(loaded.module.requires, key)
         for index, value in enumerate(values or []):
             if value not in choices:
-                hint = difflib.get_close_matches(value, choices, n=1)
-                extra = f", did you mean {hint[0]!r}?" if hint else ""
+                extra = did_you_mean(value, choices, sep=", ")
                 problems.append(
                     loaded.positions.problem(
                         ("requires", key, index),
@@ -82,8 +81,7 @@ class _Walk:
                     f" skipped on this stack, registers it) in {text!r}",
                 )
                 continue
-            hint = difflib.get_close_matches(name, list(self.context), n=1)
-            extra = f", did you mean {hint[0]!r}?" if hint else ""
+            extra = did_you_mean(name, self.context, sep=", ")
             self.problem(loc, f"{name!r} is undefined{extra} in {text!r}")
         return ok
 
