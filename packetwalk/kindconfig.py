@@ -49,13 +49,18 @@ def control_plane_node(cfg: LabConfig) -> str:
     return f"{cfg.cluster_name}-control-plane"
 
 
+def kind_node_names(cluster_name: str, workers: int) -> list[str]:
+    """kind's node container names, control plane first: ``<name>-control-plane``,
+    ``<name>-worker``, ``<name>-worker2``..."""
+    names = [f"{cluster_name}-control-plane"]
+    names += [f"{cluster_name}-worker{'' if index == 1 else index}"
+              for index in range(1, workers + 1)]
+    return names
+
+
 def node_names(cfg: LabConfig) -> list[str]:
-    """Every node kind will create, control plane first (``<name>-worker``, ``-worker2``...)."""
-    workers = [
-        f"{cfg.cluster_name}-worker{'' if index == 1 else index}"
-        for index in range(1, cfg.workers + 1)
-    ]
-    return [control_plane_node(cfg), *workers]
+    """Every node kind will create for the stack, control plane first."""
+    return kind_node_names(cfg.cluster_name, cfg.workers)
 
 
 def kind_cluster_config(cfg: LabConfig, *, cni_plugins_dir: str | None = None) -> dict[str, object]:

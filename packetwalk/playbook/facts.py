@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from packetwalk.config import LabConfig
+from packetwalk.kindconfig import kind_context, node_names
 from packetwalk.kube.access import ClusterAccess, PodInfo
 from packetwalk.playbook.templating import Unknown
 
@@ -40,19 +41,12 @@ FACT_DOCS: Mapping[str, str] = {
 }
 
 
-def kind_node_names(cluster_name: str, workers: int) -> list[str]:
-    """kind's node container names: ``-control-plane``, ``-worker``, ``-worker2``, ..."""
-    names = [f"{cluster_name}-control-plane"]
-    names += [f"{cluster_name}-worker" + (str(i) if i > 1 else "") for i in range(1, workers + 1)]
-    return names
-
-
 def kube_context(cfg: LabConfig) -> str | None:
     """The context the lab's cluster is reached with; None means the current context."""
     if cfg.kube_context:
         return cfg.kube_context
     if cfg.platform == "kind" and not cfg.kubeconfig:
-        return f"kind-{cfg.cluster_name}"
+        return kind_context(cfg)
     return None
 
 
@@ -72,7 +66,7 @@ def static_facts(cfg: LabConfig) -> dict[str, Any]:
         "app_namespace": cfg.app_namespace,
     }
     if cfg.platform == "kind":
-        names = kind_node_names(cfg.cluster_name, cfg.workers)
+        names = node_names(cfg)
         facts.update(nodes=names, control_plane=names[0], workers=names[1:])
     else:
         facts.update(
