@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from packetwalk.config import LabConfig
-from packetwalk.kindconfig import kind_node_names
+from packetwalk.kindconfig import kind_node_names, kube_context
 from packetwalk.kube.access import NodeInfo, PodInfo
 from packetwalk.kube.fake import FakeCluster
 from packetwalk.playbook.facts import (
     cluster_facts,
-    kube_context,
     offline_facts,
     services_fact,
     static_facts,

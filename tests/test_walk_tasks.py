@@ -172,3 +172,16 @@ def test_unreachable_cluster_is_a_clear_error(deps: walk_tasks.Deps) -> None:
     message = str(exit_.value.message)
     assert message.startswith("cannot read the cluster of stack 'kind': Invalid kube-config file")
     assert "invoke status" in message
+
+
+def test_the_walk_reaches_the_cluster_the_stack_config_names() -> None:
+    from packetwalk.cli.walk_tasks import _kubectl_cluster
+    from packetwalk.config import LabConfig
+
+    made_elsewhere = LabConfig(stack="ci", kubeconfig="/tmp/ci.kubeconfig", kube_context="kind-ci")
+    access: Any = _kubectl_cluster(made_elsewhere, None)
+    assert (access._context, access._kubeconfig) == ("kind-ci", "/tmp/ci.kubeconfig")
+    access = _kubectl_cluster(LabConfig(stack="kind", cluster_name="pw"), None)
+    assert (access._context, access._kubeconfig) == ("kind-pw", None)
+    access = _kubectl_cluster(LabConfig(stack="kind", cluster_name="pw"), "other")
+    assert access._context == "other"

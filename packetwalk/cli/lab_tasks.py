@@ -20,10 +20,11 @@ from invoke.tasks import task
 from packetwalk import config
 from packetwalk.cli import lab_views
 from packetwalk.errors import PacketwalkError
+from packetwalk.kindconfig import kube_context
 from packetwalk.kube.access import ClusterAccess
 from packetwalk.playbook import catalog, validate
 from packetwalk.playbook.events import Emitter, EventLog, new_run_dir
-from packetwalk.playbook.facts import cluster_facts, kube_context, offline_facts, static_facts
+from packetwalk.playbook.facts import cluster_facts, offline_facts, static_facts
 from packetwalk.playbook.loader import LoadedModule, PlaybookError, load_module
 from packetwalk.playbook.progress import ModuleProgress, ProgressStore
 from packetwalk.playbook.runner import LabRunner, RunOptions, refusal

@@ -48,12 +48,10 @@ ClusterFactory = Callable[[LabConfig, str | None], ClusterAccess]
 
 
 def _kubectl_cluster(cfg: LabConfig, context: str | None) -> ClusterAccess:
-    from packetwalk.kindconfig import kind_context
+    from packetwalk.kindconfig import kube_context
     from packetwalk.kube.kubectl import KubectlCluster
 
-    if context is None and cfg.is_kind:
-        context = kind_context(cfg)
-    return KubectlCluster(context=context)
+    return KubectlCluster(context=context or kube_context(cfg), kubeconfig=cfg.kubeconfig)
 
 
 @dataclass

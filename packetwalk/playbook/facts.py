@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from packetwalk.config import LabConfig
-from packetwalk.kindconfig import kind_context, node_names
+from packetwalk.kindconfig import kube_context, node_names
 from packetwalk.kube.access import ClusterAccess, PodInfo
 from packetwalk.playbook.templating import Unknown
 
@@ -39,15 +39,6 @@ FACT_DOCS: Mapping[str, str] = {
     "app_pods": "app label -> first pod {name, ip, node} in the app namespace (cluster)",
     "services": "namespace -> name -> {cluster_ip, type, ports, external_ip} (cluster)",
 }
-
-
-def kube_context(cfg: LabConfig) -> str | None:
-    """The context the lab's cluster is reached with; None means the current context."""
-    if cfg.kube_context:
-        return cfg.kube_context
-    if cfg.platform == "kind" and not cfg.kubeconfig:
-        return kind_context(cfg)
-    return None
 
 
 def static_facts(cfg: LabConfig) -> dict[str, Any]:
