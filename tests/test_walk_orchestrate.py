@@ -675,25 +675,29 @@ def test_local_tcpdump_streams_a_live_pcap_and_stops_cleanly(tmp_path: Path) -> 
 
     if os.geteuid() != 0 or shutil.which("tcpdump") is None:
         pytest.skip("needs root and tcpdump")
+    import socket
+
     from packetwalk.walk.orchestrate import CountingSink, LocalTcpdump
 
+    with socket.socket() as probe:  # a free port: parallel runs must not share the server
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     server = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
-                               "18765"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         point = next(p for p in plan_walk(WalkRequest(via="nodeport"),
                                           facts_from_objects(lab_objects())).points
                      if p.kind == "host")
-        command = [*point.tcpdump_command()[:-1], "tcp port 18765"]
+        command = [*point.tcpdump_command()[:-1], f"tcp port {port}"]
         sink = CountingSink(tmp_path / "host.pcap")
         capture = LocalTcpdump()
         handle = capture.start(command, sink)
-        for _ in range(100):  # the pcap header arrives once the capture is open
-            if sink.count >= PCAP_HEADER_BYTES:
-                break
+        deadline = time.monotonic() + 30  # the pcap header arrives once the capture is open
+        while sink.count < PCAP_HEADER_BYTES and time.monotonic() < deadline:
             time.sleep(0.05)
         assert sink.count == PCAP_HEADER_BYTES
         for _ in range(50):
-            done = subprocess.run(["curl", "-s", "-o", "/dev/null", "http://127.0.0.1:18765/"],
+            done = subprocess.run(["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}/"],
                                   check=False)
             if done.returncode == 0:
                 break
