@@ -39,11 +39,9 @@ from packetwalk.errors import PacketwalkError
 from packetwalk.kube.access import (
     DEBUG_CONTAINER,
     DEBUG_NAMESPACE,
-    IDLE_COMMAND,
     ClusterAccess,
     ClusterRefused,
     CommandResult,
-    EphemeralContainer,
     StreamHandle,
     api_message,
 )
@@ -59,7 +57,7 @@ from packetwalk.walk.facts import (
     service_from_object,
 )
 from packetwalk.walk.plan import CapturePoint, WalkPlan
-from packetwalk.walk.plandata import plan_as_dict
+from packetwalk.walk.plandata import capture_container, plan_as_dict
 
 
 def _access_errors() -> tuple[type[BaseException], ...]:
@@ -411,12 +409,8 @@ class WalkRunner:
             if point.kind == "pod":
                 assert point.namespace and point.pod
                 show(result, f"attaching {point.container} to {point.pod}")
-                # Root in the container itself: Traefik's pod says runAsNonRoot and runs as
-                # 65532, where NET_ADMIN/NET_RAW would not take effect for tcpdump.
-                spec = EphemeralContainer(name=point.container, image=self.image,
-                                          command=IDLE_COMMAND,
-                                          target_container=point.target_container,
-                                          run_as_root=True)
+                # The same spec the shown `kubectl debug` line is derived from.
+                spec = capture_container(point, self.image)
                 try:
                     result.reused = not self.access.add_ephemeral_container(
                         point.namespace, point.pod, spec)
