@@ -67,6 +67,8 @@ class PodShape:
 
 @dataclass(frozen=True, eq=False, slots=True)
 class Pod:
+    """A pod (or a workload manifest's one pod): what is its own, plus its shared shape."""
+
     name: str
     shape: PodShape
     ip: str | None = None
