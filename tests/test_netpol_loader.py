@@ -245,3 +245,11 @@ def test_unhashable_port_fields_take_the_full_path() -> None:
     cluster = cluster_from_objects([_replica("web-1", extra={"name": ["x"]}),
                                     _replica("web-2", extra={"name": ["x"]})], source="mem")
     assert [p.ports[0].name for p in cluster.pods] == [None, None]
+
+
+def test_a_pod_status_that_is_not_a_mapping_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "pods.yaml"
+    bad.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default}\n"
+                   "spec: {containers: [{name: c, image: x}]}\nstatus: running\n")
+    with pytest.raises(InputError, match=r"pods\.yaml.*Pod p.*status.*mapping"):
+        load_cluster([bad])

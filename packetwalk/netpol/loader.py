@@ -193,6 +193,10 @@ def build_cluster(docs: Iterable[Document]) -> Cluster:
                 raise _err(origin, f"Namespace {ns.name}", "metadata.name",
                            f"a second Namespace named {ns.name!r} (first in {_where(first)})")
             cluster.namespaces[ns.name] = ns
+        elif kind == "Pod" and not isinstance(obj.get("status") or {}, dict):
+            name = (obj.get("metadata") or {}).get("name", "?")
+            raise _err(origin, f"Pod {name}", "status",
+                       f"must be a mapping, not {type(obj['status']).__name__}")
         elif kind == "Pod" and (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             # a finished pod has no network endpoint any more (live clusters keep Job pods)
             cluster.skipped_kinds["Pod (finished)"] = cluster.skipped_kinds.get("Pod (finished)",
