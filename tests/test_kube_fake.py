@@ -162,3 +162,28 @@ def test_stream_writes_canned_payload() -> None:
     assert handle.stop() == 0
     assert sink.getvalue() == b"\xd4\xc3\xb2\xa1binary\r\n"
     assert fake.calls_of("stream")[0].container == "pw-cap-x"
+
+
+def test_port_forwards_are_book_kept_while_open() -> None:
+    fake = cluster()
+    with fake.port_forward("vote", "vote-1", 80) as first:
+        second = fake.port_forward("vote", "redis-1", 6379, local_port=16379)
+        assert (first.local_port, second.local_port) == (40000, 16379)
+        found = fake.forwarded(40000)
+        assert found is not None and (found.pod, found.remote_port) == ("vote-1", 80)
+        with pytest.raises(PacketwalkError, match=r"127\.0\.0\.1:16379: address in use"):
+            fake.port_forward("vote", "vote-1", 80, local_port=16379)
+        second.close()
+        assert fake.forwarded(16379) is None
+    assert fake.forwarded(40000) is None and first.closed
+    assert [c.detail["remote_port"] for c in fake.calls_of("port_forward")] == [80, 6379, 80]
+
+
+def test_port_forward_to_a_missing_or_pending_pod_fails() -> None:
+    fake = cluster()
+    with pytest.raises(ClusterRefused, match='pods "nope" not found'):
+        fake.port_forward("vote", "nope", 80)
+    fake.add_pod(PodInfo("vote", "new-1", None, None, {}, ("c",), phase="Pending"))
+    with pytest.raises(PacketwalkError, match="it is Pending"):
+        fake.port_forward("vote", "new-1", 80)
+    assert fake.port_forwards == {}

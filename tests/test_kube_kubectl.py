@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from types import SimpleNamespace as NS
 from typing import Any
@@ -16,7 +18,13 @@ from kubernetes.client.exceptions import ApiException
 from packetwalk.errors import PacketwalkError
 from packetwalk.kube import specs
 from packetwalk.kube.access import ClusterRefused, EphemeralContainer
-from packetwalk.kube.kubectl import KubectlCluster, container_state, node_info, pod_info
+from packetwalk.kube.kubectl import (
+    KubectlCluster,
+    PortForwardRelay,
+    container_state,
+    node_info,
+    pod_info,
+)
 
 
 class Runner:
@@ -397,3 +405,168 @@ def test_default_runner_runs_in_the_given_folder(tmp_path: Any) -> None:
 
     code, out, _ = run_process(["pwd"], stdin=None, timeout=5, cwd=str(tmp_path))
     assert (code, out.strip()) == (0, str(tmp_path))
+
+
+# -- port-forward: the relay against our seam, the client's PortForward object -------------------
+
+
+class EchoForward:
+    """Stands in for ``kubernetes.stream.ws_client.PortForward``: ``.socket(port)`` is one end of
+    a socketpair whose other end a thread serves as the pod would (it answers in upper case)."""
+
+    def __init__(self, port: int, *, refused: str | None = None) -> None:
+        self.port = port
+        self.refused = refused
+        self.closed = False
+        self._ours, theirs = socket.socketpair()
+        threading.Thread(target=self._pod, args=(theirs,), daemon=True).start()
+
+    @staticmethod
+    def _pod(conn: socket.socket) -> None:
+        with conn:
+            while data := conn.recv(65536):
+                conn.sendall(data.upper())
+
+    def socket(self, port: int) -> socket.socket:
+        assert port == self.port
+        return self._ours
+
+    def error(self, port: int) -> str | None:
+        return self.refused
+
+    def close(self) -> None:
+        self.closed = True
+        self._ours.close()
+
+
+class Streams:
+    """The injected ``portforward`` function: records its calls, one EchoForward per call."""
+
+    def __init__(self, *, refused: str | None = None, fail: Exception | None = None) -> None:
+        self.calls: list[tuple[Any, str, str, str]] = []
+        self.opened: list[EchoForward] = []
+        self.refused = refused
+        self.fail = fail
+
+    def __call__(self, method: Any, name: str, namespace: str, *, ports: str) -> EchoForward:
+        self.calls.append((method, name, namespace, ports))
+        if self.fail is not None:
+            raise self.fail
+        forward = EchoForward(int(ports), refused=self.refused)
+        self.opened.append(forward)
+        return forward
+
+
+def forwarding_cluster(streams: Streams, pod: Any = None) -> tuple[KubectlCluster, CoreApi]:
+    core = CoreApi(pod if pod is not None else v1pod())
+    core.connect_get_namespaced_pod_portforward = "connect-method"  # type: ignore[attr-defined]
+    return KubectlCluster(core_api=core, portforward=streams), core
+
+
+def exchange(port: int, payload: bytes) -> bytes:
+    """Send ``payload`` (from a thread, so a large one cannot dead-lock), then EOF; read it all."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+
+        def send() -> None:
+            try:
+                conn.sendall(payload)
+                conn.shutdown(socket.SHUT_WR)
+            except OSError:  # the relay closed first (a failed stream): the reads tell
+                pass
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+        sender.join(5)
+        return b"".join(chunks)
+
+
+def relay_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("port-forward ")]
+
+
+def test_port_forward_relays_bytes_both_ways_one_stream_per_connection() -> None:
+    streams = Streams()
+    cluster, _ = forwarding_cluster(streams)
+    big = bytes(range(97, 123)) * 40_000  # ~1 MB: more than any socket buffer holds
+    with cluster.port_forward("vote", "vote-1", 80) as forward:
+        port = forward.local_port
+        assert port > 0
+        assert exchange(port, b"get / http/1.1\r\n") == b"GET / HTTP/1.1\r\n"
+        assert exchange(port, big) == big.upper()
+    assert streams.calls == [("connect-method", "vote-1", "vote", "80")] * 2
+    assert all(stream.closed for stream in streams.opened)
+    assert not relay_threads()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2)
+    socket.create_server(("127.0.0.1", port)).close()  # the port is free again
+
+
+def test_port_forward_close_ends_open_connections_and_is_idempotent() -> None:
+    streams = Streams()
+    cluster, _ = forwarding_cluster(streams)
+    forward = cluster.port_forward("vote", "vote-1", 8080)
+    conn = socket.create_connection(("127.0.0.1", forward.local_port), timeout=5)
+    conn.sendall(b"ping")
+    assert conn.recv(4) == b"PING"
+    forward.close()
+    forward.close()
+    assert conn.recv(10) == b""  # the relay closed its end
+    conn.close()
+    assert streams.opened[0].closed and not relay_threads()
+
+
+def test_port_forward_on_a_chosen_local_port_and_when_it_is_taken() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        busy = taken.getsockname()[1]
+        cluster, _ = forwarding_cluster(Streams())
+        with pytest.raises(PacketwalkError, match=f"cannot listen on 127.0.0.1:{busy}"):
+            cluster.port_forward("vote", "vote-1", 80, local_port=busy)
+    with cluster.port_forward("vote", "vote-1", 80, local_port=busy) as forward:
+        assert forward.local_port == busy
+        assert exchange(busy, b"x") == b"X"
+
+
+def test_port_forward_refuses_missing_and_not_running_pods() -> None:
+    streams = Streams()
+    cluster, core = forwarding_cluster(streams)
+    core.pod = None
+    with pytest.raises(ClusterRefused, match="cannot forward to pod vote/vote-1"):
+        cluster.port_forward("vote", "vote-1", 80)
+    pending = v1pod()
+    pending.status.phase = "Pending"
+    core.pod = pending
+    with pytest.raises(PacketwalkError, match="it is Pending"):
+        cluster.port_forward("vote", "vote-1", 80)
+    with pytest.raises(PacketwalkError, match="1-65535"):
+        cluster.port_forward("vote", "vote-1", 0)
+    assert streams.calls == []
+
+
+def test_port_forward_stream_failures_close_the_connection_and_are_kept() -> None:
+    refused = "an error occurred forwarding 40000 -> 81: connection refused"
+    cluster, _ = forwarding_cluster(Streams(refused=refused))
+    with cluster.port_forward("vote", "vote-1", 81) as forward:
+        exchange(forward.local_port, b"hi")
+    assert forward.errors == [refused]  # type: ignore[attr-defined]
+    failing = Streams(fail=ApiException(status=403, reason="Forbidden"))
+    cluster, _ = forwarding_cluster(failing)
+    with cluster.port_forward("vote", "vote-1", 80) as forward:
+        assert exchange(forward.local_port, b"") == b""  # closed, nothing relayed
+    assert forward.errors == [  # type: ignore[attr-defined]
+        "cannot open a stream to pod vote/vote-1 port 80: 403 Forbidden"
+    ]
+
+
+def test_port_forward_relays_a_bounded_number_of_connections() -> None:
+    streams = Streams()
+    relay = PortForwardRelay(lambda: streams(None, "p", "ns", ports="80"), 80, max_connections=1)
+    with relay, socket.create_connection(("127.0.0.1", relay.local_port), timeout=5) as first:
+        first.sendall(b"a")
+        assert first.recv(1) == b"A"
+        with socket.create_connection(("127.0.0.1", relay.local_port), timeout=5) as second:
+            assert second.recv(1) == b""  # closed at once, not queued
+        assert first.sendall(b"b") is None and first.recv(1) == b"B"
+    assert relay.connections == 1 and "more than the allowed" in relay.errors[0]

@@ -294,6 +294,8 @@ class LabWorld:
         self.whoami_replicas, self.vote_replicas = 2, 1
         self.etp_local = self.whoami_ingress = self.mypod = False
         self.last_walk_via = ""
+        self.vote_listening = True
+        """False: gunicorn is down, so a port-forward reaches the pod but nothing answers."""
         self.fake = self._cluster()
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -652,6 +654,8 @@ class LabWorld:
         ]
 
     def _curl(self, command: str) -> CommandResult:
+        if m := re.search(r"http://127\.0\.0\.1:(\d+)/", command):
+            return self._forwarded_curl(command, int(m.group(1)))
         if "whoami.localhost" in command:
             if not self.whoami_ingress:
                 return _ok("404 page not found\n")
@@ -667,6 +671,16 @@ class LabWorld:
             seen = HOST if self.etp_local else "172.18.0.3"
             return _ok(f"Hostname: whoami-1\nRemoteAddr: {seen}:4444\n")
         return _ok("200\n")
+
+    def _forwarded_curl(self, command: str, port: int) -> CommandResult:
+        """curl through a port-forward: only while it is open, answered by the pod behind it."""
+        forward = self.fake.forwarded(port)
+        if forward is None:
+            return _ok("", 7, f"curl: (7) Failed to connect to 127.0.0.1 port {port}")
+        code = "http_code" in command
+        if forward.pod != "vote-7d" or forward.remote_port != 80 or not self.vote_listening:
+            return _ok("000\n" if code else "", 52, "curl: (52) Empty reply from server")
+        return _ok("200\n" if code else f"          Processed by container ID {forward.pod}\n")
 
     def _matrix(self, *, cluster: bool) -> str:
         flows = sorted(APP_FLOWS | ({("result", "redis")} if self.result_calls_redis else set()))
@@ -694,10 +708,12 @@ KIND_STACKS = KIND_STACK_NAMES
 """The world is a kind lab (docker exec into node containers); the modules require kind too."""
 
 
-def _run_module(module: str, world: LabWorld, tmp_path: Path) -> tuple[RunResult, list[Event]]:
+def _run_module(
+    module: str, world: LabWorld, tmp_path: Path, options: RunOptions | None = None
+) -> tuple[RunResult, list[Event]]:
     events: list[Event] = []
     run_dir = tmp_path / "runs" / module
-    run_dir.mkdir(parents=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
     runner = LabRunner(
         load_module(LABS / f"{module}.yaml"),
         cluster_facts(world.cfg, world.fake),
@@ -708,7 +724,7 @@ def _run_module(module: str, world: LabWorld, tmp_path: Path) -> tuple[RunResult
         ask=lambda prompt: "",
         sleep=lambda seconds: None,
     )
-    return runner.run(RunOptions(yes=True)), events
+    return runner.run(options or RunOptions(yes=True)), events
 
 
 def _failures(events: list[Event]) -> list[dict[str, Any]]:
@@ -764,3 +780,30 @@ def test_module_07_captures_inside_the_non_root_traefik_pod(tmp_path: Path) -> N
                and "--profile=netadmin --custom=labs/manifests/capture-as-root.json" in line
                for line in lines)
     assert "labs/manifests/capture-as-root.json" in _referenced_manifests()
+
+
+def test_module_02_port_forward_reaches_the_vote_pod_and_its_check_can_fail(
+    tmp_path: Path,
+) -> None:
+    """The forward goes to port 80 of a vote pod (not the Service's 8080), stays open for its
+    step's tasks and check, is closed afterwards, and its check fails when the pod does not
+    answer (``--check`` opens the step's forward again)."""
+    world = LabWorld("kind", tmp_path / "walks", lazy=False)
+    result, events = _run_module("02-services", world, tmp_path)
+    assert result.status == "completed", _failures(events)
+    [call] = world.fake.calls_of("port_forward")
+    assert (call.namespace, call.pod, call.detail["remote_port"]) == ("vote", "vote-7d", 80)
+    assert world.fake.port_forwards == {}
+    lines = [e.data["line"] for e in events if e.kind == "command"]
+    assert "kubectl port-forward -n vote pod/vote-7d :80" in lines
+    module = load_module(LABS / "02-services.yaml").module
+    [step] = [i for i, s in enumerate(module.steps) if any(t.port_forward for t in s.tasks)]
+    check = RunOptions(check=True, step=step + 1)
+    assert _run_module("02-services", world, tmp_path, check)[0].status == "checked"
+    world.vote_listening = False
+    result, events = _run_module("02-services", world, tmp_path, check)
+    assert result.status == "check_failed"
+    [failure] = _failures(events)
+    assert failure["section"] == "check" and world.fake.port_forwards == {}
+    yes, events = _run_module("02-services", world, tmp_path, RunOptions(yes=True, step=step + 1))
+    assert (yes.status, yes.step) == ("failed", step), _failures(events)

@@ -283,6 +283,11 @@ def _pod_refs(task: Task) -> list[dict[str, Any]]:
             refs.append(
                 {"namespace": target.namespace, "name": target.name, "selector": target.selector}
             )
+    if task.port_forward is not None:
+        forward = task.port_forward
+        refs.append(
+            {"namespace": forward.namespace, "name": forward.pod, "selector": forward.selector}
+        )
     if task.capture is not None and task.capture.pod is not None:
         pod = task.capture.pod
         refs.append(

@@ -35,8 +35,8 @@ def test_typo_yes_and_wrong_type_point_at_their_lines() -> None:
     found = problems(path)
     assert found == [
         f"{path}:6:9: unknown key 'kubctl', did you mean 'kubectl'? (valid: name, kubectl, shell,"
-        " exec, capture, probe, wait, pause, register, when, until, retries, delay, expect,"
-        " ignore_errors, tags, timeout)",
+        " exec, capture, probe, wait, pause, port_forward, register, when, until, retries, delay,"
+        " expect, ignore_errors, tags, timeout)",
         f"{path}:8:24: ignore_errors: 'yes' is not a boolean here: write true or false",
         f"{path}:9:62: timeout: expected an integer or a {{{{ template }}}}, got 'soon'",
     ]
@@ -85,6 +85,30 @@ def test_checks_must_be_able_to_fail() -> None:
         ("  - name: s\n    tasks:\n      - shell: a\n        shell: b\n", "7:9: duplicate key"),
         ("  - name: s\n    tasks:\n      - shell: [a\n", "YAML syntax error"),
         ("  - name: s\n    tasks:\n      - shell: a\n        retries: true\n", "the boolean"),
+        (
+            "  - name: s\n    tasks:\n      - port_forward: {namespace: a, port: 80}\n"
+            "        register: pf\n",
+            "give exactly one of pod or selector",
+        ),
+        (
+            "  - name: s\n    tasks:\n      - port_forward: {namespace: a, pod: p, port: 70000}\n"
+            "        register: pf\n",
+            "port must be 1-65535, not 70000",
+        ),
+        (
+            "  - name: s\n    tasks:\n      - port_forward: {namespace: a, pod: p, port: 80}\n",
+            "needs register: NAME, so later tasks can use {{ NAME.local_port }}",
+        ),
+        (
+            "  - name: s\n    tasks: [{shell: a}]\n    check:\n"
+            "      - port_forward: {namespace: a, pod: p, port: 80, local_port: 8080}\n",
+            "a check cannot be a port_forward task",
+        ),
+        (
+            "  - name: s\n    tasks:\n      - port_forward: {namespace: a, pod: p, port: 80,"
+            " local_port: 8080, bind: x}\n",
+            "unknown key 'bind'",
+        ),
     ],
 )
 def test_model_errors(body: str, expected: str) -> None:

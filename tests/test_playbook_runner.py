@@ -422,3 +422,116 @@ def test_probe_refused_by_the_api_fails_the_task_with_its_message(tmp_path: Path
     ]
     # the probe container runs as root, which a non-root pod needs for NET_RAW
     assert fake.calls_of("add_ephemeral_container")[0].detail["run_as_root"] is True
+
+
+FORWARD_MODULE = """\
+title: t
+summary: s
+steps:
+  - name: forward
+    tasks:
+      - port_forward: {namespace: vote, selector: app=vote, port: 80}
+        register: pf
+      - shell: "curl -s http://127.0.0.1:{{ pf.local_port }}/"
+        expect: {stdout: "served by {{ pf.pod }}"}
+    check:
+      - shell: "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:{{ pf.local_port }}/"
+        expect: {stdout: "^200$"}
+  - name: after
+    tasks:
+      - shell: "curl -s http://127.0.0.1:{{ pf.local_port }}/"
+        expect: {stdout: "served by"}
+"""
+
+
+def forward_cluster(*, pod_answers: bool = True) -> tuple[FakeCluster, list[tuple[int, bool]]]:
+    """tour_cluster whose ``curl 127.0.0.1:PORT`` answers as the pod an open forward leads to."""
+    fake = tour_cluster()
+    seen: list[tuple[int, bool]] = []
+
+    def curl(call: Call) -> CommandResult:
+        port = int(call.line.split("127.0.0.1:")[1].split("/")[0])
+        forward = fake.forwarded(port)
+        seen.append((port, forward is not None))
+        if forward is None:
+            return CommandResult((), 7, "", f"curl: (7) Failed to connect to 127.0.0.1 port {port}")
+        if not pod_answers:
+            return CommandResult((), 52, "000", "curl: (52) Empty reply from server")
+        answer = "200" if "http_code" in call.line else f"served by {forward.pod}"
+        return CommandResult((), 0, answer)
+
+    fake.on_shell(r"curl ", curl)
+    return fake, seen
+
+
+def forward_runner(tmp_path: Path, fake: FakeCluster) -> tuple[LabRunner, Recorder]:
+    module = tmp_path / "pf.yaml"
+    module.write_text(FORWARD_MODULE)
+    recorder = Recorder()
+    run_dir = tmp_path / "run"
+    run_dir.mkdir(exist_ok=True)
+    lab = LabRunner(
+        load_module(module),
+        cluster_facts(KIND, fake),
+        emit=Emitter(recorder),
+        access=fake,
+        store=ProgressStore(tmp_path, "kind"),
+        run_dir=run_dir,
+        sleep=lambda _: None,
+    )
+    return lab, recorder
+
+
+def test_port_forward_is_open_for_its_step_and_closed_at_its_end(tmp_path: Path) -> None:
+    fake, seen = forward_cluster()
+    lab, rec = forward_runner(tmp_path, fake)
+    result = lab.run(RunOptions(yes=True))
+    # the step's task and its check reach the pod; the next step finds the forward closed
+    assert seen == [(40000, True), (40000, True), (40000, False)]
+    assert (result.status, result.step) == ("failed", 1)
+    lines = [e["line"] for e in rec.kinds("command")]
+    assert "kubectl port-forward -n vote pod/vote-7d :80" in lines
+    assert "# port-forward from 127.0.0.1:40000 closed" in lines
+    assert lab.registered["pf"]["local_port"] == 40000
+    registered = lab.registered["pf"]
+    assert (registered["pod"], registered["pod_ip"]) == ("vote-7d", "10.244.1.5")
+    assert lab.registered["pf"]["stdout"] == "Forwarding from 127.0.0.1:40000 -> 80\n"
+    assert fake.port_forwards == {}
+
+
+def test_port_forward_is_closed_when_its_step_fails(tmp_path: Path) -> None:
+    fake, seen = forward_cluster(pod_answers=False)
+    lab, _ = forward_runner(tmp_path, fake)
+    result = lab.run(RunOptions(yes=True))
+    assert (result.status, result.step) == ("failed", 0)
+    assert seen == [(40000, True)] and fake.port_forwards == {}
+
+
+def test_check_only_opens_the_steps_forwards_again(tmp_path: Path) -> None:
+    fake, seen = forward_cluster()
+    lab, _ = forward_runner(tmp_path, fake)
+    assert lab.run(RunOptions(check=True, step=1)).status == "checked"
+    assert seen == [(40000, True)] and fake.port_forwards == {}
+    broken, _ = forward_cluster(pod_answers=False)
+    lab, _ = forward_runner(tmp_path, broken)
+    assert lab.run(RunOptions(check=True, step=1)).status == "check_failed"
+    assert broken.port_forwards == {}
+
+
+def test_port_forward_to_no_running_pod_fails_the_task(tmp_path: Path) -> None:
+    fake, seen = forward_cluster()
+    fake.delete_pod("vote", "vote-7d")
+    lab, rec = forward_runner(tmp_path, fake)
+    assert lab.run(RunOptions(yes=True)).status == "failed"
+    assert "no pod with app=vote in namespace vote" in rec.kinds("task_result")[0]["problems"][0]
+    assert seen == [] and not fake.calls_of("port_forward")
+
+
+def test_dry_run_shows_the_port_forward_line(tmp_path: Path) -> None:
+    fake, _ = forward_cluster()
+    lab, rec = forward_runner(tmp_path, fake)
+    assert lab.run(RunOptions(dry_run=True)).status == "dry_run"
+    lines = [e["line"] for e in rec.kinds("command")]
+    assert lines[0] == "kubectl port-forward -n vote pod/<pod app=vote> :80"
+    assert lines[1] == "curl -s http://127.0.0.1:{{ pf.local_port }}/"
+    assert not fake.calls_of("port_forward")

@@ -112,6 +112,27 @@ class StreamHandle(Protocol):
         ...
 
 
+class PortForward(Protocol):
+    """A local TCP port on 127.0.0.1 relayed into a pod's port (``kubectl port-forward``).
+
+    It stays open until :meth:`close`, which also ends relayed connections and frees the port;
+    use it as a context manager so a failure cannot leak it.
+    """
+
+    @property
+    def local_port(self) -> int:
+        """The port on 127.0.0.1 that reaches the pod (the one bound when 0 was asked for)."""
+        ...
+
+    def close(self) -> None:
+        """Stop listening, end the relayed connections; calling it again does nothing."""
+        ...
+
+    def __enter__(self) -> PortForward: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
+
+
 class ClusterAccess(Protocol):
     """The operations packetwalk needs from a cluster, and nothing more."""
 
@@ -189,6 +210,18 @@ class ClusterAccess(Protocol):
         container: str | None = None,
     ) -> StreamHandle:
         """Start ``command`` in the pod and copy its binary stdout into ``sink`` until stopped."""
+        ...
+
+    def port_forward(
+        self, namespace: str, pod: str, remote_port: int, *, local_port: int = 0
+    ) -> PortForward:
+        """Listen on ``127.0.0.1:local_port`` (0: any free port) and relay each connection to
+        ``remote_port`` inside the pod's network namespace, through the API server and kubelet.
+
+        Raises :class:`ClusterRefused` when the pod does not exist or RBAC forbids it, and
+        :class:`~packetwalk.errors.PacketwalkError` when the pod is not running or the local
+        port is taken.
+        """
         ...
 
 

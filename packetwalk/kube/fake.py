@@ -7,7 +7,9 @@ bytes to ``stream`` per ``(namespace, pod, container)``, and read back :attr:`Fa
 to assert what the code under test did. Ephemeral containers and node debug pods are book-kept
 the way the API server does it: an ephemeral container name can be added once per pod, ever.
 Refusals (PodSecurity, RBAC) and pods that run as non-root are scriptable too, and ``kubectl
-delete pod`` removes a pod unless a script answers it first.
+delete pod`` removes a pod unless a script answers it first. Port-forwards open no socket: they
+are book-kept while open (:meth:`FakeCluster.forwarded`), so a scripted ``curl 127.0.0.1:PORT``
+can answer as the pod behind that port would, and fail once the forward is closed.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ class Call:
 
     kind: str
     """``kubectl``, ``shell``, ``exec``, ``pods``, ``nodes``, ``get_objects``,
-    ``add_ephemeral_container``, ``wait_container_running``, ``node_debug_pod`` or ``stream``."""
+    ``add_ephemeral_container``, ``wait_container_running``, ``node_debug_pod``, ``stream`` or
+    ``port_forward``."""
     command: tuple[str, ...] = ()
     namespace: str | None = None
     pod: str | None = None
@@ -94,6 +97,33 @@ class _FakeStream:
         return self._exit_code
 
 
+class FakePortForward:
+    """An open port-forward of the fake: which pod and port a local port leads to."""
+
+    def __init__(
+        self, cluster: FakeCluster, namespace: str, pod: str, remote_port: int, local_port: int
+    ) -> None:
+        self._cluster = cluster
+        self.namespace, self.pod, self.remote_port = namespace, pod, remote_port
+        self._local_port = local_port
+        self.closed = False
+
+    @property
+    def local_port(self) -> int:
+        return self._local_port
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._cluster.port_forwards.pop(self._local_port, None)
+
+    def __enter__(self) -> FakePortForward:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 class FakeCluster:
     """A scriptable in-memory :class:`ClusterAccess`.
 
@@ -129,6 +159,10 @@ class FakeCluster:
         """``(namespace, pod)`` -> the API's message: adding an ephemeral container raises
         :class:`ClusterRefused` (a PodSecurity level that rejects NET_ADMIN or root, RBAC)."""
         self.ephemeral_specs: dict[tuple[str, str, str], EphemeralContainer] = {}
+        self.port_forwards: dict[int, FakePortForward] = {}
+        """The open port-forwards by local port; closing one removes it."""
+        self.next_local_port = 40000
+        """The local port the next forward asking for port 0 gets (then counts up)."""
         self.calls: list[Call] = []
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -314,6 +348,39 @@ class FakeCluster:
         sink.write(self.stream_payloads.get(key, self.stream_default))
         sink.flush()
         return _FakeStream(self.stream_exit_codes.get(key, 0))
+
+    def port_forward(
+        self, namespace: str, pod: str, remote_port: int, *, local_port: int = 0
+    ) -> FakePortForward:
+        self.calls.append(
+            Call(
+                "port_forward",
+                (),
+                namespace,
+                pod,
+                detail={"remote_port": remote_port, "local_port": local_port},
+            )
+        )
+        info = self._pods.get((namespace, pod))
+        if info is None:
+            raise ClusterRefused(
+                f'cannot forward to pod {namespace}/{pod}: pods "{pod}" not found', status=404
+            )
+        if info.phase != "Running":
+            raise PacketwalkError(f"cannot forward to pod {namespace}/{pod}: it is {info.phase}")
+        if local_port == 0:
+            while self.next_local_port in self.port_forwards:
+                self.next_local_port += 1
+            local_port, self.next_local_port = self.next_local_port, self.next_local_port + 1
+        elif local_port in self.port_forwards:
+            raise PacketwalkError(f"cannot listen on 127.0.0.1:{local_port}: address in use")
+        forward = FakePortForward(self, namespace, pod, remote_port, local_port)
+        self.port_forwards[local_port] = forward
+        return forward
+
+    def forwarded(self, local_port: int) -> FakePortForward | None:
+        """The open forward listening on ``local_port``, if any."""
+        return self.port_forwards.get(local_port)
 
     # -- helpers --------------------------------------------------------------------------------
 

@@ -7,12 +7,16 @@ strategic-merge patch). Binary streams (pcap on stdout) use ``kubectl exec`` wit
 stdout is copied byte for byte into the sink by a thread.
 
 Everything that touches the outside world is injected (``run``, ``popen``, ``core_api``,
-``ws_stream``, ``sleep``), so tests drive this class with recorded fakes and no cluster.
+``ws_stream``, ``portforward``, ``sleep``), so tests drive this class with recorded fakes and no
+cluster. Port-forwards use the client's websocket ``portforward``; :class:`PortForwardRelay` serves
+the local listener ``kubectl port-forward`` would, one stream per accepted connection.
 """
 
 from __future__ import annotations
 
+import select
 import shlex
+import socket
 import subprocess
 import threading
 import time
@@ -111,6 +115,7 @@ class KubectlCluster:
         popen: PopenFactory = popen_binary,
         core_api: Any = None,
         ws_stream: Callable[..., Any] | None = None,
+        portforward: Callable[..., Any] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         debug_namespace: str = DEBUG_NAMESPACE,
     ) -> None:
@@ -121,6 +126,7 @@ class KubectlCluster:
         self._popen = popen
         self._core_api = core_api
         self._ws_stream = ws_stream
+        self._portforward = portforward
         self._sleep = sleep
         self.debug_namespace = debug_namespace
 
@@ -336,6 +342,176 @@ class KubectlCluster:
             args += ["-c", container]
         args += ["--", *command]
         return ProcessStream(self._popen(self.kubectl_argv(args)), sink)
+
+    def port_forward(
+        self, namespace: str, pod: str, remote_port: int, *, local_port: int = 0
+    ) -> PortForwardRelay:
+        from kubernetes.client.exceptions import ApiException
+
+        where = f"pod {namespace}/{pod}"
+        if not 0 < remote_port < 65536 or not 0 <= local_port < 65536:
+            raise PacketwalkError(f"cannot forward {local_port}:{remote_port}: ports are 1-65535")
+        try:
+            current = self.core.read_namespaced_pod(pod, namespace)
+        except ApiException as error:
+            raise refusal(f"cannot forward to {where}", error) from error
+        phase = current.status.phase if current.status else None
+        if phase != "Running":  # what kubectl port-forward refuses too
+            raise PacketwalkError(
+                f"cannot forward to {where}: it is {phase or 'not running'}"
+                f" (kubectl describe pod -n {namespace} {pod})"
+            )
+        if self._portforward is None:
+            from kubernetes.stream import portforward
+
+            self._portforward = portforward
+        forward, method = self._portforward, self.core.connect_get_namespaced_pod_portforward
+
+        def connect() -> Any:
+            return forward(method, pod, namespace, ports=str(remote_port))
+
+        return PortForwardRelay(
+            connect, remote_port, local_port=local_port, describe=f"{where} port {remote_port}"
+        )
+
+
+_POLL = 0.2
+"""Seconds a relay thread waits on its sockets before looking whether it was closed."""
+
+
+class PortForwardRelay:
+    """``kubectl port-forward``'s local side: a listener on 127.0.0.1 whose every accepted
+    connection is relayed through a new port-forward stream into the pod.
+
+    One stream per connection, as kubectl opens one SPDY stream per connection: the client's
+    ``PortForward`` ends its websocket once its socket closes, so a stream cannot be reused.
+    ``connect()`` opens one and returns the client's ``PortForward`` (``.socket(port)``,
+    ``.error(port)``, ``.close()``). At most ``max_connections`` are relayed at once (a browser
+    opens six); more are closed at once rather than queued behind a stuck one.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        remote_port: int,
+        *,
+        local_port: int = 0,
+        max_connections: int = 32,
+        describe: str = "the pod",
+    ) -> None:
+        try:
+            self._listener = socket.create_server(("127.0.0.1", local_port))
+        except OSError as error:
+            raise PacketwalkError(
+                f"cannot listen on 127.0.0.1:{local_port} to forward to {describe}:"
+                f" {error.strerror or error} (choose another local_port, or 0 for any)"
+            ) from error
+        self._listener.settimeout(_POLL)
+        self._local_port: int = self._listener.getsockname()[1]
+        self._connect = connect
+        self._remote_port = remote_port
+        self._describe = describe
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._workers: set[threading.Thread] = set()
+        self.connections = 0
+        """Connections accepted so far."""
+        self.errors: list[str] = []
+        """What went wrong on streams (the pod refused the port, the API refused the stream)."""
+        self._acceptor = threading.Thread(
+            target=self._accept, name=f"port-forward 127.0.0.1:{self._local_port}", daemon=True
+        )
+        self._acceptor.start()
+
+    @property
+    def local_port(self) -> int:
+        return self._local_port
+
+    def __enter__(self) -> PortForwardRelay:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._acceptor.join(timeout=5)  # it notices the stop within one poll
+        self._listener.close()
+        with self._lock:
+            workers = list(self._workers)
+        for worker in workers:
+            worker.join(timeout=5)
+
+    def _note(self, message: str) -> None:
+        with self._lock:
+            self.errors.append(message)
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not self._slots.acquire(blocking=False):
+                self._note(f"more than the allowed connections at once to {self._describe}")
+                conn.close()
+                continue
+            worker = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            with self._lock:
+                self._workers.add(worker)
+                self.connections += 1
+            worker.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        stream: Any = None
+        try:
+            try:
+                stream = self._connect()
+                remote = stream.socket(self._remote_port)
+            except Exception as error:  # ApiException, websocket errors: the client's own report
+                self._note(f"cannot open a stream to {self._describe}: {_api_reason(error)}")
+                return
+            conn.setblocking(True)
+            remote.setblocking(True)
+            _relay(conn, remote, self._stop)
+            refused = stream.error(self._remote_port)
+            if refused:  # e.g. "... connection refused": nothing listens on that port in the pod
+                self._note(str(refused).strip())
+        finally:
+            conn.close()
+            if stream is not None:
+                stream.close()
+            self._slots.release()
+            with self._lock:
+                self._workers.discard(threading.current_thread())
+
+
+def _relay(local: socket.socket, remote: Any, stop: threading.Event) -> None:
+    """Copy bytes both ways until the pod's side ends (or the relay is closed).
+
+    The local client's end of input is passed on as a half-close, so the pod still answers a
+    request that was followed by EOF; the pod's end ends the connection.
+    """
+    peers: dict[Any, Any] = {local: remote, remote: local}
+    while not stop.is_set():
+        ready, _, _ = select.select(list(peers), [], [], _POLL)
+        for source in ready:
+            try:
+                data = source.recv(65536)
+                if data:
+                    peers[source].sendall(data)
+                    continue
+                if source is remote:
+                    return
+                del peers[local]
+                remote.shutdown(socket.SHUT_WR)
+            except OSError:
+                return
 
 
 def refusal(what: str, error: Exception) -> ClusterRefused:

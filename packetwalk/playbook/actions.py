@@ -29,6 +29,7 @@ from packetwalk.kube.access import (
     ClusterAccess,
     EphemeralContainer,
     PodInfo,
+    PortForward,
     StreamHandle,
 )
 from packetwalk.playbook.expect import parse_json
@@ -37,6 +38,7 @@ from packetwalk.playbook.model import (
     CaptureAction,
     ExecAction,
     PodRef,
+    PortForwardAction,
     ProbeAction,
     Task,
     WaitAction,
@@ -172,6 +174,8 @@ class Executor:
         self.run_dir = run_dir
         self.announce = announce
         self.image = image
+        self.forwards: list[PortForward] = []
+        """Open port-forwards; the runner closes them at the end of their step."""
 
     # -- descriptions (dry runs) ----------------------------------------------------------------
 
@@ -227,6 +231,10 @@ class Executor:
                 _debug_line(cap.pod.namespace, pod, name, cap.pod.container),
                 f"kubectl exec -n {cap.pod.namespace} {pod} -c {name} -- {line}",
             ]
+        if task.port_forward is not None:
+            forward = task.port_forward
+            pod = forward.pod or f"<pod {forward.selector}>"
+            return [forward_line(forward.namespace, pod, forward.local_port, forward.port)]
         assert task.pause is not None
         del timeout
         return [f"(pause) {task.pause.prompt}"]
@@ -255,6 +263,8 @@ class Executor:
             return self._probe(task.probe)
         if task.capture is not None:
             return self._capture(task.capture, task.register_)
+        if task.port_forward is not None:
+            return self._port_forward(task.port_forward)
         raise AssertionError("pauses are handled by the runner")
 
     def pod(self, ref: PodRef) -> PodInfo:
@@ -411,6 +421,45 @@ class Executor:
             outcome.verdict = True
             return outcome
         return finish_capture(pending)
+
+    def _port_forward(self, action: PortForwardAction) -> Outcome:
+        ref = PodRef(namespace=action.namespace, name=action.pod, selector=action.selector)
+        info = self.pod(ref)
+        port, wanted = int(action.port), int(action.local_port)
+        line = forward_line(info.namespace, info.name, wanted, port)
+        self.announce(line)
+        forward = self.access.port_forward(info.namespace, info.name, port, local_port=wanted)
+        self.forwards.append(forward)
+        local = forward.local_port
+        return Outcome(
+            command=line,
+            stdout=f"Forwarding from 127.0.0.1:{local} -> {port}\n",
+            verdict=True,
+            extra={
+                "local_port": local,
+                "port": port,
+                "namespace": info.namespace,
+                "pod": info.name,
+                "pod_ip": info.ip,
+            },
+        )
+
+    def close_forwards(self) -> int:
+        """Close every open port-forward (the end of a step); returns how many were open."""
+        count = len(self.forwards)
+        while self.forwards:
+            forward = self.forwards.pop()
+            forward.close()
+            self.announce(f"# port-forward from 127.0.0.1:{forward.local_port} closed")
+        return count
+
+
+def forward_line(namespace: str, pod: str, local_port: int | str, port: int | str) -> str:
+    """The ``kubectl port-forward`` line; ``:PORT`` is kubectl's own "any free local port"."""
+    local = "" if local_port in (0, "0") else str(local_port)
+    target = f"pod/{pod}" if _PLACEHOLDER.match(pod) else shlex.quote(f"pod/{pod}")
+    start = display_join(["kubectl", "port-forward", "-n", namespace])
+    return f"{start} {target} {display_join([f'{local}:{port}'])}"
 
 
 def finish_capture(pending: PendingCapture) -> Outcome:

@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 TEMPLATE_MARK = re.compile(r"\{\{|\{%")
-ACTIONS = ("kubectl", "shell", "exec", "capture", "probe", "wait", "pause")
+ACTIONS = ("kubectl", "shell", "exec", "capture", "probe", "wait", "pause", "port_forward")
 """Task kinds; a task holds exactly one of these keys."""
 
 CHECK_ACTIONS = ("kubectl", "shell", "exec", "probe", "wait")
@@ -228,6 +228,32 @@ class WaitAction(_Model):
     timeout: IntOrTemplate = 60
 
 
+class PortForwardAction(_Model):
+    """``kubectl port-forward``: 127.0.0.1:``local_port`` reaches ``port`` inside one pod.
+
+    The forward stays open until the end of its step (also when the step fails), so the step's
+    later tasks and its check can use it: ``{{ pf.local_port }}`` with ``register: pf``.
+    """
+
+    namespace: str
+    pod: str | None = None
+    selector: str | None = Field(default=None, description="first Running pod, by name")
+    port: IntOrTemplate = Field(description="the port in the pod (a container port)")
+    local_port: IntOrTemplate = Field(
+        default=0, description="port on 127.0.0.1; 0 (default): any free port"
+    )
+
+    @model_validator(mode="after")
+    def _target(self) -> PortForwardAction:
+        if (self.pod is None) == (self.selector is None):
+            raise ValueError("give exactly one of pod or selector")
+        if isinstance(self.port, int) and not 0 < self.port < 65536:
+            raise ValueError(f"port must be 1-65535, not {self.port}")
+        if isinstance(self.local_port, int) and self.local_port > 65535:
+            raise ValueError(f"local_port must be 0-65535, not {self.local_port}")
+        return self
+
+
 class PauseAction(_Model):
     """The participant's turn: show the prompt and wait; the step's ``check`` verifies the work."""
 
@@ -245,6 +271,7 @@ class Task(_Model):
     probe: ProbeAction | None = None
     wait: WaitAction | None = None
     pause: PauseAction | None = None
+    port_forward: PortForwardAction | None = None
     register_: Identifier | None = Field(
         default=None,
         alias="register",
@@ -269,6 +296,12 @@ class Task(_Model):
         if len(present) != 1:
             found = ", ".join(present) if present else "none"
             raise ValueError(f"a task needs exactly one of {', '.join(ACTIONS)} (found: {found})")
+        forward = self.port_forward
+        if forward is not None and forward.local_port == 0 and self.register_ is None:
+            raise ValueError(
+                "a port_forward to any free port needs register: NAME, so later tasks can"
+                " use {{ NAME.local_port }} (or give local_port)"
+            )
         return self
 
     def actions_present(self) -> list[str]:

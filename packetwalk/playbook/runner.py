@@ -162,6 +162,7 @@ class LabRunner:
             return RunResult("failed", progress.current, str(error))
         finally:
             self._abandon_captures()
+            self._close_forwards()
 
     # -- the step loop --------------------------------------------------------------------------
 
@@ -198,6 +199,16 @@ class LabRunner:
         return f"step {index + 1} did not pass: fix what is marked ✘, then `invoke lab {ident}`"
 
     def _step(self, index: int, options: RunOptions) -> str:
+        try:
+            return self._step_body(index, options)
+        finally:  # a port-forward lives for its step, whatever the step's outcome
+            self._close_forwards()
+
+    def _close_forwards(self) -> None:
+        if self.executor is not None:
+            self.executor.close_forwards()
+
+    def _step_body(self, index: int, options: RunOptions) -> str:
         step = self.module.steps[index]
         raw = self._raw_step(index)
         name = self._text(step.name)
@@ -256,7 +267,15 @@ class LabRunner:
             explain="",
             check_only=True,
         )
-        if self._run_check(step, self._raw_step(index)):
+        raw = self._raw_step(index)
+        try:  # the check may use the step's port-forwards: open them again for it
+            for position, task in enumerate(step.tasks):
+                if task.port_forward is not None:
+                    self._task("tasks", position, task, self._raw_task(raw, "tasks", position))
+            passed = self._run_check(step, raw)
+        finally:
+            self._close_forwards()
+        if passed:
             progress.complete(index, len(self.module.steps))
             self._save(progress)
             self.emit("run_end", status="checked", step=index, message=f"step {index + 1} passes")
