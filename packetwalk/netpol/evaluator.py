@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import repeat
 
 from packetwalk.errors import InputError
 from packetwalk.netpol.ipblocks import IPBlock, format_range, ip_to_int, split_space
@@ -57,6 +56,35 @@ class EvalOptions:
         return self.mode == "connlist"
 
 
+class _Members:
+    """The pods of every class and workload, listed on first use.
+
+    The matrix itself needs only the shapes of the pods; a Pod object per replica is made (by
+    ``Cluster.pods``) when someone asks for the pods of a class or workload, such as explain.
+    """
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.targets: dict[PodShape, tuple[list[Pod], list[Pod]]] = {}
+
+    def fill(self) -> None:
+        targets, self.targets = self.targets, {}
+        if not targets:
+            return
+        by_shape: dict[PodShape, list[Pod]] = {}
+        members_of = by_shape.get
+        for pod in self.cluster.pods:
+            shape = pod.shape
+            members = members_of(shape)
+            if members is None:
+                by_shape[shape] = [pod]
+            else:
+                members.append(pod)
+        for shape, members in by_shape.items():  # shapes in the order of their first pod
+            for target in targets.get(shape, ()):
+                target.extend(members)
+
+
 @dataclass(eq=False)
 class PodClass:
     """Pods that every policy treats alike."""
@@ -65,7 +93,14 @@ class PodClass:
     namespace: str
     labels: Mapping[str, str]
     ports: tuple[ContainerPort, ...]
-    pods: list[Pod] = field(default_factory=list)
+    members: list[Pod] = field(default_factory=list, repr=False)
+    lazy: _Members | None = field(default=None, repr=False)
+
+    @property
+    def pods(self) -> list[Pod]:
+        if self.lazy is not None:
+            self.lazy.fill()
+        return self.members
 
 
 @dataclass(eq=False)
@@ -75,8 +110,15 @@ class Workload:
     namespace: str
     name: str
     kind: str
-    pods: list[Pod] = field(default_factory=list)
+    members: list[Pod] = field(default_factory=list, repr=False)
     classes: list[int] = field(default_factory=list)
+    lazy: _Members | None = field(default=None, repr=False)
+
+    @property
+    def pods(self) -> list[Pod]:
+        if self.lazy is not None:
+            self.lazy.fill()
+        return self.members
 
     @property
     def label(self) -> str:
@@ -131,7 +173,6 @@ class Analysis:
         self.options = options or EvalOptions()
         self._ip_blocks: list[IPBlock] = self._collect_pod_matching_blocks()
         self.classes: list[PodClass] = []
-        self.class_of: dict[int, int] = {}
         self.workloads: list[Workload] = []
         self._group_pods()
         self._full = (1 << len(self.classes)) - 1
@@ -169,45 +210,45 @@ class Analysis:
         return tuple(i for i, b in enumerate(self._ip_blocks) if b.contains_ip(pod.ip))
 
     def _group_pods(self) -> None:
-        # Replicas share one PodShape object (the loader interns them): pods are bucketed by
-        # shape in one cheap pass, and the content key (sorted labels, ports), the class and the
-        # workload are worked out once per shape. Only pod IPs (when ipBlocks match pods) or one
-        # peer per pod make the rest per pod.
+        # Replicas share one PodShape object (the loader interns them): the content key (sorted
+        # labels, ports), the class and the workload are worked out once per shape, from the
+        # cluster's column of shapes, and no Pod object is needed. Only pod IPs (when ipBlocks
+        # match pods) or one peer per pod make the grouping per pod.
         keys: dict[tuple[object, ...], int] = {}
         by_owner: dict[tuple[str, str, str], Workload] = {}
         self._ip_sig: list[tuple[int, ...]] = []
+        eager = bool(self._ip_blocks) or self.options.per_pod
+        lazy = None if eager else _Members(self.cluster)
         # Buckets, and so classes, come in the order of their first pod, as pods did before.
         buckets: dict[tuple[PodShape, tuple[int, ...]], list[Pod]] = {}
-        if self._ip_blocks:
+        if eager:
             for pod in self.cluster.pods:
                 buckets.setdefault((pod.shape, self._ip_signature(pod)), []).append(pod)
         else:
-            by_shape: dict[PodShape, list[Pod]] = {}
-            for pod in self.cluster.pods:
-                members = by_shape.get(pod.shape)
-                if members is None:
-                    members = by_shape[pod.shape] = []
-                members.append(pod)
-            buckets = {(shape, ()): members for shape, members in by_shape.items()}
+            buckets = {(shape, ()): [] for shape in dict.fromkeys(self.cluster.pod_shapes)}
         for (shape, sig), members in buckets.items():
             key = (shape.namespace, tuple(sorted(shape.labels.items())), shape.ports, sig)
             index = keys.get(key)
             if index is None:
                 index = keys[key] = len(self.classes)
-                self.classes.append(PodClass(index, shape.namespace, shape.labels, shape.ports))
+                self.classes.append(PodClass(index, shape.namespace, shape.labels, shape.ports,
+                                             lazy=lazy))
                 self._ip_sig.append(sig)
-            self.classes[index].pods.extend(members)
-            self.class_of.update(zip(map(id, members), repeat(index)))
+            cls = self.classes[index]
+            cls.members.extend(members)
             if self.options.per_pod:
                 for pod in members:
                     self._join(by_owner, shape.namespace, "Pod", pod.name, index, [pod])
             else:
-                self._join(by_owner, shape.namespace, shape.owner.kind, shape.owner.name, index,
-                           members)
+                workload = self._join(by_owner, shape.namespace, shape.owner.kind,
+                                      shape.owner.name, index, members)
+                if lazy is not None:
+                    workload.lazy = lazy
+                    lazy.targets[shape] = (cls.members, workload.members)
         self.workloads.sort(key=lambda w: w.label)
 
     def _join(self, by_owner: dict[tuple[str, str, str], Workload], namespace: str, kind: str,
-              name: str, index: int, pods: list[Pod]) -> None:
+              name: str, index: int, pods: list[Pod]) -> Workload:
         key = (namespace, kind, name)
         workload = by_owner.get(key)
         if workload is None:
@@ -215,7 +256,8 @@ class Analysis:
             self.workloads.append(workload)
         if index not in workload.classes:
             workload.classes.append(index)
-        workload.pods.extend(pods)
+        workload.members.extend(pods)
+        return workload
 
     def _index_labels(self) -> None:
         self._by_label: dict[tuple[str, str], int] = {}
@@ -450,6 +492,11 @@ class Analysis:
         if src is dst and self.options.self_always_allowed:
             return ALL
         return _union(self.class_pair(a, b) for a in src.classes for b in dst.classes)
+
+    @cached_property
+    def class_of(self) -> dict[int, int]:
+        """id(pod) -> its class; built on the first per-pod question, not for every matrix."""
+        return {id(pod): cls.index for cls in self.classes for pod in cls.pods}
 
     def pod_conn(self, src: Pod, dst: Pod) -> ConnSet:
         if src is dst and self.options.self_always_allowed:

@@ -158,13 +158,15 @@ def load_cluster(paths: Sequence[Path]) -> Cluster:
 def cluster_from_objects(objects: Iterable[Mapping[str, Any]], *, source: str) -> Cluster:
     """Build a cluster from in-memory objects (the lab's own, or ``kubectl get`` items)."""
     origin = Origin(source)  # one for all: nothing tells the objects apart but their names
-    docs: list[Document] = []
+    return build_cluster(_with_origin(objects, origin))
+
+
+def _with_origin(objects: Iterable[Mapping[str, Any]], origin: Origin) -> Iterator[Document]:
     for obj in objects:
         if type(obj) is dict and "items" not in obj:
-            docs.append((obj, origin))  # what _expand would yield, without a copy per pod
+            yield obj, origin  # what _expand would yield, without a copy per pod
         else:
-            docs.extend(_expand(dict(obj), origin))
-    return build_cluster(docs)
+            yield from _expand(dict(obj), origin)
 
 
 def build_cluster(docs: Iterable[Document]) -> Cluster:
@@ -172,12 +174,89 @@ def build_cluster(docs: Iterable[Document]) -> Cluster:
     seen_pods: dict[tuple[str, str, str], Origin] = {}
     seen_policies: dict[tuple[str, str], Origin] = {}
     pods = _PodReader(cluster.warnings)
+    by_raw_get = pods.by_raw.get
+    add_name, add_shape = cluster.pod_names.append, cluster.pod_shapes.append
+    add_ip, add_origin = cluster.pod_ips.append, cluster.pod_origins.append
+    live_names: dict[str, dict[str, Origin]] = {}  # seen_pods of kind Pod, by namespace
+    finished = ("Succeeded", "Failed")
     for obj, origin in docs:
         kind = obj.get("kind")
         if kind == "Pod" and type(status := obj.get("status") or {}) is dict and (
-                status.get("phase") not in ("Succeeded", "Failed")):
-            # the common case first: live pods are most of a cluster dump
-            _add_pod(cluster, seen_pods, kind, pods.pod(obj, origin), origin)
+                status.get("phase") not in finished):
+            # The common case first, inlined (live pods are most of a cluster dump, and a call
+            # or an object per pod shows): a repeat of a known shape is recognised by the key
+            # _PodReader.pod computes, read here without calls; anything else, or a miss,
+            # takes that method's full, validating path.
+            meta = obj.get("metadata")
+            spec = obj.get("spec")
+            shape = None
+            if type(meta) is dict and type(spec) is dict:
+                name: str = meta.get("name")  # type: ignore[assignment]  # checked below
+                namespace: str = meta.get("namespace") or "default"
+                refs = meta.get("ownerReferences")
+                containers = spec.get("containers")
+                raw_labels = meta.get("labels")
+                owner: tuple[object, object] | None = None
+                if not refs:
+                    owner = ("Pod", name)
+                elif type(refs) is list and len(refs) == 1 and type(ref := refs[0]) is dict:
+                    okind = ref.get("kind") or "Pod"
+                    oname = ref.get("name")
+                    if ref.get("controller") and type(oname) is str and type(okind) is str:
+                        owner = (okind, oname) if okind != "Node" else ("Pod", name)
+                    elif not ref.get("controller"):
+                        owner = ("Pod", name)
+                ports_key: list[tuple[int, object, object]] | None = []
+                if containers:
+                    if type(containers) is not list:
+                        ports_key = None
+                    else:
+                        for container in containers:
+                            if type(container) is not dict:
+                                ports_key = None
+                                break
+                            raw_ports = container.get("ports")
+                            if raw_ports:
+                                if type(raw_ports) is not list:
+                                    ports_key = None
+                                    break
+                                for raw in raw_ports:
+                                    if type(raw) is not dict or type(
+                                            number := raw.get("containerPort")) is not int:
+                                        ports_key = None
+                                        break
+                                    ports_key.append(  # type: ignore[union-attr]
+                                        (number, raw.get("protocol"), raw.get("name")))
+                                if ports_key is None:
+                                    break
+                if (owner is not None and ports_key is not None and type(name) is str and name
+                        and type(namespace) is str
+                        and (raw_labels is None or type(raw_labels) is dict)):
+                    try:
+                        shape = by_raw_get((namespace, tuple(raw_labels.items()) if raw_labels
+                                            else None, tuple(ports_key), owner,
+                                            bool(spec.get("hostNetwork"))))
+                    except TypeError:  # an unhashable field value: the full path judges it
+                        shape = None
+            if shape is None:
+                pod = pods.pod(obj, origin)
+                name, shape, ip = pod.name, pod.shape, pod.ip
+                namespace = shape.namespace
+            else:
+                ip = status.get("podIP")
+                ip = ip if isinstance(ip, str) and ip else None
+            names = live_names.get(namespace)
+            if names is None:
+                names = live_names[namespace] = {}
+            first = names.get(name)
+            if first is not None:
+                raise _err(origin, f"Pod {namespace}/{name}", "metadata.name",
+                           f"defined twice (first in {_where(first)})")
+            names[name] = origin
+            add_name(name)
+            add_shape(shape)
+            add_ip(ip)
+            add_origin(origin)
             continue
         if "kind" not in obj and "apiVersion" not in obj:
             # e.g. an analyser's own output file next to the manifests: not ours to judge
@@ -231,7 +310,7 @@ def _add_pod(cluster: Cluster, seen: dict[tuple[str, str, str], Origin], kind: s
         raise _err(origin, f"{kind} {pod.shape.namespace}/{pod.name}", "metadata.name",
                    f"defined twice (first in {_where(first)})")
     seen[key] = origin
-    cluster.pods.append(pod)
+    cluster.add_pod(pod.name, pod.shape, pod.ip, pod.origin)
 
 
 def _where(origin: Origin | None) -> str:
@@ -377,7 +456,7 @@ class _PodReader:
 
     def __init__(self, warnings: list[str]) -> None:
         self.warnings = warnings
-        self._by_raw: dict[tuple[object, ...], PodShape] = {}
+        self.by_raw: dict[tuple[object, ...], PodShape] = {}
         self._shapes: dict[tuple[object, ...], PodShape] = {}
 
     def namespaces(self) -> set[str]:
@@ -412,7 +491,7 @@ class _PodReader:
             key = (namespace, tuple(raw_labels.items()) if raw_labels else None, ports_key, owner,
                    bool(spec.get("hostNetwork")))
             try:
-                shape = self._by_raw.get(key)
+                shape = self.by_raw.get(key)
             except TypeError:  # an unhashable field value: the full path judges it
                 key = None
         if shape is None:
@@ -421,7 +500,7 @@ class _PodReader:
                                _container_ports(spec, origin, ref, "spec", self.warnings), owner,
                                bool(isinstance(spec, dict) and spec.get("hostNetwork")))
             if key is not None:
-                self._by_raw[key] = shape
+                self.by_raw[key] = shape
         status = obj.get("status") or {}
         ip = status.get("podIP") if isinstance(status, dict) else None
         return Pod(name, shape, ip if isinstance(ip, str) and ip else None, origin)

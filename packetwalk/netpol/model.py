@@ -168,13 +168,38 @@ class Policy:
 
 @dataclass
 class Cluster:
-    """Everything one evaluation sees. Namespaces always carry the metadata.name label."""
+    """Everything one evaluation sees. Namespaces always carry the metadata.name label.
+
+    Pods are kept as columns (name, shape, IP, origin): a cluster dump is mostly replicas, and
+    evaluation reads only their few shared shapes, so a :class:`Pod` object per replica is made
+    only when someone asks for ``pods`` (then once: the same objects on every later call).
+    """
 
     namespaces: dict[str, Namespace] = field(default_factory=dict)
-    pods: list[Pod] = field(default_factory=list)
     policies: list[Policy] = field(default_factory=list)
     skipped_kinds: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    pod_names: list[str] = field(default_factory=list, repr=False)
+    pod_shapes: list[PodShape] = field(default_factory=list, repr=False)
+    pod_ips: list[str | None] = field(default_factory=list, repr=False)
+    pod_origins: list[Origin | None] = field(default_factory=list, repr=False)
+    _pods: list[Pod] = field(default_factory=list, repr=False)
+
+    @property
+    def pods(self) -> list[Pod]:
+        """Every pod, in input order. Read it; add pods with :meth:`add_pod`."""
+        made = len(self._pods)
+        if made < len(self.pod_names):
+            self._pods.extend(map(Pod, self.pod_names[made:], self.pod_shapes[made:],
+                                  self.pod_ips[made:], self.pod_origins[made:]))
+        return self._pods
+
+    def add_pod(self, name: str, shape: PodShape, ip: str | None = None,
+                origin: Origin | None = None) -> None:
+        self.pod_names.append(name)
+        self.pod_shapes.append(shape)
+        self.pod_ips.append(ip)
+        self.pod_origins.append(origin)
 
     def namespace_labels(self, name: str) -> Mapping[str, str]:
         ns = self.namespaces.get(name)
