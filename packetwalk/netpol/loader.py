@@ -171,13 +171,45 @@ def _with_origin(objects: Iterable[Mapping[str, Any]], origin: Origin) -> Iterat
 
 def build_cluster(docs: Iterable[Document]) -> Cluster:
     cluster = Cluster()
+    pods = _PodReader(cluster.warnings)
+    try:
+        _read_objects(cluster, pods, docs)
+    except InputError:
+        _check_unique_pods(cluster)  # a duplicate pod before the failing object comes first
+        raise
+    _check_unique_pods(cluster)
+    # Namespaces only referenced by objects exist too (netpol-analyzer convention 7).
+    referenced = pods.namespaces() | {p.namespace for p in cluster.policies}
+    for name in sorted(referenced):
+        if name not in cluster.namespaces:
+            cluster.namespaces[name] = Namespace(name, {NAME_LABEL: name})
+    return cluster
+
+
+def _check_unique_pods(cluster: Cluster) -> None:
+    """The first live pod whose namespace and name an earlier one had is an error.
+
+    Checked after reading (a set of names, in C, instead of two lookups per pod), and before
+    any later object's error is raised, so the error is the same as a check per pod would give.
+    """
+    names = cluster.pod_names
+    if len(set(names)) == len(names):
+        return
+    seen: dict[tuple[str, str], Origin | None] = {}
+    for name, shape, origin in zip(names, cluster.pod_shapes, cluster.pod_origins, strict=True):
+        key = (shape.namespace, name)
+        if key in seen:
+            raise _err(origin or Origin("?"), f"Pod {shape.namespace}/{name}", "metadata.name",
+                       f"defined twice (first in {_where(seen[key])})")
+        seen[key] = origin
+
+
+def _read_objects(cluster: Cluster, pods: _PodReader, docs: Iterable[Document]) -> None:
     seen_pods: dict[tuple[str, str, str], Origin] = {}
     seen_policies: dict[tuple[str, str], Origin] = {}
-    pods = _PodReader(cluster.warnings)
     by_raw_get = pods.by_raw.get
     add_name, add_shape = cluster.pod_names.append, cluster.pod_shapes.append
     add_ip, add_origin = cluster.pod_ips.append, cluster.pod_origins.append
-    live_names: dict[str, dict[str, Origin]] = {}  # seen_pods of kind Pod, by namespace
     finished = ("Succeeded", "Failed")
     for obj, origin in docs:
         kind = obj.get("kind")
@@ -241,19 +273,10 @@ def build_cluster(docs: Iterable[Document]) -> Cluster:
             if shape is None:
                 pod = pods.pod(obj, origin)
                 name, shape, ip = pod.name, pod.shape, pod.ip
-                namespace = shape.namespace
             else:
                 ip = status.get("podIP")
                 ip = ip if isinstance(ip, str) and ip else None
-            names = live_names.get(namespace)
-            if names is None:
-                names = live_names[namespace] = {}
-            first = names.get(name)
-            if first is not None:
-                raise _err(origin, f"Pod {namespace}/{name}", "metadata.name",
-                           f"defined twice (first in {_where(first)})")
-            names[name] = origin
-            add_name(name)
+            add_name(name)  # (unique names: _check_unique_pods)
             add_shape(shape)
             add_ip(ip)
             add_origin(origin)
@@ -294,12 +317,6 @@ def build_cluster(docs: Iterable[Document]) -> Cluster:
             cluster.policies.append(policy)
         else:
             cluster.skipped_kinds[kind] = cluster.skipped_kinds.get(kind, 0) + 1
-    # Namespaces only referenced by objects exist too (netpol-analyzer convention 7).
-    referenced = pods.namespaces() | {p.namespace for p in cluster.policies}
-    for name in sorted(referenced):
-        if name not in cluster.namespaces:
-            cluster.namespaces[name] = Namespace(name, {NAME_LABEL: name})
-    return cluster
 
 
 def _add_pod(cluster: Cluster, seen: dict[tuple[str, str, str], Origin], kind: str, pod: Pod,
