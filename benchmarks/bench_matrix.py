@@ -8,7 +8,9 @@ Two figures per case, both timed, neither including the generation of the synthe
 
 * in memory: objects -> typed cluster (``load``: validation, pods grouped by shape) -> evaluation
   (classes, masks, rules) -> the connlist text (``list``, netpol-analyzer's txt). This is what
-  ``invoke matrix --cluster`` and the lab's own objects go through.
+  ``invoke matrix --cluster`` and the lab's own objects go through. The loader keeps live pods
+  as columns (name, shape, IP, origin); a ``Pod`` object per replica is made only when a caller
+  reads ``Cluster.pods`` or a class's pods (explain, the pod matrix), which the list never does.
 * end to end from a file: the same manifests written as one multi-document YAML file and as one
   JSON ``v1 List``, read with ``read_documents`` (the parser: PyYAML's CSafeLoader or json) and
   built with ``build_cluster``, plus the same evaluation and list. The parser's share is shown
