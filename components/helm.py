@@ -1,4 +1,4 @@
-"""Install one :class:`components.charts.ChartSpec` as a ``helm.v4.Chart`` (plus its namespace).
+"""Install one :class:`packetwalk.charts.ChartSpec` as a ``helm.v4.Chart`` (plus its namespace).
 
 ``helm.v4.Chart`` renders with Helm as a library inside the provider (no ``helm`` binary) and
 registers each object as a Pulumi resource, so ``pulumi preview`` lists them and the provider's
@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 from pulumi_kubernetes.helm import v4 as helm
 
 from components import kube
-from components.charts import ChartSpec, namespace_object
+from packetwalk.charts import ChartSpec, namespace_object
 
 
 def install_chart(
@@ -26,17 +26,22 @@ def install_chart(
     parent: pulumi.Resource,
     provider: k8s.Provider,
     depends_on: Sequence[pulumi.Resource] = (),
+    suffix: str = "",
 ) -> helm.Chart:
-    """Namespace (unless the chart uses an existing one), then the chart; returns the chart."""
+    """Namespace (unless the chart uses an existing one), then the chart; returns the chart.
+
+    ``suffix`` goes on both resource names (one stack, several clusters).
+    """
     after = list(depends_on)
     if spec.create_namespace:
+        manifest = namespace_object(spec.namespace, spec.namespace_labels)
         namespace = kube.register(
-            namespace_object(spec.namespace, spec.namespace_labels),
-            pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=after),
+            manifest, pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=after),
+            name=kube.resource_name(manifest) + suffix,
         )
         after = [*after, namespace]
     return helm.Chart(
-        spec.release,
+        spec.release + suffix,
         chart=spec.chart,
         version=spec.version,
         repository_opts=helm.RepositoryOptsArgs(repo=spec.repo),

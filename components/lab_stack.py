@@ -14,6 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.cni import Cni
+from components.gates import KubectlAccess
 from components.gke_stack import run_lab as run_gke_lab
 from components.kind_cluster import docker_network_range
 from components.labobjects import LabObjects
@@ -77,9 +78,11 @@ def run() -> None:
     )
     ingress_ip = address_range.apply(first_address)
 
-    cni = Cni("cni", cfg, provider=provider, kubeconfig=kubeconfig,
-              kubeconfig_is_path=cfg.uses_existing_cluster, context=context)
-    metallb = MetalLb("metallb", address_range, provider=provider, depends_on=[cni])
+    access = KubectlAccess(kubeconfig, kubeconfig_is_path=cfg.uses_existing_cluster,
+                           context=context)
+    cni = Cni("cni", cfg, provider=provider, access=access)
+    metallb = MetalLb("metallb", address_range, provider=provider, access=access,
+                      depends_on=[cni])
     traefik = Traefik("traefik", load_balancer_ip=ingress_ip, provider=provider,
                       depends_on=[cni, metallb])
     LabObjects("app", objects, provider=provider, depends_on=[cni, traefik])

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.charts import traefik_chart
 from components.helm import install_chart
+from packetwalk.charts import traefik_chart
 
 
 class Traefik(pulumi.ComponentResource):

@@ -165,7 +165,8 @@ def traefik_values(cfg: LabConfig) -> dict[str, Any]:
     if cfg.gke.ingress_mode == "ingress":
         annotations[NEG_ANNOTATION] = '{"ingress": true}'
         annotations[BACKEND_CONFIG_ANNOTATION] = '{"default": "traefik"}'
-    service: dict[str, Any] = {"type": "ClusterIP"}
+    # service.spec, not service.type: see charts.traefik_chart (Traefik chart 40.0.0 and later).
+    service: dict[str, Any] = {"spec": {"type": "ClusterIP"}}
     if annotations:
         service["annotations"] = annotations
     return {

@@ -266,6 +266,53 @@ class ProgramRun:
         return False
 
 
+    def deletion_order(self) -> list[str]:
+        """URNs in the order ``pulumi destroy`` deletes them: a resource before everything it
+        depends on (itself or through its parent component), a component's children first.
+
+        The engine deletes in reverse of the dependency order it built on create; a component's
+        ``depends_on`` reaches all of the component's children, as in the engine.
+        """
+        children: dict[str, list[str]] = {}
+        for reg in self.registrations:
+            children.setdefault(reg.parent, []).append(reg.urn)
+
+        def expanded(urn: str) -> set[str]:
+            found, frontier = set(), [urn]
+            while frontier:
+                current = frontier.pop()
+                if current not in found:
+                    found.add(current)
+                    frontier.extend(children.get(current, []))
+            return found
+
+        def needs(reg: Registration) -> set[str]:
+            """What must still exist while ``reg`` is deleted."""
+            required: set[str] = set()
+            parent: str = reg.urn
+            while parent:
+                current = self.by_urn(parent) if parent != reg.urn else reg
+                for dependency in current.dependencies:
+                    required |= expanded(dependency)
+                parent = current.parent if current.parent in {r.urn for r in
+                                                              self.registrations} else ""
+            return required - {reg.urn}
+
+        remaining = {reg.urn: needs(reg) for reg in self.registrations}
+        order: list[str] = []
+        while remaining:
+            # deletable: nothing left depends on it, and its children are gone
+            blocked = {dep for deps in remaining.values() for dep in deps}
+            blocked |= {self.by_urn(urn).parent for urn in remaining}
+            ready = sorted(urn for urn in remaining if urn not in blocked)
+            if not ready:
+                raise AssertionError(f"dependency cycle among {sorted(remaining)}")
+            order.extend(ready)
+            for urn in ready:
+                del remaining[urn]
+        return order
+
+
 def run_program(
     program: Path,
     *,

@@ -15,14 +15,7 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from components import kube
-from components.charts import (
-    PRIVILEGED_PSA,
-    cni_chart,
-    metallb_chart,
-    namespace_object,
-    traefik_chart,
-)
-from components.cni import nodes_ready_script
+from components.gates import nodes_ready_script
 from components.kind_cluster import (
     cni_plugins_script,
     create_cluster_script,
@@ -30,6 +23,14 @@ from components.kind_cluster import (
     network_inspect_script,
 )
 from packetwalk import versions
+from packetwalk.charts import (
+    PRIVILEGED_PSA,
+    calico_operator_resources,
+    cni_chart,
+    metallb_chart,
+    namespace_object,
+    traefik_chart,
+)
 from packetwalk.config import LabConfig
 from packetwalk.kindconfig import INGRESS_HTTP_NODE_PORT, INGRESS_HTTPS_NODE_PORT
 
@@ -86,9 +87,14 @@ def test_cni_pools_follow_a_custom_pod_subnet() -> None:
     assert flannel is not None and calico is not None
     assert flannel.values["podCidr"] == "10.200.0.0/16"
     assert flannel.values["netpol"] == {"enabled": False}  # the non-enforcing lab
-    assert calico.values["installation"]["calicoNetwork"]["ipPools"][0]["cidr"] == "10.200.0.0/16"
+    [installation, *_] = calico_operator_resources(
+        LabConfig(stack="t", cni="calico", pod_subnet="10.200.0.0/16"))
+    assert installation["kind"] == "Installation"
+    assert installation["spec"]["calicoNetwork"]["ipPools"][0]["cidr"] == "10.200.0.0/16"
+    assert calico.values["installation"] == {"enabled": False}  # ours, deleted before the chart
     assert calico.namespace_labels == PRIVILEGED_PSA and calico.create_namespace
-    assert not flannel.create_namespace  # the flannel chart creates kube-flannel itself
+    # The flannel chart has no Namespace template: kube-flannel is ours, and privileged.
+    assert flannel.create_namespace and flannel.namespace_labels == PRIVILEGED_PSA
 
 
 def test_cilium_replaces_kube_proxy_only_without_one() -> None:
@@ -117,6 +123,7 @@ def test_traefik_node_ports_are_the_kind_port_mappings() -> None:
     assert values["ports"]["web"]["nodePort"] == INGRESS_HTTP_NODE_PORT
     assert values["ports"]["websecure"]["nodePort"] == INGRESS_HTTPS_NODE_PORT
     assert values["service"]["annotations"] == {"metallb.io/loadBalancerIPs": "172.18.255.200"}
+    assert values["service"]["spec"] == {"type": "LoadBalancer"}
     assert "annotations" not in traefik_chart(None).values["service"]
 
 

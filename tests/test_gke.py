@@ -95,7 +95,7 @@ def test_nip_domain() -> None:
 
 def test_traefik_values_per_front() -> None:
     gateway = traefik_values(gke("gke"))
-    assert gateway["service"] == {"type": "ClusterIP"}
+    assert gateway["service"] == {"spec": {"type": "ClusterIP"}}
     assert gateway["ports"]["traefik"]["expose"] == {"default": True}
     ingress = traefik_values(gke("gke-calico"))
     assert ingress["service"]["annotations"] == {

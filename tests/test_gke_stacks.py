@@ -222,7 +222,7 @@ def test_traefik_is_a_cluster_ip_behind_the_load_balancer(runs: Any, stack: str)
     chart = _one(lab, CHART).inputs
     assert (chart["version"], chart["namespace"]) == (versions.TRAEFIK_CHART_VERSION, "traefik")
     values = chart["values"]
-    assert values["service"]["type"] == "ClusterIP"
+    assert values["service"]["spec"]["type"] == "ClusterIP"
     assert values["ports"]["traefik"]["expose"] == {"default": True}  # /ping on 8080
     annotations = values["service"].get("annotations", {})
     if stack == "gke-calico":  # Ingress mode: NEGs by annotation, BackendConfig attached

@@ -1,8 +1,10 @@
 """What each Helm chart of the lab is installed with: chart, repo, version, namespace, values.
 
-Pure data (no Pulumi here), so tests and docs read exactly what the components install. Every
-version comes from :mod:`packetwalk.versions`; the values follow each project's own kind recipe
-(see ``shared/reference/kind-and-cnis.md`` and ``ingress-and-gclb.md``).
+Pure data (no Pulumi here), so the components install, ``invoke render`` renders and the
+conformance tests check the very same specs. Every version comes from :mod:`packetwalk.versions`.
+Each value key was read in the chart's own ``values.yaml`` and templates at the pinned tag (named
+where a key is used); ``tests/test_render_conformance.py`` refuses any key a chart does not have,
+because a chart silently ignores a key it does not know.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from packetwalk import versions
 from packetwalk.config import LabConfig
+from packetwalk.gke import traefik_values
 from packetwalk.kindconfig import (
     INGRESS_HTTP_NODE_PORT,
     INGRESS_HTTPS_NODE_PORT,
@@ -43,7 +46,10 @@ class ChartSpec:
     values: dict[str, Any]
     create_namespace: bool = True
     namespace_labels: dict[str, str] = field(default_factory=dict)
-    teaches: str = ""
+    free_form: tuple[str, ...] = ()
+    """Dotted value paths the chart passes through to an object as they are (for example
+    tigera-operator's ``installation``, which becomes the Installation spec): their keys are
+    checked against that object's schema instead of the chart's ``values.yaml``."""
 
 
 def cni_chart(cfg: LabConfig) -> ChartSpec | None:
@@ -61,10 +67,10 @@ def cni_chart(cfg: LabConfig) -> ChartSpec | None:
             # netpol stays off on purpose: the flannel lab is the one where policies are NOT
             # enforced.
             values={"podCidr": cfg.pod_subnet, "netpol": {"enabled": False}},
-            # The chart ships its own kube-flannel Namespace (PSA privileged); a second Pulumi
-            # resource for the same object would fight over it.
-            create_namespace=False,
-            teaches="VXLAN overlay (UDP 8472) without NetworkPolicy enforcement",
+            # flannel-io/flannel v0.28.9 chart/kube-flannel/templates holds config, daemonset,
+            # rbac and serviceaccount only, and its README says to create kube-flannel by hand
+            # with enforce=privileged (flanneld runs privileged on the host network).
+            namespace_labels=dict(PRIVILEGED_PSA),
         )
     if cfg.cni == "calico":
         return ChartSpec(
@@ -73,22 +79,11 @@ def cni_chart(cfg: LabConfig) -> ChartSpec | None:
             repo=versions.CALICO_CHART_REPO,
             version=versions.CALICO_VERSION,
             namespace="tigera-operator",
-            values={
-                "installation": {
-                    "calicoNetwork": {
-                        # The stock pool is 192.168.0.0/16; it must lie inside kind's podSubnet.
-                        "ipPools": [{
-                            "cidr": cfg.pod_subnet,
-                            "blockSize": 26,
-                            "encapsulation": "VXLANCrossSubnet",
-                            "natOutgoing": "Enabled",
-                            "nodeSelector": "all()",
-                        }],
-                    },
-                },
-            },
+            # The operator's custom resources are ours, not the chart's (calico_operator_resources):
+            # registered after the chart, Pulumi deletes them first and waits until the operator
+            # has cleaned up, which the chart's pre-delete hook Job (dropped by helm.v4.Chart) did.
+            values={name: {"enabled": False} for name in CALICO_OPERATOR_RESOURCES},
             namespace_labels=dict(PRIVILEGED_PSA),
-            teaches="operator-managed Calico, VXLAN (UDP 4789), NetworkPolicy enforced by Felix",
         )
     if cfg.cni == "cilium":
         kpr = not cfg.has_kube_proxy
@@ -97,6 +92,12 @@ def cni_chart(cfg: LabConfig) -> ChartSpec | None:
             "ipam": {"mode": "kubernetes"},
             "image": {"pullPolicy": "IfNotPresent"},
             "operator": {"replicas": 1},
+            # The default method ("helm") makes a new CA and Hubble server certificate at every
+            # render (templates/_helpers.tpl cilium.ca.setup at 1.19.3: genCA unless `lookup`
+            # finds the Secret, and helm.v4.Chart renders without lookups), so every `up` would
+            # rewrite cilium-ca and hubble-server-certs. "cronJob" has a certgen Job (a plain Job,
+            # not a hook, named by its spec's checksum) make them once in the cluster.
+            "hubble": {"tls": {"auto": {"method": "cronJob"}}},
         }
         if kpr:
             # Without kube-proxy nothing answers the `kubernetes` Service VIP, so Cilium must be
@@ -111,7 +112,6 @@ def cni_chart(cfg: LabConfig) -> ChartSpec | None:
             namespace="kube-system",
             values=values,
             create_namespace=False,
-            teaches="eBPF datapath" + (" with kube-proxy replacement" if kpr else ""),
         )
     raise ValueError(f"no chart for CNI {cfg.cni!r}")  # config validation rules this out
 
@@ -134,7 +134,6 @@ def metallb_chart() -> ChartSpec:
             "frrk8s": {"enabled": False},
         },
         namespace_labels=dict(PRIVILEGED_PSA),
-        teaches="LoadBalancer IPs answered by ARP from one leader node",
     )
 
 
@@ -144,7 +143,9 @@ def traefik_chart(load_balancer_ip: Any = None) -> ChartSpec:
     ``load_balancer_ip`` (a string or a Pulumi Output) pins the MetalLB address; None lets MetalLB
     pick one.
     """
-    service: dict[str, Any] = {"type": "LoadBalancer"}
+    # Chart 40.0.0 moved the type to service.spec (templates/_service.tpl copies service.spec
+    # into the Service); a top-level service.type is ignored without a word.
+    service: dict[str, Any] = {"spec": {"type": "LoadBalancer"}}
     if load_balancer_ip is not None:
         service["annotations"] = {METALLB_LB_IPS_ANNOTATION: load_balancer_ip}
     return ChartSpec(
@@ -173,8 +174,56 @@ def traefik_chart(load_balancer_ip: Any = None) -> ChartSpec:
         # The walk captures inside Traefik's pods with a root ephemeral container (Traefik runs as
         # 65532); a stricter cluster-wide default level would refuse it without this label.
         namespace_labels=dict(PRIVILEGED_PSA),
-        teaches="ingress: host 127.0.0.1:80 -> node port 30080 -> Traefik -> pod IPs",
     )
+
+
+def gke_traefik_chart(cfg: LabConfig) -> ChartSpec:
+    """Traefik on GKE: a ClusterIP Service behind the Google load balancer (gke.traefik_values)."""
+    return ChartSpec(
+        release="traefik",
+        chart="traefik",
+        repo=versions.TRAEFIK_CHART_REPO,
+        version=versions.TRAEFIK_CHART_VERSION,
+        namespace=TRAEFIK_NAMESPACE,
+        values=traefik_values(cfg),
+        namespace_labels=dict(PRIVILEGED_PSA),  # root capture containers, as on kind
+    )
+
+
+CALICO_OPERATOR_RESOURCES = {"installation": "Installation", "apiServer": "APIServer",
+                             "goldmane": "Goldmane", "whisker": "Whisker"}
+"""tigera-operator v3.31.5 templates/crs/custom-resources.yaml: each value block with
+``enabled: true`` becomes that ``operator.tigera.io/v1`` object named ``default``."""
+
+
+def calico_operator_resources(cfg: LabConfig) -> list[dict[str, Any]]:
+    """The operator's custom resources, as the chart's custom-resources.yaml renders them with
+    its default values plus the lab's pool (the Installation first: the others need it).
+
+    The spec is the values block minus ``enabled``, and the Installation also gets
+    ``imagePullSecrets`` from the chart's top-level map (empty here).
+    """
+    installation = {
+        # values.yaml defaults of the installation block
+        "kubernetesProvider": "",
+        "imagePullSecrets": [],
+        "kubeletVolumePluginPath": "None",
+        "calicoNetwork": {
+            # The stock pool is 192.168.0.0/16; it must lie inside kind's podSubnet.
+            "ipPools": [{
+                "cidr": cfg.pod_subnet,
+                "blockSize": 26,
+                "encapsulation": "VXLANCrossSubnet",
+                "natOutgoing": "Enabled",
+                "nodeSelector": "all()",
+            }],
+        },
+    }
+    specs: dict[str, dict[str, Any]] = {"installation": installation, "apiServer": {},
+                                        "goldmane": {}, "whisker": {}}
+    return [{"apiVersion": "operator.tigera.io/v1", "kind": kind,
+             "metadata": {"name": "default"}, "spec": specs[key]}
+            for key, kind in CALICO_OPERATOR_RESOURCES.items()]
 
 
 def namespace_object(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
