@@ -15,6 +15,7 @@ TASK_MODULES = (
     "packetwalk.cli.lab_tasks",
     "packetwalk.cli.walk_tasks",
     "packetwalk.cli.analyze_tasks",
+    "packetwalk.cli.render_tasks",
     "packetwalk.cli.dev_tasks",
 )
 

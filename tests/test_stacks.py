@@ -8,6 +8,7 @@ the vendored CRD schemas.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -228,7 +229,10 @@ def test_cni_chart_matches_the_stack(runs: Any, stack: str) -> None:
         assert values["podCidr"] == cfg.pod_subnet
     elif cfg.cni == "calico":
         assert (inputs["chart"], inputs["namespace"]) == ("tigera-operator", "tigera-operator")
-        [pool] = values["installation"]["calicoNetwork"]["ipPools"]
+        assert values["installation"] == {"enabled": False}  # the Installation is ours
+        installation = lab.named("installation-default")
+        assert installation.parent == cni.urn and chart.urn in installation.dependencies
+        [pool] = installation.manifest["spec"]["calicoNetwork"]["ipPools"]
         assert pool["cidr"] == cfg.pod_subnet
         assert pool["encapsulation"] == "VXLANCrossSubnet"
     else:
@@ -237,11 +241,44 @@ def test_cni_chart_matches_the_stack(runs: Any, stack: str) -> None:
         assert values["k8sServiceHost"] == f"{cfg.cluster_name}-control-plane"
         assert values["k8sServicePort"] == 6443
         assert values["ipam"] == {"mode": "kubernetes"}
-    if inputs["namespace"] not in ("kube-system", "kube-flannel"):  # the flannel chart has its own
+    if inputs["namespace"] != "kube-system":  # no chart of ours creates its namespace
         namespace = lab.named(f"namespace-{inputs['namespace']}")
         assert namespace.inputs["metadata"]["labels"][
             "pod-security.kubernetes.io/enforce"] == "privileged"
         assert namespace.urn in chart.dependencies
+
+
+def test_calico_teardown_deletes_the_operator_resources_before_the_operator(runs: Any) -> None:
+    """The chart's pre-delete hook is dropped by helm.v4.Chart: the order must do its job."""
+    _, _, lab = runs["kind-calico"]
+    order = lab.deletion_order()
+    chart = _charts(lab)["calico"]
+    operator_kinds = ["installation-default", "apiserver-default", "goldmane-default",
+                      "whisker-default"]
+    for name in operator_kinds:
+        resource = lab.named(name)
+        assert order.index(resource.urn) < order.index(chart.urn), name
+        # pulumi-kubernetes waits for the object to be gone (the operator's finalizer)
+        assert resource.custom_timeouts["delete"] == "10m", name
+    # the others need the Installation: they go before it, it goes before the operator
+    installation = order.index(lab.named("installation-default").urn)
+    for name in operator_kinds[1:]:
+        assert order.index(lab.named(name).urn) < installation, name
+
+
+@pytest.mark.parametrize("stack", KIND_STACKS)
+def test_metallb_webhook_gate_dry_runs_the_very_pool(runs: Any, stack: str) -> None:
+    _, cluster, lab = runs[stack]
+    gate = lab.named("webhook-ready", COMMAND)
+    assert "apply --dry-run=server" in gate.inputs["create"]
+    environment = reveal(gate.inputs["environment"])
+    assert is_secret(gate.inputs["environment"])
+    assert environment["PACKETWALK_KUBECONFIG"] == cluster.outputs["kubeconfig"]
+    listed = json.loads(environment["PACKETWALK_MANIFEST"])["items"]
+    registered = [lab.named("ipaddresspool-metallb-system-lab-pool").manifest,
+                  lab.named("l2advertisement-metallb-system-lab-l2").manifest]
+    assert [(o["kind"], o["spec"]) for o in listed] == [
+        (o["kind"], o["spec"]) for o in registered]
 
 
 @pytest.mark.parametrize("stack", KIND_STACKS)
@@ -281,7 +318,10 @@ def test_metallb_is_l2_only_with_the_cluster_pool(runs: Any, stack: str) -> None
     assert pool.inputs["spec"]["addresses"] == [KIND_LB_RANGE]
     assert advertisement.inputs["spec"]["ipAddressPools"] == ["lab-pool"]
     for custom in (pool, advertisement):
-        assert chart.urn in custom.dependencies  # the webhook must be up first
+        # the pool waits for the webhook gate, which waits for the chart
+        gate = lab.named("webhook-ready", COMMAND)
+        assert gate.urn in custom.dependencies and chart.urn not in custom.dependencies
+        assert chart.urn in gate.dependencies
 
 
 @pytest.mark.parametrize("stack", KIND_STACKS)
@@ -292,7 +332,7 @@ def test_traefik_chart_values(runs: Any, stack: str) -> None:
         "traefik", versions.TRAEFIK_CHART_VERSION, "traefik", "traefik")
     assert inputs["repositoryOpts"]["repo"] == versions.TRAEFIK_CHART_REPO
     values = inputs["values"]
-    assert values["service"]["type"] == "LoadBalancer"
+    assert values["service"]["spec"]["type"] == "LoadBalancer"
     assert values["service"]["annotations"] == {"metallb.io/loadBalancerIPs": "172.18.255.200"}
     assert values["ports"]["web"]["nodePort"] == INGRESS_HTTP_NODE_PORT
     assert values["ports"]["websecure"]["nodePort"] == INGRESS_HTTPS_NODE_PORT
@@ -377,7 +417,8 @@ def test_every_kubernetes_object_validates_strictly(runs: Any, stack: str) -> No
             custom += 1
         else:
             kubernetes_validate.validate(manifest, versions.KUBERNETES_VERSION, strict=True)
-    assert custom == 2  # IPAddressPool and L2Advertisement
+    # IPAddressPool and L2Advertisement; on Calico also the operator's four resources
+    assert custom == (6 if runs[stack][0].cni == "calico" else 2)
 
 
 def test_strict_validation_catches_a_misspelt_field(runs: Any) -> None:
