@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
-
 import rendering
+import yaml
 
 CRD_DIR = Path(__file__).parent / "data" / "crds"
 SHARED_CRDS = rendering.HERE.parents[1] / "shared" / "reference" / "crds"

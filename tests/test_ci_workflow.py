@@ -35,8 +35,13 @@ def test_test_job_runs_the_readme_command_on_python_311() -> None:
     job = load()["jobs"]["test"]
     assert job["runs-on"] == "ubuntu-latest"
     assert step(job, "actions/setup-python")["with"]["python-version"] == "3.11"
-    assert any(s.get("run") == "./invoke test" for s in job["steps"])
+    # .ci/run runs the README's command; the workflow runs .ci/run as root so that the
+    # real-packet tests run instead of skipping
     assert "./invoke test" in (REPO / ".ci" / "run").read_text()
+    (run,) = [s["run"] for s in job["steps"] if ".ci/run" in str(s.get("run", ""))]
+    assert run.startswith("sudo ") and run.endswith("bash .ci/run")
+    assert 'env "PATH=$PATH"' in run  # sudo's secure_path would hide setup-python's Python
+    assert not any(s.get("run") == "./invoke test" for s in job["steps"])
 
 
 def test_preview_matrix_covers_every_kind_stack() -> None:
