@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import io
+import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,15 @@ def out(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
     buffer = io.StringIO()
     monkeypatch.setattr(matrix_tasks.DEPS, "console",
                         Console(file=buffer, width=220, color_system=None))
+    return buffer
+
+
+@pytest.fixture
+def err(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """Standard error (warnings, notes), narrow: each message must stay on one line anyway."""
+    buffer = io.StringIO()
+    monkeypatch.setattr(matrix_tasks.DEPS, "err_console",
+                        Console(file=buffer, width=60, color_system=None))
     return buffer
 
 
@@ -166,5 +178,173 @@ def test_ipblock_switch_changes_the_verdict(out: io.StringIO, tmp_path: Path) ->
 def test_command_line_options() -> None:
     names = {arg.names[0] for arg in matrix_tasks.matrix.get_arguments()}
     assert {"manifests", "cluster", "stack", "format", "out", "force", "diff", "explain",
-            "ipblock-matches-pods"} <= names
+            "ipblock-matches-pods", "include-finished"} <= names
     assert matrix_tasks.matrix.__doc__ and all(matrix_tasks.matrix.help.values())
+
+
+# --------------------------------------------------------------------------- stdout is the result
+
+IGNORED_FIELD = (  # the port entry has no containerPort: the loader ignores it with a warning
+    "apiVersion: v1\nkind: Pod\nmetadata: {name: a, labels: {app: a}}\n"
+    "spec: {containers: [{name: c, ports: [{name: http, containerport: 80}]}]}\n---\n"
+    "apiVersion: v1\nkind: Pod\nmetadata: {name: b, labels: {app: b}}\n---\n"
+    "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\n"
+    "spec: {podSelector: {matchLabels: {app: b}}, ingress: [{from: [{podSelector: "
+    "{matchLabels: {app: a}}}], ports: [{port: 5432}]}]}\n")
+WARNING = "no containerPort (fields: containerport, name); entry ignored"
+ALLOWED = ("default/a[Pod]", "default/b[Pod]")
+
+
+def _parse(fmt: str, text: str) -> set[tuple[str, str]]:
+    """The (src, dst) pairs of a machine-readable result; fails on anything else in it."""
+    if fmt == "json":
+        return {(row["src"], row["dst"]) for row in json.loads(text)}
+    if fmt == "csv":
+        rows = list(csv.reader(io.StringIO(text)))
+        assert rows[0] == ["src", "dst", "conn"] and all(len(r) == 3 for r in rows)
+        return {(r[0], r[1]) for r in rows[1:]}
+    if fmt == "md":
+        lines = text.splitlines()
+        assert lines and all(line.startswith("|") and line.endswith("|") for line in lines)
+        return {(c[1].strip(), c[2].strip()) for c in (line.split("|") for line in lines[2:])}
+    assert fmt == "connlist"
+    found = [re.fullmatch(r"(\S+) => (\S+) : .+", line) for line in text.splitlines()]
+    assert all(found), text
+    return {(m[1], m[2]) for m in found if m}
+
+
+@pytest.mark.parametrize("fmt", ["connlist", "json", "csv", "md"])
+def test_machine_formats_keep_warnings_off_standard_output(
+        fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FORCE_COLOR", raising=False)  # the real consoles, as a shell sees them
+    monkeypatch.setattr(matrix_tasks.DEPS, "console", None)
+    monkeypatch.setattr(matrix_tasks.DEPS, "err_console", None)
+    (tmp_path / "m.yaml").write_text(IGNORED_FIELD)
+    run(manifests=[str(tmp_path)], format=fmt)
+    captured = capsys.readouterr()
+    assert ALLOWED in _parse(fmt, captured.out)
+    assert "warning" not in captured.out and "containerPort" not in captured.out
+    assert f"warning: {tmp_path / 'm.yaml'}:line 1: Pod default/a: " in captured.err
+    assert WARNING in captured.err
+
+
+@pytest.mark.parametrize(("fmt", "start"), [("dot", "digraph connectivity {"),
+                                            ("mermaid", "flowchart LR"), ("table", "")])
+def test_every_format_sends_warnings_to_standard_error(
+        fmt: str, start: str, tmp_path: Path, out: io.StringIO, err: io.StringIO) -> None:
+    (tmp_path / "m.yaml").write_text(IGNORED_FIELD)
+    run(manifests=[str(tmp_path)], format=fmt)
+    assert out.getvalue().lstrip().startswith(start) and "warning" not in out.getvalue()
+    assert WARNING in err.getvalue()
+    assert len(err.getvalue().splitlines()) == 1  # one line, though longer than the console
+
+
+def test_diff_and_out_keep_standard_output_clean(tmp_path: Path, out: io.StringIO,
+                                                 err: io.StringIO) -> None:
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "m.yaml").write_text(IGNORED_FIELD.replace("5432", "5433"))
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "m.yaml").write_text(IGNORED_FIELD)
+    run(manifests=[str(tmp_path / "old")], diff=str(tmp_path / "new"), format="json")
+    assert [d["diff-type"] for d in json.loads(out.getvalue())] == ["changed"]
+    assert err.getvalue().count(WARNING) == 2  # both sides' warnings, each naming its file
+    assert str(tmp_path / "new" / "m.yaml") in err.getvalue()
+    out.truncate(0)
+    out.seek(0)
+    run(manifests=[str(tmp_path / "new")], format="csv", out=str(tmp_path / "m.csv"))
+    assert out.getvalue() == "" and f"wrote {tmp_path / 'm.csv'}" in err.getvalue()
+
+
+def test_warning_text_is_not_read_as_markup(out: io.StringIO, err: io.StringIO,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(matrix_tasks.DEPS, "lab_objects", lambda stack: [
+        {"kind": "Pod", "metadata": {"name": "p"},
+         "spec": {"containers": [{"name": "c", "ports": [{"[bold]x[/bold]": 1}]}]}}])
+    run(format="connlist")
+    assert "(fields: [bold]x[/bold]); entry ignored" in err.getvalue()
+
+
+# --------------------------------------------------------------------------- finished pods
+
+def _pod(name: str, phase: str, namespace: str = "jobs") -> dict[str, Any]:
+    return {"kind": "Pod", "metadata": {"name": name, "namespace": namespace,
+                                        "labels": {"app": name}},
+            "spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80}]}]},
+            "status": {"phase": phase, "podIP": "10.0.0.9"}}
+
+
+def _yaml(*objects: dict[str, Any]) -> str:
+    return "---\n".join(json.dumps(o) + "\n" for o in objects)
+
+
+def test_finished_pods_are_left_out_with_a_note_or_included_on_request(
+        tmp_path: Path, out: io.StringIO, err: io.StringIO) -> None:
+    (tmp_path / "m.yaml").write_text(_yaml(_pod("web", "Running"), _pod("done", "Succeeded"),
+                                           _pod("broke", "Failed")))
+    run(manifests=[str(tmp_path)], format="json")
+    assert {(r["src"], r["dst"]) for r in json.loads(out.getvalue())} == {
+        ("jobs/web[Pod]", "0.0.0.0-255.255.255.255[External]"),
+        ("0.0.0.0-255.255.255.255[External]", "jobs/web[Pod]")}
+    assert err.getvalue() == (
+        f"note: left out 2 pods in phase Succeeded or Failed (no network endpoint) from "
+        f"{tmp_path}: jobs/done, jobs/broke; --include-finished evaluates them as "
+        "netpol-analyzer does\n")
+    out.truncate(0)
+    out.seek(0)
+    err.truncate(0)
+    err.seek(0)
+    run(manifests=[str(tmp_path)], format="json", include_finished=True)
+    pairs = {(r["src"], r["dst"]) for r in json.loads(out.getvalue())}
+    assert ("jobs/done[Pod]", "jobs/broke[Pod]") in pairs and ("jobs/web[Pod]",
+                                                              "jobs/done[Pod]") in pairs
+    assert err.getvalue() == ""
+
+
+def test_many_finished_pods_are_counted_and_a_few_named(out: io.StringIO, err: io.StringIO,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    pods = [_pod(f"job-{i}", "Succeeded") for i in range(8)]
+    monkeypatch.setattr(matrix_tasks.DEPS, "lab_objects", lambda stack: pods)
+    run(format="connlist")
+    note = err.getvalue()
+    assert note.startswith("note: left out 8 pods in phase Succeeded or Failed")
+    assert "the lab's own objects (stack kind): jobs/job-0, jobs/job-1, jobs/job-2, " \
+           "jobs/job-3, jobs/job-4 and 3 more;" in note and "job-5" not in note
+    assert out.getvalue() == ""  # nothing left to connect
+    run(format="connlist", include_finished=True)
+    assert "jobs/job-0[Pod] => jobs/job-7[Pod] : All Connections\n" in out.getvalue()
+
+
+def test_finished_pods_of_a_live_cluster(out: io.StringIO, err: io.StringIO,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    done = _pod("backup-28", "Succeeded", "shop")
+    done["metadata"]["ownerReferences"] = [{"kind": "Job", "name": "backup-28",
+                                            "controller": True}]
+    fake = FakeCluster(objects={"namespaces": [{"metadata": {"name": "shop"}}],
+                                "pods": [_pod("web", "Running", "shop"), done],
+                                "networkpolicies": []})
+    monkeypatch.setattr(matrix_tasks.DEPS, "cluster", lambda: fake)
+    run(cluster=True, format="connlist")
+    assert "backup" not in out.getvalue()
+    assert "1 pod in phase Succeeded or Failed (no network endpoint) from the current kube " \
+           "context: shop/backup-28;" in err.getvalue()
+    run(cluster=True, format="connlist", include_finished=True)
+    assert "shop/web[Pod] => shop/backup-28[Job] : All Connections\n" in out.getvalue()
+
+
+def test_finished_pods_on_the_diff_side(tmp_path: Path, out: io.StringIO,
+                                        err: io.StringIO) -> None:
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "m.yaml").write_text(_yaml(_pod("web", "Running")))
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "m.yaml").write_text(_yaml(_pod("web", "Running"),
+                                                   _pod("done", "Failed")))
+    run(manifests=[str(tmp_path / "old")], diff=str(tmp_path / "new"), format="connlist")
+    assert out.getvalue() == ""  # no differences: the finished pod is left out on both sides
+    assert f"from --diff {tmp_path / 'new'}: jobs/done;" in err.getvalue()
+    out.truncate(0)
+    out.seek(0)
+    run(manifests=[str(tmp_path / "old")], diff=str(tmp_path / "new"), format="connlist",
+        include_finished=True)
+    assert "diff-type: added, source: jobs/web[Pod], destination: jobs/done[Pod]" \
+        in out.getvalue()

@@ -181,14 +181,39 @@ def test_container_port_without_number_is_skipped_with_a_warning() -> None:
     assert "no containerPort (fields: containerport, name)" in cluster.warnings[0]
 
 
-def test_finished_pods_are_skipped() -> None:
-    cluster = cluster_from_objects([
-        {"kind": "Pod", "metadata": {"name": "job-x"}, "status": {"phase": "Succeeded"}},
-        {"kind": "Pod", "metadata": {"name": "job-y"}, "status": {"phase": "Failed"}},
-        {"kind": "Pod", "metadata": {"name": "web"}, "status": {"phase": "Running"}},
-    ], source="mem")
+FINISHED = [
+    {"kind": "Pod", "metadata": {"name": "job-x"}, "status": {"phase": "Succeeded"}},
+    {"kind": "Pod", "metadata": {"name": "job-y", "namespace": "batch"},
+     "status": {"phase": "Failed", "podIP": "10.0.0.7"}},
+    {"kind": "Pod", "metadata": {"name": "web"}, "status": {"phase": "Running"}},
+]
+
+
+def test_finished_pods_are_skipped_and_named() -> None:
+    cluster = cluster_from_objects(FINISHED, source="mem")
     assert [p.name for p in cluster.pods] == ["web"]
     assert cluster.skipped_kinds == {"Pod (finished)": 2}
+    assert cluster.finished_pods == ["default/job-x", "batch/job-y"]
+    assert "batch" not in cluster.namespaces  # only a left-out pod was there
+
+
+def test_finished_pods_are_included_on_request(tmp_path: Path) -> None:
+    cluster = cluster_from_objects(FINISHED, source="mem", include_finished=True)
+    assert [(p.namespace, p.name, p.ip) for p in cluster.pods] == [
+        ("default", "job-x", None), ("batch", "job-y", "10.0.0.7"), ("default", "web", None)]
+    assert cluster.skipped_kinds == {} and cluster.finished_pods == []
+    assert "batch" in cluster.namespaces
+    (tmp_path / "pods.json").write_text(json.dumps({"kind": "PodList", "items": FINISHED}))
+    assert len(load_cluster([tmp_path]).pods) == 1
+    assert len(load_cluster([tmp_path], include_finished=True).pods) == 3
+
+
+def test_a_left_out_pod_is_not_validated_but_an_included_one_is() -> None:
+    broken = {"kind": "Pod", "metadata": {"name": 7, "namespace": ["x"]},
+              "status": {"phase": "Failed"}}
+    assert cluster_from_objects([broken], source="mem").finished_pods == ["?/?"]
+    with pytest.raises(InputError, match=r"Pod.*metadata\.name"):
+        cluster_from_objects([broken], source="mem", include_finished=True)
 
 
 def _replica(name: str, *, port: object = 8080, labels: dict[str, object] | None = None,

@@ -3,6 +3,9 @@
 The objects come from the lab's own builders (default), from manifests, or from the current kube
 context; the evaluation is :mod:`packetwalk.netpol`; this module only parses options, picks the
 source, prints and writes files.
+
+The result goes to standard output and nothing else does: warnings, notes and the progress spinner
+go to standard error, so ``--format json|csv|connlist|...`` output can be piped to a parser.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 from rich.console import Console
+from rich.markup import escape
 
 from packetwalk.cli import matrix_views
 from packetwalk.config import DEFAULT_STACK, load_stack_config
@@ -56,23 +60,33 @@ class Deps:
 
     cluster: Callable[[], ClusterAccess] = _kubectl_cluster
     lab_objects: Callable[[str], list[dict[str, Any]]] = _lab_objects
-    console: Console | None = None
+    console: Console | None = None  # the result (standard output)
+    err_console: Console | None = None  # warnings, notes, progress (standard error)
 
 
 DEPS = Deps()
+
+#: finished pods named one by one in the note about them; more are counted
+FINISHED_NAMED = 5
 
 
 def _console() -> Console:
     return DEPS.console or Console()
 
 
-def load_source(manifests: Sequence[str], use_cluster: bool, stack: str) -> tuple[Cluster, str]:
+def _err_console() -> Console:
+    return DEPS.err_console or Console(stderr=True)
+
+
+def load_source(manifests: Sequence[str], use_cluster: bool, stack: str, *,
+                include_finished: bool = False) -> tuple[Cluster, str]:
     """The cluster to evaluate and a short description of where it came from."""
     if manifests and use_cluster:
         raise InputError("give either --manifests or --cluster, not both",
                          location="--manifests/--cluster")
     if manifests:
-        return load_cluster([Path(m) for m in manifests]), ", ".join(manifests)
+        return (load_cluster([Path(m) for m in manifests], include_finished=include_finished),
+                ", ".join(manifests))
     if use_cluster:
         access = DEPS.cluster()
         objects: list[dict[str, Any]] = []
@@ -81,9 +95,34 @@ def load_source(manifests: Sequence[str], use_cluster: bool, stack: str) -> tupl
                 item = dict(item)
                 item.setdefault("kind", kind)
                 objects.append(item)
-        return cluster_from_objects(objects, source="cluster"), "the current kube context"
-    return (cluster_from_objects(DEPS.lab_objects(stack), source=f"lab stack {stack}"),
+        return (cluster_from_objects(objects, source="cluster", include_finished=include_finished),
+                "the current kube context")
+    return (cluster_from_objects(DEPS.lab_objects(stack), source=f"lab stack {stack}",
+                                 include_finished=include_finished),
             f"the lab's own objects (stack {stack})")
+
+
+def finished_note(cluster: Cluster, where: str) -> str | None:
+    """What to say about the finished pods left out of ``cluster`` (read from ``where``)."""
+    names = cluster.finished_pods
+    if not names:
+        return None
+    count = len(names)
+    listed = ", ".join(names[:FINISHED_NAMED])
+    if count > FINISHED_NAMED:
+        listed += f" and {count - FINISHED_NAMED} more"
+    pods = "pod" if count == 1 else "pods"
+    return (f"left out {count} {pods} in phase Succeeded or Failed (no network endpoint) from "
+            f"{where}: {listed}; --include-finished evaluates them as netpol-analyzer does")
+
+
+def _report(err: Console, cluster: Cluster, where: str) -> None:
+    """The loader's warnings and the finished-pods note, on standard error, one line each."""
+    for warning in cluster.warnings:
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+    note = finished_note(cluster, where)
+    if note is not None:
+        err.print(f"[cyan]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
 
 
 def _refuse_to_replace(out: str, force: bool) -> None:
@@ -116,7 +155,7 @@ def _text_out(console: Console, text: str, out: str, force: bool) -> None:
     if out:
         _write(out, text, force)
     else:
-        console.print(text, markup=False, highlight=False, end="", soft_wrap=True)
+        console.print(text, markup=False, highlight=False, emoji=False, end="", soft_wrap=True)
 
 
 def _parse_explain(text: str) -> tuple[str, str, str | None]:
@@ -158,6 +197,8 @@ def _render(analysis: Analysis, fmt: str, title: str) -> str | bytes | None:
         "SRC/DST are ns/workload, ns/pod or an IPv4 address",
         "ipblock_matches_pods": "match ipBlocks against pod IPs too (Calico-like CNIs); "
         "not with --format connlist",
+        "include_finished": "evaluate Pods in phase Succeeded or Failed too (left out by "
+        "default, with a note on stderr; netpol-analyzer includes them)",
     },
 )
 def matrix(
@@ -171,19 +212,20 @@ def matrix(
     diff: str = "",
     explain: str = "",
     ipblock_matches_pods: bool = False,
+    include_finished: bool = False,
 ) -> None:
     """Show which connections the NetworkPolicies allow (the lab's own by default)."""
     try:
         run_matrix(manifests or [], cluster, stack, format, out, force, diff, explain,
-                   ipblock_matches_pods)
+                   ipblock_matches_pods, include_finished=include_finished)
     except PacketwalkError as err:
         raise Exit(str(err), code=1) from err
 
 
 def run_matrix(manifests: Sequence[str], use_cluster: bool, stack: str, fmt: str, out: str,
                force: bool, diff_path: str, explain_text: str,
-               ipblock_matches_pods: bool) -> None:
-    console = _console()
+               ipblock_matches_pods: bool, *, include_finished: bool = False) -> None:
+    console, err = _console(), _err_console()
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}", location="--format", choices=FORMATS)
     if fmt == "table" and out:  # a file wants a file format: take it from the suffix
@@ -193,14 +235,17 @@ def run_matrix(manifests: Sequence[str], use_cluster: bool, stack: str, fmt: str
         _refuse_to_replace(out, force)
     mode = "connlist" if fmt == "connlist" else "spec"
     options = EvalOptions(mode=mode, ipblock_matches_pods=ipblock_matches_pods)
-    with console.status("reading objects and evaluating policies…"):
-        source, where = load_source(manifests, use_cluster, stack)
+    with err.status("reading objects and evaluating policies…"):
+        source, where = load_source(manifests, use_cluster, stack,
+                                    include_finished=include_finished)
         analysis = analyze(source, options)
-        other = None
+        other = other_source = None
         if diff_path:
-            other = analyze(load_cluster([Path(diff_path)]), options)
-    for warning in source.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+            other_source = load_cluster([Path(diff_path)], include_finished=include_finished)
+            other = analyze(other_source, options)
+    _report(err, source, where)
+    if other_source is not None:
+        _report(err, other_source, f"--diff {diff_path}")
     title = f"NetworkPolicy connectivity of {where}"
 
     if explain_args is not None:
@@ -237,8 +282,9 @@ def run_matrix(manifests: Sequence[str], use_cluster: bool, stack: str, fmt: str
         return
     if out:
         _write(out, rendered, force)
-        console.print(f"wrote {out}")
+        err.print(f"wrote {escape(out)}", highlight=False, soft_wrap=True)
     elif isinstance(rendered, bytes):
         raise InputError(f"{fmt} is binary: give --out FILE", location="--out")
     else:
-        console.print(rendered, markup=False, highlight=False, end="", soft_wrap=True)
+        console.print(rendered, markup=False, highlight=False, emoji=False, end="",
+                      soft_wrap=True)

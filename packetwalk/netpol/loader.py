@@ -5,7 +5,9 @@ JSON, single objects, ``v1`` ``List`` / ``PodList`` / ``NamespaceList`` (any ``*
 ``items``), folders read recursively. Every pod-owning workload kind becomes one pod carrying its
 template's labels and ports, grouped under the workload (netpol-analyzer does the same); live Pods
 are grouped under their controller (a ReplicaSet, a DaemonSet...). Kinds that do not affect
-NetworkPolicy evaluation (Services, ConfigMaps, ...) are counted and skipped.
+NetworkPolicy evaluation (Services, ConfigMaps, ...) are counted and skipped, and so are Pods in
+phase Succeeded or Failed unless the caller asks for them (``include_finished``); their names are
+kept in ``Cluster.finished_pods`` for the caller to report.
 
 Invalid input raises :class:`InputError` naming the file, the object and the field, with the
 API server's rule: no guessing what a broken policy was meant to say.
@@ -53,6 +55,9 @@ WORKLOAD_TEMPLATES: dict[str, tuple[str, ...]] = {
 }
 
 Document = tuple[dict[str, Any], Origin]
+
+#: Pod phases after which a pod has no network endpoint (left out unless asked for)
+FINISHED_PHASES = ("Succeeded", "Failed")
 
 
 # --------------------------------------------------------------------------- reading files
@@ -143,18 +148,19 @@ def _expand(data: object, origin: Origin) -> Iterator[Document]:
 # --------------------------------------------------------------------------- building
 
 
-def load_cluster(paths: Sequence[Path]) -> Cluster:
+def load_cluster(paths: Sequence[Path], *, include_finished: bool = False) -> Cluster:
     """Read every manifest under ``paths`` and build the cluster they describe."""
     docs: list[Document] = []
     for path in paths:
         docs.extend(read_documents(path))
-    return build_cluster(docs)
+    return build_cluster(docs, include_finished=include_finished)
 
 
-def cluster_from_objects(objects: Iterable[Mapping[str, Any]], *, source: str) -> Cluster:
+def cluster_from_objects(objects: Iterable[Mapping[str, Any]], *, source: str,
+                         include_finished: bool = False) -> Cluster:
     """Build a cluster from in-memory objects (the lab's own, or ``kubectl get`` items)."""
     origin = Origin(source)  # one for all: nothing tells the objects apart but their names
-    return build_cluster(_with_origin(objects, origin))
+    return build_cluster(_with_origin(objects, origin), include_finished=include_finished)
 
 
 def _with_origin(objects: Iterable[Mapping[str, Any]], origin: Origin) -> Iterator[Document]:
@@ -165,11 +171,18 @@ def _with_origin(objects: Iterable[Mapping[str, Any]], origin: Origin) -> Iterat
             yield from _expand(dict(obj), origin)
 
 
-def build_cluster(docs: Iterable[Document]) -> Cluster:
+def build_cluster(docs: Iterable[Document], *, include_finished: bool = False) -> Cluster:
+    """The cluster ``docs`` describe.
+
+    Pods in phase Succeeded or Failed are left out unless ``include_finished``: they have no
+    network endpoint any more and a live cluster may have given their IPs to running pods. Their
+    names are kept in ``Cluster.finished_pods`` so that the caller can say so (netpol-analyzer
+    lists them, and a silent difference would look like a bug).
+    """
     cluster = Cluster()
     pods = _PodReader(cluster.warnings)
     try:
-        _read_objects(cluster, pods, docs)
+        _read_objects(cluster, pods, docs, include_finished)
     except InputError:
         _check_unique_pods(cluster)  # a duplicate pod before the failing object comes first
         raise
@@ -200,13 +213,14 @@ def _check_unique_pods(cluster: Cluster) -> None:
         seen[key] = origin
 
 
-def _read_objects(cluster: Cluster, pods: _PodReader, docs: Iterable[Document]) -> None:
+def _read_objects(cluster: Cluster, pods: _PodReader, docs: Iterable[Document],
+                  include_finished: bool) -> None:
     seen_pods: dict[tuple[str, str, str], Origin] = {}
     seen_policies: dict[tuple[str, str], Origin] = {}
     by_raw_get = pods.by_raw.get
     add_name, add_shape = cluster.pod_names.append, cluster.pod_shapes.append
     add_ip, add_origin = cluster.pod_ips.append, cluster.pod_origins.append
-    finished = ("Succeeded", "Failed")
+    finished = () if include_finished else FINISHED_PHASES
     for obj, origin in docs:
         kind = obj.get("kind")
         if kind == "Pod" and type(status := obj.get("status") or {}) is dict and (
@@ -295,10 +309,11 @@ def _read_objects(cluster: Cluster, pods: _PodReader, docs: Iterable[Document]) 
             name = (obj.get("metadata") or {}).get("name", "?")
             raise _err(origin, f"Pod {name}", "status",
                        f"must be a mapping, not {type(obj['status']).__name__}")
-        elif kind == "Pod" and (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        elif kind == "Pod" and (obj.get("status") or {}).get("phase") in finished:
             # a finished pod has no network endpoint any more (live clusters keep Job pods)
             cluster.skipped_kinds["Pod (finished)"] = cluster.skipped_kinds.get("Pod (finished)",
                                                                                 0) + 1
+            cluster.finished_pods.append(_pod_ref(obj))
         elif kind == "Pod" or kind in WORKLOAD_TEMPLATES:
             _add_pod(cluster, seen_pods, kind, pods.pod(obj, origin) if kind == "Pod"
                      else pods.workload_pod(obj, kind, origin), origin)
@@ -313,6 +328,17 @@ def _read_objects(cluster: Cluster, pods: _PodReader, docs: Iterable[Document]) 
             cluster.policies.append(policy)
         else:
             cluster.skipped_kinds[kind] = cluster.skipped_kinds.get(kind, 0) + 1
+
+
+def _pod_ref(obj: Mapping[str, Any]) -> str:
+    """``namespace/name`` of a pod that is not read further, so never an error: "?" stands for
+    a missing or malformed name or namespace."""
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    name, namespace = meta.get("name"), meta.get("namespace") or "default"
+    name = name if isinstance(name, str) and name else "?"
+    namespace = namespace if isinstance(namespace, str) else "?"
+    return f"{namespace}/{name}"
 
 
 def _add_pod(cluster: Cluster, seen: dict[tuple[str, str, str], Origin], kind: str, pod: Pod,

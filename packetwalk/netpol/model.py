@@ -179,6 +179,8 @@ class Cluster:
     policies: list[Policy] = field(default_factory=list)
     skipped_kinds: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: ``namespace/name`` of each Pod in phase Succeeded or Failed that was left out
+    finished_pods: list[str] = field(default_factory=list)
     pod_names: list[str] = field(default_factory=list, repr=False)
     pod_shapes: list[PodShape] = field(default_factory=list, repr=False)
     pod_ips: list[str | None] = field(default_factory=list, repr=False)
