@@ -40,9 +40,6 @@ PLATFORMS: dict[str, Callable[[LabConfig], Cluster]] = {"kind": _kind}
 PROGRAMS: dict[str, Callable[[LabConfig], None]] = {"gke": run_gke_cluster}
 """Platforms with a program of their own (GKE: network, several clusters, more outputs)."""
 
-PROJECT = "packetwalk-cluster"
-
-
 def run() -> None:
     cfg = lab_config()
     program = PROGRAMS.get(cfg.platform)

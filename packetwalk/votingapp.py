@@ -27,7 +27,6 @@ POSTGRES_PORT: Final = 5432
 VOTE_SERVICE_PORT: Final = 8080
 RESULT_SERVICE_PORT: Final = 8081
 
-COMPONENTS: Final = ("vote", "result", "worker", "redis", "db")
 FRONTENDS: Final = ("vote", "result")
 """The two web apps the ingress routes to."""
 

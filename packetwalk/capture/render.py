@@ -11,7 +11,6 @@ import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from packetwalk.capture.model import Hop, Inventory, Translation, WalkAnalysis
@@ -171,10 +170,6 @@ def _hop_row(i: int, hop: Hop, inv: Inventory, start: float) -> tuple[str, ...]:
         f"{(hop.time - start) * 1000:.3f}",
         str(hop.packets),
     )
-
-
-def format_time(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M:%S.%f")
 
 
 # --- sequence diagrams (Mermaid and SVG share one script) -------------------------------------

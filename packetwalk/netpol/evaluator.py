@@ -124,10 +124,6 @@ class Workload:
     def label(self) -> str:
         return f"{self.namespace}/{self.name}[{self.kind}]"
 
-    @property
-    def is_external(self) -> bool:
-        return False
-
 
 @dataclass(frozen=True)
 class External:
@@ -140,10 +136,6 @@ class External:
     @property
     def label(self) -> str:
         return f"{format_range(self.lo, self.hi)}[External]"
-
-    @property
-    def is_external(self) -> bool:
-        return True
 
 
 Node = Workload | External

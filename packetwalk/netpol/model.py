@@ -94,14 +94,6 @@ class Pod:
     def host_network(self) -> bool:
         return self.shape.host_network
 
-    def resolve_named_port(self, name: str, protocol: str) -> int | None:
-        """The container port called ``name`` with this protocol (rule 4: both must match)."""
-        for port in self.ports:
-            if port.name == name and port.protocol == protocol:
-                return port.port
-        return None
-
-
 @dataclass(frozen=True, eq=False)
 class PortSpec:
     """One entry of a rule's ``ports``: ``port`` None means every port of the protocol."""

@@ -11,7 +11,7 @@ Named ports never live here: a rule names a port, the *destination* pod resolves
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -224,7 +224,3 @@ def parse_conn_text(text: str) -> ConnSet:
 
 def single(protocol: str, port: int) -> ConnSet:
     return ConnSet.of(protocol, ((port, port),))
-
-
-def from_pairs(pairs: Sequence[tuple[str, int, int]]) -> ConnSet:
-    return union_all(ConnSet.of(p, ((lo, hi),)) for p, lo, hi in pairs)

@@ -17,28 +17,7 @@ from packetwalk.kube.access import ClusterAccess, PodInfo
 from packetwalk.playbook.templating import Unknown
 
 RUNTIME_FACTS = ("node_ips", "pods", "app_pods", "services")
-"""Facts only a running cluster knows."""
-
-FACT_DOCS: Mapping[str, str] = {
-    "stack": "the stack name (kind, kind-calico, ...)",
-    "platform": "kind or gke",
-    "cluster_name": "the cluster's name (kind: the Docker node containers are <cluster_name>-...)",
-    "kube_context": "the kubectl context of the lab",
-    "cni": "kindnet, flannel, calico, cilium (kind); dataplane-v2, calico (GKE)",
-    "kube_proxy_mode": "iptables, ipvs, nftables, or none (eBPF replaces kube-proxy)",
-    "enforces_network_policy": "false on Flannel, which ignores NetworkPolicies",
-    "has_kube_proxy": "false when kube_proxy_mode is none",
-    "pod_subnet": "the cluster's pod CIDR",
-    "service_subnet": "the cluster's Service CIDR",
-    "app_namespace": "the voting app's namespace (vote)",
-    "nodes": "every node name, control plane first",
-    "control_plane": "the control-plane node's name (kind)",
-    "workers": "the worker node names, in order",
-    "node_ips": "node name -> InternalIP (cluster)",
-    "pods": "every pod: {namespace, name, ip, node, labels} (cluster)",
-    "app_pods": "app label -> first pod {name, ip, node} in the app namespace (cluster)",
-    "services": "namespace -> name -> {cluster_ip, type, ports, external_ip} (cluster)",
-}
+"""Facts only a running cluster knows (labs/FORMAT.md documents every fact)."""
 
 
 def static_facts(cfg: LabConfig) -> dict[str, Any]:

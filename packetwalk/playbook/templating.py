@@ -12,7 +12,7 @@ type (a list stays a list, an int an int) through a sandboxed native environment
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import jinja2
@@ -194,11 +194,6 @@ class Unknown:
         return self._decide()
 
     __hash__ = None  # type: ignore[assignment]
-
-
-def unknowns(values: Mapping[str, Any]) -> Iterator[str]:
-    """Names in a context whose values are :class:`Unknown` (for messages)."""
-    return (key for key, value in values.items() if isinstance(value, Unknown))
 
 
 def render_lenient(value: Any, context: Mapping[str, Any], *, skip: frozenset[str]) -> Any:
