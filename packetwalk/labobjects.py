@@ -9,6 +9,7 @@ naming them can be built and evaluated without a cluster; they are never deploye
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -19,6 +20,7 @@ from packetwalk.config import DEFAULT_INTENTS_FILE, REPO_ROOT, LabConfig
 from packetwalk.errors import InputError
 from packetwalk.intents import (
     NS_LABEL,
+    ApiServerAddressesUnknown,
     ClientIntents,
     PolicyOptions,
     Workloads,
@@ -138,6 +140,10 @@ def _policies(cfg: LabConfig, app: list[dict[str, Any]], repo_root: Path,
                             generated_from=cfg.intents_file)
     try:
         return policies_from_intents(intents, workloads, options)
+    except ApiServerAddressesUnknown as err:
+        raise ApiServerAddressesUnknown(f"{err.detail}. {_api_server_note(cfg)}",
+                                        missing=err.missing, source=err.source,
+                                        location=err.location) from err
     except InputError as err:
         if cfg.intents_file != DEFAULT_INTENTS_FILE or cfg.app_namespace == "vote":
             raise
@@ -146,6 +152,39 @@ def _policies(cfg: LabConfig, app: list[dict[str, Any]], repo_root: Path,
             f"packetwalk:intents at a copy that names namespace {cfg.app_namespace!r}",
             source=err.source, location=err.location, choices=err.choices,
         ) from err
+
+
+def _api_server_note(cfg: LabConfig) -> str:
+    """What a stack knows, before its cluster exists, of the addresses an API-server intent needs.
+
+    The lab's policies are built before the cluster exists (``invoke up`` applies them with the
+    app; ``invoke matrix --stack`` evaluates them offline), and the lab creates no ``kubernetes``
+    Service or EndpointSlice, so an intent to ``kubernetes.default`` always stops here. The
+    ClusterIP could be known: kube-apiserver gives the ``kubernetes`` Service the first address
+    of its service range (``ServiceIPRange`` in kubernetes/kubernetes
+    pkg/controlplane/services.go at commit 9f0f14952c51: "Select the first valid IP from
+    ServiceClusterIPRange"), which on kind is ``packetwalk:serviceSubnet`` (passed to kind's
+    ``networking.serviceSubnet``). The endpoint cannot: it is the control plane's address,
+    given out when the cluster is created. Building these policies would take the live Service
+    and EndpointSlice, read after the cluster is up (a second pass the lab stack does not
+    make); see packetwalk.intents.
+    """
+    if cfg.is_kind and not cfg.uses_existing_cluster:
+        first = next(ipaddress.ip_network(cfg.service_subnet).hosts())
+        known = (f"On stack {cfg.stack!r} (kind) the ClusterIP will be {first}, the first address "
+                 f"of packetwalk:serviceSubnet {cfg.service_subnet}, but the endpoint is the "
+                 "control-plane node's address on Docker's `kind` network (port 6443), which "
+                 "Docker assigns only when the cluster is created")
+    elif cfg.uses_existing_cluster:
+        known = (f"Stack {cfg.stack!r} points at an existing cluster (packetwalk:kubeconfig): "
+                 "its service range and control-plane address are that cluster's, not in the "
+                 "stack config")
+    else:
+        known = (f"On stack {cfg.stack!r} ({cfg.platform}) the endpoint is the control plane's "
+                 "address, which exists only once the cluster does")
+    return (f"{known}. The lab builds its policies before the cluster exists and is given "
+            "neither object, so it cannot write this rule: remove the target from "
+            f"{cfg.intents_file}")
 
 
 def participant_objects(cfg: LabConfig, participant: Participant, *,

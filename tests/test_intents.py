@@ -16,6 +16,7 @@ from packetwalk import versions
 from packetwalk.config import REPO_ROOT
 from packetwalk.errors import InputError
 from packetwalk.intents import (
+    ApiServerAddressesUnknown,
     ClientIntents,
     PolicyOptions,
     Target,
@@ -203,8 +204,124 @@ def test_other_errors(text: str, message: str) -> None:
 def test_duplicate_intents_are_an_error() -> None:
     good = HEAD + "spec: {workload: {name: vote}}\n"
     err = parse_error(good + "---\n" + good)
-    assert "a second ClientIntents vote/vote (the first is at document 1, line 1)" in str(err)
-    assert "document 2, line 8, metadata.name" in str(err)
+    assert "a second ClientIntents vote/vote (the first is at in.yaml:document 1, line 1)" in str(
+        err)
+    assert str(err).startswith("in.yaml:document 2, line 8, metadata.name: ")
+
+
+# --- Otterize's admission rules (otterize/intents-operator v3.0.19, src/operator/webhooks/) ---
+
+WORKER_TWICE = """\
+apiVersion: k8s.otterize.com/v2beta1
+kind: ClientIntents
+metadata: {name: worker}
+spec:
+  workload: {name: worker, kind: Deployment}
+  targets:
+    - service: {name: redis}
+---
+apiVersion: k8s.otterize.com/v2beta1
+kind: ClientIntents
+metadata: {name: worker-db}
+spec:
+  workload: {name: worker, kind: Deployment}
+  targets:
+    - service: {name: db}
+"""
+
+
+def test_a_second_intents_for_the_same_client_is_refused_naming_both_places() -> None:
+    # Today's merge would have given worker egress to redis and db without a word.
+    err = parse_error(WORKER_TWICE)
+    assert str(err).startswith("in.yaml:document 2, line 13, spec.workload.name: ClientIntents "
+                               "vote/worker-db is a second ClientIntents for client worker "
+                               "(kind Deployment) in namespace vote; the first is vote/worker "
+                               "at in.yaml:document 1, line 5, spec.workload.name.")
+    assert ("Intents for client worker already exist in resource worker") in str(err)
+
+
+def test_the_same_client_in_both_shapes_is_refused() -> None:
+    v1 = ("apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\n"
+          "metadata: {name: worker-v1}\n"
+          "spec:\n  service: {name: worker, kind: Deployment}\n"
+          "  calls:\n    - name: svc:db\n")
+    err = parse_error(WORKER_TWICE.split("---\n")[0] + "---\n" + v1)
+    assert str(err).startswith("in.yaml:document 2, line 13, spec.service.name: ")
+    assert "the first is vote/worker at in.yaml:document 1, line 5, spec.workload.name" in str(err)
+
+
+def test_a_second_intents_in_another_file_is_refused_when_policies_are_built() -> None:
+    first, second = WORKER_TWICE.split("---\n")
+    intents = [*parse_client_intents(first, source="a.yaml", default_namespace="vote"),
+               *parse_client_intents(second, source="b.yaml", default_namespace="vote")]
+    with pytest.raises(InputError) as info:
+        generate(intents)
+    assert str(info.value).startswith("b.yaml:document 1, line 5, spec.workload.name: ")
+    assert "at a.yaml:document 1, line 5, spec.workload.name" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("second_workload", "second_namespace"),
+    [
+        ("{name: worker, kind: StatefulSet}", "vote"),  # another kind: another client
+        ("{name: worker}", "vote"),  # no kind is Otterize's OttrLegacy kind: another client too
+        ("{name: worker, kind: Deployment}", "traefik"),  # another namespace
+    ],
+)
+def test_otterize_accepts_other_kinds_and_namespaces(second_workload: str,
+                                                      second_namespace: str) -> None:
+    first, second = WORKER_TWICE.split("---\n")
+    second = second.replace("metadata: {name: worker-db}",
+                            f"metadata: {{name: worker-db, namespace: {second_namespace}}}")
+    second = second.replace("workload: {name: worker, kind: Deployment}",
+                            f"workload: {second_workload}")
+    intents = parse(first + "---\n" + second)
+    assert len(intents) == 2 and intents[1].namespace == second_namespace
+    if second_workload == "{name: worker}":
+        # Both name the one Deployment worker: its rules add up, as Otterize's two policies would.
+        egress = by_name(generate(intents))["worker-access"]["spec"]["egress"]
+        assert len(egress) == 3  # DNS, redis, db
+
+
+def test_a_dotted_workload_name_is_refused_with_otterizes_rule() -> None:
+    err = parse_error(HEAD + "spec:\n  workload: {name: worker.vote}\n")
+    assert str(err).startswith("in.yaml:document 1, line 5, spec.workload.name: workload name "
+                               "'worker.vote' contains '.'")
+    assert "Workload name should not contain '.' character" in str(err)
+    assert "unknown workload" not in str(err)
+
+
+def test_v1_webhooks_do_not_check_the_client_name() -> None:
+    # clientintents_webhook_v1alpha3.go's validateSpec never looks at spec.service.name.
+    (intent,) = parse("apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\n"
+                      "metadata: {name: a}\nspec:\n  service: {name: my.app}\n")
+    assert intent.workload == "my.app"
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "line"),
+    [
+        (HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
+         "    - service: {name: redis.vote.svc}\n", "spec.targets[0].service.name", 7),
+        (HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
+         "    - kubernetes: {name: redis.vote.cluster.local, kind: Deployment}\n",
+         "spec.targets[0].kubernetes.name", 7),
+        ("apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\nmetadata: {name: a}\n"
+         "spec:\n  service: {name: vote}\n  calls:\n    - name: svc:redis.vote.svc\n",
+         "spec.calls[0].name", 7),
+    ],
+)
+def test_a_target_name_with_two_dots_is_refused_with_otterizes_rule(text: str, field: str,
+                                                                    line: int) -> None:
+    err = parse_error(text)
+    assert str(err).startswith(f"in.yaml:document 1, line {line}, {field}: target name ")
+    assert "Target server name should not contain more than one '.' character" in str(err)
+
+
+def test_one_dot_still_names_the_namespace() -> None:
+    (intent,) = parse(HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
+                      "    - service: {name: redis.vote}\n")
+    assert (intent.targets[0].name, intent.targets[0].namespace) == ("redis", "vote")
 
 
 def test_v1_internet_call() -> None:
@@ -425,7 +542,8 @@ def test_default_deny_object() -> None:
 
 _NAMES = st.sampled_from(["vote", "redis", "db", "worker", "result", "nope", "redis.vote",
                           "vote.vote", "traefik", "coredns.kube-system", "kube-dns.kube-system",
-                          "svc:redis", "svc:db.vote", "svc:x", ""])
+                          "svc:redis", "svc:db.vote", "svc:x", "", "kubernetes.default",
+                          "svc:kubernetes.default", "redis.vote.svc"])
 _ODD = st.one_of(st.none(), st.booleans(), st.integers(-1, 70000), st.text(max_size=4),
                  st.lists(st.integers(), max_size=2))
 _KINDS = st.sampled_from(["Deployment", "Service", "StatefulSet", "Pod"])
@@ -478,3 +596,161 @@ def test_any_document_parses_or_fails_cleanly(doc: tuple[str, object], namespace
         return
     for policy in policies:
         kubernetes_validate.validate(policy, versions.KUBERNETES_VERSION, strict=True)
+
+
+# --- the API server: `service: {name: kubernetes.default}` ---------------------------------------
+
+API_OBJECTS = DATA / "api-server-objects.yaml"
+WORKER_CALLS_API = (HEAD.replace("{name: vote}", "{name: worker}")
+                    + "spec:\n  workload: {name: worker}\n  targets:\n"
+                    "    - service: {name: kubernetes.default}\n")
+API_RULE = {"to": [{"ipBlock": {"cidr": "10.96.0.1/32"}}, {"ipBlock": {"cidr": "172.18.0.3/32"}}],
+            "ports": [{"protocol": "TCP", "port": 6443}]}
+
+
+def api_objects(*kinds: str) -> list[dict[str, Any]]:
+    """The API server's Service, EndpointSlice and Endpoints of a kind cluster, by kind."""
+    return [o for o in yaml.safe_load_all(API_OBJECTS.read_text()) if o["kind"] in kinds]
+
+
+def with_api(*kinds: str) -> Workloads:
+    return Workloads.from_objects([*voting_app_objects(), *peers(), *api_objects(*kinds)])
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [
+        "  targets:\n    - service: {name: kubernetes.default}\n",
+        "  targets:\n    - kubernetes: {name: kubernetes.default, kind: Service}\n",
+    ],
+)
+@pytest.mark.parametrize("kinds", [("Service", "EndpointSlice"), ("Service", "Endpoints"),
+                                   ("Service", "EndpointSlice", "Endpoints")])
+def test_api_server_becomes_egress_to_its_cluster_ip_and_endpoints(
+        targets: str, kinds: tuple[str, ...]) -> None:
+    intents = parse(HEAD.replace("{name: vote}", "{name: worker}")
+                    + "spec:\n  workload: {name: worker}\n" + targets)
+    policies = by_name(policies_from_intents(intents, with_api(*kinds), OPTIONS))
+    worker = policies["worker-access"]
+    assert API_RULE in worker["spec"]["egress"]
+    assert worker["spec"]["policyTypes"] == ["Egress"]  # the API server gets no ingress half
+    assert sorted(policies) == ["default-deny", "worker-access"]
+    kubernetes_validate.validate(worker, versions.KUBERNETES_VERSION, strict=True)
+
+
+def test_api_server_in_the_v1_shape() -> None:
+    (intent,) = parse("apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\n"
+                      "metadata: {name: worker}\nspec:\n  service: {name: worker}\n"
+                      "  calls:\n    - name: svc:kubernetes.default\n")
+    policies = by_name(policies_from_intents([intent], with_api("Service", "EndpointSlice"),
+                                             OPTIONS))
+    assert API_RULE in policies["worker-access"]["spec"]["egress"]
+
+
+def test_api_server_addresses_ipv6_and_not_ready() -> None:
+    service, endpoint_slice = api_objects("Service", "EndpointSlice")
+    service["spec"]["clusterIPs"] = ["10.96.0.1", "fd00:10:96::1"]
+    endpoint_slice["endpoints"].append({"addresses": ["172.18.0.9"],
+                                        "conditions": {"ready": False}})
+    v6 = {**endpoint_slice, "metadata": {**endpoint_slice["metadata"], "name": "kubernetes-v6"},
+          "addressType": "IPv6", "endpoints": [{"addresses": ["fc00:f853:ccd:e793::3"]}]}
+    workloads = Workloads.from_objects([*voting_app_objects(), *peers(), service,
+                                        endpoint_slice, v6])
+    policies = by_name(policies_from_intents(parse(WORKER_CALLS_API), workloads, OPTIONS))
+    (rule,) = [r for r in policies["worker-access"]["spec"]["egress"] if "ipBlock" in r["to"][0]]
+    assert [p["ipBlock"]["cidr"] for p in rule["to"]] == [
+        "10.96.0.1/32", "fd00:10:96::1/128", "172.18.0.3/32", "fc00:f853:ccd:e793::3/128"]
+
+
+@pytest.mark.parametrize(
+    ("kinds", "missing", "not_missing"),
+    [
+        ((), "the Service kubernetes in namespace default", None),
+        ((), "an EndpointSlice labelled kubernetes.io/service-name=kubernetes or the Endpoints",
+         None),
+        (("Service",), "its endpoints: an EndpointSlice", "the Service kubernetes in"),
+        (("EndpointSlice",), "the Service kubernetes in namespace default", "its endpoints"),
+    ],
+)
+def test_api_server_without_its_objects_says_what_is_missing(
+        kinds: tuple[str, ...], missing: str, not_missing: str | None) -> None:
+    with pytest.raises(ApiServerAddressesUnknown) as info:
+        policies_from_intents(parse(WORKER_CALLS_API), with_api(*kinds), OPTIONS)
+    text = str(info.value)
+    assert text.startswith("in.yaml:document 1, line 7, spec.targets[0]: ClientIntents "
+                           "vote/worker calls the API server (Service kubernetes.default)")
+    assert missing in text
+    assert "does not guess" in text and "unknown Service" not in text
+    if not_missing is not None:
+        assert not_missing not in text
+
+
+def test_api_server_endpoints_must_list_a_ready_address_and_the_cluster_ip_must_be_known() -> None:
+    service, endpoint_slice = api_objects("Service", "EndpointSlice")
+    endpoint_slice["endpoints"][0]["conditions"]["ready"] = False
+    del service["spec"]["clusterIP"], service["spec"]["clusterIPs"]
+    workloads = Workloads.from_objects([*voting_app_objects(), *peers(), service,
+                                        endpoint_slice])
+    with pytest.raises(ApiServerAddressesUnknown) as info:
+        policies_from_intents(parse(WORKER_CALLS_API), workloads, OPTIONS)
+    assert "the object given has no spec.clusterIP" in str(info.value)
+    assert "a ready endpoint address (EndpointSlice/kubernetes list none)" in str(info.value)
+
+
+def test_a_kubernetes_service_with_a_selector_is_an_ordinary_service() -> None:
+    # Upstream takes the ipBlock path only for a `kubernetes.default` Service without selector.
+    service = {"apiVersion": "v1", "kind": "Service",
+               "metadata": {"name": "kubernetes", "namespace": "default"},
+               "spec": {"selector": {"app": "nothing"}, "ports": [{"port": 443}]}}
+    workloads = Workloads.from_objects([*voting_app_objects(), *peers(), service])
+    with pytest.raises(InputError, match="selects no known workload"):
+        policies_from_intents(parse(WORKER_CALLS_API), workloads, OPTIONS)
+
+
+def test_api_server_as_a_workload_target_hints_at_the_service_target() -> None:
+    intents = parse(HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
+                    "    - kubernetes: {name: kubernetes.default}\n")
+    with pytest.raises(InputError, match=r"unknown workload kubernetes\.default; the API server "
+                       r"is a Service target"):
+        generate(intents)
+
+
+def test_the_lab_says_what_a_stack_knows_of_the_api_server(tmp_path: Path) -> None:
+    from packetwalk.config import parse_lab_config
+    from packetwalk.labobjects import lab_objects
+
+    (tmp_path / "api.yaml").write_text(WORKER_CALLS_API)
+    cfg = parse_lab_config("k", {"packetwalk:intents": str(tmp_path / "api.yaml"),
+                                 "packetwalk:serviceSubnet": "10.100.0.0/16"},
+                           source="Pulumi.k.yaml")
+    with pytest.raises(ApiServerAddressesUnknown) as info:
+        lab_objects(cfg)
+    text = str(info.value)
+    assert "document 1, line 7, spec.targets[0]: ClientIntents vote/worker calls the API" in text
+    assert ("the ClusterIP will be 10.100.0.1, the first address of packetwalk:serviceSubnet "
+            "10.100.0.0/16") in text
+    assert "which Docker assigns only when the cluster is created" in text
+    assert "The lab builds its policies before the cluster exists" in text
+
+
+# --- names: packetwalk's own, not Otterize's -----------------------------------------------------
+
+
+def test_policy_names_are_packetwalks_and_documented_as_such() -> None:
+    import packetwalk.intents
+    import packetwalk.intents.policies
+
+    intents = load_client_intents(LAB_FILE, default_namespace="vote")
+    assert all(i.workload_kind == "Deployment" for i in intents)
+    # Otterize would write vote-deployment-access (client, kind Deployment) and
+    # redis-service-access (server of a Service target).
+    assert "vote-access" in by_name(generate(intents))
+    docs = " ".join((packetwalk.intents.__doc__ or "").split())
+    assert "``<name>-<kind>-access`` (lower-case kind) whenever the identity has a kind" in docs
+    assert "vote-deployment-access" in docs
+    lab = (REPO_ROOT / "labs" / "08-zero-trust-intents.yaml").read_text()
+    source = Path(packetwalk.intents.policies.__file__).read_text()
+    for text in (docs, lab, source):
+        flat = " ".join(text.split())
+        assert "Otterize's naming" not in flat and "Like Otterize, the kind" not in flat
+    assert "vote-deployment-access" in " ".join(lab.split())

@@ -6,21 +6,45 @@ Otterize's shapes are read (``shared/reference/otterize-intents.md``): v2 (``v2b
 ``spec.service`` + ``spec.calls``, ``svc:`` prefix for Services); the same intents give the same
 policies in either shape.
 
+Input is checked as Otterize's admission webhook checks it (otterize/intents-operator tag
+v3.0.19, ``src/operator/webhooks/clientintents_webhook_v2beta1.go`` and its siblings): a second
+ClientIntents for the same client workload and kind in a namespace is refused, naming both
+places; so are a v2 workload name with a ``.`` and a target name with more than one ``.``.
+
 The generated policies follow the intents-operator where that makes sense:
 
-- one ``<workload>-access`` NetworkPolicy per workload, holding its ingress rules (as a server)
-  and its egress rules (as a client); ``policyTypes`` lists only the directions with rules;
-  ``<workload>-<kind>-access`` when two kinds share a name;
+- one NetworkPolicy per workload, holding its ingress rules (as a server) and its egress rules
+  (as a client); ``policyTypes`` lists only the directions with rules (its names differ from
+  Otterize's: see "Names" below);
 - ingress peers are ONE peer with ``namespaceSelector {kubernetes.io/metadata.name: <ns>}`` AND a
   ``podSelector`` (both must match); egress rules mirror them;
 - a ``service`` target allows the Service's ``targetPort`` s (resolved to the container port
   number, so ``vote``'s Service port 8080 gives pod port 80: policies see traffic after DNAT);
   a ``kubernetes`` (workload) target allows all ports;
 - ``internet`` targets become egress ``ipBlock`` rules (from ``ips`` only);
+- the API server (``service: {name: kubernetes.default}``, v1 ``svc:kubernetes.default``)
+  becomes egress to ``ipBlock`` /32 (IPv6: /128) of the ``kubernetes`` Service's ClusterIP and of
+  each of its endpoint addresses, on the endpoints' ports, and no ingress rule. The addresses
+  come from the objects the policies are built from (that Service and its EndpointSlice or
+  Endpoints); when they are not given, generation fails saying what is missing. The endpoint
+  (the control plane's address) exists only in a running cluster, so policies built before
+  it (the lab's ``invoke up``) cannot include it;
 - every client gets DNS egress to ``kube-system`` ``k8s-app: kube-dns`` on UDP and TCP 53.
 
 Deliberate differences from Otterize:
 
+- **Names.** Otterize names the policy of a workload identity ``<name>-<kind>-access``
+  (lower-case kind) whenever the identity has a kind, and ``<name>-access`` only for a kind-less
+  (legacy) one (otterize/intents-operator v3.0.19,
+  ``src/operator/controllers/intents_reconcilers/networkpolicy/reconciler.go`` with
+  ``GetRFC1123NameWithKind`` in ``src/shared/serviceidresolver/serviceidentity/serviceidentity.go``;
+  a ``service`` target's identity has kind Service, ``GetTargetServerKind``): the voting app
+  would get ``vote-deployment-access`` and ``redis-service-access``. packetwalk keys a policy on
+  the workload a name resolves to (a ``service`` target on the workloads behind the Service), so
+  a workload has one policy however its intents name it, and names it ``<workload>-access``; the
+  kind joins (``<workload>-<kind>-access``) only when two workloads of different kinds share a
+  name in a namespace. So names stay short and do not change when an intent adds or drops a
+  ``kind``, and the lab's text and checks can name ``worker-access`` and ``redis-access``.
 - **Selectors.** Otterize selects pods by labels its operator puts on them at runtime
   (``intents.otterize.com/access-…``). packetwalk has no operator: policies must be right the
   moment they are applied, and the evaluator must read them without a cluster. So peers and
@@ -45,6 +69,8 @@ Deliberate differences from Otterize:
 from __future__ import annotations
 
 from packetwalk.intents.model import (
+    API_SERVER_NAMESPACE,
+    API_SERVER_SERVICE,
     API_VERSIONS,
     DEFAULT_DENY_NAME,
     GENERATED_FROM_LABEL,
@@ -58,17 +84,30 @@ from packetwalk.intents.model import (
     ClientIntents,
     Target,
 )
-from packetwalk.intents.parse import load_client_intents, parse_client_intents
-from packetwalk.intents.policies import PolicyOptions, default_deny, policies_from_intents
+from packetwalk.intents.parse import (
+    check_unique_clients,
+    load_client_intents,
+    parse_client_intents,
+)
+from packetwalk.intents.policies import (
+    ApiServerAddressesUnknown,
+    PolicyOptions,
+    default_deny,
+    policies_from_intents,
+)
 from packetwalk.intents.workloads import (
     ContainerPort,
+    EndpointPort,
     Service,
+    ServiceEndpoints,
     ServicePort,
     Workload,
     Workloads,
 )
 
 __all__ = [
+    "API_SERVER_NAMESPACE",
+    "API_SERVER_SERVICE",
     "API_VERSIONS",
     "DEFAULT_DENY_NAME",
     "GENERATED_FROM_LABEL",
@@ -79,14 +118,18 @@ __all__ = [
     "SOURCE_ANNOTATION",
     "SUPPORTED_TARGETS",
     "UNSUPPORTED_TARGETS",
+    "ApiServerAddressesUnknown",
     "ClientIntents",
     "ContainerPort",
+    "EndpointPort",
     "PolicyOptions",
     "Service",
+    "ServiceEndpoints",
     "ServicePort",
     "Target",
     "Workload",
     "Workloads",
+    "check_unique_clients",
     "default_deny",
     "load_client_intents",
     "parse_client_intents",

@@ -15,6 +15,12 @@ GENERATED_FROM_LABEL: Final = "packetwalk.dev/generated-from"
 SOURCE_ANNOTATION: Final = "packetwalk.dev/intents-file"
 INTENTS_ANNOTATION: Final = "packetwalk.dev/intents"
 DEFAULT_DENY_NAME: Final = "default-deny"
+API_SERVER_NAMESPACE: Final = "default"
+API_SERVER_SERVICE: Final = "kubernetes"
+"""The API server as an intents target: the Service ``kubernetes.default``
+(``svc:kubernetes.default`` in v1). Same constants as upstream ``KubernetesAPIServerName`` and
+``KubernetesAPIServerNamespace`` in otterize/intents-operator
+``src/operator/api/v2beta1/clientintents_types.go`` (tag v3.0.19)."""
 
 SUPPORTED_TARGETS: Final = ("service", "kubernetes", "internet")
 UNSUPPORTED_TARGETS: Final = {
@@ -26,8 +32,6 @@ UNSUPPORTED_TARGETS: Final = {
     "kafka": "is about topics and operations, which NetworkPolicy cannot express; use a "
              "`service` target for the broker's Service to allow its ports",
 }
-
-
 
 @dataclass(frozen=True)
 class Target:
@@ -63,5 +67,8 @@ class ClientIntents:
     api_version: str
     source: str
     where: str
+    """Where the object starts (``document N, line L``), for errors."""
+    workload_where: str = ""
+    """Where the client workload is named (``spec.workload.name`` or ``spec.service.name``)."""
 
 

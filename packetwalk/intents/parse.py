@@ -28,6 +28,22 @@ _V1_TYPE_TO_TARGET: Final = {"database": "sql", "kafka": "kafka", "aws": "aws", 
 _META_FIELDS: Final = ("name", "namespace", "labels", "annotations", "uid", "resourceVersion",
                        "generation", "creationTimestamp", "managedFields", "finalizers")
 
+# Otterize's own name rules, read from otterize/intents-operator tag v3.0.19,
+# src/operator/webhooks/clientintents_webhook_v2beta1.go (same in _v2alpha1.go):
+# validateSpec refuses a workload name with a '.', validateKubernetesTarget and
+# validateServiceTarget a target name with more than one '.'. The v1 webhooks
+# (clientintents_webhook_v1alpha3.go, clientintents_webhook_v1.go for v1beta1) check only the
+# target rule, on calls[].name as written (the `svc:` prefix has no dot), and never look at
+# spec.service.name: a dotted v1 client name is accepted there, and so it is here (it is
+# looked up as a workload of that name). The details quote the webhooks' messages.
+_WORKLOAD_DOT_RULE: Final = ("Otterize's admission webhook refuses it (\"Workload name should not "
+                             "contain '.' character\"): the client always lives in the "
+                             "ClientIntents' own namespace (metadata.namespace), so its name "
+                             "never carries one")
+_TARGET_DOTS_RULE: Final = ("Otterize's admission webhook refuses it (\"Target server name should "
+                            "not contain more than one '.' character\"): write `<name>` or "
+                            "`<name>.<namespace>`")
+
 
 
 class _Doc:
@@ -73,6 +89,63 @@ class _Doc:
         return value
 
 
+def _target_name(doc: _Doc, value: object, path: tuple[str | int, ...]) -> str:
+    """A target's name as written, refused when Otterize refuses it (see _TARGET_DOTS_RULE)."""
+    name = doc.string(value, path)
+    if name.count(".") > 1:
+        raise doc.fail(path, f"target name {name!r} has {name.count('.')} '.' characters; "
+                       f"{_TARGET_DOTS_RULE}")
+    return name
+
+
+def duplicate_error(earlier: Iterable[ClientIntents], intent: ClientIntents, *,
+                    name_location: str | None = None) -> InputError | None:
+    """Why ``intent`` cannot join ``earlier`` (None when it can).
+
+    Two objects with the same namespace and name: applied to a cluster, the later replaces the
+    earlier. Two objects for the same client workload and kind in a namespace: Otterize's
+    admission webhook refuses the second (``validateNoDuplicateClients`` in
+    otterize/intents-operator tag v3.0.19, src/operator/webhooks/clientintents_webhook_v2beta1.go;
+    the v1alpha3/v1beta1/v2alpha1 webhooks do the same). It compares the workload name and
+    ``GetClientKind()``, which is the kind as written or ``OttrLegacy`` when it is omitted
+    (src/operator/api/v2beta1/clientintents_types.go): so ``{name: vote}`` and ``{name: vote,
+    kind: Deployment}`` are two different clients for Otterize, and both are accepted here too
+    (their rules add up, as two NetworkPolicies for the same pods would). Both places are named
+    as ``file:document N, line L``; ``name_location`` is where ``intent``'s metadata.name is.
+    """
+    for first in earlier:
+        if first.namespace != intent.namespace:
+            continue
+        if first.name == intent.name:
+            return InputError(
+                f"a second ClientIntents {intent.namespace}/{intent.name} (the first is at "
+                f"{first.source}:{first.where}); applied to a cluster, the second would replace "
+                "the first", source=intent.source, location=name_location or intent.where)
+        if first.workload == intent.workload and first.workload_kind == intent.workload_kind:
+            kind = (f"kind {intent.workload_kind}" if intent.workload_kind
+                    else "no kind")
+            return InputError(
+                f"ClientIntents {intent.namespace}/{intent.name} is a second ClientIntents for "
+                f"client {intent.workload} ({kind}) in namespace {intent.namespace}; the first "
+                f"is {first.namespace}/{first.name} at {first.source}:"
+                f"{first.workload_where or first.where}. Otterize's admission webhook refuses "
+                f"the second (\"Intents for client {intent.workload} already exist in resource "
+                f"{first.name}\"): one ClientIntents per client workload and kind in a "
+                "namespace. Move these targets into the first",
+                source=intent.source, location=intent.workload_where or intent.where)
+    return None
+
+
+def check_unique_clients(intents: Iterable[ClientIntents]) -> None:
+    """Raise the first :func:`duplicate_error` among ``intents`` (in order; any files)."""
+    seen: list[ClientIntents] = []
+    for intent in intents:
+        error = duplicate_error(seen, intent)
+        if error is not None:
+            raise error
+        seen.append(intent)
+
+
 def _split_name(name: str) -> tuple[str, str | None]:
     if "." in name:
         base, namespace = name.split(".", 1)
@@ -108,19 +181,20 @@ def parse_client_intents(
         version = api.split("/", 1)[1]
         if version in V2_VERSIONS:
             workload, wkind, targets = _parse_v2(doc, obj["spec"])
+            client_path: tuple[str | int, ...] = ("spec", "workload", "name")
         else:
             workload, wkind, targets = _parse_v1(doc, obj["spec"])
-        line = document.start_line
-        for earlier in result:
-            if (earlier.namespace, earlier.name) == (namespace, name):
-                # Applied to a cluster, the later object would replace the earlier one.
-                raise doc.fail(("metadata", "name"), f"a second ClientIntents {namespace}/{name} "
-                               f"(the first is at {earlier.where})")
-        result.append(ClientIntents(
+            client_path = ("spec", "service", "name")
+        intent = ClientIntents(
             name=name, namespace=namespace, workload=workload, workload_kind=wkind,
             targets=tuple(targets), api_version=api, source=source,
-            where=f"document {document.index + 1}, line {line}",
-        ))
+            where=f"document {document.index + 1}, line {document.start_line}",
+            workload_where=doc.locate(client_path),
+        )
+        error = duplicate_error(result, intent, name_location=doc.locate(("metadata", "name")))
+        if error is not None:
+            raise error
+        result.append(intent)
     return result
 
 
@@ -138,6 +212,9 @@ def _parse_v2(doc: _Doc, spec_value: object) -> tuple[str, str | None, list[Targ
     spec = doc.mapping(spec_value, ("spec",), ("workload", "targets"), required=("workload",))
     wl = doc.mapping(spec["workload"], ("spec", "workload"), ("name", "kind"), required=("name",))
     workload = doc.string(wl["name"], ("spec", "workload", "name"))
+    if "." in workload:
+        raise doc.fail(("spec", "workload", "name"),
+                       f"workload name {workload!r} contains '.'; {_WORKLOAD_DOT_RULE}")
     wkind = doc.string(wl["kind"], ("spec", "workload", "kind")) if "kind" in wl else None
     targets: list[Target] = []
     all_keys = (*SUPPORTED_TARGETS, *UNSUPPORTED_TARGETS)
@@ -159,7 +236,7 @@ def _parse_v2(doc: _Doc, spec_value: object) -> tuple[str, str | None, list[Targ
         target = doc.mapping(body, (*path, key), allowed, required=("name",))
         if "http" in target:
             raise doc.fail((*path, key, "http"), _HTTP_REASON)
-        name, namespace = _split_name(doc.string(target["name"], (*path, key, "name")))
+        name, namespace = _split_name(_target_name(doc, target["name"], (*path, key, "name")))
         kind = target.get("kind")
         if kind is not None:
             kind = doc.string(kind, (*path, key, "kind"))
@@ -208,7 +285,7 @@ def _parse_v1(doc: _Doc, spec_value: object) -> tuple[str, str | None, list[Targ
             raise doc.fail((*path, "internet"), "`internet` needs `type: internet`")
         if "name" not in call:
             raise doc.fail(path, "missing field 'name'")
-        raw = doc.string(call["name"], (*path, "name"))
+        raw = _target_name(doc, call["name"], (*path, "name"))
         kind = call.get("kind")
         if kind is not None:
             kind = doc.string(kind, (*path, "kind"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections import Counter
@@ -12,6 +13,8 @@ from typing import Any
 
 from packetwalk.errors import InputError
 from packetwalk.intents.model import (
+    API_SERVER_NAMESPACE,
+    API_SERVER_SERVICE,
     DEFAULT_DENY_NAME,
     GENERATED_FROM_LABEL,
     INTENTS_ANNOTATION,
@@ -21,7 +24,21 @@ from packetwalk.intents.model import (
     ClientIntents,
     Target,
 )
+from packetwalk.intents.parse import check_unique_clients
 from packetwalk.intents.workloads import Service, ServicePort, Workload, Workloads
+
+
+class ApiServerAddressesUnknown(InputError):
+    """An intent targets the API server, and the objects given do not say where it is.
+
+    ``missing`` names what was not given. Callers that know more about the cluster (the lab:
+    which stack, which service subnet) catch it to add what they know.
+    """
+
+    def __init__(self, message: str, *, missing: Sequence[str], source: str | None = None,
+                 location: str | None = None) -> None:
+        self.missing = tuple(missing)
+        super().__init__(message, source=source, location=location)
 
 
 @dataclass(frozen=True)
@@ -119,10 +136,91 @@ def _one_workload(workloads: Workloads, intent: ClientIntents, target: Target | 
         return found[0]
     what = f"ClientIntents {intent.namespace}/{intent.name} {verb}"
     if not found:
+        hint = ""
+        if target is not None and (namespace, name) == (API_SERVER_NAMESPACE, API_SERVER_SERVICE):
+            hint = ("; the API server is a Service target: `service: {name: kubernetes.default}` "
+                    "(v1: `name: svc:kubernetes.default`)")
         raise _fail(intent, target, f"{what} unknown workload {name}.{namespace}"
-                    + (f" of kind {kind}" if kind else ""), workloads.known_workloads())
+                    + (f" of kind {kind}" if kind else "") + hint, workloads.known_workloads())
     raise _fail(intent, target, f"{what} {name}.{namespace}, which is ambiguous: set its kind",
                 sorted(w.kind for w in found))
+
+
+def _is_api_server(intent: ClientIntents, target: Target, workloads: Workloads) -> bool:
+    """Whether ``target`` is the API server: the Service ``kubernetes`` in ``default``.
+
+    As upstream ``IsTargetTheKubernetesAPIServer`` (name ``kubernetes``, namespace ``default``,
+    the client's namespace when none is written) together with the builder's test that the
+    Service has no selector (otterize/intents-operator v3.0.19,
+    src/operator/api/v2alpha1/clientintents_types.go and
+    src/operator/controllers/intents_reconcilers/networkpolicy/builders/
+    port_egress_network_policy.go): a ``kubernetes`` Service with a selector is an ordinary one.
+    """
+    if target.kind != "service" or target.name != API_SERVER_SERVICE:
+        return False
+    if (target.namespace or intent.namespace) != API_SERVER_NAMESPACE:
+        return False
+    service = workloads.service(API_SERVER_NAMESPACE, API_SERVER_SERVICE)
+    return service is None or not service.selector
+
+
+def _api_server_rule(intent: ClientIntents, target: Target, workloads: Workloads) -> Rule:
+    """Egress to the API server: ``ipBlock`` /32 (IPv6: /128) for the ``kubernetes`` Service's
+    ClusterIPs and for each ready endpoint address, on the endpoints' ports.
+
+    Upstream (``collectIpsFromSVC`` in otterize/intents-operator v3.0.19,
+    src/operator/controllers/intents_reconcilers/networkpolicy/builders/
+    port_egress_network_policy.go) reads ``spec.clusterIP``, ``spec.clusterIPs`` and the
+    ``Endpoints`` object's ``subsets[].addresses`` and ``subsets[].ports``, and fails with "no
+    endpoints found" without them. packetwalk reads the same from the objects it is given
+    (EndpointSlices too: the Endpoints API is deprecated since Kubernetes 1.33), lists each
+    address once, and writes ``/128`` for an IPv6 address where upstream writes ``/32``. Both
+    halves are needed: the lab's CNIs evaluate policies after kube-proxy's DNAT, so the packet
+    they see goes to an endpoint address on the endpoint port (6443 on kind), not to the
+    ClusterIP on 443. Nothing is guessed: without them this raises ApiServerAddressesUnknown.
+    The API server is no pod in a managed namespace, so there is no ingress half (upstream
+    skips it too, "Currently only egress is supported for the kubernetes API server").
+    """
+    service = workloads.service(API_SERVER_NAMESPACE, API_SERVER_SERVICE)
+    endpoints = workloads.endpoints(API_SERVER_NAMESPACE, API_SERVER_SERVICE)
+    ref = f"{API_SERVER_SERVICE}.{API_SERVER_NAMESPACE}"
+    missing: list[str] = []
+    if service is None:
+        missing.append(f"the Service {API_SERVER_SERVICE} in namespace {API_SERVER_NAMESPACE} "
+                       "(for its spec.clusterIP, the address clients dial)")
+    elif not service.cluster_ips:
+        missing.append(f"the ClusterIP of Service {ref} (the object given has no "
+                       "spec.clusterIP)")
+    if endpoints is None:
+        missing.append(f"its endpoints: an EndpointSlice labelled kubernetes.io/service-name="
+                       f"{API_SERVER_SERVICE} or the Endpoints {API_SERVER_SERVICE}, in namespace "
+                       f"{API_SERVER_NAMESPACE} (the API server's own addresses and port)")
+    elif not endpoints.addresses:
+        missing.append(f"a ready endpoint address ({', '.join(endpoints.sources)} list none)")
+    elif not endpoints.ports:
+        missing.append(f"an endpoint port ({', '.join(endpoints.sources)} list none)")
+    if missing:
+        raise ApiServerAddressesUnknown(
+            f"ClientIntents {intent.namespace}/{intent.name} calls the API server (Service "
+            f"{ref}), which becomes egress to that Service's ClusterIP and to its endpoint "
+            f"addresses, taken from the objects policies are built from. Missing: "
+            f"{'; '.join(missing)}. packetwalk does not guess them: read them from the "
+            f"running cluster (kubectl get service {API_SERVER_SERVICE} -n "
+            f"{API_SERVER_NAMESPACE} -o yaml; kubectl get endpointslices -n "
+            f"{API_SERVER_NAMESPACE} -l kubernetes.io/service-name={API_SERVER_SERVICE} -o yaml) "
+            "and pass them with the other objects",
+            missing=missing, source=intent.source, location=target.where)
+    assert service is not None and endpoints is not None
+    peers: list[dict[str, Any]] = []
+    for text in dict.fromkeys((*service.cluster_ips, *endpoints.addresses)):
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError as err:
+            raise _fail(intent, target, f"Service {ref}: {text!r} (from the objects given) is "
+                        f"not an IP address ({err})") from err
+        peers.append({"ipBlock": {"cidr": f"{address}/{address.max_prefixlen}"}})
+    ports: list[PortSpec] = [{"protocol": p.protocol, "port": p.port} for p in endpoints.ports]
+    return _rule("to", peers, ports)
 
 
 def _rule(key: str, peers: list[dict[str, Any]], ports: list[PortSpec] | None) -> Rule:
@@ -144,7 +242,12 @@ def _sorted_rules(rules: list[Rule]) -> list[Rule]:
 def policies_from_intents(
     intents: Sequence[ClientIntents], workloads: Workloads, options: PolicyOptions
 ) -> list[dict[str, Any]]:
-    """NetworkPolicy dicts for ``intents`` (see the module docstring for their shape)."""
+    """NetworkPolicy dicts for ``intents`` (see the package docstring for their shape).
+
+    ``intents`` may come from several files; two for the same client are refused as Otterize's
+    webhook refuses them (see :func:`packetwalk.intents.parse.duplicate_error`).
+    """
+    check_unique_clients(intents)
     policies: dict[tuple[str, str, str], _Policy] = {}
 
     def policy(workload: Workload) -> _Policy:
@@ -173,6 +276,10 @@ def policies_from_intents(
                              if target.ports else None)
                     _add(policy(client).egress, _rule("to", peers, ports))
                 continue
+            if _is_api_server(intent, target, workloads):
+                if client_managed:
+                    _add(policy(client).egress, _api_server_rule(intent, target, workloads))
+                continue
             servers, ports = _servers(intent, target, workloads)
             for server in servers:
                 if client_managed:
@@ -188,7 +295,8 @@ def policies_from_intents(
     if options.default_deny:
         result.extend(default_deny(ns, generated_from=options.generated_from)
                       for ns in sorted(options.namespaces))
-    # Like Otterize, the kind joins the name only when two kinds share a workload name.
+    # `<workload>-access`, the kind joined only when two kinds share a workload name. Otterize
+    # joins it whenever the identity has one (see "Names" in the package docstring).
     shared = Counter((ns, name) for ns, name, _ in policies)
     for (ns, name, kind), entry in sorted(policies.items()):
         if entry.ingress or entry.egress:  # an empty policy would still isolate ingress
