@@ -9,18 +9,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import kube
+from packetwalk.labobjects import sort_objects
 
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job",
                             "CronJob", "Pod"})
-
-
-def _phase(obj: dict[str, Any]) -> int:
-    kind = obj.get("kind")
-    if kind == "Namespace":
-        return 0
-    if kind == "NetworkPolicy":
-        return 1
-    return 2
 
 
 def register_objects(
@@ -41,7 +33,7 @@ def register_objects(
     namespaces: dict[str, pulumi.Resource] = {}
     policies: dict[str, list[pulumi.Resource]] = {}
     resources: dict[str, pulumi.CustomResource] = {}
-    for obj in sorted(objects, key=_phase):
+    for obj in sort_objects(list(objects)):
         metadata = obj.get("metadata") or {}
         namespace = str(metadata.get("namespace", ""))
         deps = list(depends_on)

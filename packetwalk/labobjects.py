@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Final
@@ -329,7 +328,3 @@ def sort_objects(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     return sorted(objects, key=key)
 
-
-def render_objects(objects: Iterable[dict[str, Any]]) -> str:
-    """A stable JSON text of ``objects`` (for diffs and golden comparisons)."""
-    return json.dumps(list(objects), indent=2, sort_keys=True)

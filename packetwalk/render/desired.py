@@ -7,7 +7,8 @@ is what ``invoke up`` registers; each chart is rendered by :func:`render_chart`.
 
 Apply order is the components' order (kind: cni, metallb, traefik, app; GKE: per cluster traefik
 with its load balancer front, then app), and inside a component: its namespace, the chart's CRDs,
-the chart's objects in Helm's install order, then the component's own objects.
+the chart's objects in Helm's install order, then the component's own objects (the app's in
+:func:`packetwalk.labobjects.sort_objects` order, as the components register them).
 """
 
 from __future__ import annotations
@@ -76,12 +77,6 @@ def _component(name: str, spec: ChartSpec | None, locate: ChartLocator, render: 
                           hooks=list(rendered.hooks), rendered=rendered)
 
 
-def _app_order(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Namespaces, then policies, then the rest: components/labobjects.register_objects."""
-    rank = {"Namespace": 0, "NetworkPolicy": 1}
-    return sorted(objects, key=lambda obj: rank.get(str(obj.get("kind")), 2))
-
-
 def desired_state(cfg: LabConfig, locate: ChartLocator, facts: ClusterFacts = ClusterFacts(),
                   render: ChartRenderer = render_chart) -> list[ComponentState]:
     """The stack's components with every object they create, in apply order."""
@@ -94,7 +89,7 @@ def desired_state(cfg: LabConfig, locate: ChartLocator, facts: ClusterFacts = Cl
                    metallb_objects(facts.lb_address_range)),
         _component("traefik", traefik_chart(first_address(facts.lb_address_range)), locate,
                    render, []),
-        ComponentState("app", _app_order(lab_objects(cfg))),
+        ComponentState("app", lab_objects(cfg)),
     ]
 
 
@@ -114,5 +109,5 @@ def _gke_state(cfg: LabConfig, locate: ChartLocator, render: ChartRenderer,
         components.append(_component(f"traefik{suffix}", gke_traefik_chart(cfg), locate,
                                      render, front_objects(cfg, plan.address_name)))
         components.append(ComponentState(
-            f"app{suffix}", _app_order(lab_objects(cfg, cluster=plan.name, host=host))))
+            f"app{suffix}", lab_objects(cfg, cluster=plan.name, host=host)))
     return components
