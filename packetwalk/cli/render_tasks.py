@@ -10,7 +10,8 @@ from invoke.tasks import task
 from rich.console import Console
 
 from packetwalk.charts import ChartSpec
-from packetwalk.cli.stack_tasks import DEPS, STACK_HELP, resolve_stack
+from packetwalk.cli import stack_tasks
+from packetwalk.cli.stack_tasks import STACK_HELP, resolve_stack
 from packetwalk.config import DEFAULT_STACK, LabConfig
 from packetwalk.errors import PacketwalkError
 from packetwalk.render.chartcache import ChartCache
@@ -49,10 +50,11 @@ def _facts(cfg: LabConfig, lb_range: str, address: str) -> tuple[ClusterFacts, l
 def render(c: Context, stack: str = DEFAULT_STACK, out: str = "", charts: str = "",
            lb_range: str = "", address: str = "", force: bool = False) -> None:
     """Write every object the stack creates, in apply order, one YAML file per component."""
-    target = Path(out) if out else DEPS.repo / "rendered" / stack
+    deps = stack_tasks.DEPS  # looked up now: tests replace it, as for the other stack tasks
+    target = Path(out) if out else deps.repo / "rendered" / stack
     try:
-        cfg = resolve_stack(stack, DEPS)
-        cache = ChartCache(DEPS.repo / CACHE_DIR,
+        cfg = resolve_stack(stack, deps)
+        cache = ChartCache(deps.repo / CACHE_DIR,
                            source=Path(charts) if charts else None)
         facts, notes = _facts(cfg, lb_range, address)
         with ERR.status(f"rendering stack {stack!r} with Helm ...") as status:
@@ -62,6 +64,11 @@ def render(c: Context, stack: str = DEFAULT_STACK, out: str = "", charts: str = 
 
             components = desired_state(cfg, locate, facts)
         files = component_files(stack, components, notes)
+    except PacketwalkError as err:
+        raise Exit(f"error: {err}", code=1) from err
+    except OSError as err:  # e.g. an unreadable chart package or cache folder
+        raise Exit(f"error: {err}", code=1) from err
+    try:
         write_files(target, files, force=force)
     except PacketwalkError as err:
         raise Exit(f"error: {err}", code=1) from err

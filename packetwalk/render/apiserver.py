@@ -9,22 +9,33 @@ that behaves like a real one where it matters for what gets rendered:
   to REST paths and scopes as on a kind cluster of the pinned minor, and an unknown kind fails;
 - object create/get/list/replace/patch/delete, kept in memory, with label selectors on lists
   (Helm finds its release Secrets by ``owner=helm,name=...``);
-- a created CRD is answered as Established at once, with its names accepted;
+- a created CRD is answered as Established at once, with its names accepted, and its kinds are
+  served until it is deleted;
+- OpenAPI v3 (``/openapi/v3`` and a document per group version) only as far as client-go's
+  field-validation check reads it: every kind's PATCH takes ``fieldValidation``, so Helm leaves
+  validation to the server and validates nothing itself (it builds hook manifests with validation
+  on whatever the install options say). The stand-in validates nothing either, like the
+  client-only render of ``helm.v4.Chart``; ``/openapi/v2`` is not served;
 - an object in a namespace that does not exist is refused with the API server's own 404
   (``namespaces "x" not found``), the error a chart without its namespace meets on a real cluster.
 
 Every write is recorded in order (:attr:`StandInApiServer.writes`), and every request that was
 answered 404 for lack of a route is kept in :attr:`StandInApiServer.unrouted`, so a test sees what
 Helm asked for that the stand-in does not serve. No authentication, no admission, no controllers:
-nothing ever becomes Ready, so installs run without waiting.
+nothing ever becomes Ready, so installs run without waiting. The one exception is a chart hook:
+Helm waits for a hook Job or Pod to finish even without ``wait``, and ``helm.v4.Chart`` runs no
+hooks at all, so a Job or Pod annotated ``helm.sh/hook`` is stored as already finished.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
 import json
 import re
+import socket
+import sys
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
@@ -40,7 +51,7 @@ import yaml
 
 from packetwalk import versions
 from packetwalk.render import protobuf
-from packetwalk.render.discovery import BUILTIN_RESOURCES, ApiResource
+from packetwalk.render.discovery import BUILTIN_RESOURCES, ApiResource, version_priority
 
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease",
                       "local-path-storage")
@@ -102,14 +113,23 @@ class ClusterState:
     # --- discovery -----------------------------------------------------------------------
 
     def group_versions(self) -> dict[str, list[str]]:
-        """Group -> its versions, in the order first served (the first is preferred)."""
+        """Group -> its versions, in the API server's priority order (the first is preferred)."""
         groups: dict[str, list[str]] = {}
         with self.lock:
             for resource in self.resources.values():
                 known = groups.setdefault(resource.group, [])
                 if resource.version not in known:
                     known.append(resource.version)
-        return groups
+        return {group: sorted(found, key=version_priority) for group, found in groups.items()}
+
+    def api_group(self, group: str) -> Json | None:
+        """The ``APIGroup`` discovery document of ``group``, or None when it is not served."""
+        found = self.group_versions().get(group) if group else None
+        if not found:
+            return None
+        return {"kind": "APIGroup", "apiVersion": "v1", "name": group,
+                "versions": [{"groupVersion": f"{group}/{v}", "version": v} for v in found],
+                "preferredVersion": {"groupVersion": f"{group}/{found[0]}", "version": found[0]}}
 
     def resource_list(self, group_version: str) -> Json | None:
         with self.lock:
@@ -127,6 +147,43 @@ class ClusterState:
                         for sub in r.subresources]
         return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
                 "resources": entries}
+
+    def openapi_paths(self) -> Json:
+        """``/openapi/v3``: where each group version's document is; the hash changes with it."""
+        with self.lock:
+            served = sorted({r.group_version for r in self.resources.values()})
+        paths: Json = {}
+        for group_version in served:
+            path = _openapi_path(group_version)
+            digest = hashlib.sha256(json.dumps(self.openapi_document(group_version),
+                                               sort_keys=True).encode()).hexdigest()[:16]
+            paths[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={digest.upper()}"}
+        return {"paths": paths}
+
+    def openapi_document(self, group_version: str) -> Json | None:
+        """One group version's OpenAPI v3 document: each kind's PATCH with ``fieldValidation``.
+
+        That is all client-go's ``QueryParamVerifierV3`` looks for; no schemas are published,
+        since nothing here validates objects against them.
+        """
+        with self.lock:
+            served = [r for r in self.resources.values() if r.group_version == group_version]
+        if not served:
+            return None
+        prefix = f"/{_openapi_path(group_version)}"
+        paths: Json = {}
+        for r in served:
+            scope = "/namespaces/{namespace}" if r.namespaced else ""
+            paths[f"{prefix}{scope}/{r.plural}/{{name}}"] = {"patch": {
+                "operationId": f"patch{r.kind}",
+                "x-kubernetes-group-version-kind": {"group": r.group, "version": r.version,
+                                                    "kind": r.kind},
+                "parameters": [{"name": "fieldValidation", "in": "query",
+                                "schema": {"type": "string", "uniqueItems": True}}],
+                "responses": {"200": {"description": "OK"}}}}
+        return {"openapi": "3.0.0", "info": {"title": "Kubernetes (packetwalk stand-in)",
+                                             "version": versions.KUBECTL_VERSION},
+                "paths": paths, "components": {"schemas": {}}}
 
     def find_kind(self, api_version: str, kind: str) -> ApiResource | None:
         with self.lock:
@@ -148,6 +205,8 @@ class ClusterState:
         metadata["resourceVersion"] = str(next(self._revision))
         if resource.namespaced:
             metadata["namespace"] = namespace
+        else:  # as the API server does: a cluster-scoped object has no namespace
+            metadata.pop("namespace", None)
         self.objects[self._key(resource, namespace, metadata["name"])] = body
         return body
 
@@ -175,7 +234,12 @@ class ClusterState:
                 "metadata": {"resourceVersion": revision}, "items": items}
 
     def create(self, resource: ApiResource, namespace: str, body: Json) -> Json:
-        metadata = body.setdefault("metadata", {})
+        metadata = _metadata(body)
+        if resource.namespaced and not namespace:
+            # Namespaced kinds take creates only under /namespaces/<ns>/.
+            raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, "MethodNotAllowed",
+                           "the server does not allow this method on the requested resource")
+        _same_namespace(resource, namespace, metadata)
         with self.lock:
             if not metadata.get("name") and metadata.get("generateName"):
                 metadata["name"] = f"{metadata['generateName']}{uuid.uuid4().hex[:5]}"
@@ -187,19 +251,33 @@ class ClusterState:
             if self._key(resource, namespace, name) in self.objects:
                 raise ApiError(HTTPStatus.CONFLICT, "AlreadyExists",
                                f'{resource.plural} "{name}" already exists')
+            if _is_crd(resource):
+                _check_crd(body)
             self.writes.append(Write("create", resource, namespace, name, copy.deepcopy(body)))
-            if (resource.group, resource.plural) == ("apiextensions.k8s.io",
-                                                     "customresourcedefinitions"):
+            if _is_crd(resource):
                 self._serve_crd(body)
+            if "helm.sh/hook" in (metadata.get("annotations") or {}):
+                _finish_hook(resource, body)
             return copy.deepcopy(self._store(resource, namespace, body))
 
     def replace(self, route: _Route, body: Json) -> Json:
+        metadata = _metadata(body)
+        if metadata.get("name", route.name) != route.name:
+            raise ApiError(HTTPStatus.BAD_REQUEST, "BadRequest",
+                           f"the name of the object ({metadata['name']}) does not match the "
+                           f"name on the URL ({route.name})")
+        _same_namespace(route.resource, route.namespace, metadata)
         with self.lock:
-            self.get(route)
+            current = self.get(route)
+            if _is_crd(route.resource):
+                _check_crd(body)
             self.writes.append(Write("replace", route.resource, route.namespace, route.name,
                                      copy.deepcopy(body)))
-            body.setdefault("metadata", {})["name"] = route.name
-            return copy.deepcopy(self._store(route.resource, route.namespace, body))
+            metadata["name"] = route.name
+            # A replace keeps the object's identity, as on the API server.
+            for kept in ("uid", "creationTimestamp"):
+                metadata[kept] = current["metadata"][kept]
+            return copy.deepcopy(self._update(route, current, body))
 
     def patch(self, route: _Route, patch: Any, content_type: str) -> Json:
         with self.lock:
@@ -208,16 +286,43 @@ class ClusterState:
                 patched = apply_json_patch(current, patch)
             else:  # merge and strategic-merge: for the maps Helm patches, both merge keys
                 patched = merge_patch(current, patch)
+            if not isinstance(patched, dict):
+                raise ApiError(HTTPStatus.UNPROCESSABLE_ENTITY, "Invalid",
+                               "the patch does not leave an object")
+            if _is_crd(route.resource):
+                _check_crd(patched)
             self.writes.append(Write("patch", route.resource, route.namespace, route.name,
                                      copy.deepcopy(patch)))
-            return copy.deepcopy(self._store(route.resource, route.namespace, patched))
+            return copy.deepcopy(self._update(route, current, patched))
+
+    def _update(self, route: _Route, current: Json, body: Json) -> Json:
+        """Store a replaced or patched object; a CRD's served kinds follow its new spec."""
+        if _is_crd(route.resource):
+            _check_crd(body)
+            self._unserve_crd(current, drop_objects=False)
+            self._serve_crd(body)
+        return self._store(route.resource, route.namespace, body)
 
     def delete(self, route: _Route) -> Json:
         with self.lock:
             found = self.get(route)
             del self.objects[self._key(route.resource, route.namespace, route.name)]
+            if _is_crd(route.resource):
+                self._unserve_crd(found, drop_objects=True)
             self.writes.append(Write("delete", route.resource, route.namespace, route.name, {}))
             return found
+
+    def _unserve_crd(self, crd: Json, *, drop_objects: bool) -> None:
+        """Stop serving a CRD's kinds; on its deletion its objects go too, as on a cluster."""
+        spec = crd.get("spec") or {}
+        plural = (spec.get("names") or {}).get("plural", "")
+        gone = {gv for gv, p in self.resources
+                if p == plural and gv.startswith(f"{spec.get('group', '')}/")}
+        for group_version in gone:
+            del self.resources[(group_version, plural)]
+        if drop_objects:
+            for key in [k for k in self.objects if k[1] == plural and k[0] in gone]:
+                del self.objects[key]
 
     def _serve_crd(self, crd: Json) -> None:
         spec = crd.get("spec") or {}
@@ -268,6 +373,57 @@ class ClusterState:
             return None
         return _Route(resource, namespace, rest[1] if len(rest) > 1 else "",
                       rest[2] if len(rest) > 2 else "")
+
+
+def _metadata(body: Json) -> Json:
+    metadata = body.setdefault("metadata", {})
+    if not isinstance(metadata, dict):
+        raise ApiError(HTTPStatus.BAD_REQUEST, "BadRequest", "metadata is not an object")
+    return metadata
+
+
+def _same_namespace(resource: ApiResource, namespace: str, metadata: Json) -> None:
+    given = metadata.get("namespace")
+    if resource.namespaced and given and given != namespace:
+        raise ApiError(HTTPStatus.BAD_REQUEST, "BadRequest",
+                       "the namespace of the provided object does not match the namespace "
+                       "sent on the request")
+
+
+def _finish_hook(resource: ApiResource, body: Json) -> None:
+    """Mark a hook Job or Pod as finished, the status Helm's hook wait looks for."""
+    if (resource.group_version, resource.kind) == ("batch/v1", "Job"):
+        body["status"] = {"succeeded": 1, "startTime": _now(), "completionTime": _now(),
+                          "conditions": [
+                              {"type": "SuccessCriteriaMet", "status": "True",
+                               "lastTransitionTime": _now()},
+                              {"type": "Complete", "status": "True",
+                               "lastTransitionTime": _now()}]}
+    elif (resource.group_version, resource.kind) == ("v1", "Pod"):
+        body["status"] = {"phase": "Succeeded"}
+
+
+def _check_crd(crd: Json) -> None:
+    """Refuse, before anything is recorded or served, a CRD whose kinds cannot be served."""
+    spec = crd.get("spec")
+    if not isinstance(spec, dict):
+        spec = {}
+    listed, names = spec.get("versions"), spec.get("names")
+    if (not isinstance(listed, list) or not isinstance(names, dict)
+            or not spec.get("group") or not names.get("plural") or not names.get("kind")
+            or not all(isinstance(v, dict) and v.get("name") for v in listed)):
+        raise ApiError(HTTPStatus.UNPROCESSABLE_ENTITY, "Invalid",
+                       "CustomResourceDefinition is invalid: spec.group, spec.names.plural, "
+                       "spec.names.kind and a name for every spec.versions entry are required")
+
+
+def _is_crd(resource: ApiResource) -> bool:
+    return (resource.group, resource.plural) == ("apiextensions.k8s.io",
+                                                 "customresourcedefinitions")
+
+
+def _openapi_path(group_version: str) -> str:
+    return f"apis/{group_version}" if "/" in group_version else f"api/{group_version}"
 
 
 def _now() -> str:
@@ -341,54 +497,81 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-def apply_json_patch(target: Json, operations: list[Json]) -> Json:
+def apply_json_patch(target: Json, operations: Any) -> Json:
     """RFC 6902 JSON patch: add, replace, remove (what Helm's client sends)."""
     document: Any = copy.deepcopy(target)
+    if not isinstance(operations, list):
+        raise ApiError(HTTPStatus.BAD_REQUEST, "BadRequest", "a JSON patch is a list")
     for operation in operations:
-        *parents, last = [p.replace("~1", "/").replace("~0", "~")
-                          for p in operation["path"].split("/")[1:]]
-        node = document
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
-        if operation["op"] == "remove":
-            if isinstance(node, list):
-                node.pop(int(last))
-            else:
-                node.pop(last, None)
-        elif operation["op"] in ("add", "replace"):
-            if isinstance(node, list):
-                index = len(node) if last == "-" else int(last)
-                if operation["op"] == "add":
-                    node.insert(index, operation["value"])
-                else:
-                    node[index] = operation["value"]
-            else:
-                node[last] = operation["value"]
-        else:
+        try:
+            _apply_operation(document, operation)
+        except (KeyError, IndexError, ValueError, TypeError, AttributeError) as err:
+            # What the API server says of a patch that does not fit the object.
             raise ApiError(HTTPStatus.UNPROCESSABLE_ENTITY, "Invalid",
-                           f"JSON patch op {operation['op']!r} is not supported")
+                           f"the JSON patch operation {operation!r} cannot be applied: "
+                           f"{type(err).__name__}: {err}") from err
     result: Json = document
     return result
+
+
+def _apply_operation(document: Any, operation: Json) -> None:
+    if operation["op"] not in ("add", "replace", "remove"):
+        raise ApiError(HTTPStatus.UNPROCESSABLE_ENTITY, "Invalid",
+                       f"JSON patch op {operation['op']!r} is not supported")
+    *parents, last = [p.replace("~1", "/").replace("~0", "~")
+                      for p in operation["path"].split("/")[1:]]
+    node = document
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+    if operation["op"] == "remove":
+        if isinstance(node, list):
+            node.pop(int(last))
+        else:
+            node.pop(last, None)
+    elif isinstance(node, list):
+        index = len(node) if last == "-" else int(last)
+        if operation["op"] == "add":
+            node.insert(index, operation["value"])
+        else:
+            node[index] = operation["value"]
+    else:
+        node[last] = operation["value"]
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    # A response is written as headers, then body: with Nagle's algorithm on, the body waits
+    # for the client's delayed ACK of the headers, some 40 ms on every request.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the recording, not a log, is what tests read
 
     def _send(self, code: int, body: Json) -> None:
         data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            # Helm gave up on a refused watch and hung up; nobody is left to answer.
+            self.close_connection = True
 
-    def _body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+    def _read(self) -> bytes:
+        """The request body, read whole whatever the verb (a DELETE carries DeleteOptions):
+        bytes left unread would be taken for the next request on this keep-alive connection."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError as err:
+            self.close_connection = True  # where this body ends is anyone's guess
+            raise ApiError(HTTPStatus.BAD_REQUEST, "BadRequest",
+                           f"bad Content-Length: {err}") from err
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _body(self, raw: bytes) -> Any:
         if not raw:
             return {}
         if self.headers.get("Content-Type", "").startswith(protobuf.CONTENT_TYPE):
@@ -399,15 +582,23 @@ class _Handler(BaseHTTPRequestHandler):
                                str(err)) from err
         try:
             return json.loads(raw)
-        except json.JSONDecodeError as err:
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ApiError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType",
                            f"the stand-in takes JSON bodies only: {err}") from err
+
+    def _object(self, raw: bytes) -> Json:
+        body = self._body(raw)
+        if not isinstance(body, dict):
+            raise ApiError(HTTPStatus.BAD_REQUEST, "BadRequest",
+                           f"the request body is not an object but a {type(body).__name__}")
+        return body
 
     def _handle(self, verb: str) -> None:
         state = self.server.state
         url = urlsplit(self.path)
         query = parse_qs(url.query)
         try:
+            raw = self._read()
             discovered = self._discovery(url.path) if verb == "GET" else None
             if discovered is not None:
                 self._send(HTTPStatus.OK, discovered)
@@ -422,11 +613,17 @@ class _Handler(BaseHTTPRequestHandler):
             if query.get("watch", ["false"])[0] in ("true", "1"):
                 raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, "MethodNotAllowed",
                                "the recording stand-in serves no watches")
-            self._send(*self._serve(verb, route, query))
+            self._send(*self._serve(verb, route, query, raw))
         except ApiError as err:
             self._send(err.code, err.status())
+        except Exception as err:  # a stand-in bug: say so in a Status, keep the connection sane
+            failure = ApiError(HTTPStatus.INTERNAL_SERVER_ERROR, "InternalError",
+                               f"the recording stand-in failed on {verb} {url.path}: "
+                               f"{type(err).__name__}: {err}")
+            self._send(failure.code, failure.status())
 
-    def _serve(self, verb: str, route: _Route, query: dict[str, list[str]]) -> tuple[int, Json]:
+    def _serve(self, verb: str, route: _Route, query: dict[str, list[str]],
+               raw: bytes) -> tuple[int, Json]:
         state = self.server.state
         if verb == "GET" and not route.name:
             return HTTPStatus.OK, state.list(route.resource, route.namespace,
@@ -434,14 +631,14 @@ class _Handler(BaseHTTPRequestHandler):
         if verb == "GET":
             return HTTPStatus.OK, state.get(route)
         if verb == "POST" and not route.name:
-            body = self._body()
+            body = self._object(raw)
             if query.get("dryRun"):
                 return HTTPStatus.CREATED, body
             return HTTPStatus.CREATED, state.create(route.resource, route.namespace, body)
         if verb == "PUT" and route.name:
-            return HTTPStatus.OK, state.replace(route, self._body())
+            return HTTPStatus.OK, state.replace(route, self._object(raw))
         if verb == "PATCH" and route.name:
-            return HTTPStatus.OK, state.patch(route, self._body(),
+            return HTTPStatus.OK, state.patch(route, self._body(raw),
                                               self.headers.get("Content-Type", ""))
         if verb == "DELETE" and route.name:
             state.delete(route)
@@ -461,17 +658,21 @@ class _Handler(BaseHTTPRequestHandler):
             return {"kind": "APIVersions", "versions": ["v1"],
                     "serverAddressByClientCIDRs": []}
         if path == "/apis":
-            groups = [{"name": group, "versions": [
-                {"groupVersion": f"{group}/{v}", "version": v} for v in found],
-                "preferredVersion": {"groupVersion": f"{group}/{found[-1]}",
-                                     "version": found[-1]}}
-                for group, found in state.group_versions().items() if group]
+            groups = [state.api_group(group) for group in state.group_versions() if group]
             return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
         if path == "/api/v1":
             return state.resource_list("v1")
+        if path == "/openapi/v3":
+            return state.openapi_paths()
         parts = [p for p in path.split("/") if p]
+        if parts[:1] == ["apis"] and len(parts) == 2:
+            return state.api_group(parts[1])
         if parts[:1] == ["apis"] and len(parts) == 3:
             return state.resource_list(f"{parts[1]}/{parts[2]}")
+        if parts[:2] == ["openapi", "v3"] and len(parts) > 3:
+            group_version = "/".join(parts[3:])
+            if _openapi_path(group_version) == "/".join(parts[2:]):
+                return state.openapi_document(group_version)
         return None
 
     def do_GET(self) -> None:
@@ -496,6 +697,12 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, state: ClusterState) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.state = state
+
+    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket],
+                     client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the client hung up (Helm drops a refused watch's connection): no error
+        super().handle_error(request, client_address)
 
 
 class StandInApiServer:
@@ -535,8 +742,10 @@ class StandInApiServer:
     @contextmanager
     def running(self) -> Iterator[StandInApiServer]:
         self._server = _Server(self.state)
-        thread = threading.Thread(target=self._server.serve_forever, name="stand-in-api",
-                                  daemon=True)
+        server = self._server
+        # A short poll: shutdown() waits up to one interval, and every render stops a server.
+        thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05),
+                                  name="stand-in-api", daemon=True)
         thread.start()
         try:
             yield self

@@ -99,7 +99,12 @@ class ChartCache:
         except Exception as err:  # network errors come in many types; all mean "no index"
             raise ChartCacheError(f"could not read {index_url}: {err}; "
                                   + self._how_to_get(spec)) from err
-        entries = ((index or {}).get("entries") or {}).get(spec.chart) or []
+        # A repository URL that answers with a web page parses as a YAML string, not an index.
+        listed = index.get("entries") if isinstance(index, dict) else None
+        if not isinstance(listed, dict):
+            raise ChartCacheError(f"{index_url} is not a Helm repository index (no entries); "
+                                  + self._how_to_get(spec))
+        entries = [e for e in listed.get(spec.chart) or [] if isinstance(e, dict)]
         entry = next((e for e in entries if str(e.get("version")) == spec.version), None)
         if entry is None:
             versions = ", ".join(str(e.get("version")) for e in entries[:8])
@@ -121,8 +126,14 @@ class ChartCache:
                                   f"{index_url} publishes; nothing was cached")
         _check_pin(spec, digest, url)
         target.parent.mkdir(parents=True, exist_ok=True)
-        # Written beside the target and renamed, so an interrupted download leaves no package.
-        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as partial:
-            partial.write(data)
-        os.replace(partial.name, target)
+        # Written beside the target and renamed, so an interrupted download leaves no package
+        # (and a failed write no partial file either).
+        handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+            os.replace(partial, target)
+        except BaseException:
+            Path(partial).unlink(missing_ok=True)
+            raise
         return target

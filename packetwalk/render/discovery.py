@@ -11,6 +11,7 @@ use; alpha and beta groups that kind does not enable are left out on purpose.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -32,6 +33,23 @@ class ApiResource:
     @property
     def singular(self) -> str:
         return self.kind.lower()
+
+
+_KUBE_VERSION = re.compile(r"v(?P<major>[0-9]+)(?:(?P<stage>alpha|beta)(?P<minor>[0-9]+))?")
+
+
+def version_priority(version: str) -> tuple[int, int, int, str]:
+    """Sort key putting a group's versions in the API server's order, preferred first.
+
+    apimachinery's ``CompareKubeAwareVersionStrings``: GA before beta before alpha, higher
+    numbers first, then anything else in name order. Discovery lists a group's versions in this
+    order and prefers the first, so a CRD listing ``v1beta1`` after ``v1`` still prefers ``v1``.
+    """
+    found = _KUBE_VERSION.fullmatch(version)
+    if found is None:
+        return (3, 0, 0, version)
+    stage = {None: 0, "beta": 1, "alpha": 2}[found["stage"]]
+    return (stage, -int(found["major"]), -int(found["minor"] or 0), "")
 
 
 def _group(group: str, version: str, namespaced: dict[str, str],
@@ -76,13 +94,26 @@ BUILTIN_RESOURCES: tuple[ApiResource, ...] = tuple(
              {"ingressclasses": "IngressClass", "ipaddresses": "IPAddress",
               "servicecidrs": "ServiceCIDR"}, status=frozenset({"ingresses"}))
     + _group("discovery.k8s.io", "v1", {"endpointslices": "EndpointSlice"})
+    + _group("authentication.k8s.io", "v1", {},
+             {"selfsubjectreviews": "SelfSubjectReview", "tokenreviews": "TokenReview"})
+    + _group("authorization.k8s.io", "v1",
+             {"localsubjectaccessreviews": "LocalSubjectAccessReview"}, {
+        "selfsubjectaccessreviews": "SelfSubjectAccessReview",
+        "selfsubjectrulesreviews": "SelfSubjectRulesReview",
+        "subjectaccessreviews": "SubjectAccessReview"})
     + _group("coordination.k8s.io", "v1", {"leases": "Lease"})
     + _group("events.k8s.io", "v1", {"events": "Event"})
     + _group("scheduling.k8s.io", "v1", {}, {"priorityclasses": "PriorityClass"})
     + _group("node.k8s.io", "v1", {}, {"runtimeclasses": "RuntimeClass"})
     + _group("storage.k8s.io", "v1", {"csistoragecapacities": "CSIStorageCapacity"}, {
         "csidrivers": "CSIDriver", "csinodes": "CSINode", "storageclasses": "StorageClass",
-        "volumeattachments": "VolumeAttachment"})
+        "volumeattachments": "VolumeAttachment",
+        "volumeattributesclasses": "VolumeAttributesClass"},
+        status=frozenset({"volumeattachments"}))
+    + _group("resource.k8s.io", "v1", {
+        "resourceclaims": "ResourceClaim", "resourceclaimtemplates": "ResourceClaimTemplate"}, {
+        "deviceclasses": "DeviceClass", "resourceslices": "ResourceSlice"},
+        status=frozenset({"resourceclaims"}))
     + _group("certificates.k8s.io", "v1", {},
              {"certificatesigningrequests": "CertificateSigningRequest"})
     + _group("admissionregistration.k8s.io", "v1", {}, {

@@ -4,10 +4,13 @@ helm-sdkpy binds Helm's Go library but offers install, not template, so the char
 into a fresh :class:`~packetwalk.render.apiserver.StandInApiServer` and read back:
 
 - the release manifest from Helm's own release Secret (``sh.helm.release.v1.<name>.v1``: base64,
-  gzip, JSON, exactly as Helm's Secret storage driver writes it), parsed into objects;
+  gzip, JSON, exactly as Helm's Secret storage driver writes it), parsed into objects; or from
+  the ConfigMap of that name when ``HELM_DRIVER=configmap`` was set as the Helm library loaded
+  (its Go runtime keeps the environment it started with);
 - the CRDs of the chart's ``crds/`` folders, in the order Helm created them, which is before it
   stores the release;
-- the hooks, which the release keeps apart from the manifest.
+- the hooks, which the release keeps apart from the manifest. helm-sdkpy cannot turn hooks off,
+  so Helm runs a chart's install hooks against the stand-in, which lets them pass at once.
 
 What ``helm.v4.Chart`` registers is the CRDs, then the manifest objects, with every namespaced
 object lacking a namespace put in the release namespace, and no hooks. Checked against
@@ -23,9 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import gzip
 import json
 import os
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,21 +78,38 @@ def _helm() -> Any:
     return helm_sdkpy
 
 
-def decode_release(secret: Mapping[str, Any]) -> dict[str, Any]:
-    """The release JSON in a Helm release Secret (Secret data is base64 of base64 of gzip)."""
-    data = (secret.get("data") or {}).get("release")
+def decode_release(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The release JSON in a Helm release Secret or ConfigMap, as the API serves it.
+
+    Helm stores base64 of gzipped JSON; a Secret's data is base64 once more in JSON, a
+    ConfigMap's is not. Old Helm releases were not gzipped, so gzip is optional.
+    """
+    kind = str(stored.get("kind") or "Secret")
+    data = (stored.get("data") or {}).get("release")
     if not isinstance(data, str):
-        raise RenderError("the release Secret has no data.release")
-    encoded = base64.b64decode(base64.b64decode(data))
-    raw = gzip.decompress(encoded) if encoded[:2] == b"\x1f\x8b" else encoded
-    release: dict[str, Any] = json.loads(raw)
+        raise RenderError(f"the release {kind} has no data.release")
+    try:
+        encoded = base64.b64decode(data, validate=True)
+        if kind != "ConfigMap":
+            encoded = base64.b64decode(encoded, validate=True)
+        raw = gzip.decompress(encoded) if encoded[:2] == b"\x1f\x8b" else encoded
+        release = json.loads(raw)
+    except (binascii.Error, OSError, EOFError, zlib.error, ValueError) as err:
+        raise RenderError(f"the release {kind}'s data.release is not Helm's base64 of "
+                          f"(gzipped) JSON: {err}") from err
+    if not isinstance(release, dict):
+        raise RenderError(f"the release {kind}'s data.release is not a release object")
     return release
 
 
 def parse_manifest(text: str, *, source: str) -> list[dict[str, Any]]:
     """The objects of a multi-document manifest, empty documents skipped."""
     objects: list[dict[str, Any]] = []
-    for document in yaml.safe_load_all(text):
+    try:
+        documents = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as err:
+        raise RenderError(f"{source}: the rendered manifest is not YAML: {err}") from err
+    for document in documents:
         if document is None:
             continue
         if not isinstance(document, dict) or "kind" not in document:
@@ -119,9 +141,13 @@ def render_chart(package: Path, *, release: str, namespace: str,
             # loop, which callers like Pulumi's mocks still expect to find.
             loop = asyncio.new_event_loop()
             try:
+                # Pinned, not left to helm-sdkpy's defaults: client-side creates (the stand-in
+                # has no server-side apply) and no OpenAPI validation, like helm.v4.Chart's
+                # client-only render.
                 loop.run_until_complete(helm.Install(config).run(
                     release, str(package), values=json.loads(json.dumps(values)),
-                    create_namespace=False, wait=False, timeout=timeout))
+                    create_namespace=False, wait=False, timeout=timeout,
+                    server_side_apply=False, disable_openapi_validation=True))
             except Exception as err:  # helm_sdkpy raises its own HelmError subclasses
                 raise RenderError(f"helm could not render {package.name} as release "
                                   f"{release!r} in namespace {namespace!r}: {err}") from err
@@ -131,13 +157,18 @@ def render_chart(package: Path, *, release: str, namespace: str,
         if previous_driver is not None:
             os.environ["HELM_DRIVER"] = previous_driver
     writes = api.writes[before:]
-    secret_name = f"sh.helm.release.v1.{release}.v1"
-    stored = api.state.objects.get(("v1", "secrets", namespace, secret_name))
+    storage_name = f"sh.helm.release.v1.{release}.v1"
+    storage, stored = next(
+        ((plural, found) for plural in ("secrets", "configmaps")
+         if (found := api.state.objects.get(("v1", plural, namespace, storage_name)))),
+        ("", None))
     if stored is None:
-        raise RenderError(f"helm left no release Secret {namespace}/{secret_name}")
+        raise RenderError(f"helm left no release Secret (or ConfigMap) {namespace}/"
+                          f"{storage_name}; was HELM_DRIVER set to memory or sql when the Helm "
+                          "library loaded?")
     manifest = decode_release(stored)
     first_release_write = next(i for i, w in enumerate(writes)
-                               if w.resource.plural == "secrets" and w.name == secret_name)
+                               if w.resource.plural == storage and w.name == storage_name)
     crds = tuple(w.body for w in writes[:first_release_write]
                  if w.verb == "create" and w.resource.plural == "customresourcedefinitions")
     objects = []

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
 
 import yaml
@@ -43,24 +43,34 @@ def write_files(out: Path, files: dict[str, str], *, force: bool) -> None:
     """Write ``files`` into ``out`` as a whole: all of them or, on any error, none.
 
     A folder that holds anything else than an earlier rendering of the same files is refused
-    without ``force``; with it, only the named files are replaced.
+    without ``force``; with it, only the named files are replaced. A new folder appears whole
+    (written aside, then renamed); in an existing one each file is replaced whole.
     """
     if out.exists() and not out.is_dir():
         raise InputError("exists and is not a folder; not touching it", source=str(out))
     if out.is_dir() and not force:
-        differing = sorted(p.name for p in out.iterdir()
-                           if p.name not in files or p.read_text(encoding="utf-8")
-                           != files[p.name])
+        differing = sorted(p.name for p in out.iterdir() if not _holds(p, files.get(p.name)))
         if differing:
-            raise InputError(f"holds other content ({', '.join(differing[:5])}); not "
+            more = f" and {len(differing) - 5} more" if len(differing) > 5 else ""
+            raise InputError(f"holds other content ({', '.join(differing[:5])}{more}); not "
                              "overwriting it (use --force, or another --out)", source=str(out))
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    # Not tempfile.mkdtemp: its 0700 would stay on the folder once renamed to ``out``.
+    staging = out.parent / f".{out.name}-{secrets.token_hex(4)}"
+    staging.mkdir()
     try:
         for name, text in files.items():
-            (staging / name).write_text(text, encoding="utf-8")
-        out.mkdir(exist_ok=True)
+            (staging / name).write_bytes(text.encode("utf-8"))
+        if not out.exists():
+            staging.rename(out)
+            return
         for name in files:
             os.replace(staging / name, out / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _holds(path: Path, text: str | None) -> bool:
+    """Whether ``path`` is a file with exactly ``text`` (bytes compared: a file someone else
+    wrote need not be UTF-8, and a folder is never an earlier rendering)."""
+    return text is not None and path.is_file() and path.read_bytes() == text.encode("utf-8")

@@ -23,45 +23,56 @@ class ProtobufError(ValueError):
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result, shift = 0, 0
-    while True:
+    result, start = 0, pos
+    for shift in range(0, 70, 7):  # a 64-bit varint takes at most 10 bytes
         if pos >= len(data):
-            raise ProtobufError("truncated varint")
+            raise ProtobufError(f"truncated varint at byte {start}")
         byte = data[pos]
         pos += 1
         result |= (byte & 0x7F) << shift
         if not byte & 0x80:
             return result, pos
-        shift += 7
+    raise ProtobufError(f"varint at byte {start} is longer than 10 bytes")
 
 
 def fields(data: bytes) -> Iterator[tuple[int, int | bytes]]:
     """(field number, value) pairs: ints for varints, bytes for length-delimited fields."""
     pos = 0
     while pos < len(data):
+        start = pos
         key, pos = _varint(data, pos)
         number, wire = key >> 3, key & 7
+        if number == 0:
+            raise ProtobufError(f"field number 0 at byte {start}")
         if wire == 0:
             value, pos = _varint(data, pos)
             yield number, value
-        elif wire == 2:
-            length, pos = _varint(data, pos)
+        elif wire in (1, 2, 5):
+            if wire == 2:
+                length, pos = _varint(data, pos)
+            else:  # fixed64, fixed32: skipped, no field the stand-in reads has them
+                length = 8 if wire == 1 else 4
             if pos + length > len(data):
-                raise ProtobufError("truncated length-delimited field")
-            yield number, data[pos:pos + length]
+                raise ProtobufError(f"field {number} at byte {start} is truncated: "
+                                    f"{length} bytes announced, {len(data) - pos} left")
+            if wire == 2:
+                yield number, data[pos:pos + length]
             pos += length
-        elif wire == 1:
-            pos += 8
-        elif wire == 5:
-            pos += 4
         else:
-            raise ProtobufError(f"unsupported wire type {wire}")
+            raise ProtobufError(f"unsupported wire type {wire} (field {number} at byte {start})")
 
 
 def _text(value: int | bytes) -> str:
     if not isinstance(value, bytes):
-        raise ProtobufError("expected a string field")
-    return value.decode()
+        raise ProtobufError("expected a string field, found a varint")
+    return _utf8(value)
+
+
+def _utf8(value: bytes) -> str:
+    try:
+        return value.decode()
+    except UnicodeDecodeError as err:
+        raise ProtobufError(f"a string field is not UTF-8: {err}") from err
 
 
 def _entry(value: int | bytes) -> tuple[str, bytes]:
@@ -86,27 +97,59 @@ def object_meta(data: bytes) -> dict[str, Any]:
             meta[_META_STRINGS[number]] = _text(value)
         elif number in (11, 12):
             key, item = _entry(value)
-            meta.setdefault("labels" if number == 11 else "annotations", {})[key] = item.decode()
+            meta.setdefault("labels" if number == 11 else "annotations", {})[key] = _utf8(item)
         elif number == 14:
             meta.setdefault("finalizers", []).append(_text(value))
     return meta
 
 
-def _secret_or_config_map(kind: str, data: bytes) -> dict[str, Any]:
-    obj: dict[str, Any] = {"apiVersion": "v1", "kind": kind}
+def _base64(item: bytes) -> str:
+    return base64.b64encode(item).decode()
+
+
+def _secret(data: bytes) -> dict[str, Any]:
+    # Secret: metadata 1, data 2 (map<string, bytes>), type 3, stringData 4, immutable 5.
+    obj: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret"}
+    string_data: dict[str, str] = {}
     for number, value in fields(data):
         if number == 1 and isinstance(value, bytes):
             obj["metadata"] = object_meta(value)
         elif number == 2:
             key, item = _entry(value)
-            # JSON carries a Secret's bytes as base64 and a ConfigMap's data as text.
-            obj.setdefault("data", {})[key] = (base64.b64encode(item).decode()
-                                               if kind == "Secret" else item.decode())
-        elif number == 3 and kind == "Secret":
+            obj.setdefault("data", {})[key] = _base64(item)  # JSON carries bytes as base64
+        elif number == 3:
             obj["type"] = _text(value)
-        elif number == 5 and kind == "Secret":
-            obj["immutable"] = bool(value)
+        elif number == 4:
+            key, item = _entry(value)
+            string_data[key] = _base64(item)
+        elif number == 5:
+            obj["immutable"] = _flag(value)
+    if string_data:  # the API server merges stringData into data, stringData winning
+        obj["data"] = {**obj.get("data", {}), **string_data}
     return obj
+
+
+def _config_map(data: bytes) -> dict[str, Any]:
+    # ConfigMap: metadata 1, data 2 (map<string, string>), binaryData 3, immutable 4.
+    obj: dict[str, Any] = {"apiVersion": "v1", "kind": "ConfigMap"}
+    for number, value in fields(data):
+        if number == 1 and isinstance(value, bytes):
+            obj["metadata"] = object_meta(value)
+        elif number == 2:
+            key, item = _entry(value)
+            obj.setdefault("data", {})[key] = _utf8(item)
+        elif number == 3:
+            key, item = _entry(value)
+            obj.setdefault("binaryData", {})[key] = _base64(item)
+        elif number == 4:
+            obj["immutable"] = _flag(value)
+    return obj
+
+
+def _flag(value: int | bytes) -> bool:
+    if not isinstance(value, int):
+        raise ProtobufError("expected a bool field, found a length-delimited one")
+    return bool(value)
 
 
 def decode_object(body: bytes) -> dict[str, Any]:
@@ -122,4 +165,4 @@ def decode_object(body: bytes) -> dict[str, Any]:
     if kind not in ("Secret", "ConfigMap"):
         raise ProtobufError(f"the stand-in reads protobuf Secrets and ConfigMaps only, "
                             f"not {kind or 'an untyped body'}")
-    return _secret_or_config_map(kind, raw)
+    return _secret(raw) if kind == "Secret" else _config_map(raw)
