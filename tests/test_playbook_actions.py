@@ -25,17 +25,15 @@ from kubectl_debug import FORBIDDEN_CUSTOM, debug_container, load_custom
 
 from packetwalk import versions
 from packetwalk.kube.access import IDLE_COMMAND, EphemeralContainer, PodInfo
+from packetwalk.kube.captures import ROOT_PROFILE, debug_command, node_debug_pod_name
 from packetwalk.kube.fake import FakeCluster
 from packetwalk.kube.kubectl import KubectlCluster
 from packetwalk.kube.specs import ephemeral_container_body
 from packetwalk.playbook.actions import (
-    ROOT_PROFILE,
     Executor,
     capture_command,
     count_pcap_packets,
-    debug_command,
     display_join,
-    node_debug_name,
     probe_command,
     wait_args,
 )
@@ -62,8 +60,13 @@ def test_capture_command_is_bounded_and_unbuffered() -> None:
         "INT",
         "7",
         "tcpdump",
+        "--immediate-mode",
         "-U",
         "-n",
+        "-s",
+        "0",
+        "-Z",
+        "root",
         "-i",
         "any",
         "-w",
@@ -92,7 +95,7 @@ def test_wait_args_and_names() -> None:
         "deployment/vote",
         "--timeout=90s",
     ]
-    assert node_debug_name("x" * 80) == "pw-node-" + "x" * 55
+    assert node_debug_pod_name("x" * 80) == "pw-node-" + "x" * 55
     assert display_join(["echo", "{{ a.b }}", "<pod app=x>", "two words"]) == (
         "echo {{ a.b }} <pod app=x> 'two words'"
     )

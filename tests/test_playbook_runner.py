@@ -261,8 +261,8 @@ def test_dry_run_prints_commands_from_the_stack_config(tmp_path: Path) -> None:
         "kubectl exec -n vote <pod app=vote> -c vote -- cat /etc/resolv.conf",
         "kubectl wait --for=condition=Ready -n vote pod -l app=vote --timeout=30s",
         debug("<pod app=vote>", "pw-cap-vote"),
-        "kubectl exec -n vote <pod app=vote> -c pw-cap-vote -- timeout -s INT 2 tcpdump -U -n"
-        " -i eth0 -w - 'tcp port 80' > captures/vote.pcap",
+        "kubectl exec -n vote <pod app=vote> -c pw-cap-vote -- timeout -s INT 2 tcpdump"
+        " --immediate-mode -U -n -s 0 -Z root -i eth0 -w - 'tcp port 80' > captures/vote.pcap",
         debug("{{ vote_pods.json['items'][0].metadata.name }}", "pw-probe"),
         "kubectl exec -n vote {{ vote_pods.json['items'][0].metadata.name }} -c pw-probe -- curl"
         " -s http://localhost",

@@ -24,6 +24,7 @@ import yaml
 from rich.console import Console
 
 from packetwalk.capture import analyze_folder, load_walk
+from packetwalk.capture.pcapread import parse_ip_link
 from packetwalk.errors import PacketwalkError
 from packetwalk.kube.access import CommandResult
 from packetwalk.kube.fake import Call, FakeCluster
@@ -32,7 +33,6 @@ from packetwalk.walk.orchestrate import (
     PCAP_HEADER_BYTES,
     WalkRunner,
     gather_facts,
-    parse_ip_link,
 )
 from packetwalk.walk.plan import WalkPlan, WalkRequest, plan_walk
 from packetwalk.walk.snapshot import (

@@ -1,6 +1,9 @@
 """Request bodies for the cluster, built as plain data so tests can compare them without a cluster.
 
-The real access layer only sends what these functions return (lightkube's sans-I/O lesson).
+The real access layer only sends what these functions return (lightkube's sans-I/O lesson). What
+goes into them for captures and probes (container names, the idle netshoot spec, the debug pod's
+name) is decided once, in the capture toolkit :mod:`packetwalk.kube.captures`; these functions
+only put it in the API's shape.
 """
 
 from __future__ import annotations

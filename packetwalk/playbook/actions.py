@@ -8,7 +8,9 @@ because ephemeral containers can never be removed and the voting app images lack
 
 The ``kubectl debug`` line announced for such a container is one a participant can type: the
 code goes through the API with the container's ``securityContext`` set to root, and the line
-carries the same fields through ``--custom`` (:data:`ROOT_PROFILE`).
+carries the same fields through ``--custom``
+(:data:`~packetwalk.kube.captures.ROOT_PROFILE`). Names, containers and the tcpdump command come
+from the capture toolkit, :mod:`packetwalk.kube.captures`, which packet walks use too.
 """
 
 from __future__ import annotations
@@ -25,12 +27,21 @@ from packetwalk.errors import PacketwalkError
 from packetwalk.kube.access import (
     DEBUG_CONTAINER,
     DEBUG_NAMESPACE,
-    IDLE_COMMAND,
     ClusterAccess,
-    EphemeralContainer,
     PodInfo,
     PortForward,
     StreamHandle,
+)
+from packetwalk.kube.captures import (
+    IP_LINK_COMMAND,
+    PROBE_CONTAINER,
+    capture_container_name,
+    debug_command,
+    links_file_name,
+    node_debug_pod_name,
+    tcpdump_command,
+    timed_command,
+    tool_container,
 )
 from packetwalk.playbook.expect import parse_json
 from packetwalk.playbook.model import (
@@ -45,17 +56,8 @@ from packetwalk.playbook.model import (
 )
 from packetwalk.versions import NETSHOOT_IMAGE
 
-PROBE_CONTAINER = "pw-probe"
-CAPTURE_PREFIX = "pw-cap-"
 DEFAULT_TIMEOUT = 60.0
 _PROBE_MARK = "pw-probe-rc="
-ROOT_PROFILE = "labs/manifests/capture-as-root.json"
-"""The partial container spec ``kubectl debug --custom`` (kubectl 1.31 or later) merges over
-``--profile=netadmin``: ``runAsUser: 0``, ``runAsNonRoot: false`` and NET_ADMIN/NET_RAW, the
-``securityContext`` :class:`~packetwalk.kube.access.EphemeralContainer` sends with
-``run_as_root``. Without it the container inherits a non-root pod's user (Traefik: 65532,
-``runAsNonRoot``), so the kubelet refuses the root netshoot image or tcpdump runs without its
-capabilities. Relative to the project folder, where lab commands run."""
 
 
 class ActionError(PacketwalkError):
@@ -102,34 +104,10 @@ def args_of(value: ArgList) -> list[str]:
     return shlex.split(value) if isinstance(value, str) else [str(item) for item in value]
 
 
-def debug_command(namespace: str, pod: str, spec: EphemeralContainer) -> list[str]:
-    """The ``kubectl debug`` argv that adds ``spec`` to ``pod`` as the API call does.
-
-    Derived from the spec that is sent, so the line shown cannot drift from what runs. netadmin
-    adds exactly NET_ADMIN and NET_RAW, the default capabilities; ``--custom`` adds root.
-    """
-    parts = ["kubectl", "debug", "-n", namespace, pod, "-c", spec.name, f"--image={spec.image}",
-             "--profile=netadmin"]
-    if spec.run_as_root:
-        parts.append(f"--custom={ROOT_PROFILE}")
-    if spec.target_container:
-        parts.append(f"--target={spec.target_container}")
-    return [*parts, "--", *spec.command]
-
-
-def node_debug_name(node: str) -> str:
-    return f"pw-node-{node}"[:63].rstrip("-")
-
-
 def capture_command(action: CaptureAction) -> list[str]:
-    """tcpdump bounded by ``timeout``: the stream ends by itself, flushed per packet (``-U``)."""
-    command = ["timeout", "-s", "INT", str(action.duration), "tcpdump", "-U", "-n"]
-    command += ["-i", action.interface, "-w", "-"]
-    if action.count is not None:
-        command += ["-c", str(action.count)]
-    if action.filter:
-        command.append(action.filter)
-    return command
+    """The toolkit's tcpdump bounded by ``timeout``: the stream ends by itself."""
+    tcpdump = tcpdump_command(action.interface, action.filter, count=action.count)
+    return list(timed_command(action.duration, tcpdump))
 
 
 def probe_command(host: str, port: int | str, timeout: int | str) -> list[str]:
@@ -193,7 +171,7 @@ class Executor:
                 return [
                     _exec_line(
                         DEBUG_NAMESPACE,
-                        node_debug_name(action.node),
+                        node_debug_pod_name(action.node),
                         DEBUG_CONTAINER,
                         args_of(action.command),
                     )
@@ -221,15 +199,15 @@ class Executor:
             ]
         if task.capture is not None:
             cap = task.capture
-            line = display_join(capture_command(cap)) + f" > captures/{cap.name}.pcap"
+            command, pcap = capture_command(cap), f" > captures/{cap.name}.pcap"
             if cap.node is not None:
-                where = f"kubectl exec -n {DEBUG_NAMESPACE} {node_debug_name(cap.node)} -c debug"
-                return [f"{where} -- {line}"]
+                debug_pod = node_debug_pod_name(cap.node)
+                return [_exec_line(DEBUG_NAMESPACE, debug_pod, DEBUG_CONTAINER, command) + pcap]
             assert cap.pod is not None
-            pod, name = _ref_text(cap.pod), CAPTURE_PREFIX + cap.name
+            pod, name = _ref_text(cap.pod), capture_container_name(cap.name)
             return [
                 _debug_line(cap.pod.namespace, pod, name, cap.pod.container),
-                f"kubectl exec -n {cap.pod.namespace} {pod} -c {name} -- {line}",
+                _exec_line(cap.pod.namespace, pod, name, command) + pcap,
             ]
         if task.port_forward is not None:
             forward = task.port_forward
@@ -318,7 +296,7 @@ class Executor:
         """Attach (once) an idle netshoot ephemeral container and wait until it runs."""
         target = target or (pod.containers[0] if pod.containers else None)
         if name not in pod.ephemeral_containers:
-            spec = EphemeralContainer(name, self.image, IDLE_COMMAND, target_container=target)
+            spec = tool_container(name, self.image, target)
             self.announce(display_join(debug_command(pod.namespace, pod.name, spec)))
             self.access.add_ephemeral_container(pod.namespace, pod.name, spec)
         if not self.access.wait_container_running(pod.namespace, pod.name, name, timeout=120):
@@ -331,7 +309,7 @@ class Executor:
         return name
 
     def _node_pod(self, node: str) -> PodInfo:
-        name = node_debug_name(node)
+        name = node_debug_pod_name(node)
         self.announce(f"# debug pod {DEBUG_NAMESPACE}/{name}: privileged, host network, on {node}")
         return self.access.node_debug_pod(node, name=name, image=self.image)
 
@@ -401,13 +379,13 @@ class Executor:
             info = self.pod(action.pod)
             namespace, pod = info.namespace, info.name
             container = self._tool_container(
-                info, CAPTURE_PREFIX + action.name, action.pod.container
+                info, capture_container_name(action.name), action.pod.container
             )
         folder = self.run_dir / "captures"
         folder.mkdir(parents=True, exist_ok=True)
-        links = self.access.exec(namespace, pod, ["ip", "-o", "link"], container=container)
+        links = self.access.exec(namespace, pod, IP_LINK_COMMAND, container=container)
         if links.ok:  # -i any pcaps only hold interface indexes: keep the names beside them
-            (folder / f"{action.name}.links.txt").write_text(links.stdout, encoding="utf-8")
+            (folder / links_file_name(action.name)).write_text(links.stdout, encoding="utf-8")
         path = folder / f"{action.name}.pcap"
         command = capture_command(action)
         line = f"{_exec_line(namespace, pod, container, command)} > {path}"
@@ -501,7 +479,7 @@ def _ref_text(ref: PodRef) -> str:
 def _debug_line(namespace: str, pod: str, name: str, target: str | None) -> str:
     """The dry run's ``kubectl debug`` line; without a named target the run picks the pod's first
     container, which a dry run does not know (the network namespace is pod-wide anyway)."""
-    spec = EphemeralContainer(name, NETSHOOT_IMAGE, IDLE_COMMAND, target_container=target)
+    spec = tool_container(name, NETSHOOT_IMAGE, target)
     return display_join(debug_command(namespace, pod, spec)) + "   # once per pod"
 
 

@@ -4,11 +4,12 @@ The adapter between :mod:`packetwalk.walk.plan` and :class:`~packetwalk.kube.acc
 Pod points get a named ephemeral netshoot container (``pw-cap-<point>``, reused when it exists:
 ephemeral containers can never be removed) that runs as root with NET_ADMIN/NET_RAW even in a
 non-root pod such as Traefik's; node points use a host-network debug pod on the node; the
-host point runs tcpdump on the participant's machine. Each capture is ``tcpdump -U -w -`` streamed
-into ``<folder>/<point>.pcap`` (containers and debug pods are
-attached in parallel, since each may wait for an image pull); a capture counts as ready once its
-pcap file header has arrived (tcpdump writes it right after opening the interface), and the
-request is sent only when every capture that could start is ready.
+host point runs tcpdump on the participant's machine. Each capture is the capture toolkit's
+``tcpdump ... -w -`` (:mod:`packetwalk.kube.captures`, shared with the lab modules) streamed
+into ``<folder>/<point>.pcap`` (containers and debug pods are attached in parallel, since each
+may wait for an image pull); a capture counts as ready once its pcap file header has arrived
+(tcpdump writes it right after opening the interface), and the request is sent only when every
+capture that could start is ready.
 
 One failing point never loses the others: its error is recorded, the rest is captured, written
 to ``walk.yaml`` and analysed. The one planned fallback: when the API server refuses the
@@ -35,6 +36,7 @@ import yaml
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from packetwalk.capture.pcapread import parse_ip_link
 from packetwalk.errors import PacketwalkError
 from packetwalk.kube.access import (
     DEBUG_CONTAINER,
@@ -44,6 +46,13 @@ from packetwalk.kube.access import (
     CommandResult,
     StreamHandle,
     api_message,
+)
+from packetwalk.kube.captures import (
+    IP_LINK_COMMAND,
+    links_file_name,
+    node_debug_pod_name,
+    stop_command,
+    stoppable_command,
 )
 from packetwalk.versions import NETSHOOT_IMAGE
 from packetwalk.walk.facts import (
@@ -226,35 +235,6 @@ def gather_facts(
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def parse_ip_link(text: str) -> dict[int, str]:
-    """``ip -o link`` output as ifindex -> name (``5: veth1a2b@if2: ...`` gives ``veth1a2b``)."""
-    interfaces: dict[int, str] = {}
-    for line in text.splitlines():
-        match = re.match(r"\s*(\d+):\s+([^:@\s]+)", line)
-        if match:
-            interfaces[int(match.group(1))] = match.group(2)
-    return interfaces
-
-
-def capture_command(point: CapturePoint) -> tuple[str, ...]:
-    """tcpdump wrapped so it can be stopped by pid: killing the exec stream alone would leave
-    tcpdump running in the container (and in a hostPID debug pod, ``pkill tcpdump`` would hit
-    every capture on the node)."""
-    return ("sh", "-c", f"echo $$ > {pid_file(point)}; exec {shlex.join(point.tcpdump_command())}")
-
-
-def pid_file(point: CapturePoint) -> str:
-    return f"/tmp/pw-cap-{point.name}.pid"
-
-
-def stop_command(point: CapturePoint) -> tuple[str, ...]:
-    return ("sh", "-c", f"kill -INT $(cat {pid_file(point)}) 2>/dev/null; rm -f {pid_file(point)}")
-
-
-def debug_pod_name(node: str) -> str:
-    return f"pw-node-{node}"[:63].rstrip("-.")
-
-
 def walk_yaml(run: WalkRun) -> dict[str, Any]:
     """The issue-5 contract: the captures that produced a pcap, the inventory, the point order."""
     captures: list[dict[str, Any]] = []
@@ -433,18 +413,18 @@ class WalkRunner:
             elif point.kind == "node":
                 assert point.node
                 show(result, f"starting debug pod on {point.node}")
-                name = debug_pod_name(point.node)
+                name = node_debug_pod_name(point.node)
                 existed = any(p.name == name for p in self.access.pods(DEBUG_NAMESPACE))
                 pod = self.access.node_debug_pod(point.node, name=name, image=self.image)
                 if not existed:
                     result.created = (pod.namespace, pod.name)
                 result.reused = existed
                 result.target = (pod.namespace, pod.name, DEBUG_CONTAINER)
-                links = self.access.exec(pod.namespace, pod.name, ["ip", "-o", "link"],
+                links = self.access.exec(pod.namespace, pod.name, IP_LINK_COMMAND,
                                          container=DEBUG_CONTAINER, timeout=30)
                 self._save_links(run, result, links)
             else:
-                links = self.access.shell("ip -o link", timeout=15)
+                links = self.access.shell(shlex.join(IP_LINK_COMMAND), timeout=15)
                 self._save_links(run, result, links)
             result.state = "attaching"
         except ACCESS_ERRORS as error:
@@ -452,7 +432,7 @@ class WalkRunner:
 
     def _save_links(self, run: WalkRun, result: PointResult, links: CommandResult) -> None:
         if links.ok:
-            (run.folder / f"{result.point.name}.links.txt").write_text(links.stdout)
+            (run.folder / links_file_name(result.point.name)).write_text(links.stdout)
             result.interfaces = parse_ip_link(links.stdout)
         else:
             run.warnings.append(f"{result.point.name}: could not list interfaces (ip -o link: "
@@ -469,8 +449,10 @@ class WalkRunner:
             else:
                 assert result.target
                 namespace, pod, container = result.target
-                result.handle = self.access.stream(namespace, pod, capture_command(point),
-                                                   result.sink, container=container)
+                # Stopped through its pid file (see _stop), not by ending the exec stream.
+                command = stoppable_command(point.name, point.tcpdump_command())
+                result.handle = self.access.stream(namespace, pod, command, result.sink,
+                                                   container=container)
             result.state = "starting"
             show(result, f"starting tcpdump -i {point.interface}")
         except ACCESS_ERRORS as error:
@@ -557,8 +539,8 @@ class WalkRunner:
                 self.host_capture.stop_command(handle)
             elif result.target is not None:
                 namespace, pod, container = result.target
-                self.access.exec(namespace, pod, stop_command(result.point), container=container,
-                                 timeout=15)
+                self.access.exec(namespace, pod, stop_command(result.point.name),
+                                 container=container, timeout=15)
             code = handle.stop(timeout=5)
         except ACCESS_ERRORS as error:
             code = None

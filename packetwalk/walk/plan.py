@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from packetwalk.errors import InputError
 from packetwalk.kube.access import PodInfo
+from packetwalk.kube.captures import capture_container_name, tcpdump_command
 from packetwalk.walk.facts import NATIVE_LB_ANNOTATION, ClusterFacts, ServiceInfo, ServicePort
 from packetwalk.walk.lookup import (
     INGRESS_READY,
@@ -100,16 +101,11 @@ class CapturePoint:
     def container(self) -> str:
         """The ephemeral capture container: one per pod whatever its role, reused by every walk
         (ephemeral containers can never be removed, so each new name stays in the pod)."""
-        return f"pw-cap-{self.name}"[:63].rstrip("-.")
+        return capture_container_name(self.name)
 
     def tcpdump_command(self) -> tuple[str, ...]:
-        # --immediate-mode: hand each packet over at once; libpcap otherwise holds packets in
-        # the kernel ring for up to a second, and the ones still there when tcpdump is stopped
-        # are lost. -U: flush each packet so the stream is live; -w -: pcap to stdout;
-        # -Z root: no privilege drop to user tcpdump; -s 0: whole packets (HTTP headers are
-        # evidence).
-        return ("tcpdump", "--immediate-mode", "-U", "-n", "-s", "0", "-Z", "root",
-                "-i", self.interface, "-w", "-", self.filter)
+        """The capture toolkit's tcpdump on this point's interface, with its filter."""
+        return tcpdump_command(self.interface, self.filter)
 
 
 HTTP_PORTS = frozenset({80, 443, 3000, 5000, 8000, 8080, 8081, 8443})

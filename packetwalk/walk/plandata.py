@@ -5,16 +5,15 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from packetwalk.kube.access import IDLE_COMMAND, EphemeralContainer
-from packetwalk.playbook.actions import debug_command
+from packetwalk.kube.access import EphemeralContainer
+from packetwalk.kube.captures import debug_command, tool_container
 from packetwalk.walk.plan import CapturePoint, WalkPlan
 
 
 def capture_container(point: CapturePoint, image: str) -> EphemeralContainer:
     """The idle tool container a pod point captures from: root at container level, so tcpdump
     keeps NET_RAW even in a pod that runs as non-root (Traefik)."""
-    return EphemeralContainer(name=point.container, image=image, command=IDLE_COMMAND,
-                              target_container=point.target_container, run_as_root=True)
+    return tool_container(point.container, image, point.target_container)
 
 
 def equivalent_commands(plan: WalkPlan, image: str) -> list[tuple[str, str]]:
