@@ -22,6 +22,7 @@ from pulumi_command import local
 
 from packetwalk import versions
 from packetwalk.addresspool import lb_address_range
+from packetwalk.cni import PROFILES
 from packetwalk.config import LabConfig
 from packetwalk.errors import PacketwalkError
 from packetwalk.kindconfig import kind_context, node_names, render_kind_config
@@ -138,7 +139,7 @@ class KindCluster(pulumi.ComponentResource):
 
         plugins_dir: str | None = None
         before_cluster: list[pulumi.Resource] = []
-        if cfg.cni == "flannel":
+        if PROFILES[cfg.cni].needs_cni_plugins:
             target = cni_plugins_dir(repo_root)
             plugins_dir = str(target)
             before_cluster.append(local.Command(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from packetwalk import versions
+from packetwalk.cni import PROFILES
 from packetwalk.config import LabConfig
 from packetwalk.gke import traefik_values
 from packetwalk.kindconfig import (
@@ -54,7 +55,7 @@ class ChartSpec:
 
 def cni_chart(cfg: LabConfig) -> ChartSpec | None:
     """The chart that installs the stack's CNI; None for kindnet, which kind itself runs."""
-    if cfg.cni == "kindnet":
+    if PROFILES[cfg.cni].chart is None:
         return None
     if cfg.cni == "flannel":
         return ChartSpec(

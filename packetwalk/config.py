@@ -18,7 +18,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+from packetwalk.cni import (
+    KUBE_PROXY_MODES,
+    PLATFORMS,
+    PROFILES,
+    CniName,
+    KubeProxyMode,
+    Platform,
+    cnis_for,
+)
 from packetwalk.errors import InputError, did_you_mean
 from packetwalk.yamlsource import load_document
 
@@ -29,10 +39,8 @@ STACKS_DIR = REPO_ROOT / "stacks"
 NAMESPACE = "packetwalk"
 DEFAULT_STACK = "kind"
 
-PLATFORMS = ("kind", "gke")
-KIND_CNIS = ("kindnet", "flannel", "calico", "cilium")
-GKE_CNIS = ("dataplane-v2", "calico")
-KUBE_PROXY_MODES = ("iptables", "ipvs", "nftables", "none")
+KIND_CNIS = cnis_for("kind")
+GKE_CNIS = cnis_for("gke")
 RELEASE_CHANNELS = ("RAPID", "REGULAR", "STABLE")
 INGRESS_MODES = ("gateway", "ingress")
 MAX_WORKERS = 10
@@ -41,11 +49,10 @@ MAX_PARTICIPANTS = 60
 (packetwalk/gke.py carves one node, pod and service range per cluster)."""
 DEFAULT_INTENTS_FILE = "stacks/intents/voting-app.yaml"
 
-GKE_KUBE_PROXY = {"dataplane-v2": "none", "calico": "iptables"}
-"""GKE decides kube-proxy: Dataplane V2 replaces it with eBPF, the legacy datapath runs it."""
-
 RESERVED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "traefik", "metallb-system")
 """Namespaces the cluster or charts own; a default-deny there would cut the lab's plumbing."""
+
+_Choice = TypeVar("_Choice", bound=str)
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _CLUSTER_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -84,10 +91,10 @@ class LabConfig:
     """One stack's validated settings (see the module docstring for where they come from)."""
 
     stack: str
-    platform: str = "kind"
+    platform: Platform = "kind"
     cluster_name: str = "packetwalk"
-    cni: str = "kindnet"
-    kube_proxy_mode: str = "iptables"
+    cni: CniName = "kindnet"
+    kube_proxy_mode: KubeProxyMode = "iptables"
     workers: int = 2
     pod_subnet: str = "10.244.0.0/16"
     service_subnet: str = "10.96.0.0/16"
@@ -111,7 +118,7 @@ class LabConfig:
     @property
     def enforces_network_policy(self) -> bool:
         """Whether the CNI enforces NetworkPolicy (Flannel never does; see kind-and-cnis.md)."""
-        return self.cni != "flannel"
+        return PROFILES[self.cni].enforces_policy
 
     @property
     def has_kube_proxy(self) -> bool:
@@ -173,13 +180,15 @@ class _Reader:
             raise self.fail(key, "must not be empty")
         return value
 
-    def choice(self, key: str, default: str, choices: tuple[str, ...], what: str) -> str:
+    def choice(self, key: str, default: _Choice, choices: tuple[_Choice, ...], what: str
+               ) -> _Choice:
         value = self.string(key, default)
         assert value is not None
-        if value not in choices:
-            hint = did_you_mean(value, choices)
-            raise self.fail(key, f"{value!r} is not {what}{hint}", choices)
-        return value
+        for choice in choices:
+            if value == choice:
+                return choice
+        hint = did_you_mean(value, choices)
+        raise self.fail(key, f"{value!r} is not {what}{hint}", choices)
 
     def integer(self, key: str, default: int, low: int, high: int | None) -> int:
         if key not in self.values:
@@ -295,11 +304,12 @@ def parse_lab_config(
         cni = reader.choice(_k("cni"), "kindnet", KIND_CNIS, "a CNI for kind")
         mode = reader.choice(_k("kubeProxyMode"), "iptables", KUBE_PROXY_MODES,
                              "a kube-proxy mode")
-        if mode == "none" and cni != "cilium":
+        if mode == "none" and not PROFILES[cni].replaces_kube_proxy:
             raise reader.fail(
                 _k("kubeProxyMode"),
                 f"'none' (no kube-proxy) needs a CNI that replaces it, and {cni!r} does not; "
-                "use cni: cilium, or a kube-proxy mode",
+                f"use cni: {' or '.join(c for c in KIND_CNIS if PROFILES[c].replaces_kube_proxy)}"
+                ", or a kube-proxy mode",
                 ("iptables", "ipvs", "nftables"),
             )
         for gke_key in (*_GKE_KEYS,):
@@ -309,7 +319,8 @@ def parse_lab_config(
         _refuse_both_policy_engines(reader)
         cni = reader.choice(_k("cni"), "dataplane-v2", GKE_CNIS, "a network-policy dataplane "
                             "for GKE")
-        derived = GKE_KUBE_PROXY[cni]
+        derived = PROFILES[cni].gke_kube_proxy
+        assert derived is not None  # every GKE profile says what GKE runs
         mode = reader.choice(_k("kubeProxyMode"), derived, KUBE_PROXY_MODES, "a kube-proxy mode")
         if mode != derived:
             raise reader.fail(

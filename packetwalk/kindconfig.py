@@ -14,6 +14,7 @@ from typing import Any, Final
 import yaml
 
 from packetwalk import versions
+from packetwalk.cni import PROFILES
 from packetwalk.config import LabConfig
 from packetwalk.errors import InputError
 
@@ -86,7 +87,7 @@ def kind_cluster_config(cfg: LabConfig, *, cni_plugins_dir: str | None = None) -
     if not cfg.is_kind:
         raise ValueError(f"stack {cfg.stack!r} is platform {cfg.platform!r}, not kind")
     mounts: list[dict[str, object]] = []
-    if cfg.cni == "flannel":
+    if PROFILES[cfg.cni].needs_cni_plugins:
         if cni_plugins_dir is None:
             raise InputError(
                 "cni flannel needs the CNI plugins directory (the kind node image has no "
@@ -122,7 +123,7 @@ def kind_cluster_config(cfg: LabConfig, *, cni_plugins_dir: str | None = None) -
 
     networking: dict[str, object] = {
         "ipFamily": "ipv4",
-        "disableDefaultCNI": cfg.cni != "kindnet",
+        "disableDefaultCNI": not PROFILES[cfg.cni].kind_builtin,
         "kubeProxyMode": cfg.kube_proxy_mode,
         "podSubnet": cfg.pod_subnet,
         "serviceSubnet": cfg.service_subnet,

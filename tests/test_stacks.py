@@ -492,7 +492,7 @@ def test_missing_intents_file_fails_before_any_resource() -> None:
 
 def test_every_platform_has_a_cluster_program() -> None:
     from components.cluster_stack import PLATFORMS, PROGRAMS
-    from packetwalk.config import PLATFORMS as CONFIG_PLATFORMS
+    from packetwalk.cni import PLATFORMS as CONFIG_PLATFORMS
 
     assert set(PLATFORMS) | set(PROGRAMS) == set(CONFIG_PLATFORMS)
     # A GKE stack without a file of its own (regional: gcp:region instead of a zone).

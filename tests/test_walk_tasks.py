@@ -185,3 +185,14 @@ def test_the_walk_reaches_the_cluster_the_stack_config_names() -> None:
     assert (access._context, access._kubeconfig) == ("kind-pw", None)
     access = _kubectl_cluster(LabConfig(stack="kind", cluster_name="pw"), "other")
     assert access._context == "other"
+
+
+def test_a_cluster_that_contradicts_the_stack_config_is_named(deps: walk_tasks.Deps) -> None:
+    """The snapshot runs kindnet with iptables kube-proxy: the default stack agrees, a Cilium
+    stack does not, and the walk says so instead of silently preferring either."""
+    walk_tasks.walk(Context(), dry_run=True, snapshot=str(LAB))
+    assert "warning" not in console_text(deps)
+    walk_tasks.walk(Context(), dry_run=True, snapshot=str(LAB), stack="kind-cilium")
+    text = console_text(deps)
+    assert "the cluster runs CNI 'kindnet' but stacks/Pulumi.kind-cilium.yaml says 'cilium'" in text
+    assert "kube-proxy mode 'iptables'" in text

@@ -31,6 +31,7 @@ from rich.table import Table
 
 from packetwalk import prereqs, probes, toolchain
 from packetwalk.cli import stack_views
+from packetwalk.cni import PROFILES
 from packetwalk.config import (
     DEFAULT_STACK,
     REPO_ROOT,
@@ -348,7 +349,7 @@ def tools(c: Context, only: str = "") -> None:
 
 def _flannel_plugins(cfg: LabConfig, given: str, fetch: bool, c: Context, deps: Deps) -> str | None:
     """The CNI plugins folder a Flannel kind config mounts (None for other CNIs)."""
-    if cfg.cni != "flannel":
+    if not PROFILES[cfg.cni].needs_cni_plugins:
         return None
     from components.kind_cluster import cni_plugins_dir, cni_plugins_script
 

@@ -72,13 +72,24 @@ class Deps:
 DEPS = Deps()
 
 
-def _facts(cfg: LabConfig, snapshot: str, access: Callable[[], ClusterAccess]) -> ClusterFacts:
+def _facts(cfg: LabConfig, snapshot: str, access: Callable[[], ClusterAccess],
+           console: Console) -> ClusterFacts:
+    """What the cluster (or snapshot) shows; where it contradicts the stack config, the walk
+    follows the cluster, and says so."""
     if snapshot:
-        return facts_from_objects(load_objects(Path(snapshot)), app_namespace=cfg.app_namespace,
-                                  platform=cfg.platform)
-    facts = gather_facts(access(), app_namespace=cfg.app_namespace, platform=cfg.platform)
+        facts = facts_from_objects(load_objects(Path(snapshot)),
+                                   app_namespace=cfg.app_namespace, platform=cfg.platform)
+    else:
+        facts = gather_facts(access(), app_namespace=cfg.app_namespace, platform=cfg.platform)
     if facts.cni == "unknown":
         facts = replace(facts, cni=cfg.cni)
+    for what, seen, configured in (("CNI", facts.cni, cfg.cni),
+                                   ("kube-proxy mode", facts.kube_proxy_mode,
+                                    cfg.kube_proxy_mode)):
+        if seen != configured:
+            console.print(f"[yellow]warning:[/] the cluster runs {what} {seen!r} but "
+                          f"{cfg.source} says {configured!r}; the walk follows the cluster "
+                          "(is the kube context the stack's?)", highlight=False)
     return facts
 
 
@@ -146,7 +157,7 @@ def walk(
             return access_cache[0]
 
         try:
-            facts = _facts(cfg, snapshot, access)
+            facts = _facts(cfg, snapshot, access, deps.console)
         except ACCESS_ERRORS as err:
             if isinstance(err, PacketwalkError):
                 raise

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packetwalk import config
+from packetwalk import cni
 from packetwalk.errors import did_you_mean
 from packetwalk.playbook import templating
 from packetwalk.playbook.expect import json_path
@@ -26,9 +26,9 @@ NOT_TEMPLATED = frozenset({"when", "until", "register", "tags"})
 """Task/step keys that are never rendered as templates (expressions and names)."""
 
 REQUIRE_CHOICES: Mapping[str, tuple[str, ...]] = {
-    "platform": config.PLATFORMS,
-    "cni": tuple(dict.fromkeys((*config.KIND_CNIS, *config.GKE_CNIS))),
-    "kube_proxy_mode": config.KUBE_PROXY_MODES,
+    "platform": cni.PLATFORMS,
+    "cni": tuple(dict.fromkeys((*cni.cnis_for("kind"), *cni.cnis_for("gke")))),
+    "kube_proxy_mode": cni.KUBE_PROXY_MODES,
 }
 
 

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from packetwalk import cni as cni_profiles
 from packetwalk.kube.access import NodeInfo, PodInfo
 
 TRAEFIK_LABEL = ("app.kubernetes.io/name", "traefik")
@@ -249,21 +250,10 @@ def named_ports_from_pods(objects: Sequence[Mapping[str, object]]) -> dict[str, 
     return result
 
 
-_CNI_POD_PREFIXES = (
-    ("cilium", "cilium"),
-    ("calico-node", "calico"),
-    ("kube-flannel", "flannel"),
-    ("kindnet", "kindnet"),
-    ("anetd", "gke-dataplane-v2"),
-)
-
-
 def detect_cni(pods: Sequence[PodInfo]) -> str:
-    """The CNI whose node agent runs in the cluster, from pod names; ``unknown`` if none matches."""
-    for prefix, cni in _CNI_POD_PREFIXES:
-        if any(pod.name.startswith(prefix) for pod in pods):
-            return cni
-    return "unknown"
+    """The CNI whose node agent runs in the cluster (:data:`packetwalk.cni.PROFILES`), by the
+    names the stack config uses; ``unknown`` if no agent is recognised."""
+    return cni_profiles.detect_cni(pod.name for pod in pods) or "unknown"
 
 
 def detect_kube_proxy_mode(

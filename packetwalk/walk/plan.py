@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from packetwalk.cni import PROFILES
 from packetwalk.errors import InputError
 from packetwalk.kube.access import PodInfo
 from packetwalk.kube.captures import capture_container_name, tcpdump_command
@@ -31,18 +32,6 @@ from packetwalk.walk.lookup import (
     target_port,
     traefik_front,
 )
-
-_OVERLAY = {
-    "flannel": "Flannel encapsulates node-to-node traffic in VXLAN (UDP 8472 on eth0); the capture "
-    "filter keeps the decapsulated packets on flannel.1 and the pod veths",
-    "calico": "Calico may encapsulate node-to-node traffic (IP-in-IP or VXLAN UDP 4789); the "
-    "capture filter keeps the inner packets on the tunnel and pod interfaces",
-    "cilium": "Cilium tunnels node-to-node traffic (VXLAN or Geneve) unless native routing is on; "
-    "the filter keeps the inner packets on the pod interfaces",
-    "kindnet": "kindnet routes pod CIDRs between nodes without encapsulation, so node eth0 shows "
-    "the pod addresses themselves",
-}
-
 
 _INSPECT = {
     "iptables": "iptables-save -t nat | grep KUBE- (KUBE-SERVICES, KUBE-SVC-*, KUBE-SEP-* DNAT, "
@@ -205,8 +194,9 @@ def _general_notes(facts: ClusterFacts) -> list[str]:
     if facts.platform == "gke":
         notes.append("GKE nodes have their own clocks: the analysis orders hops by what each "
                      "packet looks like before and after NAT, not by timestamps.")
-    if facts.cni in _OVERLAY:
-        notes.append(_OVERLAY[facts.cni] + ".")
+    profile = PROFILES.get(facts.cni)  # type: ignore[call-overload]
+    if profile is not None:
+        notes.append(profile.datapath + ".")
     return notes
 
 
