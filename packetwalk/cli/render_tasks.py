@@ -14,6 +14,7 @@ from packetwalk.cli import stack_tasks
 from packetwalk.cli.stack_tasks import STACK_HELP, resolve_stack
 from packetwalk.config import DEFAULT_STACK, LabConfig
 from packetwalk.errors import PacketwalkError
+from packetwalk.render import conformance
 from packetwalk.render.chartcache import ChartCache
 from packetwalk.render.desired import ClusterFacts, desired_state
 from packetwalk.render.output import component_files, write_files
@@ -49,7 +50,11 @@ def _facts(cfg: LabConfig, lb_range: str, address: str) -> tuple[ClusterFacts, l
 )
 def render(c: Context, stack: str = DEFAULT_STACK, out: str = "", charts: str = "",
            lb_range: str = "", address: str = "", force: bool = False) -> None:
-    """Write every object the stack creates, in apply order, one YAML file per component."""
+    """Write every object the stack creates, in apply order, one YAML file per component.
+
+    The desired state is then checked (namespaces created before use, Pod Security levels that
+    admit the pods, chart values the charts know); a problem exits 1 after the files are written.
+    """
     deps = stack_tasks.DEPS  # looked up now: tests replace it, as for the other stack tasks
     target = Path(out) if out else deps.repo / "rendered" / stack
     try:
@@ -63,6 +68,8 @@ def render(c: Context, stack: str = DEFAULT_STACK, out: str = "", charts: str = 
                 return cache.locate(spec)
 
             components = desired_state(cfg, locate, facts)
+            status.update("checking namespaces, Pod Security levels and chart values ...")
+            problems = conformance.problems(components, cache.locate)
         files = component_files(stack, components, notes)
     except PacketwalkError as err:
         raise Exit(f"error: {err}", code=1) from err
@@ -81,3 +88,8 @@ def render(c: Context, stack: str = DEFAULT_STACK, out: str = "", charts: str = 
         hooks = f", {len(component.hooks)} hook(s) dropped" if component.hooks else ""
         print(f"{target / name}: {len(component.objects)} objects{hooks}")
     print(f"{total} objects for stack {stack!r} in {target}")
+    if problems:
+        for problem in problems:
+            ERR.print(f"problem: {problem}", highlight=False, markup=False)
+        raise Exit(f"error: the stack would not apply cleanly ({len(problems)} problem(s) above; "
+                   "the files are written for review)", code=1)

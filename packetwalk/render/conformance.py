@@ -8,18 +8,23 @@
   ``service.spec.type`` and the old key went on being accepted).
 
 Each function returns a list of problems (empty: conforms), so ``invoke render`` can print them
-and the tests can assert them.
+and the tests can assert them; :func:`problems` runs them all.
 """
 
 from __future__ import annotations
 
 import tarfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
 
+from packetwalk import versions
+from packetwalk.charts import TRAEFIK_NAMESPACE, ChartSpec
+from packetwalk.kube.access import DEBUG_NAMESPACE
+from packetwalk.kube.captures import capture_container_name, node_debug_pod_name, tool_container
+from packetwalk.kube.specs import ephemeral_container_body, node_debug_pod_manifest
 from packetwalk.netpol.loader import WORKLOAD_TEMPLATES
 from packetwalk.render.helmrender import RenderError
 from packetwalk.render.podsecurity import namespace_level, violations
@@ -34,6 +39,9 @@ class Component(Protocol):
 
     @property
     def objects(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def chart(self) -> ChartSpec | None: ...
 
 
 def _where(component: str, obj: Mapping[str, Any]) -> str:
@@ -141,3 +149,47 @@ def chart_default_values(package: Path) -> dict[str, Any]:
                     if isinstance(loaded, dict):
                         return loaded
     raise RenderError(f"{package}: no values.yaml at the chart's top level")
+
+
+def app_namespaces(components: Sequence[Component]) -> list[str]:
+    """The voting app's namespaces (one per participant on a workshop stack)."""
+    return sorted({obj["metadata"]["name"] for component in components
+                   if component.name.startswith("app") for obj in component.objects
+                   if obj.get("kind") == "Namespace"})
+
+
+def run_time_pods(components: Sequence[Component]) -> list[tuple[str, Mapping[str, Any]]]:
+    """What packetwalk places at run time, as ``(namespace, pod spec)``: the root netshoot
+    capture containers the walk and the labs add to Traefik's and the app's pods, and the
+    privileged node debug pods."""
+    capture = ephemeral_container_body(tool_container(
+        capture_container_name("x"), versions.NETSHOOT_IMAGE, target_container="app"))
+    pod = {"containers": [{"name": "app", "image": "app"}], "ephemeralContainers": [capture]}
+    node_pod = node_debug_pod_manifest("node", name=node_debug_pod_name("node"),
+                                       image=versions.NETSHOOT_IMAGE, namespace=DEBUG_NAMESPACE)
+    return [*((namespace, pod) for namespace in [TRAEFIK_NAMESPACE,
+                                                 *app_namespaces(components)]),
+            (node_pod["metadata"]["namespace"], node_pod["spec"])]
+
+
+def value_key_problems(components: Sequence[Component],
+                       locate: Callable[[ChartSpec], Path]) -> list[str]:
+    """Chart values packetwalk sets that the chart's ``values.yaml`` does not have."""
+    found = []
+    for component in components:
+        spec = component.chart
+        if spec is None:
+            continue
+        defaults = chart_default_values(locate(spec))
+        found += [f"{component.name}: chart {spec.chart} {spec.version} has no value {path} "
+                  "(Helm ignores it)"
+                  for path in unknown_value_keys(spec.values, defaults, spec.free_form)]
+    return found
+
+
+def problems(components: Sequence[Component],
+             locate: Callable[[ChartSpec], Path]) -> list[str]:
+    """Every check of this module over a stack's desired state."""
+    return [*namespace_problems(components),
+            *pod_security_problems(components, extra=run_time_pods(components)),
+            *value_key_problems(components, locate)]
