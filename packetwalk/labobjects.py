@@ -42,8 +42,6 @@ traefik-<namespace>``; selecting by name alone survives a renamed release."""
 DNS_NAMESPACE: Final = "kube-system"
 DNS_SELECTOR: Final = {"k8s-app": "kube-dns"}
 STAND_IN_ANNOTATION: Final = "packetwalk.dev/stand-in"
-COREDNS_STAND_IN_IMAGE: Final = "registry.k8s.io/coredns/coredns:v1.12.1"
-"""Only for the never-deployed stand-in; the cluster brings its own CoreDNS."""
 
 HOST_DOMAIN: Final = "localhost"
 """``*.localhost`` resolves to loopback everywhere (RFC 6761), where kind publishes ports 80/443.
@@ -274,7 +272,7 @@ def lab_peer_objects(cfg: LabConfig) -> list[dict[str, Any]]:
                 "metadata": {"labels": dict(DNS_SELECTOR)},
                 "spec": {"containers": [{
                     "name": "coredns",
-                    "image": COREDNS_STAND_IN_IMAGE,
+                    "image": versions.COREDNS_STAND_IN_IMAGE,
                     "ports": [
                         {"name": "dns", "containerPort": 53, "protocol": "UDP"},
                         {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},

@@ -1,7 +1,10 @@
-"""Every pinned version of the lab, in one place (../shared/reference/ says where each is from).
+"""Every version the lab uses, in one place (docs/design/ says where each is from).
 
 Workshops must be reproducible: a chart or image that floats changes the lab under the
-participants' feet, so nothing outside this module names a version.
+participants' feet, so nothing outside this module names a version (``./invoke``, a shell
+script, repeats HELM_SDKPY_VERSION; a test keeps the two equal). One exception is known: the
+Docker example voting app publishes only ``latest``-style tags, so its three images float until
+their digests are pinned here.
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ TRAEFIK_CHART_REPO: Final = "https://traefik.github.io/charts"
 GATEWAY_API_VERSION: Final = "v1.5.1"
 
 NETSHOOT_IMAGE: Final = "nicolaka/netshoot:v0.16"
+COREDNS_STAND_IN_IMAGE: Final = "registry.k8s.io/coredns/coredns:v1.12.1"
+"""Only for the never-deployed stand-in the evaluator reads; the cluster brings its own CoreDNS."""
+HELM_SDKPY_VERSION: Final = "0.1.32"
+"""The helm-sdkpy release whose Helm library renders charts (Helm 4.3.0 inside)."""
 
 VOTE_IMAGE: Final = "dockersamples/examplevotingapp_vote:latest"
 RESULT_IMAGE: Final = "dockersamples/examplevotingapp_result:latest"

@@ -38,11 +38,11 @@ from typing import Any
 
 import yaml
 
+from packetwalk import versions
 from packetwalk.errors import PacketwalkError
 from packetwalk.render.apiserver import StandInApiServer
 
-HELM_SDKPY_VERSION = "0.1.32"
-"""The helm-sdkpy release whose Helm library renders (Helm 4.3.0 inside)."""
+HELM_SDKPY_VERSION = versions.HELM_SDKPY_VERSION
 
 
 class RenderError(PacketwalkError):
