@@ -87,7 +87,7 @@ class Registration:
     @property
     def manifest(self) -> dict[str, Any]:
         """The Kubernetes object a ``kubernetes:*`` custom resource stands for."""
-        return normalise(self.inputs)
+        return {key: normalise(item) for key, item in self.inputs.items()}
 
 
 def is_secret(value: Any) -> bool:
@@ -119,13 +119,13 @@ class RecordingMonitor(MockMonitor):
         self.registrations: list[Registration] = [] if registrations is None else registrations
 
     def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
             self.registrations.append(self._record(request, response.urn, read=False))
         return response
 
     def ReadResource(self, request: Any) -> Any:
-        response = super().ReadResource(request)
+        response = super().ReadResource(request)  # type: ignore[no-untyped-call]
         self.registrations.append(self._record(request, response.urn, read=True))
         return response
 
@@ -198,9 +198,11 @@ class LabMocks(pulumi.runtime.Mocks):
             state.update(stdout=stdout, stderr="")
         return f"{args.name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         self.calls.append(args)
-        return {}
+        return {}, None  # no outputs, no failures
 
 
 def engine_config(stack: str, stacks_dir: Path = STACKS_DIR) -> dict[str, str]:

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from invoke import MockContext
+from invoke.context import MockContext
 from invoke.exceptions import Exit
 from rich.console import Console
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import shutil
@@ -282,8 +283,8 @@ def test_live_lab_cleans_up_namespaces_on_failure(tmp_path: Path) -> None:
 
 
 def test_live_tests_skip_with_a_reason_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(netns.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)  # netns asks os and shutil
     assert netns.missing_prerequisites() == "needs root (network namespaces, veth pairs, tcpdump)"
-    monkeypatch.setattr(netns.os, "geteuid", lambda: 0)
-    monkeypatch.setattr(netns.shutil, "which", lambda tool: None if tool == "nft" else "/bin/x")
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(shutil, "which", lambda tool: None if tool == "nft" else "/bin/x")
     assert "needs `nft`" in str(netns.missing_prerequisites("nft"))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from packetwalk.capture import WalkSpec
 from packetwalk.capture.contract import load_walk, parse_walk
 from packetwalk.errors import InputError
 
@@ -30,7 +31,7 @@ path: [client-pod, kind-worker]
 """
 
 
-def parse(text: str):
+def parse(text: str) -> WalkSpec:
     return parse_walk(text, folder=Path("/runs/x"), source="/runs/x/walk.yaml")
 
 

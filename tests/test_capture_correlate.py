@@ -3,29 +3,32 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 from packetwalk.capture.correlate import Correlator
-from packetwalk.capture.pcapread import TCP, UDP, ip_value
+from packetwalk.capture.pcapread import TCP, UDP, Row, ip_value
 
 SYN, SYNACK, ACK, PSH = 0x02, 0x12, 0x10, 0x18
 
+Endpoint = tuple[str, int]  # (address, port)
+
 
 def row(
-    ts,
-    src,
-    sport,
-    dst,
-    dport,
-    seq,
-    ack,
-    flags,
-    ipid,
-    plen=0,
-    digest=0,
-    proto=TCP,
-    ifkey=None,
-    capdir=0,
-):
+    ts: int,
+    src: str,
+    sport: int,
+    dst: str,
+    dport: int,
+    seq: int,
+    ack: int,
+    flags: int,
+    ipid: int,
+    plen: int = 0,
+    digest: int = 0,
+    proto: int = TCP,
+    ifkey: int | str | None = None,
+    capdir: int = 0,
+) -> Row:
     return (
         ts,
         ifkey,
@@ -44,7 +47,9 @@ def row(
     )
 
 
-def handshake(rng, client, server, t0=1_000_000):
+def handshake(
+    rng: random.Random, client: Endpoint, server: Endpoint, t0: int = 1_000_000
+) -> list[Row]:
     cseq, sseq, cid, sid = (rng.getrandbits(32) for _ in range(4))
     (cip, cport), (sip, sport) = client, server
     return [
@@ -55,9 +60,9 @@ def handshake(rng, client, server, t0=1_000_000):
     ]
 
 
-def nat(rows, client, server):
+def nat(rows: Sequence[Row], client: Endpoint, server: Endpoint) -> list[Row]:
     """The same packets with other addresses and ports (DNAT + SNAT with a port change)."""
-    out = []
+    out: list[Row] = []
     for r in rows:
         request = r[5] == rows[0][5] and r[4] == rows[0][4]
         (a, ap), (b, bp) = (client, server) if request else (server, client)
@@ -144,5 +149,5 @@ def test_interfaces_of_one_capture_are_separate_sightings() -> None:
     c = Correlator()
     c.add(0, sorted(pre + post))
     (group,) = c.groups()
-    assert sorted(s.ifkey for s in group.sightings) == [2, 3]
+    assert sorted((s.ifkey for s in group.sightings), key=str) == [2, 3]
     assert {(s.request_capdir, s.reply_capdir) for s in group.sightings} == {(1, 2), (2, 1)}

@@ -15,7 +15,14 @@ BACKEND = (ip_value("10.244.2.20"), 8080)
 POINTS = [PointInfo("client", "pod"), PointInfo("traefik", "pod"), PointInfo("backend", "pod")]
 
 
-def flow(sid, captures, client, server, start, end) -> Group:
+def flow(
+    sid: int,
+    captures: list[int],
+    client: tuple[int, int],
+    server: tuple[int, int],
+    start: int,
+    end: int,
+) -> Group:
     return Group(
         tuple(
             Sighting(sid * 10 + i, c, None, TCP, client, server, start, end, 4, True, True, 0, 0)

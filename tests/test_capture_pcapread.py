@@ -17,6 +17,7 @@ from packetwalk.capture.pcapread import (
     UDP,
     V6_FLAG,
     CaptureReader,
+    Row,
     ip_text,
     ip_value,
     parse_ip_link,
@@ -27,7 +28,7 @@ CAPTURES = Path(__file__).parent / "data" / "captures"
 ALL_FIXTURES = sorted(p for p in CAPTURES.glob("*/*.pcap*") if "damaged" not in str(p))
 
 
-def rows(path: Path) -> list[tuple]:
+def rows(path: Path) -> list[Row]:
     with CaptureReader(path) as reader:
         return list(reader.rows())
 

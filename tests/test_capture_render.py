@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from packetwalk.capture import analyze_folder, render, render_json, render_mermaid, render_svg
+from packetwalk.capture import (
+    WalkAnalysis,
+    analyze_folder,
+    render,
+    render_json,
+    render_mermaid,
+    render_svg,
+)
 from packetwalk.capture.model import Endpoint, Inventory, Translation
 from packetwalk.capture.render import FORMATS, render_text, translation_sentence
 
@@ -16,11 +23,11 @@ CAPTURES = Path(__file__).parent / "data" / "captures"
 
 
 @pytest.fixture(scope="module")
-def traefik():
+def traefik() -> WalkAnalysis:
     return analyze_folder(CAPTURES / "traefik")
 
 
-def test_json_has_exactly_the_issue_schema(traefik) -> None:
+def test_json_has_exactly_the_issue_schema(traefik: WalkAnalysis) -> None:
     doc = json.loads(render_json(traefik))
     assert set(doc) == {"flows", "links", "warnings"}
     for flow in doc["flows"]:
@@ -41,7 +48,7 @@ def test_json_has_exactly_the_issue_schema(traefik) -> None:
     ]
 
 
-def test_text_has_hop_table_sentences_and_link(traefik) -> None:
+def test_text_has_hop_table_sentences_and_link(traefik: WalkAnalysis) -> None:
     text = render_text(traefik)
     assert "Flow 1: tcp pod pod-a 10.244.1.10:" in text
     assert (
@@ -88,7 +95,7 @@ def test_sentences_name_the_mechanism() -> None:
     )
 
 
-def test_mermaid_sequence_diagram(traefik) -> None:
+def test_mermaid_sequence_diagram(traefik: WalkAnalysis) -> None:
     text = render_mermaid(traefik)
     lines = text.splitlines()
     assert lines[0] == "sequenceDiagram"
@@ -107,7 +114,7 @@ def test_mermaid_sequence_diagram(traefik) -> None:
     )
 
 
-def test_svg_is_wellformed_and_draws_every_message(traefik) -> None:
+def test_svg_is_wellformed_and_draws_every_message(traefik: WalkAnalysis) -> None:
     svg = render_svg(traefik)
     root = ET.fromstring(svg)
     ns = {"s": "http://www.w3.org/2000/svg"}
@@ -119,6 +126,6 @@ def test_svg_is_wellformed_and_draws_every_message(traefik) -> None:
     assert "DNAT 10.96.0.20:80 -&gt; 10.244.3.30:8000" in svg
 
 
-def test_render_dispatches_every_format(traefik) -> None:
+def test_render_dispatches_every_format(traefik: WalkAnalysis) -> None:
     for fmt in FORMATS:
         assert render(traefik, fmt)

@@ -12,7 +12,15 @@ POD = (ip_value("10.244.2.20"), 8080)
 NODE = (ip_value("172.18.0.3"), 51000)
 
 
-def sighting(sid, capture, client, server, ts, capdir=0, ifkey=None) -> Sighting:
+def sighting(
+    sid: int,
+    capture: int,
+    client: tuple[int, int],
+    server: tuple[int, int],
+    ts: int,
+    capdir: int = 0,
+    ifkey: int | str | None = None,
+) -> Sighting:
     return Sighting(
         sid,
         capture,
@@ -30,7 +38,16 @@ def sighting(sid, capture, client, server, ts, capdir=0, ifkey=None) -> Sighting
     )
 
 
-def match(key, a, ts_a, dir_a, b, ts_b, dir_b, request=True) -> Match:
+def match(
+    key: int,
+    a: int,
+    ts_a: int,
+    dir_a: int,
+    b: int,
+    ts_b: int,
+    dir_b: int,
+    request: bool = True,
+) -> Match:
     return Match(key, a, ts_a, dir_a, b, ts_b, dir_b, request)
 
 

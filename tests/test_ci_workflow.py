@@ -21,13 +21,14 @@ def load() -> dict[Any, Any]:
 
 
 def step(job: dict[str, Any], uses_prefix: str) -> dict[str, Any]:
-    (found,) = [s for s in job["steps"] if str(s.get("uses", "")).startswith(uses_prefix)]
+    steps: list[dict[str, Any]] = job["steps"]
+    (found,) = [s for s in steps if str(s.get("uses", "")).startswith(uses_prefix)]
     return found
 
 
 def test_it_triggers_on_push_and_pull_request() -> None:
     data = load()
-    triggers = data.get("on", data.get(True))  # YAML 1.1 reads the bare key `on` as True
+    triggers = data["on"] if "on" in data else data[True]  # YAML 1.1 reads bare `on` as True
     assert {"push", "pull_request"} <= set(triggers)
 
 

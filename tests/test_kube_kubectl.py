@@ -550,12 +550,12 @@ def test_port_forward_stream_failures_close_the_connection_and_are_kept() -> Non
     cluster, _ = forwarding_cluster(Streams(refused=refused))
     with cluster.port_forward("vote", "vote-1", 81) as forward:
         exchange(forward.local_port, b"hi")
-    assert forward.errors == [refused]  # type: ignore[attr-defined]
+    assert forward.errors == [refused]
     failing = Streams(fail=ApiException(status=403, reason="Forbidden"))
     cluster, _ = forwarding_cluster(failing)
     with cluster.port_forward("vote", "vote-1", 80) as forward:
         assert exchange(forward.local_port, b"") == b""  # closed, nothing relayed
-    assert forward.errors == [  # type: ignore[attr-defined]
+    assert forward.errors == [
         "cannot open a stream to pod vote/vote-1 port 80: 403 Forbidden"
     ]
 
@@ -568,5 +568,6 @@ def test_port_forward_relays_a_bounded_number_of_connections() -> None:
         assert first.recv(1) == b"A"
         with socket.create_connection(("127.0.0.1", relay.local_port), timeout=5) as second:
             assert second.recv(1) == b""  # closed at once, not queued
-        assert first.sendall(b"b") is None and first.recv(1) == b"B"
+        first.sendall(b"b")  # returns None (raises on failure)
+        assert first.recv(1) == b"B"
     assert relay.connections == 1 and "more than the allowed" in relay.errors[0]

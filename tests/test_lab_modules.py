@@ -13,15 +13,20 @@ with its hint. Whether the commands teach the right thing on a real cluster is n
 from __future__ import annotations
 
 import re
-import re._constants as sre_c
-import re._parser as sre_parse
 import struct
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from packetwalk.config import load_stack_config, stack_names
+
+if TYPE_CHECKING:  # typeshed types the same modules under their pre-3.11 (deprecated) names
+    import sre_constants as sre_c
+    import sre_parse
+else:
+    import re._constants as sre_c
+    import re._parser as sre_parse
 from packetwalk.kube.access import CommandResult, NodeInfo, PodInfo
 from packetwalk.kube.fake import Call, FakeCluster
 from packetwalk.playbook import templating
@@ -173,7 +178,7 @@ class ModuleCluster:
         self.break_check = False
         self.broken: list[str] = []
         for kind in ("kubectl", "shell", "exec"):
-            self.fake.on(kind, lambda call: True, self._answer)  # type: ignore[arg-type]
+            self.fake.on(kind, lambda call: True, self._answer)
 
     def ensure_pod(
         self,

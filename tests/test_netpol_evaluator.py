@@ -11,7 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from packetwalk.errors import InputError
-from packetwalk.netpol.evaluator import Analysis, EvalOptions, External, Workload, analyze
+from packetwalk.netpol.evaluator import (
+    Analysis,
+    EvalOptions,
+    External,
+    Node,
+    Workload,
+    analyze,
+)
 from packetwalk.netpol.explain import explain
 from packetwalk.netpol.loader import cluster_from_objects
 from packetwalk.netpol.ports import ALL, NONE, ConnSet, parse_conn_text
@@ -391,7 +398,8 @@ def test_default_deny_removes_all_but_what_allow_policies_restore(
     for dst in after_analysis.workloads:
         cls = dst.classes[0]
         was_isolated = before_analysis.isolation(cls)[0]
-        for src in [*after_analysis.workloads, *after_analysis.sources]:
+        srcs: list[Node] = [*after_analysis.workloads, *after_analysis.sources]
+        for src in srcs:
             now = after_analysis.conn(src, dst)
             old_src = (before_analysis.find_workload(src.label) if isinstance(src, Workload)
                        else before_analysis.sources[0] if len(before_analysis.sources) == 1

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from packetwalk.netpol.evaluator import analyze
+from packetwalk.netpol.evaluator import Analysis, analyze
 from packetwalk.netpol.graph import to_dot, to_mermaid
 from packetwalk.netpol.loader import cluster_from_objects
 
@@ -32,7 +32,7 @@ spec:
 """
 
 
-def _analysis():  # type: ignore[no-untyped-def]
+def _analysis() -> Analysis:
     return analyze(cluster_from_objects([o for o in yaml.safe_load_all(TEXT) if o], source="t"))
 
 

@@ -182,7 +182,7 @@ def test_an_interrupted_write_leaves_no_package(tmp_path: Path,
     def interrupted(src: str, dst: str) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(chartcache.os, "replace", interrupted)
+    monkeypatch.setattr(os, "replace", interrupted)  # what chartcache renames files with
     fetch = FakeFetch({f"{REPO}index.yaml": index(), f"{REPO}demo-1.2.3.tgz": PACKAGE})
     with pytest.raises(KeyboardInterrupt):
         ChartCache(tmp_path / "cache", fetch=fetch).locate(SPEC)

@@ -35,9 +35,9 @@ from packetwalk.kindconfig import (
 from packetwalk.kube.access import DEBUG_NAMESPACE, IDLE_COMMAND, EphemeralContainer
 from packetwalk.kube.specs import ephemeral_container_body, node_debug_pod_manifest
 from packetwalk.labobjects import lab_peer_objects
-from packetwalk.netpol.evaluator import EvalOptions, analyze
+from packetwalk.netpol.evaluator import EvalOptions, Workload, analyze
 from packetwalk.netpol.loader import cluster_from_objects
-from packetwalk.render import conformance
+from packetwalk.render import conformance, helmrender
 from packetwalk.render.desired import ClusterFacts, ComponentState
 
 pytestmark = rendering.needs_charts
@@ -219,7 +219,7 @@ def ingress_flow_problems(cfg: LabConfig, components: list[ComponentState]) -> l
                               port["targetPort"]))
     allowed = {(dst.namespace, dst.pods[0].labels.get("app"), str(conn))
                for src, dst, conn in analysis.edges() if src is traefik[0]
-               and getattr(dst, "namespace", None) in app_namespaces(components)}
+               and isinstance(dst, Workload) and dst.namespace in app_namespaces(components)}
     expected = {(namespace, app, f"TCP {port}") for namespace, app, port in backends}
     if not expected:
         return ["no Ingress backends in the app"]
@@ -229,9 +229,20 @@ def ingress_flow_problems(cfg: LabConfig, components: list[ComponentState]) -> l
     return problems
 
 
+def _subnet_of(inner: str, outer: str) -> bool:
+    """``inner`` lies within ``outer`` (never, when one is IPv4 and the other IPv6)."""
+    a, b = ipaddress.ip_network(inner), ipaddress.ip_network(outer)
+    if isinstance(a, ipaddress.IPv4Network) and isinstance(b, ipaddress.IPv4Network):
+        return a.subnet_of(b)
+    if isinstance(a, ipaddress.IPv6Network) and isinstance(b, ipaddress.IPv6Network):
+        return a.subnet_of(b)
+    return False
+
+
 def cni_problems(cfg: LabConfig, components: list[ComponentState]) -> list[str]:
     objects = flat(components)
-    [cni] = [c for c in components if c.name == "cni"] or [None]
+    cnis: list[ComponentState | None] = [c for c in components if c.name == "cni"]
+    [cni] = cnis or [None]
     problems: list[str] = []
     if cfg.platform != "kind" or cni is None:
         return problems
@@ -251,8 +262,7 @@ def cni_problems(cfg: LabConfig, components: list[ComponentState]) -> list[str]:
             return [f"{len(installations)} Installations, expected packetwalk's one"]
         network = installations[0]["spec"]["calicoNetwork"]
         for pool in network["ipPools"]:
-            if not ipaddress.ip_network(pool["cidr"]).subnet_of(
-                    ipaddress.ip_network(cfg.pod_subnet)):
+            if not _subnet_of(pool["cidr"], cfg.pod_subnet):
                 problems.append(f"calico pool {pool['cidr']} outside podSubnet {cfg.pod_subnet}")
             if pool["encapsulation"] != "VXLANCrossSubnet":
                 problems.append(f"calico pool encapsulation {pool['encapsulation']}")
@@ -418,8 +428,8 @@ def _pool_first(components: list[ComponentState]) -> None:
     metallb.objects.insert(0, pool)
 
 
-BREAKS: dict[str, tuple[str, str, Callable[[list[ComponentState]], None]]] = {
-    # name: (stack, check, how to break it)
+BREAKS: dict[str, tuple[str, str, Callable[[list[ComponentState]], object]]] = {
+    # name: (stack, check, how to break it; what it returns is ignored)
     "typo in a Deployment": ("kind", "schema", lambda cs: _edit(
         cs, "Deployment", "traefik", _unknown_field)),
     "typo in a custom resource": ("kind", "schema", lambda cs: _edit(
@@ -480,7 +490,7 @@ def _distinct_charts() -> dict[str, Any]:
 
 def _render_twice(spec: Any, values: dict[str, Any]) -> tuple[Objects, Objects]:
     package = rendering.CACHE.locate(spec)
-    first, second = (rendering.helmrender.render_chart(
+    first, second = (helmrender.render_chart(  # not memoised, unlike rendering.render_chart
         package, release=spec.release, namespace=spec.namespace, values=values)
         for _ in range(2))
     return first.registered, second.registered
