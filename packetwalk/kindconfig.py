@@ -77,7 +77,7 @@ def node_names(cfg: LabConfig) -> list[str]:
     return kind_node_names(cfg.cluster_name, cfg.workers)
 
 
-def kind_cluster_config(cfg: LabConfig, *, cni_plugins_dir: str | None = None) -> dict[str, object]:
+def kind_cluster_config(cfg: LabConfig, *, cni_plugins_dir: str | None = None) -> dict[str, Any]:
     """The kind ``Cluster`` config for ``cfg``.
 
     ``cni_plugins_dir`` is a host directory holding the full reference CNI plugin set

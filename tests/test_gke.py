@@ -110,7 +110,7 @@ def test_traefik_values_per_front() -> None:
                                    {"clusterName": "b" * 36, "participants": 60,
                                     "participantClusters": True}])
 def test_every_google_cloud_name_is_valid_at_the_longest(extra: dict[str, object]) -> None:
-    cfg = gke(**extra)
+    cfg = gke("gke", **extra)
     rfc1035 = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
     names = [network_name(cfg)]
     for plan in clusters(cfg):

@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 import pytest
-from invoke import MockContext
+from invoke.context import MockContext
 from invoke.exceptions import Exit
 from rich.console import Console
 from test_playbook_runner import tour_cluster

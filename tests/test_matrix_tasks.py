@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from invoke import MockContext
+from invoke.context import MockContext
 from invoke.exceptions import Exit
 from rich.console import Console
 

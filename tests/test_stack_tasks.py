@@ -324,7 +324,7 @@ def test_kind_config_fetch_runs_the_verified_download(env: Env) -> None:
     target = env.repo / ".packetwalk" / "cni-plugins" / versions.CNI_PLUGINS_VERSION
 
     class Ctx(MockContext):
-        def run(self, command: str, **kwargs: object) -> Result:  # type: ignore[override]
+        def run(self, command: str, **kwargs: object) -> Result:
             assert "sha256sum -c" in command and str(target) in command
             fake_tools(target, ["bridge", "host-local", "portmap"])
             return Result(stdout="ok", exited=0)
@@ -347,7 +347,7 @@ def test_ctrl_c_says_how_to_carry_on(env: Env) -> None:
     def interrupted(request: object) -> None:
         raise KeyboardInterrupt
 
-    env.deps.factory = interrupted  # type: ignore[assignment]
+    env.deps.factory = interrupted
     with pytest.raises(Exit) as info:
         stack_tasks.up(MockContext())
     assert info.value.code == 130
