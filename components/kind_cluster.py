@@ -26,11 +26,11 @@ from packetwalk.cni import PROFILES
 from packetwalk.config import LabConfig
 from packetwalk.errors import PacketwalkError
 from packetwalk.kindconfig import kind_context, node_names, render_kind_config
+from packetwalk.toolchain import cni_plugins_dir, cni_plugins_script
 
 CREATE_TIMEOUT = "10m"
 DELETE_TIMEOUT = "5m"
 KIND_WAIT = "120s"
-CNI_PLUGINS_RELEASES = "https://github.com/containernetworking/plugins/releases/download"
 DOCKER_NETWORK = '"${KIND_EXPERIMENTAL_DOCKER_NETWORK:-kind}"'
 """kind's node network; kind itself honours the same variable to use another one."""
 
@@ -41,11 +41,6 @@ def pool_range(inspect_output: str) -> str:
         return lb_address_range(inspect_output)
     except PacketwalkError as err:
         raise pulumi.RunError(str(err)) from err
-
-
-def cni_plugins_dir(repo_root: Path) -> Path:
-    """Where the Flannel stacks keep the CNI plugins (git-ignored, shared by every stack)."""
-    return repo_root / ".packetwalk" / "cni-plugins" / versions.CNI_PLUGINS_VERSION
 
 
 def create_cluster_script(name: str, nodes: list[str]) -> str:
@@ -85,41 +80,6 @@ def kubeconfig_script(name: str) -> str:
 
 def network_inspect_script() -> str:
     return f"docker network inspect {DOCKER_NETWORK}"
-
-
-def cni_plugins_script(target: Path, version: str = versions.CNI_PLUGINS_VERSION) -> str:
-    """Download, verify (published .sha256) and unpack the CNI plugins into ``target``.
-
-    The architecture is the Docker daemon's (the nodes run there), not necessarily the host's.
-    Nothing is unpacked unless the checksum matches; a complete directory is left alone.
-    """
-    dest = shlex.quote(str(target))
-    return f"""set -eu
-dest={dest}
-if [ -x "$dest/bridge" ] && [ -x "$dest/host-local" ] && [ -x "$dest/portmap" ]; then
-  echo "CNI plugins {version} already in $dest"; exit 0
-fi
-arch=$(docker info --format '{{{{.Architecture}}}}' 2>/dev/null || uname -m)
-case "$arch" in
-  x86_64|amd64) arch=amd64 ;;
-  aarch64|arm64) arch=arm64 ;;
-  *) echo "no CNI plugins build for architecture $arch" >&2; exit 1 ;;
-esac
-tgz="cni-plugins-linux-$arch-{version}.tgz"
-url="{CNI_PLUGINS_RELEASES}/{version}/$tgz"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-curl -fsSL --retry 3 -o "$tmp/$tgz" "$url"
-curl -fsSL --retry 3 -o "$tmp/$tgz.sha256" "$url.sha256"
-if command -v sha256sum >/dev/null 2>&1; then
-  (cd "$tmp" && sha256sum -c "$tgz.sha256")
-else
-  (cd "$tmp" && shasum -a 256 -c "$tgz.sha256")
-fi
-mkdir -p "$dest"
-tar -xzf "$tmp/$tgz" -C "$dest"
-echo "CNI plugins {version} ($arch) verified and unpacked into $dest"
-"""
 
 
 class KindCluster(pulumi.ComponentResource):

@@ -3,21 +3,15 @@ kind commands run (executed here against fake ``kind``, ``docker`` and ``curl`` 
 
 from __future__ import annotations
 
-import hashlib
-import io
-import os
-import stat
-import subprocess
-import tarfile
 from pathlib import Path
 
 import pulumi_kubernetes as k8s
 import pytest
+from conftest import run_sh, write_executable
 
 from components import kube
 from components.gates import nodes_ready_script
 from components.kind_cluster import (
-    cni_plugins_script,
     create_cluster_script,
     delete_cluster_script,
     network_inspect_script,
@@ -137,36 +131,15 @@ def test_traefik_namespace_admits_root_capture_containers() -> None:
 NODES = ["packetwalk-control-plane", "packetwalk-worker", "packetwalk-worker2"]
 
 
-def _fake(bin_dir: Path, name: str, body: str) -> None:
-    path = bin_dir / name
-    path.write_text("#!/bin/sh\n" + body, encoding="utf-8")
-    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-
-
-def _sh(script: str, bin_dir: Path, *, stdin: str = "", env: dict[str, str] | None = None,
-        ) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-                   **(env or {})}
-    return subprocess.run(["/bin/sh", "-c", script], input=stdin, capture_output=True,
-                          text=True, env=environment, timeout=60, check=False)
-
-
-@pytest.fixture
-def bin_dir(tmp_path: Path) -> Path:
-    path = tmp_path / "bin"
-    path.mkdir()
-    return path
-
-
 def test_create_runs_kind_with_the_config_on_stdin(bin_dir: Path, tmp_path: Path) -> None:
     log = tmp_path / "kind.log"
-    _fake(bin_dir, "kind", f"""echo "$@" >> {log}
+    write_executable(bin_dir, "kind", f"""echo "$@" >> {log}
 case "$1" in
   get) echo other-lab ;;
   create) cat > {tmp_path}/stdin.yaml ;;
 esac
 """)
-    result = _sh(create_cluster_script("packetwalk", NODES), bin_dir, stdin="kind: Cluster\n")
+    result = run_sh(create_cluster_script("packetwalk", NODES), bin_dir, stdin="kind: Cluster\n")
     assert result.returncode == 0, result.stderr
     assert log.read_text().splitlines() == [
         "get clusters",
@@ -177,7 +150,7 @@ esac
 
 def _fake_kind_with(bin_dir: Path, log: Path, nodes: list[str]) -> None:
     listing = "\\n".join(nodes)
-    _fake(bin_dir, "kind", f"""echo "$@" >> {log}
+    write_executable(bin_dir, "kind", f"""echo "$@" >> {log}
 [ "$1 $2" = "get clusters" ] && printf 'packetwalk-calico\\npacketwalk\\n'
 [ "$1 $2" = "get nodes" ] && printf '{listing}\\n'
 exit 0
@@ -187,7 +160,7 @@ exit 0
 def test_create_adopts_a_cluster_left_by_an_interrupted_up(bin_dir: Path, tmp_path: Path) -> None:
     log = tmp_path / "kind.log"
     _fake_kind_with(bin_dir, log, list(reversed(NODES)))  # kind lists nodes in any order
-    result = _sh(create_cluster_script("packetwalk", NODES), bin_dir, stdin="kind: Cluster\n")
+    result = run_sh(create_cluster_script("packetwalk", NODES), bin_dir, stdin="kind: Cluster\n")
     assert result.returncode == 0, result.stderr
     assert "already exists with the expected nodes" in result.stdout
     assert log.read_text().splitlines() == ["get clusters", "get nodes --name packetwalk"]
@@ -197,7 +170,7 @@ def test_create_refuses_a_same_named_cluster_with_other_nodes(bin_dir: Path,
                                                               tmp_path: Path) -> None:
     log = tmp_path / "kind.log"
     _fake_kind_with(bin_dir, log, ["packetwalk-control-plane"])
-    result = _sh(create_cluster_script("packetwalk", NODES), bin_dir, stdin="kind: Cluster\n")
+    result = run_sh(create_cluster_script("packetwalk", NODES), bin_dir, stdin="kind: Cluster\n")
     assert result.returncode == 1
     assert "already exists with other nodes" in result.stderr
     assert "kind delete cluster --name packetwalk" in result.stderr
@@ -206,93 +179,32 @@ def test_create_refuses_a_same_named_cluster_with_other_nodes(bin_dir: Path,
 
 def test_create_does_not_mistake_a_prefix_for_the_cluster(bin_dir: Path, tmp_path: Path) -> None:
     log = tmp_path / "kind.log"
-    _fake(bin_dir, "kind", f"""echo "$@" >> {log}
+    write_executable(bin_dir, "kind", f"""echo "$@" >> {log}
 [ "$1" = get ] && echo packetwalk-calico
 exit 0
 """)
-    assert _sh(create_cluster_script("packetwalk", NODES), bin_dir).returncode == 0
+    assert run_sh(create_cluster_script("packetwalk", NODES), bin_dir).returncode == 0
     assert "create cluster --name packetwalk --config - --wait 120s" in log.read_text()
 
 
 def test_delete_and_network_commands(bin_dir: Path) -> None:
-    _fake(bin_dir, "kind", 'echo "kind $*"\n')
-    _fake(bin_dir, "docker", 'echo "docker $*"\n')
-    assert _sh(delete_cluster_script("lab"), bin_dir).stdout == "kind delete cluster --name lab\n"
-    assert _sh(network_inspect_script(), bin_dir).stdout == "docker network inspect kind\n"
-    other = _sh(network_inspect_script(), bin_dir, env={"KIND_EXPERIMENTAL_DOCKER_NETWORK": "lab"})
+    write_executable(bin_dir, "kind", 'echo "kind $*"\n')
+    write_executable(bin_dir, "docker", 'echo "docker $*"\n')
+    deleted = run_sh(delete_cluster_script("lab"), bin_dir)
+    assert deleted.stdout == "kind delete cluster --name lab\n"
+    assert run_sh(network_inspect_script(), bin_dir).stdout == "docker network inspect kind\n"
+    other = run_sh(network_inspect_script(), bin_dir,
+                   env={"KIND_EXPERIMENTAL_DOCKER_NETWORK": "lab"})
     assert other.stdout == "docker network inspect lab\n"
-
-
-def _release(tmp_path: Path, arch: str, *, corrupt: bool = False) -> Path:
-    """A fake cni-plugins release folder: the .tgz and its published .sha256 file."""
-    releases = tmp_path / "releases"
-    releases.mkdir(exist_ok=True)
-    name = f"cni-plugins-linux-{arch}-{versions.CNI_PLUGINS_VERSION}.tgz"
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for plugin in ("bridge", "host-local", "loopback", "portmap", "ptp"):
-            data = f"#!/bin/sh\necho {plugin}\n".encode()
-            info = tarfile.TarInfo(f"./{plugin}")
-            info.size, info.mode = len(data), 0o755
-            archive.addfile(info, io.BytesIO(data))
-    payload = buffer.getvalue()
-    (releases / name).write_bytes(payload)
-    digest = hashlib.sha256(payload + (b"x" if corrupt else b"")).hexdigest()
-    (releases / f"{name}.sha256").write_text(f"{digest}  {name}\n")
-    return releases
-
-
-def _fake_download_tools(bin_dir: Path, releases: Path, log: Path, arch: str) -> None:
-    _fake(bin_dir, "docker", f'echo "{arch}"\n')
-    # curl -fsSL --retry 3 -o <file> <url>: serve the URL's basename from the releases folder.
-    _fake(bin_dir, "curl", f"""out=""; url=""
-while [ $# -gt 0 ]; do
-  case "$1" in -o) out="$2"; shift ;; http*) url="$1" ;; esac; shift
-done
-echo "$url" >> {log}
-cp "{releases}/$(basename "$url")" "$out"
-""")
-
-
-def test_cni_plugins_are_verified_then_unpacked(bin_dir: Path, tmp_path: Path) -> None:
-    log = tmp_path / "curl.log"
-    _fake_download_tools(bin_dir, _release(tmp_path, "arm64"), log, "aarch64")
-    target = tmp_path / "cni" / versions.CNI_PLUGINS_VERSION
-    result = _sh(cni_plugins_script(target), bin_dir)
-    assert result.returncode == 0, result.stderr
-    assert (target / "bridge").stat().st_mode & stat.S_IXUSR
-    base = (f"https://github.com/containernetworking/plugins/releases/download/"
-            f"{versions.CNI_PLUGINS_VERSION}/cni-plugins-linux-arm64-{versions.CNI_PLUGINS_VERSION}")
-    assert log.read_text().splitlines() == [f"{base}.tgz", f"{base}.tgz.sha256"]
-
-    again = _sh(cni_plugins_script(target), bin_dir)  # a second lab reuses the directory
-    assert again.returncode == 0 and "already in" in again.stdout
-    assert len(log.read_text().splitlines()) == 2
-
-
-def test_cni_plugins_with_a_bad_checksum_are_not_installed(bin_dir: Path, tmp_path: Path) -> None:
-    _fake_download_tools(bin_dir, _release(tmp_path, "amd64", corrupt=True), tmp_path / "log",
-                         "x86_64")
-    target = tmp_path / "cni" / versions.CNI_PLUGINS_VERSION
-    result = _sh(cni_plugins_script(target), bin_dir)
-    assert result.returncode != 0
-    assert not target.exists()
-
-
-def test_cni_plugins_refuse_an_unknown_architecture(bin_dir: Path, tmp_path: Path) -> None:
-    _fake_download_tools(bin_dir, _release(tmp_path, "amd64"), tmp_path / "log", "s390x")
-    result = _sh(cni_plugins_script(tmp_path / "cni"), bin_dir)
-    assert result.returncode != 0
-    assert "no CNI plugins build for architecture s390x" in result.stderr
 
 
 def test_nodes_ready_gate_writes_kubeconfig_content_to_a_private_file(bin_dir: Path,
                                                                       tmp_path: Path) -> None:
     log = tmp_path / "kubectl.log"
-    _fake(bin_dir, "kubectl", f"""echo "$@" >> {log}
+    write_executable(bin_dir, "kubectl", f"""echo "$@" >> {log}
 cp "$2" {tmp_path}/seen-kubeconfig
 """)
-    result = _sh(nodes_ready_script(), bin_dir, env={
+    result = run_sh(nodes_ready_script(), bin_dir, env={
         "PACKETWALK_KUBECONFIG": "apiVersion: v1\nkind: Config\n",
         "PACKETWALK_KUBE_CONTEXT": "kind-lab"})
     assert result.returncode == 0, result.stderr
@@ -306,8 +218,8 @@ cp "$2" {tmp_path}/seen-kubeconfig
 
 def test_nodes_ready_gate_uses_a_kubeconfig_file_as_is(bin_dir: Path, tmp_path: Path) -> None:
     log = tmp_path / "kubectl.log"
-    _fake(bin_dir, "kubectl", f'echo "$@" >> {log}\n')
-    result = _sh(nodes_ready_script(), bin_dir,
+    write_executable(bin_dir, "kubectl", f'echo "$@" >> {log}\n')
+    result = run_sh(nodes_ready_script(), bin_dir,
                  env={"PACKETWALK_KUBECONFIG_FILE": "/ci/kubeconfig"})
     assert result.returncode == 0, result.stderr
     assert log.read_text().split() == ["--kubeconfig", "/ci/kubeconfig", "wait",
@@ -316,6 +228,6 @@ def test_nodes_ready_gate_uses_a_kubeconfig_file_as_is(bin_dir: Path, tmp_path: 
 
 
 def test_nodes_ready_gate_fails_when_nodes_stay_not_ready(bin_dir: Path) -> None:
-    _fake(bin_dir, "kubectl", 'echo "timed out waiting for the condition" >&2; exit 1\n')
-    result = _sh(nodes_ready_script(), bin_dir, env={"PACKETWALK_KUBECONFIG": "x"})
+    write_executable(bin_dir, "kubectl", 'echo "timed out waiting for the condition" >&2; exit 1\n')
+    result = run_sh(nodes_ready_script(), bin_dir, env={"PACKETWALK_KUBECONFIG": "x"})
     assert result.returncode == 1 and "timed out" in result.stderr

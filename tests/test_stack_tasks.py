@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 import os
-import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import write_executable
 from fake_pulumi import FakeWorld
 from invoke.context import MockContext
 from invoke.exceptions import Exit
@@ -49,11 +49,8 @@ class Runner:
 
 
 def fake_tools(folder: Path, names: Sequence[str]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
     for name in names:
-        path = folder / name
-        path.write_text("#!/bin/sh\nexit 0\n")
-        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+        write_executable(folder, name)
 
 
 @pytest.fixture

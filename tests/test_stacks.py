@@ -30,7 +30,6 @@ from pulumi_mocks import (
     run_program,
 )
 
-from components.kind_cluster import cni_plugins_dir
 from packetwalk import versions
 from packetwalk.config import REPO_ROOT, LabConfig, load_stack_config, stack_names
 from packetwalk.kindconfig import (
@@ -40,6 +39,7 @@ from packetwalk.kindconfig import (
     render_kind_config,
 )
 from packetwalk.labobjects import lab_objects
+from packetwalk.toolchain import cni_plugins_dir
 from packetwalk.urns import kind_recreate_urns
 
 EXPECTED_STACKS = {

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import stat
+import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from conftest import run_sh, write_executable
 
 from packetwalk import toolchain, versions
-from packetwalk.toolchain import Toolchain, ToolchainError, expected_sha256, tool_specs
+from packetwalk.toolchain import (
+    Toolchain,
+    ToolchainError,
+    cni_plugins_script,
+    expected_sha256,
+    tool_specs,
+)
 
 DATA = Path(__file__).parent / "data" / "toolchain"
 
@@ -207,3 +217,69 @@ def test_a_corrupt_archive_with_the_right_checksum_is_refused(tmp_path: Path) ->
     with pytest.raises(ToolchainError, match=r"not a readable tar\.gz"):
         Toolchain(tmp_path / "bin", fetcher).install(linux_specs()["pulumi"])
     assert list((tmp_path / "bin").iterdir()) == []
+
+
+# -- the CNI plugins download (Flannel stacks) ------------------------------------------
+
+
+def _release(tmp_path: Path, arch: str, *, corrupt: bool = False) -> Path:
+    """A fake cni-plugins release folder: the .tgz and its published .sha256 file."""
+    releases = tmp_path / "releases"
+    releases.mkdir(exist_ok=True)
+    name = f"cni-plugins-linux-{arch}-{versions.CNI_PLUGINS_VERSION}.tgz"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for plugin in ("bridge", "host-local", "loopback", "portmap", "ptp"):
+            data = f"#!/bin/sh\necho {plugin}\n".encode()
+            info = tarfile.TarInfo(f"./{plugin}")
+            info.size, info.mode = len(data), 0o755
+            archive.addfile(info, io.BytesIO(data))
+    payload = buffer.getvalue()
+    (releases / name).write_bytes(payload)
+    digest = hashlib.sha256(payload + (b"x" if corrupt else b"")).hexdigest()
+    (releases / f"{name}.sha256").write_text(f"{digest}  {name}\n")
+    return releases
+
+
+def _fake_download_tools(bin_dir: Path, releases: Path, log: Path, arch: str) -> None:
+    write_executable(bin_dir, "docker", f'echo "{arch}"\n')
+    # curl -fsSL --retry 3 -o <file> <url>: serve the URL's basename from the releases folder.
+    write_executable(bin_dir, "curl", f"""out=""; url=""
+while [ $# -gt 0 ]; do
+  case "$1" in -o) out="$2"; shift ;; http*) url="$1" ;; esac; shift
+done
+echo "$url" >> {log}
+cp "{releases}/$(basename "$url")" "$out"
+""")
+
+
+def test_cni_plugins_are_verified_then_unpacked(bin_dir: Path, tmp_path: Path) -> None:
+    log = tmp_path / "curl.log"
+    _fake_download_tools(bin_dir, _release(tmp_path, "arm64"), log, "aarch64")
+    target = tmp_path / "cni" / versions.CNI_PLUGINS_VERSION
+    result = run_sh(cni_plugins_script(target), bin_dir)
+    assert result.returncode == 0, result.stderr
+    assert (target / "bridge").stat().st_mode & stat.S_IXUSR
+    base = (f"https://github.com/containernetworking/plugins/releases/download/"
+            f"{versions.CNI_PLUGINS_VERSION}/cni-plugins-linux-arm64-{versions.CNI_PLUGINS_VERSION}")
+    assert log.read_text().splitlines() == [f"{base}.tgz", f"{base}.tgz.sha256"]
+
+    again = run_sh(cni_plugins_script(target), bin_dir)  # a second lab reuses the directory
+    assert again.returncode == 0 and "already in" in again.stdout
+    assert len(log.read_text().splitlines()) == 2
+
+
+def test_cni_plugins_with_a_bad_checksum_are_not_installed(bin_dir: Path, tmp_path: Path) -> None:
+    _fake_download_tools(bin_dir, _release(tmp_path, "amd64", corrupt=True), tmp_path / "log",
+                         "x86_64")
+    target = tmp_path / "cni" / versions.CNI_PLUGINS_VERSION
+    result = run_sh(cni_plugins_script(target), bin_dir)
+    assert result.returncode != 0
+    assert not target.exists()
+
+
+def test_cni_plugins_refuse_an_unknown_architecture(bin_dir: Path, tmp_path: Path) -> None:
+    _fake_download_tools(bin_dir, _release(tmp_path, "amd64"), tmp_path / "log", "s390x")
+    result = run_sh(cni_plugins_script(tmp_path / "cni"), bin_dir)
+    assert result.returncode != 0
+    assert "no CNI plugins build for architecture s390x" in result.stderr

@@ -351,11 +351,9 @@ def _flannel_plugins(cfg: LabConfig, given: str, fetch: bool, c: Context, deps: 
     """The CNI plugins folder a Flannel kind config mounts (None for other CNIs)."""
     if not PROFILES[cfg.cni].needs_cni_plugins:
         return None
-    from components.kind_cluster import cni_plugins_dir, cni_plugins_script
-
-    folder = Path(given).resolve() if given else cni_plugins_dir(deps.repo)
+    folder = Path(given).resolve() if given else toolchain.cni_plugins_dir(deps.repo)
     if fetch:
-        result = c.run(cni_plugins_script(folder), hide=True, warn=True, in_stream=False)
+        result = c.run(toolchain.cni_plugins_script(folder), hide=True, warn=True, in_stream=False)
         if result is None or not result.ok:
             err = result.stderr.strip() if result is not None else ""
             raise PacketwalkError(f"fetching the CNI plugins into {folder} failed: {err}")
