@@ -32,8 +32,6 @@ from packetwalk.kindconfig import (
     INGRESS_HTTPS_NODE_PORT,
     control_plane_node,
 )
-from packetwalk.kube.access import DEBUG_NAMESPACE, IDLE_COMMAND, EphemeralContainer
-from packetwalk.kube.specs import ephemeral_container_body, node_debug_pod_manifest
 from packetwalk.labobjects import lab_peer_objects
 from packetwalk.netpol.evaluator import EvalOptions, Workload, analyze
 from packetwalk.netpol.loader import cluster_from_objects
@@ -70,13 +68,6 @@ def flat(components: list[ComponentState]) -> Objects:
     return [obj for component in components for obj in component.objects]
 
 
-def app_namespaces(components: list[ComponentState]) -> set[str]:
-    """The voting app's namespaces (one per participant on a workshop stack)."""
-    return {obj["metadata"]["name"] for component in components
-            if component.name.startswith("app") for obj in component.objects
-            if obj["kind"] == "Namespace"}
-
-
 # --------------------------------------------------------------------------- the checks
 
 
@@ -107,35 +98,15 @@ def namespace_problems(cfg: LabConfig, components: list[ComponentState]) -> list
     return conformance.namespace_problems(components)
 
 
-def run_time_pods(components: list[ComponentState]) -> list[tuple[str, dict[str, Any]]]:
-    """What packetwalk places at run time: root netshoot capture containers in the app's and
-    Traefik's pods (the walk), and privileged node debug pods."""
-    capture = ephemeral_container_body(EphemeralContainer(
-        "pw-cap-x", versions.NETSHOOT_IMAGE, IDLE_COMMAND, target_container="traefik"))
-    node_pod = node_debug_pod_manifest("node", name="pw-node", image=versions.NETSHOOT_IMAGE,
-                                       namespace=DEBUG_NAMESPACE)
-    pod = {"containers": [{"name": "app", "image": "app"}], "ephemeralContainers": [capture]}
-    namespaces = [TRAEFIK_NAMESPACE, *sorted(app_namespaces(components))]
-    return [*((namespace, pod) for namespace in namespaces),
-            (node_pod["metadata"]["namespace"], node_pod["spec"])]
-
-
 def pod_security_problems(cfg: LabConfig, components: list[ComponentState]) -> list[str]:
     del cfg
-    return conformance.pod_security_problems(components, extra=run_time_pods(components))
+    return conformance.pod_security_problems(
+        components, extra=conformance.run_time_pods(components))
 
 
 def value_key_problems(cfg: LabConfig, components: list[ComponentState]) -> list[str]:
     del cfg
-    problems = []
-    for component in components:
-        if component.chart is None:
-            continue
-        defaults = conformance.chart_default_values(rendering.CACHE.locate(component.chart))
-        problems += [f"{component.name}: {component.chart.chart} has no value {path}"
-                     for path in conformance.unknown_value_keys(
-                         component.chart.values, defaults, component.chart.free_form)]
-    return problems
+    return conformance.value_key_problems(components, rendering.CACHE.locate)
 
 
 def traefik_problems(cfg: LabConfig, components: list[ComponentState]) -> list[str]:
@@ -217,9 +188,10 @@ def ingress_flow_problems(cfg: LabConfig, components: list[ComponentState]) -> l
                           if p["port"] == backend["port"]["number"]]
                 backends.add((service["metadata"]["namespace"], service["spec"]["selector"]["app"],
                               port["targetPort"]))
+    app = conformance.app_namespaces(components)
     allowed = {(dst.namespace, dst.pods[0].labels.get("app"), str(conn))
                for src, dst, conn in analysis.edges() if src is traefik[0]
-               and isinstance(dst, Workload) and dst.namespace in app_namespaces(components)}
+               and isinstance(dst, Workload) and dst.namespace in app}
     expected = {(namespace, app, f"TCP {port}") for namespace, app, port in backends}
     if not expected:
         return ["no Ingress backends in the app"]

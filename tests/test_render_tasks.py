@@ -142,3 +142,36 @@ def test_an_unwritable_out_names_it(tmp_path: Path) -> None:
     assert info.value.code == 1
     assert str(info.value).startswith(f"error: cannot write {blocker / 'out'}: ")
     assert blocker.read_text() == "mine"
+
+
+def test_problems_in_the_desired_state_exit_1_after_writing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A chart value the chart does not know and a namespace that would refuse the walk's
+    capture containers: both named, the files still written for review."""
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        components = desired_state(*args, render=rendering.render_chart, **kwargs)
+        traefik = next(c for c in components if c.name == "traefik")
+        assert traefik.chart is not None
+        traefik.chart.values["service"]["type"] = "ClusterIP"  # Traefik 40 dropped this key
+        app = next(c for c in components if c.name == "app")
+        namespace = next(o for o in app.objects if o["kind"] == "Namespace")
+        namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] = "restricted"
+        return components
+
+    monkeypatch.setattr(render_tasks, "desired_state", broken)
+    out = tmp_path / "out"
+    with pytest.raises(Exit) as info:
+        render_tasks.render(MockContext(), stack="kind", out=str(out), charts=CHARTS)
+    assert info.value.code == 1
+    problems = [line for line in capsys.readouterr().err.splitlines()
+                if line.startswith("problem: ")]
+    assert f"({len(problems)} problem(s) above;" in str(info.value.message)
+    assert ("problem: traefik: chart traefik 41.3.0 has no value service.type (Helm ignores it)"
+            in problems)
+    refused = [p for p in problems if "namespace 'vote' enforces restricted" in p]
+    # the app's own pods and the capture container the walk adds to them
+    assert any("app: Deployment vote/vote" in p for p in refused)
+    assert any(p.startswith("problem: run-time pod in vote") and "NET_ADMIN" in p
+               for p in refused)
+    assert (out / "04-app.yaml").is_file()

@@ -90,6 +90,6 @@ def render(c: Context, stack: str = DEFAULT_STACK, out: str = "", charts: str = 
     print(f"{total} objects for stack {stack!r} in {target}")
     if problems:
         for problem in problems:
-            ERR.print(f"problem: {problem}", highlight=False, markup=False)
+            ERR.print(f"problem: {problem}", highlight=False, markup=False, soft_wrap=True)
         raise Exit(f"error: the stack would not apply cleanly ({len(problems)} problem(s) above; "
                    "the files are written for review)", code=1)
