@@ -149,8 +149,8 @@ def test_problems_in_the_desired_state_exit_1_after_writing(
         capsys: pytest.CaptureFixture[str]) -> None:
     """A chart value the chart does not know and a namespace that would refuse the walk's
     capture containers: both named, the files still written for review."""
-    def broken(*args: Any, **kwargs: Any) -> Any:
-        components = desired_state(*args, render=rendering.render_chart, **kwargs)
+    def broken(cfg: Any, locate: Any, facts: Any) -> Any:
+        components = desired_state(cfg, locate, facts, render=rendering.render_chart)
         traefik = next(c for c in components if c.name == "traefik")
         assert traefik.chart is not None
         traefik.chart.values["service"]["type"] = "ClusterIP"  # Traefik 40 dropped this key
