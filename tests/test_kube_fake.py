@@ -8,14 +8,9 @@ import re
 
 import pytest
 
+from packetwalk.cluster.model import NodeInfo, PodInfo
 from packetwalk.errors import PacketwalkError
-from packetwalk.kube.access import (
-    ClusterRefused,
-    CommandResult,
-    EphemeralContainer,
-    NodeInfo,
-    PodInfo,
-)
+from packetwalk.kube.access import ClusterRefused, CommandResult, EphemeralContainer
 from packetwalk.kube.fake import FakeCluster
 
 

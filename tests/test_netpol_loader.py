@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from packetwalk.cluster.model import NAME_LABEL
 from packetwalk.errors import InputError
 from packetwalk.netpol.loader import cluster_from_objects, load_cluster
-from packetwalk.netpol.model import NAME_LABEL
 
 TEMPLATE = ("template: {metadata: {labels: {app: %s}}, "
             "spec: {containers: [{name: c, ports: [{containerPort: 80, name: http}]}]}}")

@@ -9,10 +9,13 @@ official client in the real implementation. Tests use the in-memory fake.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
+# The cluster model's records of a pod and a node, which the operations below return.
+from packetwalk.cluster.model import NodeInfo as NodeInfo
+from packetwalk.cluster.model import PodInfo as PodInfo
 from packetwalk.errors import PacketwalkError
 
 
@@ -53,27 +56,6 @@ class CommandResult:
     @property
     def ok(self) -> bool:
         return self.exit_code == 0
-
-
-@dataclass(frozen=True)
-class PodInfo:
-    namespace: str
-    name: str
-    ip: str | None
-    node: str | None
-    labels: Mapping[str, str] = field(default_factory=dict)
-    containers: tuple[str, ...] = ()
-    ephemeral_containers: tuple[str, ...] = ()
-    phase: str = "Running"
-    host_network: bool = False
-
-
-@dataclass(frozen=True)
-class NodeInfo:
-    name: str
-    internal_ip: str | None
-    labels: Mapping[str, str] = field(default_factory=dict)
-    pod_cidrs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

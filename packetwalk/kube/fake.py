@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Literal
 
+from packetwalk.cluster.model import NodeInfo, PodInfo
 from packetwalk.errors import PacketwalkError
 from packetwalk.kube.access import (
     DEBUG_CONTAINER,
@@ -28,8 +29,6 @@ from packetwalk.kube.access import (
     ClusterRefused,
     CommandResult,
     EphemeralContainer,
-    NodeInfo,
-    PodInfo,
 )
 
 CommandKind = Literal["kubectl", "shell", "exec"]

@@ -25,9 +25,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from packetwalk.cluster.model import ContainerPort, Pod, PodShape
 from packetwalk.errors import InputError
 from packetwalk.netpol.ipblocks import IPBlock, format_range, ip_to_int, split_space
-from packetwalk.netpol.model import Cluster, ContainerPort, Peer, Pod, PodShape, Policy, Rule
+from packetwalk.netpol.model import Cluster, Peer, Policy, Rule
 from packetwalk.netpol.ports import ALL, NONE, ConnSet
 from packetwalk.netpol.ruleports import RulePorts
 from packetwalk.netpol.selectors import Selector

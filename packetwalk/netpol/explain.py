@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from packetwalk.cluster.model import Pod
 from packetwalk.errors import InputError
 from packetwalk.netpol.evaluator import Analysis, External, Node, Workload
-from packetwalk.netpol.model import Peer, Pod, Policy, Rule
+from packetwalk.netpol.model import Peer, Policy, Rule
 from packetwalk.netpol.ports import ALL, NONE, ConnSet, single
 from packetwalk.netpol.ruleports import resolve_ports
 from packetwalk.netpol.selectors import Selector, labels_text

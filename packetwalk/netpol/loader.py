@@ -1,13 +1,11 @@
 """Manifests in, a validated :class:`~packetwalk.netpol.model.Cluster` out.
 
-Accepts what ``kubectl get -o yaml|json`` and hand-written manifests contain: multi-document YAML,
-JSON, single objects, ``v1`` ``List`` / ``PodList`` / ``NamespaceList`` (any ``*List`` with
-``items``), folders read recursively. Every pod-owning workload kind becomes one pod carrying its
-template's labels and ports, grouped under the workload (netpol-analyzer does the same); live Pods
-are grouped under their controller (a ReplicaSet, a DaemonSet...). Kinds that do not affect
-NetworkPolicy evaluation (Services, ConfigMaps, ...) are counted and skipped, and so are Pods in
-phase Succeeded or Failed unless the caller asks for them (``include_finished``); their names are
-kept in ``Cluster.finished_pods`` for the caller to report.
+Objects are read from files or memory with :mod:`packetwalk.cluster.documents`; Namespaces, Pods
+and pod-owning workloads with the cluster reader (:func:`packetwalk.cluster.pods.read_objects`,
+which says what it accepts and how it groups pods); NetworkPolicies here
+(:mod:`packetwalk.netpol.policyspec`). Kinds that do not affect NetworkPolicy evaluation
+(Services, ConfigMaps, ...) are counted and skipped, and so are Pods in phase Succeeded or Failed
+unless the caller asks for them (``include_finished``).
 
 Invalid input raises :class:`InputError` naming the file, the object and the field, with the
 API server's rule: no guessing what a broken policy was meant to say.
@@ -15,137 +13,20 @@ API server's rule: no guessing what a broken policy was meant to say.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
+from packetwalk.cluster.documents import Document, read_documents, with_origin
+from packetwalk.cluster.fields import describe_origin as _where
+from packetwalk.cluster.fields import field_error as _err
+from packetwalk.cluster.model import NAME_LABEL, Namespace, Origin
+from packetwalk.cluster.pods import WORKLOAD_TEMPLATES, read_objects
+from packetwalk.netpol.model import Cluster
+from packetwalk.netpol.policyspec import parse_policy
 
-from packetwalk.errors import InputError
-from packetwalk.netpol.model import (
-    NAME_LABEL,
-    Cluster,
-    ContainerPort,
-    Namespace,
-    Origin,
-    Owner,
-    Pod,
-    PodShape,
-)
-from packetwalk.netpol.policyspec import PROTOCOL_CHOICES
-from packetwalk.netpol.policyspec import describe_origin as _where
-from packetwalk.netpol.policyspec import field_error as _err
-from packetwalk.netpol.policyspec import parse_policy as _policy
-from packetwalk.netpol.policyspec import read_labels as _labels
-from packetwalk.netpol.policyspec import read_meta as _meta
-from packetwalk.netpol.ports import MAX_PORT, MIN_PORT
-
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-
-#: workload kind -> path of its pod template inside ``spec``
-WORKLOAD_TEMPLATES: dict[str, tuple[str, ...]] = {
-    "Deployment": ("template",),
-    "ReplicaSet": ("template",),
-    "StatefulSet": ("template",),
-    "DaemonSet": ("template",),
-    "ReplicationController": ("template",),
-    "Job": ("template",),
-    "CronJob": ("jobTemplate", "spec", "template"),
-}
-
-Document = tuple[dict[str, Any], Origin]
-
-#: Pod phases after which a pod has no network endpoint (left out unless asked for)
-FINISHED_PHASES = ("Succeeded", "Failed")
-
-
-# --------------------------------------------------------------------------- reading files
-
-
-def manifest_files(path: Path) -> list[Path]:
-    """The manifest files under ``path`` (itself if it is a file), in a stable order."""
-    if not path.exists():
-        raise InputError("no such file or folder", source=str(path))
-    if path.is_file():
-        return [path]
-    files = sorted(
-        p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MANIFEST_SUFFIXES
-    )
-    if not files:
-        raise InputError(
-            "no manifest files here (looked for *.yaml, *.yml, *.json, recursively)",
-            source=str(path),
-        )
-    return files
-
-
-def read_documents(path: Path) -> list[Document]:
-    docs: list[Document] = []
-    for file in manifest_files(path):
-        docs.extend(_file_documents(file))
-    return docs
-
-
-def _file_documents(file: Path) -> Iterator[Document]:
-    source = str(file)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read: {err}", source=source) from err
-    if file.suffix.lower() == ".json":
-        try:
-            data = json.loads(text) if text.strip() else None
-        except json.JSONDecodeError as err:
-            raise InputError(
-                f"not valid JSON: {err.msg}", source=source, location=f"line {err.lineno}"
-            ) from err
-        if data is not None:
-            yield from _expand(data, Origin(source, 1))
-        return
-    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    loader = loader_cls(text)
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:
-                continue
-            data = loader.construct_document(node)
-            if data is not None:
-                yield from _expand(data, Origin(source, node.start_mark.line + 1))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else None
-        problem = getattr(err, "problem", None) or str(err)
-        raise InputError(f"not valid YAML: {problem}", source=source, location=where) from err
-    finally:
-        loader.dispose()
-
-
-def _expand(data: object, origin: Origin) -> Iterator[Document]:
-    """Unwrap ``*List`` objects (and bare JSON arrays) into their items."""
-    if isinstance(data, list):
-        for item in data:
-            yield from _expand(item, origin)
-        return
-    if not isinstance(data, dict):
-        raise InputError(
-            "expected a Kubernetes object (a mapping with kind and metadata)",
-            source=origin.source, location=origin.location,
-        )
-    kind = data.get("kind")
-    items = data.get("items")
-    if isinstance(items, list) and (kind is None or str(kind).endswith("List")):
-        item_kind = str(kind)[: -len("List")] if kind and kind != "List" else None
-        for item in items:
-            if isinstance(item, dict) and item_kind and "kind" not in item:
-                item = {**item, "kind": item_kind}
-            yield from _expand(item, origin)
-        return
-    yield data, origin
-
-
-# --------------------------------------------------------------------------- building
+__all__ = ["WORKLOAD_TEMPLATES", "build_cluster", "cluster_from_objects", "load_cluster",
+           "read_documents"]
 
 
 def load_cluster(paths: Sequence[Path], *, include_finished: bool = False) -> Cluster:
@@ -160,15 +41,7 @@ def cluster_from_objects(objects: Iterable[Mapping[str, Any]], *, source: str,
                          include_finished: bool = False) -> Cluster:
     """Build a cluster from in-memory objects (the lab's own, or ``kubectl get`` items)."""
     origin = Origin(source)  # one for all: nothing tells the objects apart but their names
-    return build_cluster(_with_origin(objects, origin), include_finished=include_finished)
-
-
-def _with_origin(objects: Iterable[Mapping[str, Any]], origin: Origin) -> Iterator[Document]:
-    for obj in objects:
-        if type(obj) is dict and "items" not in obj:
-            yield obj, origin  # what _expand would yield, without a copy per pod
-        else:
-            yield from _expand(dict(obj), origin)
+    return build_cluster(with_origin(objects, origin), include_finished=include_finished)
 
 
 def build_cluster(docs: Iterable[Document], *, include_finished: bool = False) -> Cluster:
@@ -180,344 +53,23 @@ def build_cluster(docs: Iterable[Document], *, include_finished: bool = False) -
     lists them, and a silent difference would look like a bug).
     """
     cluster = Cluster()
-    pods = _PodReader(cluster.warnings)
-    try:
-        _read_objects(cluster, pods, docs, include_finished)
-    except InputError:
-        _check_unique_pods(cluster)  # a duplicate pod before the failing object comes first
-        raise
-    _check_unique_pods(cluster)
+    seen: dict[tuple[str, str], Origin] = {}
+
+    def policy(obj: dict[str, Any], origin: Origin) -> None:
+        read = parse_policy(obj, origin)
+        key = (read.namespace, read.name)
+        if key in seen:
+            raise _err(origin, f"NetworkPolicy {read.ref}", "metadata.name",
+                       f"two NetworkPolicies named {read.ref} in one namespace "
+                       f"(first in {_where(seen[key])}); names must be unique")
+        seen[key] = origin
+        cluster.policies.append(read)
+
+    pod_namespaces = read_objects(cluster, docs, include_finished=include_finished,
+                                  readers={"NetworkPolicy": policy})
     # Namespaces only referenced by objects exist too (netpol-analyzer convention 7).
-    referenced = pods.namespaces() | {p.namespace for p in cluster.policies}
+    referenced = pod_namespaces | {p.namespace for p in cluster.policies}
     for name in sorted(referenced):
         if name not in cluster.namespaces:
             cluster.namespaces[name] = Namespace(name, {NAME_LABEL: name})
     return cluster
-
-
-def _check_unique_pods(cluster: Cluster) -> None:
-    """The first live pod whose namespace and name an earlier one had is an error.
-
-    Checked after reading (a set of names, in C, instead of two lookups per pod), and before
-    any later object's error is raised, so the error is the same as a check per pod would give.
-    """
-    names = cluster.pod_names
-    if len(set(names)) == len(names):
-        return
-    seen: dict[tuple[str, str], Origin | None] = {}
-    for name, shape, origin in zip(names, cluster.pod_shapes, cluster.pod_origins, strict=True):
-        key = (shape.namespace, name)
-        if key in seen:
-            raise _err(origin or Origin("?"), f"Pod {shape.namespace}/{name}", "metadata.name",
-                       f"defined twice (first in {_where(seen[key])})")
-        seen[key] = origin
-
-
-def _read_objects(cluster: Cluster, pods: _PodReader, docs: Iterable[Document],
-                  include_finished: bool) -> None:
-    seen_pods: dict[tuple[str, str, str], Origin] = {}
-    seen_policies: dict[tuple[str, str], Origin] = {}
-    by_raw_get = pods.by_raw.get
-    add_name, add_shape = cluster.pod_names.append, cluster.pod_shapes.append
-    add_ip, add_origin = cluster.pod_ips.append, cluster.pod_origins.append
-    finished = () if include_finished else FINISHED_PHASES
-    for obj, origin in docs:
-        kind = obj.get("kind")
-        if kind == "Pod" and type(status := obj.get("status") or {}) is dict and (
-                status.get("phase") not in finished):
-            # The common case first, inlined (live pods are most of a cluster dump, and a call
-            # or an object per pod shows): a repeat of a known shape is recognised by the key
-            # _PodReader.pod computes, read here without calls; anything else, or a miss,
-            # takes that method's full, validating path.
-            meta = obj.get("metadata")
-            spec = obj.get("spec")
-            shape = None
-            if type(meta) is dict and type(spec) is dict:
-                name: str = meta.get("name")  # type: ignore[assignment]  # checked below
-                namespace: str = meta.get("namespace") or "default"
-                refs = meta.get("ownerReferences")
-                containers = spec.get("containers")
-                raw_labels = meta.get("labels")
-                owner: tuple[object, object] | None = None
-                if not refs:
-                    owner = ("Pod", name)
-                elif type(refs) is list and len(refs) == 1 and type(ref := refs[0]) is dict:
-                    okind = ref.get("kind") or "Pod"
-                    oname = ref.get("name")
-                    if ref.get("controller") and type(oname) is str and type(okind) is str:
-                        owner = (okind, oname) if okind != "Node" else ("Pod", name)
-                    elif not ref.get("controller"):
-                        owner = ("Pod", name)
-                ports_key: list[tuple[int, object, object]] | None = []
-                if containers:
-                    if type(containers) is not list:
-                        ports_key = None
-                    else:
-                        for container in containers:
-                            if type(container) is not dict:
-                                ports_key = None
-                                break
-                            raw_ports = container.get("ports")
-                            if raw_ports:
-                                if type(raw_ports) is not list:
-                                    ports_key = None
-                                    break
-                                for raw in raw_ports:
-                                    if type(raw) is not dict or type(
-                                            number := raw.get("containerPort")) is not int:
-                                        ports_key = None
-                                        break
-                                    ports_key.append(  # type: ignore[union-attr]
-                                        (number, raw.get("protocol"), raw.get("name")))
-                                if ports_key is None:
-                                    break
-                if (owner is not None and ports_key is not None and type(name) is str and name
-                        and type(namespace) is str
-                        and (raw_labels is None or type(raw_labels) is dict)):
-                    try:
-                        shape = by_raw_get((namespace, tuple(raw_labels.items()) if raw_labels
-                                            else None, tuple(ports_key), owner,
-                                            bool(spec.get("hostNetwork"))))
-                    except TypeError:  # an unhashable field value: the full path judges it
-                        shape = None
-            if shape is None:
-                pod = pods.pod(obj, origin)
-                name, shape, ip = pod.name, pod.shape, pod.ip
-            else:
-                ip = status.get("podIP")
-                ip = ip if isinstance(ip, str) and ip else None
-            add_name(name)  # (unique names: _check_unique_pods)
-            add_shape(shape)
-            add_ip(ip)
-            add_origin(origin)
-            continue
-        if "kind" not in obj and "apiVersion" not in obj:
-            # e.g. an analyser's own output file next to the manifests: not ours to judge
-            cluster.warnings.append(f"{_where(origin)}: not a Kubernetes object (no kind, no "
-                                    "apiVersion); skipped")
-            continue
-        if not isinstance(kind, str) or not kind:
-            raise InputError("object has no kind", source=origin.source, location=origin.location)
-        if kind == "Namespace":
-            ns = _namespace(obj, origin)
-            if ns.name in cluster.namespaces:
-                first = cluster.namespaces[ns.name].origin
-                raise _err(origin, f"Namespace {ns.name}", "metadata.name",
-                           f"a second Namespace named {ns.name!r} (first in {_where(first)})")
-            cluster.namespaces[ns.name] = ns
-        elif kind == "Pod" and not isinstance(obj.get("status") or {}, dict):
-            name = (obj.get("metadata") or {}).get("name", "?")
-            raise _err(origin, f"Pod {name}", "status",
-                       f"must be a mapping, not {type(obj['status']).__name__}")
-        elif kind == "Pod" and (obj.get("status") or {}).get("phase") in finished:
-            # a finished pod has no network endpoint any more (live clusters keep Job pods)
-            cluster.skipped_kinds["Pod (finished)"] = cluster.skipped_kinds.get("Pod (finished)",
-                                                                                0) + 1
-            cluster.finished_pods.append(_pod_ref(obj))
-        elif kind == "Pod" or kind in WORKLOAD_TEMPLATES:
-            _add_pod(cluster, seen_pods, kind, pods.pod(obj, origin) if kind == "Pod"
-                     else pods.workload_pod(obj, kind, origin), origin)
-        elif kind == "NetworkPolicy":
-            policy = _policy(obj, origin)
-            key2 = (policy.namespace, policy.name)
-            if key2 in seen_policies:
-                raise _err(origin, f"NetworkPolicy {policy.ref}", "metadata.name",
-                           f"two NetworkPolicies named {policy.ref} in one namespace "
-                           f"(first in {_where(seen_policies[key2])}); names must be unique")
-            seen_policies[key2] = origin
-            cluster.policies.append(policy)
-        else:
-            cluster.skipped_kinds[kind] = cluster.skipped_kinds.get(kind, 0) + 1
-
-
-def _pod_ref(obj: Mapping[str, Any]) -> str:
-    """``namespace/name`` of a pod that is not read further, so never an error: "?" stands for
-    a missing or malformed name or namespace."""
-    meta = obj.get("metadata")
-    meta = meta if isinstance(meta, dict) else {}
-    name, namespace = meta.get("name"), meta.get("namespace") or "default"
-    name = name if isinstance(name, str) and name else "?"
-    namespace = namespace if isinstance(namespace, str) else "?"
-    return f"{namespace}/{name}"
-
-
-def _add_pod(cluster: Cluster, seen: dict[tuple[str, str, str], Origin], kind: str, pod: Pod,
-             origin: Origin) -> None:
-    key = (kind, pod.shape.namespace, pod.name)
-    first = seen.get(key)
-    if first is not None:
-        raise _err(origin, f"{kind} {pod.shape.namespace}/{pod.name}", "metadata.name",
-                   f"defined twice (first in {_where(first)})")
-    seen[key] = origin
-    cluster.add_pod(pod.name, pod.shape, pod.ip, pod.origin)
-
-
-def _namespace(obj: Mapping[str, Any], origin: Origin) -> Namespace:
-    name, _, labels = _meta(obj, origin, "Namespace")
-    labels.setdefault(NAME_LABEL, name)
-    return Namespace(name, labels, origin)
-
-
-def _container_ports(
-    spec: object, origin: Origin, obj: str, field: str, warnings: list[str] | None = None
-) -> tuple[ContainerPort, ...]:
-    if not isinstance(spec, dict):
-        return ()
-    ports: list[ContainerPort] = []
-    containers = spec.get("containers") or []
-    if not isinstance(containers, list):
-        raise _err(origin, obj, f"{field}.containers", "must be a list")
-    for ci, container in enumerate(containers):
-        if not isinstance(container, dict):
-            continue
-        for pi, raw in enumerate(container.get("ports") or []):
-            where = f"{field}.containers[{ci}].ports[{pi}]"
-            if not isinstance(raw, dict):
-                raise _err(origin, obj, where, "must be a mapping with containerPort")
-            number = raw.get("containerPort")
-            if number is None and warnings is not None:
-                # kubectl rejects this entry; the pod still runs without it. A port nobody
-                # declared cannot be a named-port target, so skipping it changes no verdict.
-                keys = ", ".join(sorted(str(k) for k in raw))
-                warnings.append(f"{_where(origin)}: {obj}: {where}: no containerPort "
-                                f"(fields: {keys}); entry ignored")
-                continue
-            if not isinstance(number, int) or isinstance(number, bool) or not (
-                MIN_PORT <= number <= MAX_PORT
-            ):
-                raise _err(origin, obj, f"{where}.containerPort",
-                           f"must be a port number {MIN_PORT}-{MAX_PORT}, got {number!r}")
-            protocol = raw.get("protocol") or "TCP"
-            if protocol not in PROTOCOL_CHOICES:
-                raise _err(origin, obj, f"{where}.protocol", f"unknown protocol {protocol!r}",
-                           PROTOCOL_CHOICES)
-            name = raw.get("name")
-            port_name = name if isinstance(name, str) else None
-            ports.append(ContainerPort(number, str(protocol), port_name))
-    return tuple(ports)
-
-
-def _owner(meta: Mapping[str, Any], name: str) -> tuple[str, str]:
-    """The controller a live pod is grouped under; a pod without one stands alone."""
-    for ref in meta.get("ownerReferences") or []:
-        if isinstance(ref, dict) and ref.get("controller") and isinstance(ref.get("name"), str):
-            kind = ref.get("kind") or "Pod"
-            if kind != "Node":  # static (mirror) pods stand alone
-                return str(kind), ref["name"]
-            break
-    return "Pod", name
-
-
-def _ports_key(spec: object) -> tuple[tuple[int, object, object], ...] | None:
-    """What :func:`_container_ports` reads of ``spec``, or None when it may warn or fail.
-
-    Equal keys give equal results: the protocol and name only count through ``or``/``==``/
-    ``isinstance(str)``, which agree for equal values, and the one field whose *type* decides
-    (``containerPort``: 80.0 and True equal 80 and 1 but are refused) must be an ``int`` here.
-    Anything unusual returns None, and the caller takes the full, message-giving path.
-    """
-    if type(spec) is not dict:
-        return None
-    containers = spec.get("containers")
-    if not containers:
-        return ()
-    if type(containers) is not list:
-        return None
-    key = []
-    for container in containers:
-        if type(container) is not dict:
-            return None
-        raw_ports = container.get("ports")
-        if not raw_ports:
-            continue
-        if type(raw_ports) is not list:
-            return None
-        for raw in raw_ports:
-            if type(raw) is not dict:
-                return None
-            number = raw.get("containerPort")
-            if type(number) is not int:
-                return None
-            key.append((number, raw.get("protocol"), raw.get("name")))
-    return tuple(key)
-
-
-class _PodReader:
-    """Pods and workload templates in, :class:`Pod` out, each distinct shape validated once.
-
-    A cluster has many replicas of few pod shapes, and reading every replica in full (labels
-    copied, ports validated and built) made loading the one cost that grew with pods. A live pod
-    is first looked up by a key of the raw fields its shape is built from; a repeat costs that
-    lookup. A miss goes through the validating functions above, so every error still names the
-    file, the object and the field; input that may warn or fail is never keyed, so each pod gets
-    its own warning. Shapes are interned by content, so equal pods share one either way.
-    """
-
-    def __init__(self, warnings: list[str]) -> None:
-        self.warnings = warnings
-        self.by_raw: dict[tuple[object, ...], PodShape] = {}
-        self._shapes: dict[tuple[object, ...], PodShape] = {}
-
-    def namespaces(self) -> set[str]:
-        return {shape.namespace for shape in self._shapes.values()}
-
-    def shape(self, namespace: str, labels: dict[str, str], ports: tuple[ContainerPort, ...],
-              owner: tuple[str, str], host_network: bool) -> PodShape:
-        key = (namespace, tuple(sorted(labels.items())), ports, owner, host_network)
-        hit = self._shapes.get(key)
-        if hit is None:
-            hit = self._shapes[key] = PodShape(namespace, labels, ports, Owner(*owner),
-                                               host_network)
-        return hit
-
-    def pod(self, obj: Mapping[str, Any], origin: Origin) -> Pod:
-        raw_meta = obj.get("metadata")
-        meta: Mapping[str, Any] = raw_meta if type(raw_meta) is dict else {}
-        name = meta.get("name")
-        namespace = meta.get("namespace") or "default"
-        if type(name) is not str or not name or type(namespace) is not str:
-            name, namespace, _ = _meta(obj, origin, "Pod")  # raises, naming the field
-            meta = obj["metadata"]  # (or it was a mapping subclass: the full path below)
-        spec = obj.get("spec") or {}
-        owner = _owner(meta, name)
-        raw_labels = meta.get("labels")
-        ports_key = _ports_key(spec)
-        shape = None
-        key: tuple[object, ...] | None = None
-        if ports_key is not None and (raw_labels is None or type(raw_labels) is dict):
-            # (ports_key is not None: spec is a dict) labels and ports equal to a validated
-            # pod's give the same result: label values count only if strings
-            key = (namespace, tuple(raw_labels.items()) if raw_labels else None, ports_key, owner,
-                   bool(spec.get("hostNetwork")))
-            try:
-                shape = self.by_raw.get(key)
-            except TypeError:  # an unhashable field value: the full path judges it
-                key = None
-        if shape is None:
-            ref = f"Pod {namespace}/{name}"
-            shape = self.shape(namespace, _labels(raw_labels, origin, ref, "metadata.labels"),
-                               _container_ports(spec, origin, ref, "spec", self.warnings), owner,
-                               bool(isinstance(spec, dict) and spec.get("hostNetwork")))
-            if key is not None:
-                self.by_raw[key] = shape
-        status = obj.get("status") or {}
-        ip = status.get("podIP") if isinstance(status, dict) else None
-        return Pod(name, shape, ip if isinstance(ip, str) and ip else None, origin)
-
-    def workload_pod(self, obj: Mapping[str, Any], kind: str, origin: Origin) -> Pod:
-        name, namespace, _ = _meta(obj, origin, kind)
-        node: object = obj.get("spec") or {}
-        field = "spec"
-        for step in WORKLOAD_TEMPLATES[kind]:
-            node = node.get(step) if isinstance(node, dict) else None
-            field += f".{step}"
-        template = node if isinstance(node, dict) else {}
-        tmeta = template.get("metadata") or {}
-        labels = _labels(tmeta.get("labels") if isinstance(tmeta, dict) else None, origin,
-                         f"{kind} {namespace}/{name}", f"{field}.metadata.labels")
-        tspec = template.get("spec") or {}
-        ports = _container_ports(tspec, origin, f"{kind} {namespace}/{name}", f"{field}.spec",
-                                 self.warnings)
-        host_network = bool(isinstance(tspec, dict) and tspec.get("hostNetwork"))
-        return Pod(name, self.shape(namespace, labels, ports, (kind, name), host_network),
-                   origin=origin)

@@ -1,70 +1,25 @@
 """NetworkPolicy manifests in, :class:`~packetwalk.netpol.model.Policy` out.
 
 With the API server's rules (netpol-semantics.md): an invalid policy is an :class:`InputError`
-naming the file, the policy and the field, never a guess. The metadata readers and the error shape
-are shared with the loader of the other kinds.
+naming the file, the policy and the field, never a guess. The metadata reader and the error shape
+are the cluster reader's (:mod:`packetwalk.cluster.fields`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from packetwalk.errors import InputError
+from packetwalk.cluster.fields import field_error as _err
+from packetwalk.cluster.fields import read_meta
+from packetwalk.cluster.model import MAX_PORT, MIN_PORT, PROTOCOL_CHOICES, Origin
 from packetwalk.netpol.ipblocks import IPBlockError, parse_ipblock
-from packetwalk.netpol.model import Origin, Peer, Policy, PortSpec, Rule
-from packetwalk.netpol.ports import MAX_PORT, MIN_PORT
+from packetwalk.netpol.model import Peer, Policy, PortSpec, Rule
 from packetwalk.netpol.selectors import SelectorError, parse_selector
 
-PROTOCOL_CHOICES = ("TCP", "UDP", "SCTP")
 POLICY_TYPES = ("Ingress", "Egress")
 _PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-
-
-def describe_origin(origin: Origin | None) -> str:
-    if origin is None:
-        return "an earlier object"
-    return ":".join(x for x in (origin.source, origin.location) if x)
-
-
-def field_error(origin: Origin, obj: str, field: str, message: str,
-                choices: Iterable[str] | None = None) -> InputError:
-    """The one shape of every loader error: object, field, message; file and line apart."""
-    return InputError(f"{obj}: {field}: {message}", source=origin.source,
-                      location=origin.location, choices=choices)
-
-
-_err = field_error
-
-
-def read_meta(obj: Mapping[str, Any], origin: Origin, kind: str) -> tuple[str, str, dict[str, str]]:
-    meta = obj.get("metadata")
-    if not isinstance(meta, dict):
-        raise _err(origin, kind, "metadata", "missing (every object needs metadata.name)")
-    name = meta.get("name")
-    if not isinstance(name, str) or not name:
-        raise _err(origin, kind, "metadata.name", "missing or not a string")
-    namespace = meta.get("namespace") or "default"
-    if not isinstance(namespace, str):
-        raise _err(origin, f"{kind} {name}", "metadata.namespace", "must be a string")
-    labels = read_labels(meta.get("labels"), origin, f"{kind} {namespace}/{name}",
-                         "metadata.labels")
-    return name, namespace, labels
-
-
-def read_labels(raw: object, origin: Origin, obj: str, field: str) -> dict[str, str]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise _err(origin, obj, field, "must be a mapping of label keys to string values")
-    labels: dict[str, str] = {}
-    for key, value in raw.items():
-        if not isinstance(key, str) or not isinstance(value, str):
-            raise _err(origin, obj, f"{field}.{key}",
-                       f"label values must be strings (quote it: \"{value}\")")
-        labels[key] = value
-    return labels
 
 
 def parse_policy(obj: Mapping[str, Any], origin: Origin) -> Policy:

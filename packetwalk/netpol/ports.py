@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-MIN_PORT = 1
-MAX_PORT = 65535
+from packetwalk.cluster.model import MAX_PORT, MIN_PORT
+
 PROTOCOLS: tuple[str, ...] = ("SCTP", "TCP", "UDP")
 
 Interval = tuple[int, int]

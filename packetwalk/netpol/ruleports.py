@@ -7,7 +7,8 @@ ports; a rule without one resolves once, full stop.
 
 from __future__ import annotations
 
-from packetwalk.netpol.model import ContainerPort, PortSpec
+from packetwalk.cluster.model import ContainerPort
+from packetwalk.netpol.model import PortSpec
 from packetwalk.netpol.ports import ALL, ALL_PORTS, NONE, ConnSet
 
 
