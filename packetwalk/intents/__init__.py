@@ -95,15 +95,7 @@ from packetwalk.intents.policies import (
     default_deny,
     policies_from_intents,
 )
-from packetwalk.intents.workloads import (
-    ContainerPort,
-    EndpointPort,
-    Service,
-    ServiceEndpoints,
-    ServicePort,
-    Workload,
-    Workloads,
-)
+from packetwalk.intents.workloads import Workloads
 
 __all__ = [
     "API_SERVER_NAMESPACE",
@@ -120,14 +112,8 @@ __all__ = [
     "UNSUPPORTED_TARGETS",
     "ApiServerAddressesUnknown",
     "ClientIntents",
-    "ContainerPort",
-    "EndpointPort",
     "PolicyOptions",
-    "Service",
-    "ServiceEndpoints",
-    "ServicePort",
     "Target",
-    "Workload",
     "Workloads",
     "check_unique_clients",
     "default_deny",

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from packetwalk.cluster.model import NAME_LABEL
+
 GROUP: Final = "k8s.otterize.com"
 V2_VERSIONS: Final = ("v2beta1", "v2alpha1")
 V1_VERSIONS: Final = ("v1alpha3", "v1beta1")
 API_VERSIONS: Final = tuple(f"{GROUP}/{v}" for v in (*V2_VERSIONS, *V1_VERSIONS))
-NS_LABEL: Final = "kubernetes.io/metadata.name"
+NS_LABEL: Final = NAME_LABEL
 MANAGED_BY: Final = {"app.kubernetes.io/managed-by": "packetwalk"}
 GENERATED_FROM_LABEL: Final = "packetwalk.dev/generated-from"
 SOURCE_ANNOTATION: Final = "packetwalk.dev/intents-file"

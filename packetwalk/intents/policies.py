@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from packetwalk.cluster.model import ServiceInfo, ServicePort, WorkloadInfo
 from packetwalk.errors import InputError
 from packetwalk.intents.model import (
     API_SERVER_NAMESPACE,
@@ -25,7 +26,7 @@ from packetwalk.intents.model import (
     Target,
 )
 from packetwalk.intents.parse import check_unique_clients
-from packetwalk.intents.workloads import Service, ServicePort, Workload, Workloads
+from packetwalk.intents.workloads import Workloads
 
 
 class ApiServerAddressesUnknown(InputError):
@@ -68,7 +69,7 @@ def _label_value(text: str) -> str:
     return value.strip("-._")
 
 
-def _resolve_port(service: Service, port: ServicePort, servers: list[Workload],
+def _resolve_port(service: ServiceInfo, port: ServicePort, servers: list[WorkloadInfo],
                   intent: ClientIntents, target: Target) -> PortSpec:
     if isinstance(port.target_port, int):
         return {"protocol": port.protocol, "port": port.target_port}
@@ -90,7 +91,7 @@ def _resolve_port(service: Service, port: ServicePort, servers: list[Workload],
 
 @dataclass
 class _Policy:
-    workload: Workload
+    workload: WorkloadInfo
     ingress: list[Rule] = field(default_factory=list)
     egress: list[Rule] = field(default_factory=list)
     intents: set[str] = field(default_factory=set)
@@ -103,7 +104,7 @@ def _fail(intent: ClientIntents, target: Target | None, message: str,
 
 
 def _servers(intent: ClientIntents, target: Target, workloads: Workloads
-             ) -> tuple[list[Workload], list[PortSpec] | None]:
+             ) -> tuple[list[WorkloadInfo], list[PortSpec] | None]:
     namespace = target.namespace or intent.namespace
     if target.kind == "service":
         service = workloads.service(namespace, target.name)
@@ -130,7 +131,7 @@ def _servers(intent: ClientIntents, target: Target, workloads: Workloads
 
 
 def _one_workload(workloads: Workloads, intent: ClientIntents, target: Target | None,
-                  namespace: str, name: str, kind: str | None, verb: str) -> Workload:
+                  namespace: str, name: str, kind: str | None, verb: str) -> WorkloadInfo:
     found = workloads.matching(namespace, name, kind)
     if len(found) == 1:
         return found[0]
@@ -250,7 +251,7 @@ def policies_from_intents(
     check_unique_clients(intents)
     policies: dict[tuple[str, str, str], _Policy] = {}
 
-    def policy(workload: Workload) -> _Policy:
+    def policy(workload: WorkloadInfo) -> _Policy:
         key = (workload.namespace, workload.name, workload.kind)
         if key not in policies:
             policies[key] = _Policy(workload)
