@@ -25,6 +25,7 @@ from rich.console import Console
 
 from packetwalk.capture import analyze_folder, load_walk
 from packetwalk.capture.pcapread import parse_ip_link
+from packetwalk.cluster.state import Snapshot
 from packetwalk.errors import PacketwalkError
 from packetwalk.kube.access import CommandResult
 from packetwalk.kube.fake import Call, FakeCluster
@@ -35,12 +36,7 @@ from packetwalk.walk.orchestrate import (
     gather_facts,
 )
 from packetwalk.walk.plan import WalkPlan, WalkRequest, plan_walk
-from packetwalk.walk.snapshot import (
-    facts_from_objects,
-    load_objects,
-    node_info_from_object,
-    pod_info_from_object,
-)
+from packetwalk.walk.snapshot import facts_from_objects, load_objects
 
 LAB = Path(__file__).parent / "data" / "walk" / "kind-lab.yaml"
 HOST_IP = "172.18.0.1"
@@ -166,11 +162,8 @@ def lab_cluster(objects: Sequence[Mapping[str, Any]] | None = None,
                  "Node": "nodes"}
     for obj in objects:
         by_resource.setdefault(resources.get(str(obj["kind"]), str(obj["kind"])), []).append(obj)
-    fake = cls(
-        pods=[pod_info_from_object(o) for o in by_resource.get("pods", [])],
-        nodes=[node_info_from_object(o) for o in by_resource.get("nodes", [])],
-        objects=by_resource,
-    )
+    snapshot = Snapshot(objects)
+    fake = cls(pods=snapshot.pods(), nodes=snapshot.nodes(), objects=by_resource)
     fake.on_shell(r"docker network inspect kind", f"{HOST_IP} fc00:f853:ccd:e793::1 \n")
     fake.on_shell(r"^sh -c 'ip -o link'$", "1: lo: <LOOPBACK>\n3: br-5e1c0d2a: <BROADCAST>\n")
     fake.on_shell(r"curl .*vote\.localhost", "200\n")
@@ -623,8 +616,9 @@ def test_real_nodeport_walk_in_network_namespaces(tmp_path: Path) -> None:
     why = netns.missing_prerequisites()
     if why or shutil.which("curl") is None:
         pytest.skip(why or "needs curl")
-    from packetwalk.kube.access import NodeInfo, PodInfo
-    from packetwalk.walk.facts import ClusterFacts, service_from_object
+    from packetwalk.cluster.model import NodeInfo, Origin, PodInfo
+    from packetwalk.cluster.services import read_service
+    from packetwalk.walk.facts import ClusterFacts
 
     with netns.Lab(tmp_path / "lab") as lab:
         netns.nodeport(lab)  # host -> node 172.18.0.2:31000 -> DNAT + masquerade -> pod-b:8080
@@ -635,10 +629,11 @@ def test_real_nodeport_walk_in_network_namespaces(tmp_path: Path) -> None:
                                      ("default", "pw-node-node"): "node"},
                                pods=[pod_b], nodes=[node])
         cluster.on_kubectl(r"delete pod", "deleted")
-        service = service_from_object({
+        service = read_service({
             "metadata": {"name": "web", "namespace": "default"},
             "spec": {"type": "NodePort", "clusterIP": "10.96.0.10", "selector": {"app": "web"},
-                     "ports": [{"port": 80, "targetPort": 8080, "nodePort": 31000}]}})
+                     "ports": [{"port": 80, "targetPort": 8080, "nodePort": 31000}]}},
+            Origin("test"))
         facts = ClusterFacts(pods=(pod_b,), nodes=(node,), services=(service,),
                              app_namespace="default", host_ip=netns.HOST)
         plan = plan_walk(WalkRequest(to="web", via="nodeport"), facts)

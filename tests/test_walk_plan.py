@@ -345,9 +345,9 @@ def test_equivalent_commands_and_plan_data() -> None:
 
 
 def test_flow_filter_deduplicates_and_adds_dns() -> None:
-    from packetwalk.walk.plan import Endpoint
+    from packetwalk.walk.plan import ServerAddress
 
-    eps = [Endpoint("10.96.0.10", 53, "a"), Endpoint("10.96.0.10", 53, "b")]
+    eps = [ServerAddress("10.96.0.10", 53, "a"), ServerAddress("10.96.0.10", 53, "b")]
     assert flow_filter(eps) == "(host 10.96.0.10 and tcp port 53)"
     assert flow_filter(eps, dns=True).endswith(" or (udp port 53)")
 

@@ -1,8 +1,10 @@
-"""What the walk planner knows about a cluster, read from plain API objects.
+"""What the walk planner knows about a cluster: a view of the cluster model.
 
-Pure: everything here turns dicts (``kubectl get -o json`` items) and :class:`PodInfo` /
-:class:`NodeInfo` records into small frozen values, so the planner can be tested with literal
-objects and the orchestrator only has to fetch them.
+Pure: :func:`facts_from_state` derives :class:`ClusterFacts` from a
+:class:`~packetwalk.cluster.state.ClusterState` (a live cluster's or a snapshot's, read by the one
+cluster reader), adding what only the walk reads: ingress routes (Ingress, Traefik
+IngressRoute), MetalLB's L2 leaders and kube-proxy's mode. So the planner can be tested with
+literal objects, and the orchestrator only has to say where the objects come from.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from packetwalk import cni as cni_profiles
-from packetwalk.kube.access import NodeInfo, PodInfo
+from packetwalk.cluster.model import ContainerPort, NodeInfo, PodInfo, ServiceInfo
+from packetwalk.cluster.state import ClusterState
 
 TRAEFIK_LABEL = ("app.kubernetes.io/name", "traefik")
 """The label the Traefik chart puts on its pods (and that the lab's policies select)."""
@@ -23,39 +26,6 @@ TRAEFIK_NAMED_PORTS: Mapping[str, int] = {"web": 8000, "websecure": 8443, "traef
 NATIVE_LB_ANNOTATION = "traefik.ingress.kubernetes.io/service.nativelb"
 
 KUBE_PROXY_MODES = ("iptables", "nftables", "ipvs", "none")
-
-
-@dataclass(frozen=True)
-class ServicePort:
-    port: int
-    target_port: int | str
-    protocol: str = "TCP"
-    name: str = ""
-    node_port: int | None = None
-
-
-@dataclass(frozen=True)
-class ServiceInfo:
-    namespace: str
-    name: str
-    type: str = "ClusterIP"
-    cluster_ip: str | None = None
-    ports: tuple[ServicePort, ...] = ()
-    lb_ips: tuple[str, ...] = ()
-    selector: Mapping[str, str] = field(default_factory=dict)
-    external_traffic_policy: str = "Cluster"
-    annotations: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
-    def selects(self, pod: PodInfo) -> bool:
-        return (
-            bool(self.selector)
-            and pod.namespace == self.namespace
-            and all(pod.labels.get(k) == v for k, v in self.selector.items())
-        )
 
 
 @dataclass(frozen=True)
@@ -74,7 +44,7 @@ class Route:
 
 @dataclass(frozen=True)
 class ClusterFacts:
-    """Everything the planner reads about the cluster; the orchestrator fills it from the API."""
+    """Everything the planner reads about the cluster (:func:`facts_from_state` derives it)."""
 
     pods: tuple[PodInfo, ...]
     nodes: tuple[NodeInfo, ...]
@@ -104,48 +74,6 @@ def _mapping(value: object) -> Mapping[str, object]:
 
 def _list(value: object) -> list[object]:
     return list(value) if isinstance(value, list) else []
-
-
-def service_from_object(obj: Mapping[str, object]) -> ServiceInfo:
-    """A Service API object as :class:`ServiceInfo` (missing fields take their API defaults)."""
-    metadata = _mapping(obj.get("metadata"))
-    spec = _mapping(obj.get("spec"))
-    status = _mapping(obj.get("status"))
-    ports = []
-    for raw in _list(spec.get("ports")):
-        port = _mapping(raw)
-        number = int(str(port.get("port", 0)))
-        target = port.get("targetPort", number)
-        target_port: int | str = target if isinstance(target, int) else str(target)
-        if isinstance(target_port, str) and target_port.isdigit():
-            target_port = int(target_port)
-        node_port = port.get("nodePort")
-        ports.append(
-            ServicePort(
-                port=number,
-                target_port=target_port,
-                protocol=str(port.get("protocol", "TCP")),
-                name=str(port.get("name", "")),
-                node_port=int(str(node_port)) if node_port else None,
-            )
-        )
-    lb_ips = tuple(
-        str(_mapping(entry).get("ip"))
-        for entry in _list(_mapping(status.get("loadBalancer")).get("ingress"))
-        if _mapping(entry).get("ip")
-    )
-    cluster_ip = spec.get("clusterIP")
-    return ServiceInfo(
-        namespace=str(metadata.get("namespace", "default")),
-        name=str(metadata.get("name", "")),
-        type=str(spec.get("type", "ClusterIP")),
-        cluster_ip=str(cluster_ip) if cluster_ip and cluster_ip != "None" else None,
-        ports=tuple(ports),
-        lb_ips=lb_ips,
-        selector=_str_map(spec.get("selector")),
-        external_traffic_policy=str(spec.get("externalTrafficPolicy", "Cluster")),
-        annotations=_str_map(metadata.get("annotations")),
-    )
 
 
 def routes_from_ingresses(objects: Sequence[Mapping[str, object]]) -> list[Route]:
@@ -234,19 +162,13 @@ def l2_leaders_from_objects(objects: Sequence[Mapping[str, object]]) -> dict[str
     return leaders
 
 
-def named_ports_from_pods(objects: Sequence[Mapping[str, object]]) -> dict[str, dict[str, int]]:
-    """Pod objects as ``namespace/pod`` -> container port name -> number."""
+def named_ports(ports: Mapping[str, tuple[ContainerPort, ...]]) -> dict[str, dict[str, int]]:
+    """``namespace/pod`` -> container port name -> number, for pods with named ports."""
     result: dict[str, dict[str, int]] = {}
-    for obj in objects:
-        metadata = _mapping(obj.get("metadata"))
-        ports: dict[str, int] = {}
-        for raw_container in _list(_mapping(obj.get("spec")).get("containers")):
-            for raw_port in _list(_mapping(raw_container).get("ports")):
-                port = _mapping(raw_port)
-                if port.get("name") and port.get("containerPort"):
-                    ports[str(port["name"])] = int(str(port["containerPort"]))
-        if ports:
-            result[f"{metadata.get('namespace', 'default')}/{metadata.get('name', '')}"] = ports
+    for pod, entries in ports.items():
+        named = {port.name: port.port for port in entries if port.name}
+        if named:
+            result[pod] = named
     return result
 
 
@@ -278,3 +200,34 @@ def detect_kube_proxy_mode(
             if match:
                 return match.group(1) or "iptables"
     return "iptables"
+
+
+def facts_from_state(
+    state: ClusterState,
+    *,
+    app_namespace: str = "vote",
+    platform: str = "kind",
+    cni: str | None = None,
+    kube_proxy_mode: str | None = None,
+    host_ip: str | None = None,
+) -> ClusterFacts:
+    """The planner's facts of a cluster; ``cni``/``kube_proxy_mode`` None means detect them."""
+    pods = state.pods
+    if kube_proxy_mode is None:
+        kube_proxy_mode = detect_kube_proxy_mode(
+            pods, state.optional_objects("configmaps", "kube-system"))
+    return ClusterFacts(
+        pods=pods,
+        nodes=state.nodes,
+        services=state.services,
+        routes=(*routes_from_ingresses(state.optional_objects("ingresses")),
+                *routes_from_ingressroutes(state.optional_objects("ingressroutes.traefik.io"))),
+        cni=cni or detect_cni(pods),
+        kube_proxy_mode=kube_proxy_mode,
+        platform=platform,
+        app_namespace=app_namespace,
+        host_ip=host_ip,
+        l2_leaders=l2_leaders_from_objects(
+            state.optional_objects("servicel2statuses.metallb.io")),
+        named_ports=named_ports(state.container_ports),
+    )

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
+from packetwalk.cluster.model import NodeInfo, PodInfo, ServiceInfo, ServicePort
 from packetwalk.errors import InputError
-from packetwalk.kube.access import NodeInfo, PodInfo
-from packetwalk.walk.facts import (
-    TRAEFIK_LABEL,
-    TRAEFIK_NAMED_PORTS,
-    ClusterFacts,
-    Route,
-    ServiceInfo,
-    ServicePort,
-)
+from packetwalk.walk.facts import TRAEFIK_LABEL, TRAEFIK_NAMED_PORTS, ClusterFacts, Route
 
 VIAS = ("ingress", "nodeport", "loadbalancer", "clusterip")
 USER = "user"

@@ -37,6 +37,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from packetwalk.capture.pcapread import parse_ip_link
+from packetwalk.cluster.state import ClusterState
 from packetwalk.errors import PacketwalkError
 from packetwalk.kube.access import (
     DEBUG_CONTAINER,
@@ -55,16 +56,7 @@ from packetwalk.kube.captures import (
     stoppable_command,
 )
 from packetwalk.versions import NETSHOOT_IMAGE
-from packetwalk.walk.facts import (
-    ClusterFacts,
-    detect_cni,
-    detect_kube_proxy_mode,
-    l2_leaders_from_objects,
-    named_ports_from_pods,
-    routes_from_ingresses,
-    routes_from_ingressroutes,
-    service_from_object,
-)
+from packetwalk.walk.facts import ClusterFacts, facts_from_state
 from packetwalk.walk.plan import CapturePoint, WalkPlan
 from packetwalk.walk.plandata import capture_container, plan_as_dict
 
@@ -190,15 +182,6 @@ class WalkRun:
 # -- cluster facts -----------------------------------------------------------------------------
 
 
-def _optional_objects(access: ClusterAccess, resource: str,
-                      namespace: str | None = None) -> list[dict[str, object]]:
-    """Objects of a CRD that may not be installed (IngressRoute, ServiceL2Status): [] if absent."""
-    try:
-        return access.get_objects(resource, namespace=namespace)
-    except (PacketwalkError, LookupError):
-        return []
-
-
 def gather_facts(
     access: ClusterAccess,
     *,
@@ -208,28 +191,14 @@ def gather_facts(
     kube_proxy_mode: str | None = None,
 ) -> ClusterFacts:
     """Read what the planner needs; ``cni``/``kube_proxy_mode`` None means detect them."""
-    pods = tuple(access.pods())
-    nodes = tuple(access.nodes())
-    services = tuple(service_from_object(o) for o in access.get_objects("services"))
-    routes = (*routes_from_ingresses(_optional_objects(access, "ingresses")),
-              *routes_from_ingressroutes(_optional_objects(access, "ingressroutes.traefik.io")))
-    if kube_proxy_mode is None:
-        kube_proxy_mode = detect_kube_proxy_mode(
-            pods, _optional_objects(access, "configmaps", "kube-system"))
     host_ip = None
     if platform == "kind":
         result = access.shell("docker network inspect kind -f "
                               "'{{range .IPAM.Config}}{{.Gateway}} {{end}}'", timeout=15)
         if result.ok:
             host_ip = next((g for g in result.stdout.split() if re.fullmatch(r"[\d.]+", g)), None)
-    return ClusterFacts(
-        pods=pods, nodes=nodes, services=services, routes=routes,
-        cni=cni or detect_cni(pods), kube_proxy_mode=kube_proxy_mode, platform=platform,
-        app_namespace=app_namespace, host_ip=host_ip,
-        l2_leaders=l2_leaders_from_objects(
-            _optional_objects(access, "servicel2statuses.metallb.io", "metallb-system")),
-        named_ports=named_ports_from_pods(_optional_objects(access, "pods")),
-    )
+    return facts_from_state(ClusterState(access), app_namespace=app_namespace, platform=platform,
+                            cni=cni, kube_proxy_mode=kube_proxy_mode, host_ip=host_ip)
 
 
 # -- helpers -----------------------------------------------------------------------------------

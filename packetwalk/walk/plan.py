@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from packetwalk.cluster.model import PodInfo, ServiceInfo, ServicePort
 from packetwalk.cni import PROFILES
 from packetwalk.errors import InputError
-from packetwalk.kube.access import PodInfo
 from packetwalk.kube.captures import capture_container_name, tcpdump_command
-from packetwalk.walk.facts import NATIVE_LB_ANNOTATION, ClusterFacts, ServiceInfo, ServicePort
+from packetwalk.walk.facts import NATIVE_LB_ANNOTATION, ClusterFacts
 from packetwalk.walk.lookup import (
     INGRESS_READY,
     USER,
@@ -56,7 +56,10 @@ class WalkRequest:
 
 
 @dataclass(frozen=True)
-class Endpoint:
+class ServerAddress:
+    """An address the request is sent to on its way to the server, before or after a NAT (a
+    Service address, a Traefik or backend pod), and what it is."""
+
     ip: str
     port: int
     label: str
@@ -152,15 +155,15 @@ class WalkPlan:
 # -- filters -----------------------------------------------------------------------------------
 
 
-def flow_filter(endpoints: Sequence[Endpoint], *, dns: bool = False) -> str:
+def flow_filter(addresses: Sequence[ServerAddress], *, dns: bool = False) -> str:
     """A BPF filter for every server-side address the flow has, before and after NAT.
 
     Keying on the server side catches both directions and survives SNAT of the client side
     (the masqueraded source port is unknowable in advance).
     """
     seen: list[str] = []
-    for ep in endpoints:
-        term = f"(host {ep.ip} and tcp port {ep.port})"
+    for address in addresses:
+        term = f"(host {address.ip} and tcp port {address.port})"
         if term not in seen:
             seen.append(term)
     if dns:
@@ -212,7 +215,7 @@ class _Walk:
     nat_by: str
     notes: list[str]
     path: list[str] = field(default_factory=list)
-    endpoints: list[Endpoint] = field(default_factory=list)
+    addresses: list[ServerAddress] = field(default_factory=list)
     node_why: dict[str, list[str]] = field(default_factory=dict)
     sequence: list[str] = field(default_factory=list)
     """Point names in request order: nodes when first met, pods when the request reaches them."""
@@ -243,11 +246,12 @@ class _Walk:
 
     # -- how the request enters: the first address it is sent to ------------------------------
 
-    def enter_cluster_ip(self, front: ServiceInfo, port: ServicePort) -> tuple[Endpoint, str]:
+    def enter_cluster_ip(self, front: ServiceInfo, port: ServicePort
+                         ) -> tuple[ServerAddress, str]:
         if not front.cluster_ip:
             raise InputError(f"Service {front.key} is headless (no ClusterIP)", location="--via",
                              choices=["nodeport", "loadbalancer", "ingress"])
-        entry = Endpoint(front.cluster_ip, port.port, f"ClusterIP of {front.name}")
+        entry = ServerAddress(front.cluster_ip, port.port, f"ClusterIP of {front.name}")
         step = ""
         if self.client is not None:
             step = (f"on the client's node {self.client.node}, {self.nat_by} DNATs {entry} to a "
@@ -257,7 +261,7 @@ class _Walk:
         return entry, step
 
     def enter_node_port(self, front: ServiceInfo, port: ServicePort, avoid: set[str],
-                        host_header: str | None) -> tuple[Endpoint, str]:
+                        host_header: str | None) -> tuple[ServerAddress, str]:
         if not port.node_port and self.via == "ingress":
             raise InputError(
                 f"Traefik's Service {front.key} is type {front.type}, without a LoadBalancer "
@@ -273,7 +277,7 @@ class _Walk:
                 and node.labels.get(INGRESS_READY[0]) == INGRESS_READY[1]):
             self.notes.append(f"A browser on http://{host_header or 'localhost'}/ takes the same "
                               f"hop: kind publishes {node.name}:{port.node_port} on 127.0.0.1:80.")
-        entry = Endpoint(str(node.internal_ip), port.node_port, f"NodePort on {node.name}")
+        entry = ServerAddress(str(node.internal_ip), port.node_port, f"NodePort on {node.name}")
         if self.client is not None:
             self.on_node(self.client.node, "client pod's node: routes the request on to the entry "
                          f"node {node.name} (a NodePort is translated where it is addressed)")
@@ -285,12 +289,13 @@ class _Walk:
         return entry, f"on {node.name}, {self.nat_by} DNATs {entry} to a {front.name} pod{masq}"
 
     def enter_load_balancer(self, front: ServiceInfo, port: ServicePort,
-                            front_pods: Sequence[PodInfo]) -> tuple[Endpoint, str]:
+                            front_pods: Sequence[PodInfo]) -> tuple[ServerAddress, str]:
         if not front.lb_ips:
             with_lb = sorted(s.key for s in self.facts.services if s.lb_ips)
             raise InputError(f"Service {front.key} has no LoadBalancer address (type {front.type})",
                              location="--to", choices=with_lb)
-        entry = Endpoint(front.lb_ips[0], port.port, f"LoadBalancer address of {front.name}")
+        entry = ServerAddress(front.lb_ips[0], port.port,
+                              f"LoadBalancer address of {front.name}")
         if self.client is not None:
             self.on_node(self.client.node, f"client pod's node: {self.nat_by} matches the "
                          f"LoadBalancer address {entry} for in-cluster clients and DNATs it right "
@@ -335,7 +340,7 @@ class _Walk:
                         service: ServiceInfo, backend_port: ServicePort, native_lb: bool) -> None:
         ports = [target_port(self.facts, p, front_port, True) for p in pods]
         for pod, port in zip(pods, ports, strict=True):
-            self.endpoints.append(Endpoint(str(pod.ip), port, f"Traefik pod {pod.name}"))
+            self.addresses.append(ServerAddress(str(pod.ip), port, f"Traefik pod {pod.name}"))
             self.on_node(pod.node, f"hosts Traefik pod {pod.name}: the translated request "
                          "arrives on its veth")
         for pod in pods:
@@ -349,7 +354,7 @@ class _Walk:
             return
         if not service.cluster_ip:
             raise InputError(f"nativeLB needs a ClusterIP on {service.key}", location="--to")
-        self.endpoints.append(Endpoint(service.cluster_ip, backend_port.port,
+        self.addresses.append(ServerAddress(service.cluster_ip, backend_port.port,
                                        f"ClusterIP of {service.name}"))
         for pod in pods:
             self.on_node(pod.node, f"nativeLB: Traefik dials ClusterIP {service.cluster_ip}, so "
@@ -360,7 +365,7 @@ class _Walk:
     def to_backends(self, backends: Sequence[PodInfo], port: ServicePort, seen_src: str) -> None:
         ports = [target_port(self.facts, p, port, False) for p in backends]
         for pod, number in zip(backends, ports, strict=True):
-            self.endpoints.append(Endpoint(str(pod.ip), number, f"pod {pod.name}"))
+            self.addresses.append(ServerAddress(str(pod.ip), number, f"pod {pod.name}"))
             self.on_node(pod.node, f"hosts backend pod {pod.name}: the request leaves on its veth")
         for pod in backends:
             self.reach(pod.name)
@@ -369,10 +374,10 @@ class _Walk:
         self.path.append("each reply retraces its connection; conntrack reverses every NAT on the "
                          "way back")
 
-    def points(self, entry: Endpoint, traefik_pods: Sequence[PodInfo],
+    def points(self, entry: ServerAddress, traefik_pods: Sequence[PodInfo],
                backends: Sequence[PodInfo], seen_src: str, dns: bool) -> list[CapturePoint]:
-        flt = flow_filter(self.endpoints)
-        client_flt = flow_filter(self.endpoints, dns=dns)
+        flt = flow_filter(self.addresses)
+        client_flt = flow_filter(self.addresses, dns=dns)
         client = self.client
         points: list[CapturePoint] = []
         if client is None:
@@ -463,8 +468,8 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
     else:  # loadbalancer, or ingress through Traefik's LoadBalancer address
         entry, step = walk.enter_load_balancer(front, front_port, front_pods)
     http = via == "ingress" or from_user or backend_port.target_port in HTTP_PORTS or any(
-        word in backend_port.name for word in ("http", "web"))
-    walk.endpoints.append(entry)
+        word in (backend_port.name or "") for word in ("http", "web"))
+    walk.addresses.append(entry)
     walk.path.append(f"{walk.client_label} " + (f"sends GET {url_path} to" if http else
                                                 "opens a TCP connection to")
                      + f" {entry} ({entry.label})")

@@ -13,62 +13,9 @@ from typing import Any
 
 import yaml
 
+from packetwalk.cluster.state import ClusterState
 from packetwalk.errors import InputError
-from packetwalk.kube.access import NodeInfo, PodInfo
-from packetwalk.walk.facts import (
-    ClusterFacts,
-    detect_cni,
-    detect_kube_proxy_mode,
-    l2_leaders_from_objects,
-    named_ports_from_pods,
-    routes_from_ingresses,
-    routes_from_ingressroutes,
-    service_from_object,
-)
-
-
-def _m(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
-    return {str(k): str(v) for k, v in _m(_m(obj.get("metadata")).get("labels")).items()}
-
-
-def pod_info_from_object(obj: Mapping[str, Any]) -> PodInfo:
-    """A Pod API object as :class:`PodInfo`."""
-    metadata, spec, status = _m(obj.get("metadata")), _m(obj.get("spec")), _m(obj.get("status"))
-    return PodInfo(
-        namespace=str(metadata.get("namespace", "default")),
-        name=str(metadata.get("name", "")),
-        ip=str(status["podIP"]) if status.get("podIP") else None,
-        node=str(spec["nodeName"]) if spec.get("nodeName") else None,
-        labels=_labels(obj),
-        containers=tuple(str(_m(c).get("name")) for c in spec.get("containers") or ()),
-        ephemeral_containers=tuple(str(_m(c).get("name"))
-                                   for c in spec.get("ephemeralContainers") or ()),
-        phase=str(status.get("phase", "Pending")),
-        host_network=bool(spec.get("hostNetwork", False)),
-    )
-
-
-def node_info_from_object(obj: Mapping[str, Any]) -> NodeInfo:
-    """A Node API object as :class:`NodeInfo`."""
-    addresses = _m(obj.get("status")).get("addresses") or ()
-    internal = next((str(_m(a).get("address")) for a in addresses
-                     if _m(a).get("type") == "InternalIP"), None)
-    spec = _m(obj.get("spec"))
-    cidrs = tuple(str(c) for c in spec.get("podCIDRs") or ([spec["podCIDR"]]
-                                                           if spec.get("podCIDR") else []))
-    return NodeInfo(name=str(_m(obj.get("metadata")).get("name", "")), internal_ip=internal,
-                    labels=_labels(obj), pod_cidrs=cidrs)
-
-
-def objects_by_kind(objects: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
-    by_kind: dict[str, list[Mapping[str, Any]]] = {}
-    for obj in objects:
-        by_kind.setdefault(str(obj.get("kind", "")), []).append(obj)
-    return by_kind
+from packetwalk.walk.facts import ClusterFacts, facts_from_state
 
 
 def facts_from_objects(
@@ -79,26 +26,13 @@ def facts_from_objects(
     cni: str | None = None,
     kube_proxy_mode: str | None = None,
     host_ip: str | None = None,
+    source: str = "snapshot",
 ) -> ClusterFacts:
-    """:class:`ClusterFacts` from plain API objects (the same reading as against a cluster)."""
-    kinds = objects_by_kind(objects)
-    pods = tuple(pod_info_from_object(o) for o in kinds.get("Pod", []))
-    configmaps = [o for o in kinds.get("ConfigMap", [])
-                  if _m(o.get("metadata")).get("namespace") == "kube-system"]
-    return ClusterFacts(
-        pods=pods,
-        nodes=tuple(node_info_from_object(o) for o in kinds.get("Node", [])),
-        services=tuple(service_from_object(o) for o in kinds.get("Service", [])),
-        routes=(*routes_from_ingresses(kinds.get("Ingress", [])),
-                *routes_from_ingressroutes(kinds.get("IngressRoute", []))),
-        cni=cni or detect_cni(pods),
-        kube_proxy_mode=kube_proxy_mode or detect_kube_proxy_mode(pods, configmaps),
-        platform=platform,
-        app_namespace=app_namespace,
-        host_ip=host_ip,
-        l2_leaders=l2_leaders_from_objects(kinds.get("ServiceL2Status", [])),
-        named_ports=named_ports_from_pods(kinds.get("Pod", [])),
-    )
+    """:class:`ClusterFacts` from plain API objects (the same reading as against a cluster);
+    ``source`` names them in reading errors."""
+    return facts_from_state(ClusterState.from_objects(objects, source=source),
+                            app_namespace=app_namespace, platform=platform, cni=cni,
+                            kube_proxy_mode=kube_proxy_mode, host_ip=host_ip)
 
 
 def load_objects(path: Path) -> list[Mapping[str, Any]]:
