@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
+from packetwalk.cluster.model import NodeInfo, PodInfo
+from packetwalk.cluster.state import ClusterState
 from packetwalk.config import LabConfig
+from packetwalk.errors import InputError
 from packetwalk.kindconfig import kind_node_names, kube_context
-from packetwalk.kube.access import NodeInfo, PodInfo
 from packetwalk.kube.fake import FakeCluster
-from packetwalk.playbook.facts import (
-    cluster_facts,
-    offline_facts,
-    services_fact,
-    static_facts,
-)
+from packetwalk.playbook.facts import cluster_facts, lab_facts, offline_facts, static_facts
 from packetwalk.playbook.templating import Unknown, render_string
 
 
@@ -98,11 +97,36 @@ def test_cluster_facts() -> None:
     assert facts["services"]["vote"]["vote"] == {
         "cluster_ip": "10.96.1.1",
         "type": "LoadBalancer",
-        "ports": [{"port": 8080, "nodePort": 31000}],
+        "ports": [{"protocol": "TCP", "port": 8080, "targetPort": 8080, "nodePort": 31000}],
         "external_ip": "172.18.255.200",
     }
     assert facts["services"]["kube-system"]["kube-dns"]["type"] == "ClusterIP"
 
 
-def test_services_fact_skips_malformed_items() -> None:
-    assert services_fact([{"metadata": {"name": "x"}}, {"spec": {}}]) == {}
+def test_a_malformed_service_is_an_error_naming_the_field() -> None:
+    fake = FakeCluster(objects={"services": [{"metadata": {"name": "x"},
+                                              "spec": {"ports": [{"port": "http"}]}}]})
+    with pytest.raises(InputError, match=r"^cluster: Service default/x: spec.ports\[0\].port: "
+                       "must be a port number"):
+        cluster_facts(LabConfig(stack="kind"), fake)
+
+
+def test_facts_from_a_snapshot_equal_the_live_ones() -> None:
+    service = {"kind": "Service", "metadata": {"name": "vote", "namespace": "vote"},
+               "spec": {"clusterIP": "None", "ports": [{"name": "web", "port": 80,
+                                                        "targetPort": "http"}]}}
+    pod = {"kind": "Pod", "metadata": {"name": "vote-1", "namespace": "vote",
+                                       "labels": {"app": "vote"}},
+           "spec": {"nodeName": "lab-worker", "containers": [{"name": "vote"}]},
+           "status": {"podIP": "10.244.1.5", "phase": "Running"}}
+    node = {"kind": "Node", "metadata": {"name": "lab-worker"},
+            "status": {"addresses": [{"type": "InternalIP", "address": "172.18.0.3"}]}}
+    cfg = LabConfig(stack="kind", cluster_name="lab")
+    saved = lab_facts(cfg, ClusterState.from_objects([service, pod, node]))
+    live = cluster_facts(cfg, FakeCluster(
+        pods=[PodInfo("vote", "vote-1", "10.244.1.5", "lab-worker", {"app": "vote"}, ("vote",))],
+        nodes=[NodeInfo("lab-worker", "172.18.0.3")], objects={"services": [service]}))
+    assert saved == live
+    assert saved["services"]["vote"]["vote"] == {
+        "cluster_ip": None, "type": "ClusterIP", "external_ip": None,
+        "ports": [{"name": "web", "protocol": "TCP", "port": 80, "targetPort": "http"}]}

@@ -1,19 +1,22 @@
 """Stack facts: the names lab templates and ``when`` expressions read.
 
 Static facts come from the stack config alone (``--dry-run`` and ``lab-validate`` use them with no
-cluster); runtime facts (node IPs, pods, Services) come from the cluster through
-:class:`~packetwalk.kube.access.ClusterAccess`. Without a cluster the runtime facts are
-:class:`~packetwalk.playbook.templating.Unknown` placeholders, which print as their template.
+cluster); runtime facts (node IPs, pods, Services) are a view of the cluster model
+(:class:`~packetwalk.cluster.state.ClusterState`), read from a live cluster through
+:class:`~packetwalk.kube.access.ClusterAccess` or from a snapshot of its objects. Without a
+cluster the runtime facts are :class:`~packetwalk.playbook.templating.Unknown` placeholders,
+which print as their template.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from packetwalk.cluster.model import PodInfo, ServiceInfo, ServicePort
+from packetwalk.cluster.state import ClusterState, ObjectSource
 from packetwalk.config import LabConfig
 from packetwalk.kindconfig import kube_context, node_names
-from packetwalk.kube.access import ClusterAccess, PodInfo
 from packetwalk.playbook.templating import Unknown
 
 RUNTIME_FACTS = ("node_ips", "pods", "app_pods", "services")
@@ -54,10 +57,16 @@ def offline_facts(cfg: LabConfig) -> dict[str, Any]:
     return facts
 
 
-def cluster_facts(cfg: LabConfig, access: ClusterAccess) -> dict[str, Any]:
-    """Static facts completed (and node names corrected) from the live cluster."""
+def cluster_facts(cfg: LabConfig, access: ObjectSource) -> dict[str, Any]:
+    """Static facts completed (and node names corrected) from a live cluster (a
+    :class:`~packetwalk.kube.access.ClusterAccess`)."""
+    return lab_facts(cfg, ClusterState(access))
+
+
+def lab_facts(cfg: LabConfig, state: ClusterState) -> dict[str, Any]:
+    """Static facts completed (and node names corrected) from a cluster's read model."""
     facts = static_facts(cfg)
-    nodes = access.nodes()
+    nodes = state.nodes
     if nodes:
         names = [node.name for node in nodes]
         control = [n.name for n in nodes if _is_control_plane(n.labels)]
@@ -65,7 +74,7 @@ def cluster_facts(cfg: LabConfig, access: ClusterAccess) -> dict[str, Any]:
         facts["control_plane"] = control[0] if control else None
         facts["workers"] = [name for name in names if name not in control]
     facts["node_ips"] = {node.name: node.internal_ip for node in nodes}
-    pods = access.pods()
+    pods = state.pods
     facts["pods"] = [_pod_fact(pod) for pod in pods]
     app_pods: dict[str, dict[str, Any]] = {}
     for pod in pods:
@@ -73,7 +82,7 @@ def cluster_facts(cfg: LabConfig, access: ClusterAccess) -> dict[str, Any]:
         if pod.namespace == cfg.app_namespace and app and app not in app_pods:
             app_pods[app] = _pod_fact(pod)
     facts["app_pods"] = app_pods
-    facts["services"] = services_fact(access.get_objects("services"))
+    facts["services"] = services_fact(state.services)
     return facts
 
 
@@ -91,30 +100,23 @@ def _pod_fact(pod: PodInfo) -> dict[str, Any]:
     }
 
 
-def services_fact(items: list[dict[str, object]]) -> dict[str, dict[str, dict[str, Any]]]:
-    """``namespace -> name -> {cluster_ip, type, ports, external_ip}`` from Service objects."""
+def services_fact(services: Iterable[ServiceInfo]) -> dict[str, dict[str, dict[str, Any]]]:
+    """``namespace -> name -> {cluster_ip, type, ports, external_ip}``; ``ports`` as the API
+    lists them (``name``, ``protocol``, ``port``, ``targetPort``, ``nodePort``)."""
     result: dict[str, dict[str, dict[str, Any]]] = {}
-    for item in items:
-        meta = _mapping(item.get("metadata"))
-        spec = _mapping(item.get("spec"))
-        status = _mapping(item.get("status"))
-        namespace, name = meta.get("namespace"), meta.get("name")
-        if not isinstance(namespace, str) or not isinstance(name, str):
-            continue
-        ingress = _mapping(status.get("loadBalancer")).get("ingress")
-        external = None
-        if isinstance(ingress, list) and ingress:
-            first = _mapping(ingress[0])
-            external = first.get("ip") or first.get("hostname")
-        ports = spec.get("ports")
-        result.setdefault(namespace, {})[name] = {
-            "cluster_ip": spec.get("clusterIP"),
-            "type": spec.get("type", "ClusterIP"),
-            "ports": [dict(_mapping(p)) for p in ports] if isinstance(ports, list) else [],
-            "external_ip": external,
+    for service in services:
+        result.setdefault(service.namespace, {})[service.name] = {
+            "cluster_ip": service.cluster_ip,
+            "type": service.type,
+            "ports": [_port_fact(port) for port in service.ports],
+            "external_ip": service.external_address,
         }
     return result
 
 
-def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+def _port_fact(port: ServicePort) -> dict[str, Any]:
+    fact: dict[str, Any] = {"name": port.name} if port.name else {}
+    fact.update(protocol=port.protocol, port=port.port, targetPort=port.target_port)
+    if port.node_port is not None:
+        fact["nodePort"] = port.node_port
+    return fact
