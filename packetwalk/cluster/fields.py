@@ -48,6 +48,16 @@ def read_meta(obj: Mapping[str, Any], origin: Origin, kind: str) -> tuple[str, s
     return name, namespace, labels
 
 
+def read_spec(obj: Mapping[str, Any], origin: Origin, ref: str) -> dict[str, Any]:
+    """An object's ``spec``: a mapping, or absent (then empty)."""
+    spec = obj.get("spec")
+    if spec is None:
+        return {}
+    if not isinstance(spec, dict):
+        raise field_error(origin, ref, "spec", "must be a mapping")
+    return spec
+
+
 def read_labels(raw: object, origin: Origin, obj: str, field: str) -> dict[str, str]:
     """A label map (labels, selectors): string keys to string values; absent is empty."""
     if raw is None:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from packetwalk.cluster.fields import field_error as _err
-from packetwalk.cluster.fields import mapping, optional_str, read_labels, read_meta
+from packetwalk.cluster.fields import mapping, optional_str, read_labels, read_meta, read_spec
 from packetwalk.cluster.model import (
     MAX_PORT,
     MIN_PORT,
@@ -59,11 +59,7 @@ def read_service(obj: Mapping[str, Any], origin: Origin) -> ServiceInfo:
     """A Service object as :class:`ServiceInfo`."""
     name, namespace, _ = read_meta(obj, origin, "Service")
     ref = f"Service {namespace}/{name}"
-    spec = obj.get("spec")
-    if spec is None:
-        spec = {}
-    if not isinstance(spec, dict):
-        raise _err(origin, ref, "spec", "must be a mapping")
+    spec = read_spec(obj, origin, ref)
     raw_ports = spec.get("ports") or []
     if not isinstance(raw_ports, list):
         raise _err(origin, ref, "spec.ports", "must be a list")

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from packetwalk.cluster.fields import field_error as _err
-from packetwalk.cluster.fields import read_meta
+from packetwalk.cluster.fields import read_meta, read_spec
 from packetwalk.cluster.model import MAX_PORT, MIN_PORT, PROTOCOL_CHOICES, Origin
 from packetwalk.netpol.ipblocks import IPBlockError, parse_ipblock
 from packetwalk.netpol.model import Peer, Policy, PortSpec, Rule
@@ -25,11 +25,7 @@ _PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 def parse_policy(obj: Mapping[str, Any], origin: Origin) -> Policy:
     name, namespace, _ = read_meta(obj, origin, "NetworkPolicy")
     ref = f"NetworkPolicy {namespace}/{name}"
-    spec = obj.get("spec")
-    if spec is None:
-        spec = {}
-    if not isinstance(spec, dict):
-        raise _err(origin, ref, "spec", "must be a mapping")
+    spec = read_spec(obj, origin, ref)
     try:
         pod_selector = parse_selector(spec.get("podSelector"))
     except SelectorError as err:
