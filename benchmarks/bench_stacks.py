@@ -28,7 +28,7 @@ from pulumi_mocks import (  # noqa: E402  (after the path setup above)
     run_program,
 )
 
-from packetwalk.config import stack_names  # noqa: E402
+from packetwalk.lab.config import stack_names  # noqa: E402
 
 TARGET_SECONDS = 2.0
 

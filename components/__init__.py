@@ -10,6 +10,6 @@ Component types (type tokens) and where they live:
   ``packetwalk:lab:LabObjects`` (:mod:`components.labobjects`): the in-cluster lab, installed in
   that order by the ``packetwalk-lab`` program (:mod:`components.lab_stack`).
 
-Chart values are plain data in :mod:`packetwalk.charts`; manifests become typed
+Chart values are plain data in :mod:`packetwalk.lab.charts`; manifests become typed
 pulumi_kubernetes resources in :mod:`components.kube`.
 """

@@ -16,8 +16,8 @@ import pulumi
 from components.gke_stack import run_cluster as run_gke_cluster
 from components.kind_cluster import KindCluster
 from components.stackconfig import lab_config
-from packetwalk.config import REPO_ROOT, LabConfig
-from packetwalk.urns import kind_recreate_urns as kind_recreate_urns  # moved; re-exported
+from packetwalk.lab.config import REPO_ROOT, LabConfig
+from packetwalk.lab.urns import kind_recreate_urns as kind_recreate_urns  # moved; re-exported
 
 
 class Cluster(Protocol):

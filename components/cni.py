@@ -8,8 +8,8 @@ import pulumi_kubernetes as k8s
 from components import kube
 from components.gates import KubectlAccess, kubectl_gate, nodes_ready_script
 from components.helm import install_chart
-from packetwalk.charts import calico_operator_resources, cni_chart
-from packetwalk.config import LabConfig
+from packetwalk.lab.charts import calico_operator_resources, cni_chart
+from packetwalk.lab.config import LabConfig
 
 OPERATOR_CLEANUP_TIMEOUT = "10m"
 """How long deleting the Installation may take: the operator removes calico-node and the rest

@@ -30,9 +30,9 @@ import pulumi_kubernetes as k8s
 
 from components import kube
 from components.helm import install_chart
-from packetwalk.charts import gke_traefik_chart
-from packetwalk.config import LabConfig
-from packetwalk.gkefront import front_objects
+from packetwalk.lab.charts import gke_traefik_chart
+from packetwalk.lab.config import LabConfig
+from packetwalk.lab.gkefront import front_objects
 
 
 class GkeTraefik(pulumi.ComponentResource):

@@ -19,8 +19,8 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.gke_network import GkeClusterNetwork, GkeNetwork
-from packetwalk.config import LabConfig
-from packetwalk.gke import GkeCluster, context_name, kubeconfig
+from packetwalk.lab.config import LabConfig
+from packetwalk.lab.gke import GkeCluster, context_name, kubeconfig
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 NODE_POOL_NAME = "lab-pool"

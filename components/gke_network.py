@@ -10,8 +10,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from packetwalk.config import LabConfig
-from packetwalk.gke import (
+from packetwalk.lab.config import LabConfig
+from packetwalk.lab.gke import (
     HEALTH_CHECK_RANGES,
     TRAEFIK_PING_PORT,
     TRAEFIK_WEB_PORT,

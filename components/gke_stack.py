@@ -23,11 +23,11 @@ from components.gclb import GkeTraefik
 from components.gke_cluster import GkeClusterResources
 from components.gke_network import GkeNetwork
 from components.labobjects import register_objects
-from packetwalk.config import LabConfig
 from packetwalk.errors import PacketwalkError
-from packetwalk.gke import NIP_IO, GkeCluster, clusters
-from packetwalk.labobjects import lab_objects
-from packetwalk.participants import Participant
+from packetwalk.lab.config import LabConfig
+from packetwalk.lab.gke import NIP_IO, GkeCluster, clusters
+from packetwalk.lab.objects import lab_objects
+from packetwalk.lab.participants import Participant
 
 
 def _suffix(cfg: LabConfig, cluster: GkeCluster) -> str:

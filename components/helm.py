@@ -1,4 +1,4 @@
-"""Install one :class:`packetwalk.charts.ChartSpec` as a ``helm.v4.Chart`` (plus its namespace).
+"""Install one :class:`packetwalk.lab.charts.ChartSpec` as a ``helm.v4.Chart`` (plus its namespace).
 
 ``helm.v4.Chart`` renders with Helm as a library inside the provider (no ``helm`` binary) and
 registers each object as a Pulumi resource, so ``pulumi preview`` lists them and the provider's
@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 from pulumi_kubernetes.helm import v4 as helm
 
 from components import kube
-from packetwalk.charts import ChartSpec, namespace_object
+from packetwalk.lab.charts import ChartSpec, namespace_object
 
 
 def install_chart(

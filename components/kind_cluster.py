@@ -20,13 +20,13 @@ from pathlib import Path
 import pulumi
 from pulumi_command import local
 
-from packetwalk import versions
-from packetwalk.addresspool import lb_address_range
-from packetwalk.cni import PROFILES
-from packetwalk.config import LabConfig
 from packetwalk.errors import PacketwalkError
-from packetwalk.kindconfig import kind_context, node_names, render_kind_config
-from packetwalk.toolchain import cni_plugins_dir, cni_plugins_script
+from packetwalk.host.toolchain import cni_plugins_dir, cni_plugins_script
+from packetwalk.lab import versions
+from packetwalk.lab.addresspool import lb_address_range
+from packetwalk.lab.cni import PROFILES
+from packetwalk.lab.config import LabConfig
+from packetwalk.lab.kindconfig import kind_context, node_names, render_kind_config
 
 CREATE_TIMEOUT = "10m"
 DELETE_TIMEOUT = "5m"

@@ -1,6 +1,6 @@
 """Turn our manifest dicts into pulumi_kubernetes resources, generically by apiVersion and kind.
 
-The engine builds objects as plain manifests (``packetwalk.labobjects``); the same dicts feed the
+The engine builds objects as plain manifests (``packetwalk.lab.objects``); the same dicts feed the
 policy evaluator and get registered here, so what is evaluated is what is deployed. Built-in kinds
 become their typed class (``apps/v1`` ``Deployment`` -> ``pulumi_kubernetes.apps.v1.Deployment``),
 so the provider knows their schema and await logic; everything else becomes a

@@ -21,10 +21,10 @@ from components.labobjects import LabObjects
 from components.metallb import MetalLb
 from components.stackconfig import lab_config
 from components.traefik import Traefik
-from packetwalk.addresspool import first_address
-from packetwalk.config import REPO_ROOT, LabConfig
 from packetwalk.errors import PacketwalkError
-from packetwalk.labobjects import app_hosts, lab_objects
+from packetwalk.lab.addresspool import first_address
+from packetwalk.lab.config import REPO_ROOT, LabConfig
+from packetwalk.lab.objects import app_hosts, lab_objects
 
 CLUSTER_PROJECT = "packetwalk-cluster"
 

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import kube
-from packetwalk.labobjects import sort_objects
+from packetwalk.lab.objects import sort_objects
 
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job",
                             "CronJob", "Pod"})
@@ -53,7 +53,7 @@ def register_objects(
 
 
 class LabObjects(pulumi.ComponentResource):
-    """Every manifest of ``packetwalk.labobjects.lab_objects`` as its typed resource, in order
+    """Every manifest of ``packetwalk.lab.objects.lab_objects`` as its typed resource, in order
     (see :func:`register_objects`)."""
 
     def __init__(self, name: str, objects: Sequence[dict[str, Any]], *,

@@ -11,8 +11,8 @@ import pulumi_kubernetes as k8s
 from components import kube
 from components.gates import KubectlAccess, kubectl_gate, webhook_ready_script
 from components.helm import install_chart
-from packetwalk.addresspool import metallb_objects
-from packetwalk.charts import metallb_chart
+from packetwalk.lab.addresspool import metallb_objects
+from packetwalk.lab.charts import metallb_chart
 
 
 class MetalLb(pulumi.ComponentResource):

@@ -1,7 +1,8 @@
 """The validated lab settings of the stack a Pulumi program runs for.
 
 Both projects read the same ``stacks/Pulumi.<stack>.yaml`` (``stackConfigDir: ..``); the engine
-hands its ``config:`` to the program as strings, which :func:`packetwalk.config.parse_lab_config`
+hands its ``config:`` to the program as strings, which
+:func:`packetwalk.lab.config.parse_lab_config`
 accepts. Validation happens here, before the program creates any resource.
 """
 
@@ -12,8 +13,8 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from packetwalk.config import LabConfig, parse_lab_config
 from packetwalk.errors import PacketwalkError
+from packetwalk.lab.config import LabConfig, parse_lab_config
 
 
 def engine_config() -> dict[str, Any]:

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.helm import install_chart
-from packetwalk.charts import traefik_chart
+from packetwalk.lab.charts import traefik_chart
 
 
 class Traefik(pulumi.ComponentResource):

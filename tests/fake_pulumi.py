@@ -1,6 +1,7 @@
 """A fake Pulumi workspace for the stack tasks: records operations, plays engine events.
 
-It stands in at our own seam (``packetwalk.stacks.StackFactory``), with the SDK's real event and
+It stands in at our own seam (``packetwalk.host.stacks.StackFactory``), with the SDK's real event
+and
 error classes, so the code under test sees what the Automation API would hand it.
 """
 
@@ -16,9 +17,9 @@ from typing import Any
 
 from pulumi import automation as auto
 
-from packetwalk.probes import RunResult
-from packetwalk.stacks import CLUSTER_PROJECT, LAB_PROJECT, StackRequest
-from packetwalk.urns import COMMAND_TYPE, KIND_CLUSTER_COMMAND, KIND_CLUSTER_TYPE
+from packetwalk.host.probes import RunResult
+from packetwalk.host.stacks import CLUSTER_PROJECT, LAB_PROJECT, StackRequest
+from packetwalk.lab.urns import COMMAND_TYPE, KIND_CLUSTER_COMMAND, KIND_CLUSTER_TYPE
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 
@@ -136,7 +137,8 @@ class FakeWorld:
         return str(out.value if out is not None else value)
 
     def kind_runner(self, argv: Sequence[str]) -> RunResult:
-        """A :data:`packetwalk.probes.Runner` answering ``kind get clusters`` from this world."""
+        """A :data:`packetwalk.host.probes.Runner` answering ``kind get clusters`` from this
+        world."""
         self.kind_calls.append(tuple(argv))
         if list(argv[1:]) != ["get", "clusters"]:
             return RunResult(2, "", f"fake kind: unexpected {list(argv)}")

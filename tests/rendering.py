@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from packetwalk.charts import ChartSpec
-from packetwalk.config import LabConfig, load_stack_config
+from packetwalk.lab.charts import ChartSpec
+from packetwalk.lab.config import LabConfig, load_stack_config
 from packetwalk.render import helmrender
 from packetwalk.render.chartcache import ChartCache
 from packetwalk.render.desired import ComponentState, desired_state

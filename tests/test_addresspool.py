@@ -10,7 +10,8 @@ import jsonschema
 import pytest
 from pulumi_mocks import KIND_LB_RANGE, KIND_NETWORK_INSPECT
 
-from packetwalk.addresspool import (
+from packetwalk.errors import InputError
+from packetwalk.lab.addresspool import (
     L2_ADVERTISEMENT_NAME,
     POOL_NAME,
     address_range,
@@ -19,7 +20,6 @@ from packetwalk.addresspool import (
     lb_address_range,
     metallb_objects,
 )
-from packetwalk.errors import InputError
 
 
 def _inspect(*subnets: str) -> str:

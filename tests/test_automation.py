@@ -1,4 +1,4 @@
-"""packetwalk.stacks (the Automation API adapter) against a fake workspace."""
+"""packetwalk.host.stacks (the Automation API adapter) against a fake workspace."""
 
 from __future__ import annotations
 
@@ -24,10 +24,10 @@ from invoke.exceptions import Exit
 from pulumi import automation as auto
 from test_stack_tasks import Env, repo
 
-from packetwalk import stacks
 from packetwalk.cli import stack_tasks
-from packetwalk.probes import RunResult
-from packetwalk.stacks import (
+from packetwalk.host import stacks
+from packetwalk.host.probes import RunResult
+from packetwalk.host.stacks import (
     CLUSTER_PROJECT,
     LAB_PROJECT,
     ClusterCheck,
@@ -40,7 +40,7 @@ from packetwalk.stacks import (
     StepStarted,
     urn_name,
 )
-from packetwalk.urns import kind_recreate_urns
+from packetwalk.lab.urns import kind_recreate_urns
 
 __all__ = ["repo"]  # the fixture, shared with test_stack_tasks
 

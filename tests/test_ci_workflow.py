@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-from packetwalk import versions
-from packetwalk.config import stack_names
+from packetwalk.lab import versions
+from packetwalk.lab.config import stack_names
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW = REPO / ".github" / "workflows" / "ci.yml"

@@ -1,13 +1,13 @@
-"""The CNI profile table (packetwalk.cni) and what is derived from it."""
+"""The CNI profile table (packetwalk.lab.cni) and what is derived from it."""
 
 from __future__ import annotations
 
 import pytest
 
-from packetwalk.charts import cni_chart
-from packetwalk.cni import PROFILES, cnis_for, detect_cni
-from packetwalk.config import LabConfig
-from packetwalk.kindconfig import kind_cluster_config
+from packetwalk.lab.charts import cni_chart
+from packetwalk.lab.cni import PROFILES, cnis_for, detect_cni
+from packetwalk.lab.config import LabConfig
+from packetwalk.lab.kindconfig import kind_cluster_config
 
 
 def test_platform_defaults_come_first() -> None:

@@ -16,8 +16,8 @@ from components.kind_cluster import (
     delete_cluster_script,
     network_inspect_script,
 )
-from packetwalk import versions
-from packetwalk.charts import (
+from packetwalk.lab import versions
+from packetwalk.lab.charts import (
     PRIVILEGED_PSA,
     calico_operator_resources,
     cni_chart,
@@ -25,8 +25,8 @@ from packetwalk.charts import (
     namespace_object,
     traefik_chart,
 )
-from packetwalk.config import LabConfig
-from packetwalk.kindconfig import INGRESS_HTTP_NODE_PORT, INGRESS_HTTPS_NODE_PORT
+from packetwalk.lab.config import LabConfig
+from packetwalk.lab.kindconfig import INGRESS_HTTP_NODE_PORT, INGRESS_HTTPS_NODE_PORT
 
 # --- manifests -> pulumi_kubernetes classes ------------------------------------------------------
 

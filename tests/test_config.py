@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from packetwalk.config import (
+from packetwalk.errors import InputError
+from packetwalk.lab.config import (
     DEFAULT_INTENTS_FILE,
     KNOWN_KEYS,
     STACKS_DIR,
@@ -19,7 +20,6 @@ from packetwalk.config import (
     parse_lab_config,
     stack_names,
 )
-from packetwalk.errors import InputError
 
 
 def write_stack(tmp_path: Path, body: str, stack: str = "lab") -> Path:

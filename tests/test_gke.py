@@ -1,4 +1,4 @@
-"""The GKE plan (packetwalk/gke.py): clusters, address ranges, kubeconfig, Traefik values."""
+"""The GKE plan (packetwalk/lab/gke.py): clusters, address ranges, kubeconfig, Traefik values."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from packetwalk.config import MAX_PARTICIPANTS, STACKS_DIR, LabConfig, parse_lab_config
-from packetwalk.gke import (
+from packetwalk.lab.config import MAX_PARTICIPANTS, STACKS_DIR, LabConfig, parse_lab_config
+from packetwalk.lab.gke import (
     AUTH_PLUGIN,
     clusters,
     context_name,

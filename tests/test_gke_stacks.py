@@ -32,10 +32,10 @@ from pulumi_mocks import (
 )
 
 from components.gke_stack import pick_cluster
-from packetwalk import versions
-from packetwalk.config import load_stack_config, parse_lab_config
-from packetwalk.gke import HEALTH_CHECK_RANGES
-from packetwalk.labobjects import lab_objects
+from packetwalk.lab import versions
+from packetwalk.lab.config import load_stack_config, parse_lab_config
+from packetwalk.lab.gke import HEALTH_CHECK_RANGES
+from packetwalk.lab.objects import lab_objects
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"

@@ -12,8 +12,6 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from packetwalk import versions
-from packetwalk.config import REPO_ROOT
 from packetwalk.errors import InputError
 from packetwalk.intents import (
     ApiServerAddressesUnknown,
@@ -26,7 +24,9 @@ from packetwalk.intents import (
     parse_client_intents,
     policies_from_intents,
 )
-from packetwalk.votingapp import voting_app_objects
+from packetwalk.lab import versions
+from packetwalk.lab.config import REPO_ROOT
+from packetwalk.lab.votingapp import voting_app_objects
 
 DATA = Path(__file__).parent / "data" / "intents"
 LAB_FILE = REPO_ROOT / "stacks" / "intents" / "voting-app.yaml"
@@ -34,8 +34,8 @@ LAB_FILE = REPO_ROOT / "stacks" / "intents" / "voting-app.yaml"
 
 def peers() -> list[dict[str, Any]]:
     """The Traefik and CoreDNS workloads, as the lab's stand-ins declare them."""
-    from packetwalk.config import LabConfig
-    from packetwalk.labobjects import lab_peer_objects
+    from packetwalk.lab.config import LabConfig
+    from packetwalk.lab.objects import lab_peer_objects
 
     return lab_peer_objects(LabConfig(stack="t"))
 
@@ -716,8 +716,8 @@ def test_api_server_as_a_workload_target_hints_at_the_service_target() -> None:
 
 
 def test_the_lab_says_what_a_stack_knows_of_the_api_server(tmp_path: Path) -> None:
-    from packetwalk.config import parse_lab_config
-    from packetwalk.labobjects import lab_objects
+    from packetwalk.lab.config import parse_lab_config
+    from packetwalk.lab.objects import lab_objects
 
     (tmp_path / "api.yaml").write_text(WORKER_CALLS_API)
     cfg = parse_lab_config("k", {"packetwalk:intents": str(tmp_path / "api.yaml"),

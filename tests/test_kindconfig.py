@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 import yaml
 
-from packetwalk import versions
-from packetwalk.config import LabConfig, parse_lab_config
 from packetwalk.errors import InputError
-from packetwalk.kindconfig import (
+from packetwalk.lab import versions
+from packetwalk.lab.config import LabConfig, parse_lab_config
+from packetwalk.lab.kindconfig import (
     INGRESS_HTTP_NODE_PORT,
     INGRESS_HTTPS_NODE_PORT,
     kind_cluster_config,

@@ -7,7 +7,6 @@ traffic, to prove no packet is lost on the stop (the lab command used to lose th
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import select
@@ -20,7 +19,6 @@ import time
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
 from packetwalk.kube import captures
 from packetwalk.kube.access import (
@@ -158,7 +156,7 @@ def test_the_lab_and_the_walk_reuse_one_debug_pod_on_a_long_dotted_node(tmp_path
     lab.run(Task.model_validate({"exec": {"node": node, "command": ["true"]}}))
     plan = _plan(_node_point(node))
     run = WalkRunner(
-        fake, console=Console(file=io.StringIO()), keep=True, sleep=lambda _: None, settle=0
+        fake, keep=True, sleep=lambda _: None, settle=0
     ).run(plan, tmp_path / "walk")
     made = fake.calls_of("node_debug_pod")
     assert len(made) == 2 and made[0].pod == made[1].pod == captures.node_debug_pod_name(node)

@@ -186,7 +186,7 @@ def test_shell_runs_through_sh() -> None:
 
 
 def test_default_runner_reports_timeouts_and_missing_binaries() -> None:
-    from packetwalk.process import run_process
+    from packetwalk.host.process import run_process
 
     assert run_process([sys.executable, "-c", "print('hi')"], stdin=None, timeout=10) == (
         0,
@@ -401,7 +401,7 @@ def test_stream_stop_terminates_a_command_that_does_not_end() -> None:
 
 
 def test_default_runner_runs_in_the_given_folder(tmp_path: Any) -> None:
-    from packetwalk.process import run_process
+    from packetwalk.host.process import run_process
 
     code, out, _ = run_process(["pwd"], stdin=None, timeout=5, cwd=str(tmp_path))
     assert (code, out.strip()) == (0, str(tmp_path))

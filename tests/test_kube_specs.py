@@ -12,9 +12,9 @@ import kubernetes_validate
 import pytest
 from kubernetes.client import V1EphemeralContainer, V1SecurityContext
 
-from packetwalk import versions
 from packetwalk.kube import specs
 from packetwalk.kube.access import IDLE_COMMAND, EphemeralContainer
+from packetwalk.lab import versions
 
 CAPTURE = EphemeralContainer(
     "pw-cap-traefik", "nicolaka/netshoot:v0.16", IDLE_COMMAND, target_container="traefik"

@@ -22,12 +22,12 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from packetwalk import versions
-from packetwalk.config import DEFAULT_INTENTS_FILE, load_stack_config, stack_names
-from packetwalk.kindconfig import INGRESS_HTTP_HOST_PORT, INGRESS_HTTP_NODE_PORT
 from packetwalk.kube.access import CommandResult, NodeInfo, PodInfo
 from packetwalk.kube.fake import Call, FakeCluster
-from packetwalk.labobjects import lab_objects
+from packetwalk.lab import versions
+from packetwalk.lab.config import DEFAULT_INTENTS_FILE, load_stack_config, stack_names
+from packetwalk.lab.kindconfig import INGRESS_HTTP_HOST_PORT, INGRESS_HTTP_NODE_PORT
+from packetwalk.lab.objects import lab_objects
 from packetwalk.playbook import templating
 from packetwalk.playbook.events import Emitter, Event
 from packetwalk.playbook.facts import cluster_facts, offline_facts

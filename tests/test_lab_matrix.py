@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from packetwalk.config import load_stack_config, stack_names
-from packetwalk.labobjects import lab_objects, lab_peer_objects
+from packetwalk.lab.config import load_stack_config, stack_names
+from packetwalk.lab.objects import lab_objects, lab_peer_objects
 from packetwalk.netpol.evaluator import Analysis, EvalOptions, Workload, analyze
 from packetwalk.netpol.explain import explain
 from packetwalk.netpol.loader import cluster_from_objects

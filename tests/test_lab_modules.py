@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from packetwalk.config import load_stack_config, stack_names
+from packetwalk.lab.config import load_stack_config, stack_names
 
 if TYPE_CHECKING:  # typeshed types the same modules under their pre-3.11 (deprecated) names
     import sre_constants as sre_c

@@ -12,8 +12,8 @@ from rich.console import Console
 from test_playbook_runner import tour_cluster
 
 from packetwalk.cli import lab_tasks, lab_views
-from packetwalk.config import STACKS_DIR
 from packetwalk.kube.fake import FakeCluster
+from packetwalk.lab.config import STACKS_DIR
 from packetwalk.playbook.progress import ProgressStore
 
 DATA = Path(__file__).parent / "data" / "playbooks"

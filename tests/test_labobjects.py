@@ -9,10 +9,10 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from packetwalk import versions
-from packetwalk.config import LabConfig, load_stack_config, parse_lab_config, stack_names
 from packetwalk.errors import InputError
-from packetwalk.labobjects import (
+from packetwalk.lab import versions
+from packetwalk.lab.config import LabConfig, load_stack_config, parse_lab_config, stack_names
+from packetwalk.lab.objects import (
     app_hosts,
     check_unique,
     lab_objects,

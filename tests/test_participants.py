@@ -8,16 +8,16 @@ from typing import Any
 import pytest
 import yaml
 
-from packetwalk.config import STACKS_DIR, LabConfig, parse_lab_config
-from packetwalk.labobjects import lab_objects, lab_peer_objects
-from packetwalk.netpol.evaluator import Analysis, EvalOptions, Workload, analyze
-from packetwalk.netpol.loader import cluster_from_objects
-from packetwalk.participants import (
+from packetwalk.lab.config import STACKS_DIR, LabConfig, parse_lab_config
+from packetwalk.lab.objects import lab_objects, lab_peer_objects
+from packetwalk.lab.participants import (
     cluster_names,
     participant_tag,
     participants,
     participants_in,
 )
+from packetwalk.netpol.evaluator import Analysis, EvalOptions, Workload, analyze
+from packetwalk.netpol.loader import cluster_from_objects
 
 DNS = "TCP 53,UDP 53"
 

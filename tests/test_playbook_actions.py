@@ -23,12 +23,12 @@ import kubernetes_validate
 import pytest
 from kubectl_debug import FORBIDDEN_CUSTOM, debug_container, load_custom
 
-from packetwalk import versions
 from packetwalk.kube.access import IDLE_COMMAND, EphemeralContainer, PodInfo
 from packetwalk.kube.captures import ROOT_PROFILE, debug_command, node_debug_pod_name
 from packetwalk.kube.fake import FakeCluster
 from packetwalk.kube.kubectl import KubectlCluster
 from packetwalk.kube.specs import ephemeral_container_body
+from packetwalk.lab import versions
 from packetwalk.playbook.actions import (
     Executor,
     capture_command,

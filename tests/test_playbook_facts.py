@@ -6,10 +6,10 @@ import pytest
 
 from packetwalk.cluster.model import NodeInfo, PodInfo
 from packetwalk.cluster.state import ClusterState
-from packetwalk.config import LabConfig
 from packetwalk.errors import InputError
-from packetwalk.kindconfig import kind_node_names, kube_context
 from packetwalk.kube.fake import FakeCluster
+from packetwalk.lab.config import LabConfig
+from packetwalk.lab.kindconfig import kind_node_names, kube_context
 from packetwalk.playbook.facts import cluster_facts, lab_facts, offline_facts, static_facts
 from packetwalk.playbook.templating import Unknown, render_string
 

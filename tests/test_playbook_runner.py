@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 
-from packetwalk.config import LabConfig
 from packetwalk.errors import InputError, PacketwalkError
 from packetwalk.kube.access import CommandResult, NodeInfo, PodInfo
 from packetwalk.kube.fake import Call, FakeCluster
+from packetwalk.lab.config import LabConfig
+from packetwalk.lab.versions import NETSHOOT_IMAGE
 from packetwalk.playbook.events import Emitter, Event, EventLog, read_events
 from packetwalk.playbook.facts import cluster_facts, offline_facts
 from packetwalk.playbook.loader import load_module
 from packetwalk.playbook.progress import ProgressStore
 from packetwalk.playbook.runner import LabRunner, RunOptions
-from packetwalk.versions import NETSHOOT_IMAGE
 
 DATA = Path(__file__).parent / "data" / "playbooks"
 KIND = LabConfig(stack="kind")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from packetwalk.config import LabConfig
+from packetwalk.lab.config import LabConfig
 from packetwalk.playbook.facts import offline_facts
 from packetwalk.playbook.loader import load_module
 from packetwalk.playbook.validate import requires_mismatch, validate_files, validate_module

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from packetwalk import prereqs, versions
-from packetwalk.prereqs import Probe, Status, check, check_all, found_version, requirements_for
+from packetwalk.host import prereqs
+from packetwalk.host.prereqs import Probe, Status, check, check_all, found_version, requirements_for
+from packetwalk.lab import versions
 
 
 @pytest.mark.parametrize(

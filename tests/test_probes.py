@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from packetwalk import prereqs, probes
-from packetwalk.probes import RunResult, probe_all, probe_tool
+from packetwalk.host import prereqs, probes
+from packetwalk.host.probes import RunResult, probe_all, probe_tool
 
 
 class TableRunner:

@@ -13,7 +13,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 from test_render_protobuf import bytes_field, envelope, map_entry, object_meta, text_field
 
-from packetwalk import versions
+from packetwalk.lab import versions
 from packetwalk.render.apiserver import (
     INITIAL_NAMESPACES,
     ApiError,

@@ -11,7 +11,7 @@ import pytest
 import rendering
 import yaml
 
-from packetwalk.charts import ChartSpec, cni_chart
+from packetwalk.lab.charts import ChartSpec, cni_chart
 from packetwalk.render import chartcache
 from packetwalk.render.chartcache import ChartCache, ChartCacheError
 

@@ -22,17 +22,17 @@ import kubernetes_validate
 import pytest
 import rendering
 
-from packetwalk import versions
-from packetwalk.addresspool import first_address
-from packetwalk.charts import METALLB_LB_IPS_ANNOTATION, TRAEFIK_NAMESPACE
-from packetwalk.config import LabConfig
-from packetwalk.gke import NEG_ANNOTATION
-from packetwalk.kindconfig import (
+from packetwalk.lab import versions
+from packetwalk.lab.addresspool import first_address
+from packetwalk.lab.charts import METALLB_LB_IPS_ANNOTATION, TRAEFIK_NAMESPACE
+from packetwalk.lab.config import LabConfig
+from packetwalk.lab.gke import NEG_ANNOTATION
+from packetwalk.lab.kindconfig import (
     INGRESS_HTTP_NODE_PORT,
     INGRESS_HTTPS_NODE_PORT,
     control_plane_node,
 )
-from packetwalk.labobjects import lab_peer_objects
+from packetwalk.lab.objects import lab_peer_objects
 from packetwalk.netpol.evaluator import EvalOptions, Workload, analyze
 from packetwalk.netpol.loader import cluster_from_objects
 from packetwalk.render import conformance, helmrender

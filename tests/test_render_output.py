@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from packetwalk.charts import ChartSpec
 from packetwalk.errors import InputError
+from packetwalk.lab.charts import ChartSpec
 from packetwalk.render.desired import ComponentState
 from packetwalk.render.output import component_files, write_files
 

@@ -18,12 +18,12 @@ from pulumi.automation import OutputValue
 from rich.console import Console
 from test_toolchain import FixtureFetcher
 
-from packetwalk import versions
 from packetwalk.cli import stack_tasks
 from packetwalk.cli.stack_tasks import Deps
+from packetwalk.host.probes import RunResult
+from packetwalk.host.stacks import CLUSTER_PROJECT, LAB_PROJECT
 from packetwalk.kube.fake import FakeCluster
-from packetwalk.probes import RunResult
-from packetwalk.stacks import CLUSTER_PROJECT, LAB_PROJECT
+from packetwalk.lab import versions
 
 REPO = Path(__file__).resolve().parents[1]
 

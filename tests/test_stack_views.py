@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 
 from packetwalk.cli import stack_views
-from packetwalk.stacks import (
+from packetwalk.host.stacks import (
     DiagnosticLine,
     LabOutputs,
     ProjectResult,

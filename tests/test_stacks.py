@@ -30,17 +30,17 @@ from pulumi_mocks import (
     run_program,
 )
 
-from packetwalk import versions
-from packetwalk.config import REPO_ROOT, LabConfig, load_stack_config, stack_names
-from packetwalk.kindconfig import (
+from packetwalk.host.toolchain import cni_plugins_dir
+from packetwalk.lab import versions
+from packetwalk.lab.config import REPO_ROOT, LabConfig, load_stack_config, stack_names
+from packetwalk.lab.kindconfig import (
     INGRESS_HTTP_NODE_PORT,
     INGRESS_HTTPS_NODE_PORT,
     node_names,
     render_kind_config,
 )
-from packetwalk.labobjects import lab_objects
-from packetwalk.toolchain import cni_plugins_dir
-from packetwalk.urns import kind_recreate_urns
+from packetwalk.lab.objects import lab_objects
+from packetwalk.lab.urns import kind_recreate_urns
 
 EXPECTED_STACKS = {
     # stack: (cni, kubeProxyMode)
@@ -492,7 +492,7 @@ def test_missing_intents_file_fails_before_any_resource() -> None:
 
 def test_every_platform_has_a_cluster_program() -> None:
     from components.cluster_stack import PLATFORMS, PROGRAMS
-    from packetwalk.cni import PLATFORMS as CONFIG_PLATFORMS
+    from packetwalk.lab.cni import PLATFORMS as CONFIG_PLATFORMS
 
     assert set(PLATFORMS) | set(PROGRAMS) == set(CONFIG_PLATFORMS)
     # A GKE stack without a file of its own (regional: gcp:region instead of a zone).

@@ -15,14 +15,15 @@ from pathlib import Path
 import pytest
 from conftest import run_sh, write_executable
 
-from packetwalk import toolchain, versions
-from packetwalk.toolchain import (
+from packetwalk.host import toolchain
+from packetwalk.host.toolchain import (
     Toolchain,
     ToolchainError,
     cni_plugins_script,
     expected_sha256,
     tool_specs,
 )
+from packetwalk.lab import versions
 
 DATA = Path(__file__).parent / "data" / "toolchain"
 

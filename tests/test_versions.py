@@ -1,11 +1,11 @@
-"""packetwalk.versions is the one place that names a version."""
+"""packetwalk.lab.versions is the one place that names a version."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from packetwalk import versions
+from packetwalk.lab import versions
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE_WITH_TAG = re.compile(

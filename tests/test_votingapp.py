@@ -7,8 +7,8 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from packetwalk import versions
-from packetwalk.votingapp import voting_app_images, voting_app_objects
+from packetwalk.lab import versions
+from packetwalk.lab.votingapp import voting_app_images, voting_app_objects
 
 
 def by_kind(objects: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:

@@ -21,15 +21,14 @@ from typing import Any, BinaryIO
 import dpkt
 import pytest
 import yaml
-from rich.console import Console
 
 from packetwalk.capture import analyze_folder, load_walk
 from packetwalk.capture.pcapread import parse_ip_link
 from packetwalk.cluster.state import Snapshot
 from packetwalk.errors import PacketwalkError
+from packetwalk.host.runfolders import new_run_folder
 from packetwalk.kube.access import CommandResult
 from packetwalk.kube.fake import Call, FakeCluster
-from packetwalk.runfolders import new_run_folder
 from packetwalk.walk.orchestrate import (
     PCAP_HEADER_BYTES,
     WalkRunner,
@@ -211,12 +210,9 @@ class _Handle:
 
 
 def runner(fake: FakeCluster, host: FakeHostCapture | None = None, **kwargs: Any) -> WalkRunner:
-    from rich.console import Console
-
     options: dict[str, Any] = {"settle": 0, "ready_timeout": 2, "sleep": lambda _: None}
     options.update(kwargs)
-    return WalkRunner(fake, console=Console(file=io.StringIO()),
-                      host_capture=host or FakeHostCapture(lab_pcaps()["host"]), **options)
+    return WalkRunner(fake, host_capture=host or FakeHostCapture(lab_pcaps()["host"]), **options)
 
 
 def ingress_plan(fake: FakeCluster) -> WalkPlan:
@@ -591,7 +587,7 @@ class NetnsCluster(FakeCluster):
 
     def stream(self, namespace: str, pod: str, command: Sequence[str], sink: BinaryIO, *,
                container: str | None = None) -> Any:
-        from packetwalk.kube.kubectl import ProcessStream, popen_binary
+        from packetwalk.host.process import ProcessStream, popen_binary
 
         self.calls.append(Call("stream", tuple(command), namespace, pod, container))
         return ProcessStream(popen_binary(self._argv(namespace, pod, command)), sink)
@@ -639,7 +635,7 @@ def test_real_nodeport_walk_in_network_namespaces(tmp_path: Path) -> None:
         plan = plan_walk(WalkRequest(to="web", via="nodeport"), facts)
         assert [p.name for p in plan.points] == ["host", "node", "pod-b"]
         runner = WalkRunner(cluster, host_capture=NetnsHostCapture(cluster), settle=0.5,
-                            ready_timeout=10, console=Console(file=io.StringIO()))
+                            ready_timeout=10)
         folder = tmp_path / "walk"
         run = runner.run(plan, folder, analyze=analyze_folder)
 
@@ -672,7 +668,8 @@ def test_local_tcpdump_streams_a_live_pcap_and_stops_cleanly(tmp_path: Path) -> 
         pytest.skip("needs root and tcpdump")
     import socket
 
-    from packetwalk.walk.orchestrate import CountingSink, LocalTcpdump
+    from packetwalk.host.tcpdump import LocalTcpdump
+    from packetwalk.walk.orchestrate import CountingSink
 
     with socket.socket() as probe:  # a free port: parallel runs must not share the server
         probe.bind(("127.0.0.1", 0))
@@ -724,6 +721,8 @@ def test_api_refusing_a_capture_container_fails_only_that_point(tmp_path: Path) 
         return real_add(namespace, pod, spec)
 
     fake.add_ephemeral_container = add  # type: ignore[method-assign]
+    # as the real adapter does: its client's refusals are the cluster's answer, not a bug
+    fake.client_errors = (ApiException,)  # type: ignore[attr-defined]
     run = runner(fake).run(ingress_plan(fake), tmp_path)
     assert len(run.errors) == 1
     assert run.errors[0].startswith(f'{VOTE_POD}: Forbidden: pods "{VOTE_POD}" is forbidden: '
@@ -733,7 +732,7 @@ def test_api_refusing_a_capture_container_fails_only_that_point(tmp_path: Path) 
 
 
 def test_tcpdump_complaint_is_in_the_error(tmp_path: Path) -> None:
-    from packetwalk.kube.kubectl import ProcessStream, popen_binary
+    from packetwalk.host.process import ProcessStream, popen_binary
 
     class Complaining(FakeCluster):
         def stream(self, namespace: str, pod: str, command: Sequence[str], sink: BinaryIO, *,

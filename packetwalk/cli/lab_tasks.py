@@ -17,11 +17,11 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from packetwalk import config
 from packetwalk.cli import lab_views
 from packetwalk.errors import PacketwalkError
-from packetwalk.kindconfig import kube_context
 from packetwalk.kube.access import ClusterAccess
+from packetwalk.lab import config
+from packetwalk.lab.kindconfig import kube_context
 from packetwalk.playbook import catalog, validate
 from packetwalk.playbook.events import Emitter, EventLog, new_run_dir
 from packetwalk.playbook.facts import cluster_facts, offline_facts, static_facts
@@ -33,8 +33,8 @@ ClusterFactory = Callable[[config.LabConfig], ClusterAccess]
 
 
 def _kubectl_cluster(cfg: config.LabConfig) -> ClusterAccess:
+    from packetwalk.host.process import run_process
     from packetwalk.kube.kubectl import KubectlCluster
-    from packetwalk.process import run_process
 
     # Module commands name repo-relative files (labs/manifests/...): run them from the repo.
     run = functools.partial(run_process, cwd=str(DEPS.repo))

@@ -17,8 +17,8 @@ from rich.panel import Panel
 from rich.rule import Rule
 from rich.text import Text
 
-from packetwalk.config import LabConfig
 from packetwalk.errors import PacketwalkError
+from packetwalk.lab.config import LabConfig
 from packetwalk.playbook.events import Event, read_events
 from packetwalk.playbook.facts import static_facts
 from packetwalk.playbook.loader import LoadedModule, PlaybookError

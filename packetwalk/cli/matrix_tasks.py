@@ -24,9 +24,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from packetwalk.cli import matrix_views
-from packetwalk.config import DEFAULT_STACK, load_stack_config
 from packetwalk.errors import InputError, PacketwalkError
 from packetwalk.kube.access import ClusterAccess
+from packetwalk.lab.config import DEFAULT_STACK, load_stack_config
 from packetwalk.netpol import connlist, graph
 from packetwalk.netpol import diff as netpol_diff
 from packetwalk.netpol import explain as netpol_explain
@@ -48,7 +48,7 @@ def _kubectl_cluster() -> ClusterAccess:
 
 
 def _lab_objects(stack: str) -> list[dict[str, Any]]:
-    from packetwalk.labobjects import lab_objects, lab_peer_objects
+    from packetwalk.lab.objects import lab_objects, lab_peer_objects
 
     cfg = load_stack_config(stack)
     return lab_objects(cfg) + lab_peer_objects(cfg)

@@ -9,17 +9,17 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 from rich.console import Console
 
-from packetwalk.charts import ChartSpec
 from packetwalk.cli import stack_tasks
 from packetwalk.cli.stack_tasks import STACK_HELP, resolve_stack
-from packetwalk.config import DEFAULT_STACK, LabConfig
 from packetwalk.errors import PacketwalkError
+from packetwalk.lab.charts import ChartSpec
+from packetwalk.lab.config import DEFAULT_STACK, LabConfig
 from packetwalk.render import conformance
 from packetwalk.render.chartcache import ChartCache
 from packetwalk.render.desired import ClusterFacts, desired_state
 from packetwalk.render.output import component_files, write_files
 
-CACHE_DIR = Path(".packetwalk/charts")
+CACHE_DIR = Path(".packetwalk/lab/charts")
 ERR = Console(stderr=True, highlight=False)
 
 
@@ -42,7 +42,7 @@ def _facts(cfg: LabConfig, lb_range: str, address: str) -> tuple[ClusterFacts, l
         "stack": STACK_HELP,
         "out": "folder for the YAML files (default: rendered/<stack>)",
         "charts": "folder with the pinned chart packages (default: the cache in "
-                  ".packetwalk/charts, filled from the chart repositories)",
+                  ".packetwalk/lab/charts, filled from the chart repositories)",
         "lb_range": "kind: the MetalLB address range to render with (see `invoke status`)",
         "address": "GKE: the ingress address to render the nip.io hosts with",
         "force": "replace files in --out that differ",

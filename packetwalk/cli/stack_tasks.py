@@ -29,10 +29,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from packetwalk import prereqs, probes, toolchain
 from packetwalk.cli import stack_views
-from packetwalk.cni import PROFILES
-from packetwalk.config import (
+from packetwalk.errors import InputError, PacketwalkError
+from packetwalk.host import prereqs, probes, toolchain
+from packetwalk.host.stacks import LabStacks, StackFactory, local_stack, pulumi_env
+from packetwalk.kube.access import ClusterAccess
+from packetwalk.lab.cni import PROFILES
+from packetwalk.lab.config import (
     DEFAULT_STACK,
     REPO_ROOT,
     LabConfig,
@@ -40,10 +43,7 @@ from packetwalk.config import (
     load_stack_config,
     stack_names,
 )
-from packetwalk.errors import InputError, PacketwalkError
-from packetwalk.kindconfig import kind_context, render_kind_config
-from packetwalk.kube.access import ClusterAccess
-from packetwalk.stacks import LabStacks, StackFactory, local_stack, pulumi_env
+from packetwalk.lab.kindconfig import kind_context, render_kind_config
 
 BIN_DIR = Path(".packetwalk") / "bin"
 
@@ -372,7 +372,7 @@ def _flannel_plugins(cfg: LabConfig, given: str, fetch: bool, c: Context, deps: 
         "stack": STACK_HELP,
         "out": "write the config to this file instead of printing it",
         "cni_plugins_dir": "host folder with the CNI plugins for Flannel stacks "
-        "(default: .packetwalk/cni-plugins/<version>, where `invoke up` puts them)",
+        "(default: .packetwalk/lab/cni-plugins/<version>, where `invoke up` puts them)",
         "fetch_cni_plugins": "download and verify the CNI plugins into that folder first (CI)",
         "force": "overwrite --out when it holds something else",
     }

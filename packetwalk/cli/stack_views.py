@@ -14,8 +14,8 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from packetwalk.prereqs import TOOLS_NOTE, CheckResult, Status
-from packetwalk.stacks import (
+from packetwalk.host.prereqs import TOOLS_NOTE, CheckResult, Status
+from packetwalk.host.stacks import (
     DiagnosticLine,
     LabOutputs,
     ProgressEvent,
@@ -121,7 +121,7 @@ def event_line(event: ResourceEvent | DiagnosticLine) -> Text:
 
 @dataclass
 class EventPrinter:
-    """An :data:`~packetwalk.stacks.EventSink` printing each finished step as it arrives.
+    """An :data:`~packetwalk.host.stacks.EventSink` printing each finished step as it arrives.
 
     Steps still running are shown on a live status line (``status``, when a terminal is
     attached): creating a kind cluster takes a minute and should not look like a hang.

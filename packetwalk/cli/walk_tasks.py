@@ -21,15 +21,15 @@ from invoke.tasks import task
 from rich.console import Console
 
 from packetwalk.cli import walk_views
-from packetwalk.config import DEFAULT_STACK, REPO_ROOT, LabConfig, load_stack_config
 from packetwalk.errors import InputError, PacketwalkError
-from packetwalk.kube.access import ClusterAccess
-from packetwalk.runfolders import new_run_folder
-from packetwalk.versions import NETSHOOT_IMAGE
+from packetwalk.host.runfolders import new_run_folder
+from packetwalk.kube.access import BASE_ACCESS_ERRORS, ClusterAccess
+from packetwalk.kube.kubectl import CLIENT_ERRORS
+from packetwalk.lab.config import DEFAULT_STACK, REPO_ROOT, LabConfig, load_stack_config
+from packetwalk.lab.versions import NETSHOOT_IMAGE
 from packetwalk.walk.facts import ClusterFacts
 from packetwalk.walk.lookup import VIAS
 from packetwalk.walk.orchestrate import (
-    ACCESS_ERRORS,
     HostCapture,
     WalkRunner,
     describe_error,
@@ -48,8 +48,8 @@ ClusterFactory = Callable[[LabConfig, str | None], ClusterAccess]
 
 
 def _kubectl_cluster(cfg: LabConfig, context: str | None) -> ClusterAccess:
-    from packetwalk.kindconfig import kube_context
     from packetwalk.kube.kubectl import KubectlCluster
+    from packetwalk.lab.kindconfig import kube_context
 
     return KubectlCluster(context=context or kube_context(cfg), kubeconfig=cfg.kubeconfig)
 
@@ -158,7 +158,7 @@ def walk(
 
         try:
             facts = _facts(cfg, snapshot, access, deps.console)
-        except ACCESS_ERRORS as err:
+        except (*BASE_ACCESS_ERRORS, *CLIENT_ERRORS) as err:
             if isinstance(err, PacketwalkError):
                 raise
             raise PacketwalkError(
@@ -173,7 +173,8 @@ def walk(
             return
         deps.console.print(walk_views.plan_view(plan, deps.image))
         folder = new_run_folder(Path(out_dir))
-        runner = WalkRunner(access(), image=deps.image, keep=keep, console=deps.console,
+        runner = WalkRunner(access(), image=deps.image, keep=keep,
+                            progress=walk_views.RichPointProgress(deps.console),
                             host_capture=deps.host_capture, settle=deps.settle,
                             ready_timeout=deps.ready_timeout)
         from packetwalk.capture import analyze_folder, render

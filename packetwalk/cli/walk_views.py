@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
+from collections.abc import Sequence
+
+from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -79,3 +82,24 @@ def run_view(run: WalkRun) -> RenderableType:
     for error in run.errors:
         parts.append(Text(f"error: {error}", style="red"))
     return Group(*parts)
+
+
+class RichPointProgress:
+    """Each capture point's state as a live line (the walk's :class:`PointProgress`)."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[point]}"),
+                                  TextColumn("{task.description}"), TimeElapsedColumn(),
+                                  console=console, transient=False)
+        self._tasks: dict[str, TaskID] = {}
+
+    def begin(self, points: Sequence[str]) -> None:
+        self._tasks = {name: self._progress.add_task("planned", total=None, point=name)
+                       for name in points}
+        self._progress.start()
+
+    def update(self, point: str, text: str) -> None:
+        self._progress.update(self._tasks[point], description=text)
+
+    def end(self) -> None:
+        self._progress.stop()

@@ -31,6 +31,16 @@ class ClusterRefused(PacketwalkError):
         self.status = status
 
 
+BASE_ACCESS_ERRORS: tuple[type[BaseException], ...] = (PacketwalkError, LookupError, OSError)
+"""What any cluster call may raise when the cluster, not the code, is the problem."""
+
+
+def access_errors(access: object = None) -> tuple[type[BaseException], ...]:
+    """:data:`BASE_ACCESS_ERRORS` plus the exceptions ``access``'s client raises for a refusal
+    or an unreachable cluster (its ``client_errors``), so callers stay free of the client."""
+    return (*BASE_ACCESS_ERRORS, *getattr(access, "client_errors", ()))
+
+
 def api_message(error: BaseException) -> str | None:
     """The ``message`` of a Kubernetes API error's Status body: the part that names the
     PodSecurity level, RBAC rule or missing object a person has to deal with."""

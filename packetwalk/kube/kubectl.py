@@ -17,13 +17,19 @@ from __future__ import annotations
 import select
 import shlex
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import IO, Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from packetwalk.errors import PacketwalkError
+from packetwalk.host.process import (
+    TIMEOUT_EXIT_CODE,
+    PopenFactory,
+    ProcessStream,
+    popen_binary,
+    run_process,
+)
 from packetwalk.kube import specs
 from packetwalk.kube.access import (
     DEBUG_CONTAINER,
@@ -35,13 +41,12 @@ from packetwalk.kube.access import (
     PodInfo,
     api_message,
 )
-from packetwalk.process import TIMEOUT_EXIT_CODE, run_process
 
 
 class ProcessRunner(Protocol):
     """Runs a command to completion: returns ``(exit_code, stdout, stderr)``.
 
-    The default is :func:`packetwalk.process.run_process`.
+    The default is :func:`packetwalk.host.process.run_process`.
     """
 
     def __call__(
@@ -49,53 +54,19 @@ class ProcessRunner(Protocol):
     ) -> tuple[int, str, str]: ...
 
 
-class PopenFactory(Protocol):
-    def __call__(self, argv: Sequence[str]) -> subprocess.Popen[bytes]: ...
+def _client_errors() -> tuple[type[BaseException], ...]:
+    """The official client's exceptions for an API refusal (PodSecurity, RBAC, a pod gone), a
+    missing kubeconfig context and a failed connection."""
+    try:
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.config.config_exception import ConfigException
+        from urllib3.exceptions import HTTPError
+    except ImportError:  # pragma: no cover - the client is a dependency; tests may stub it out
+        return ()
+    return (ApiException, ConfigException, HTTPError)
 
 
-def popen_binary(argv: Sequence[str]) -> subprocess.Popen[bytes]:
-    """The default :class:`PopenFactory`: stdout as a binary pipe, no stdin, no TTY."""
-    return subprocess.Popen(
-        list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-
-
-class ProcessStream:
-    """A subprocess whose stdout a thread copies into a sink; stderr is kept for error messages."""
-
-    def __init__(self, process: subprocess.Popen[bytes], sink: BinaryIO) -> None:
-        self._process = process
-        self._sink = sink
-        self.stderr = b""
-        self._copier = threading.Thread(target=self._copy, daemon=True)
-        self._copier.start()
-
-    def _copy(self) -> None:
-        out: IO[bytes] | None = self._process.stdout
-        if out is None:
-            return
-        read = getattr(out, "read1", out.read)  # read1: hand over what arrived, do not wait for 64k
-        while chunk := read(65536):
-            self._sink.write(chunk)
-
-    def poll(self) -> int | None:
-        return self._process.poll()
-
-    def stop(self, timeout: float = 10.0) -> int:
-        try:
-            self._process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._copier.join(timeout=5)
-        if self._process.stderr is not None:
-            self.stderr = self._process.stderr.read() or b""
-        self._sink.flush()
-        return self._process.returncode
+CLIENT_ERRORS = _client_errors()
 
 
 class KubectlCluster:
@@ -104,6 +75,9 @@ class KubectlCluster:
     ``context``/``kubeconfig`` select the lab's cluster for both kubectl and the client; None
     uses the current context, as a participant's own kubectl would.
     """
+
+    client_errors = CLIENT_ERRORS
+    """What this adapter's client raises when the cluster is the problem (see ``access_errors``)."""
 
     def __init__(
         self,

@@ -43,6 +43,7 @@ from packetwalk.kube.captures import (
     timed_command,
     tool_container,
 )
+from packetwalk.lab.versions import NETSHOOT_IMAGE
 from packetwalk.playbook.expect import parse_json
 from packetwalk.playbook.model import (
     ArgList,
@@ -54,7 +55,6 @@ from packetwalk.playbook.model import (
     Task,
     WaitAction,
 )
-from packetwalk.versions import NETSHOOT_IMAGE
 
 DEFAULT_TIMEOUT = 60.0
 _PROBE_MARK = "pw-probe-rc="

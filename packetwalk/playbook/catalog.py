@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from packetwalk import config
 from packetwalk.errors import InputError
+from packetwalk.lab import config
 from packetwalk.playbook.facts import offline_facts
 
 LABS_DIR = config.REPO_ROOT / "labs"

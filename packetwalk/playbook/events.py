@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from packetwalk.runfolders import new_run_folder
+from packetwalk.host.runfolders import new_run_folder
 
 
 @dataclass(frozen=True)

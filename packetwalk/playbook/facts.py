@@ -15,8 +15,8 @@ from typing import Any
 
 from packetwalk.cluster.model import PodInfo, ServiceInfo, ServicePort
 from packetwalk.cluster.state import ClusterState, ObjectSource
-from packetwalk.config import LabConfig
-from packetwalk.kindconfig import kube_context, node_names
+from packetwalk.lab.config import LabConfig
+from packetwalk.lab.kindconfig import kube_context, node_names
 from packetwalk.playbook.templating import Unknown
 
 RUNTIME_FACTS = ("node_ips", "pods", "app_pods", "services")

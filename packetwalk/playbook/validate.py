@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packetwalk import cni
 from packetwalk.errors import did_you_mean
+from packetwalk.lab import cni
 from packetwalk.playbook import templating
 from packetwalk.playbook.expect import json_path
 from packetwalk.playbook.loader import LoadedModule, Loc, PlaybookError, Problem, load_module

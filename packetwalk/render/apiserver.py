@@ -49,7 +49,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from packetwalk import versions
+from packetwalk.lab import versions
 from packetwalk.render import protobuf
 from packetwalk.render.discovery import BUILTIN_RESOURCES, ApiResource, version_priority
 

@@ -1,6 +1,6 @@
 """Chart packages at the pinned versions: a local cache, filled from the chart repositories.
 
-``.packetwalk/charts/<chart>-<version>.tgz``. A package enters the cache only with its SHA-256
+``.packetwalk/lab/charts/<chart>-<version>.tgz``. A package enters the cache only with its SHA-256
 checked: against the digest the repository's ``index.yaml`` publishes for that version, and
 against packetwalk's own pin where it has one (:data:`KNOWN_DIGESTS`). A folder of packages
 (``--charts DIR``) is used as it is, with the same pin check where a pin exists.
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import yaml
 
-from packetwalk.charts import ChartSpec
 from packetwalk.errors import PacketwalkError
+from packetwalk.lab.charts import ChartSpec
 
 Fetch = Callable[[str], bytes]
 

@@ -1,14 +1,15 @@
 """Every object a stack's lab program creates, in apply order, charts rendered with real Helm.
 
-The same builders the Pulumi components call (:mod:`packetwalk.charts`,
-:func:`packetwalk.addresspool.metallb_objects`, :func:`packetwalk.labobjects.lab_objects`,
-:mod:`packetwalk.gkefront`) give the specs and packetwalk's own objects, so what is rendered here
+The same builders the Pulumi components call (:mod:`packetwalk.lab.charts`,
+:func:`packetwalk.lab.addresspool.metallb_objects`, :func:`packetwalk.lab.objects.lab_objects`,
+:mod:`packetwalk.lab.gkefront`) give the specs and packetwalk's own objects, so what is rendered
+here
 is what ``invoke up`` registers; each chart is rendered by :func:`render_chart`.
 
 Apply order is the components' order (kind: cni, metallb, traefik, app; GKE: per cluster traefik
 with its load balancer front, then app), and inside a component: its namespace, the chart's CRDs,
 the chart's objects in Helm's install order, then the component's own objects (the app's in
-:func:`packetwalk.labobjects.sort_objects` order, as the components register them).
+:func:`packetwalk.lab.objects.sort_objects` order, as the components register them).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from packetwalk.addresspool import first_address, metallb_objects
-from packetwalk.charts import (
+from packetwalk.lab.addresspool import first_address, metallb_objects
+from packetwalk.lab.charts import (
     ChartSpec,
     calico_operator_resources,
     cni_chart,
@@ -28,10 +29,10 @@ from packetwalk.charts import (
     namespace_object,
     traefik_chart,
 )
-from packetwalk.config import LabConfig
-from packetwalk.gke import NIP_IO, clusters
-from packetwalk.gkefront import front_objects
-from packetwalk.labobjects import lab_objects
+from packetwalk.lab.config import LabConfig
+from packetwalk.lab.gke import NIP_IO, clusters
+from packetwalk.lab.gkefront import front_objects
+from packetwalk.lab.objects import lab_objects
 from packetwalk.render.helmrender import RenderedChart, render_chart
 
 ChartLocator = Callable[[ChartSpec], Path]

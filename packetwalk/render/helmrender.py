@@ -38,8 +38,8 @@ from typing import Any
 
 import yaml
 
-from packetwalk import versions
 from packetwalk.errors import PacketwalkError
+from packetwalk.lab import versions
 from packetwalk.render.apiserver import StandInApiServer
 
 HELM_SDKPY_VERSION = versions.HELM_SDKPY_VERSION

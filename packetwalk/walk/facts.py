@@ -13,9 +13,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from packetwalk import cni as cni_profiles
 from packetwalk.cluster.model import ContainerPort, NodeInfo, PodInfo, ServiceInfo
 from packetwalk.cluster.state import ClusterState
+from packetwalk.lab import cni as cni_profiles
 
 TRAEFIK_LABEL = ("app.kubernetes.io/name", "traefik")
 """The label the Traefik chart puts on its pods (and that the lab's policies select)."""
@@ -173,7 +173,7 @@ def named_ports(ports: Mapping[str, tuple[ContainerPort, ...]]) -> dict[str, dic
 
 
 def detect_cni(pods: Sequence[PodInfo]) -> str:
-    """The CNI whose node agent runs in the cluster (:data:`packetwalk.cni.PROFILES`), by the
+    """The CNI whose node agent runs in the cluster (:data:`packetwalk.lab.cni.PROFILES`), by the
     names the stack config uses; ``unknown`` if no agent is recognised."""
     return cni_profiles.detect_cni(pod.name for pod in pods) or "unknown"
 

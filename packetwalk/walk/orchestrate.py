@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import re
 import shlex
-import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,12 +31,11 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 import yaml
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from packetwalk.capture.pcapread import parse_ip_link
 from packetwalk.cluster.state import ClusterState
 from packetwalk.errors import PacketwalkError
+from packetwalk.host.tcpdump import LocalTcpdump
 from packetwalk.kube.access import (
     DEBUG_CONTAINER,
     DEBUG_NAMESPACE,
@@ -46,6 +43,7 @@ from packetwalk.kube.access import (
     ClusterRefused,
     CommandResult,
     StreamHandle,
+    access_errors,
     api_message,
 )
 from packetwalk.kube.captures import (
@@ -55,29 +53,10 @@ from packetwalk.kube.captures import (
     stop_command,
     stoppable_command,
 )
-from packetwalk.versions import NETSHOOT_IMAGE
+from packetwalk.lab.versions import NETSHOOT_IMAGE
 from packetwalk.walk.facts import ClusterFacts, facts_from_state
 from packetwalk.walk.plan import CapturePoint, WalkPlan
 from packetwalk.walk.plandata import capture_container, plan_as_dict
-
-
-def _access_errors() -> tuple[type[BaseException], ...]:
-    """What a cluster call raises when the cluster, not the code, is the problem: the API refused
-    (PodSecurity rejecting NET_ADMIN, RBAC, a pod gone), the connection failed, a kubeconfig
-    context is missing. One point's failure must not abort the others."""
-    errors: list[type[BaseException]] = [PacketwalkError, LookupError, OSError]
-    try:
-        from kubernetes.client.exceptions import ApiException
-        from kubernetes.config.config_exception import ConfigException
-        from urllib3.exceptions import HTTPError
-
-        errors += [ApiException, ConfigException, HTTPError]
-    except ImportError:  # pragma: no cover - the client is a dependency; tests may stub it out
-        pass
-    return tuple(errors)
-
-
-ACCESS_ERRORS = _access_errors()
 
 
 def describe_error(error: BaseException) -> str:
@@ -93,6 +72,29 @@ PCAP_HEADER_BYTES = 24
 """A pcap global header; tcpdump -U writes it as soon as the capture is open (pcapng: 28+)."""
 
 
+class PointProgress(Protocol):
+    """Shows each capture point's state while a walk runs (the task draws it with rich)."""
+
+    def begin(self, points: Sequence[str]) -> None: ...
+
+    def update(self, point: str, text: str) -> None: ...
+
+    def end(self) -> None: ...
+
+
+class NoProgress:
+    """:class:`PointProgress` that shows nothing (library use, tests)."""
+
+    def begin(self, points: Sequence[str]) -> None:
+        del points
+
+    def update(self, point: str, text: str) -> None:
+        del point, text
+
+    def end(self) -> None:
+        pass
+
+
 class HostCapture(Protocol):
     """Runs a capture on the participant's own machine (the ``host`` point)."""
 
@@ -101,29 +103,6 @@ class HostCapture(Protocol):
     def stop_command(self, handle: StreamHandle) -> None:
         """Ask the capture to end cleanly (tcpdump flushes on SIGINT)."""
         ...
-
-
-class LocalTcpdump:
-    """``tcpdump`` on this machine: as root directly, otherwise through ``sudo -n`` if allowed."""
-
-    def start(self, command: Sequence[str], sink: BinaryIO) -> StreamHandle:
-        from packetwalk.kube.kubectl import ProcessStream, popen_binary
-
-        if shutil.which(command[0]) is None:
-            raise PacketwalkError(f"{command[0]} is not installed on this machine")
-        argv = list(command)
-        if os.geteuid() != 0:
-            if shutil.which("sudo") is None:
-                raise PacketwalkError("capturing here needs root (or sudo)")
-            argv = ["sudo", "-n", *argv]
-        return ProcessStream(popen_binary(argv), sink)
-
-    def stop_command(self, handle: StreamHandle) -> None:
-        import signal
-
-        process = getattr(handle, "_process", None)
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGINT)
 
 
 class CountingSink(io.BufferedWriter):
@@ -262,7 +241,7 @@ class WalkRunner:
         *,
         image: str = NETSHOOT_IMAGE,
         keep: bool = False,
-        console: Console | None = None,
+        progress: PointProgress | None = None,
         host_capture: HostCapture | None = None,
         ready_timeout: float = 30.0,
         settle: float = 1.0,
@@ -272,7 +251,9 @@ class WalkRunner:
         self.access = access
         self.image = image
         self.keep = keep
-        self.console = console or Console(stderr=True)
+        self.progress = progress or NoProgress()
+        self.errors = access_errors(access)
+        """What a point's cluster call may raise without aborting the other points."""
         self.host_capture = host_capture if host_capture is not None else LocalTcpdump()
         self.ready_timeout = ready_timeout
         self.settle = settle
@@ -287,14 +268,11 @@ class WalkRunner:
                                   "(nothing there is overwritten)")
         run = WalkRun(folder=folder, plan=plan,
                       points=[PointResult(p, f"{p.name}.pcap") for p in plan.points])
-        with Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[point]}"),
-                      TextColumn("{task.description}"), TimeElapsedColumn(),
-                      console=self.console, transient=False) as progress:
-            tasks = {r.point.name: progress.add_task("planned", total=None, point=r.point.name)
-                     for r in run.points}
+        self.progress.begin([r.point.name for r in run.points])
+        try:
 
             def show(result: PointResult, text: str) -> None:
-                progress.update(tasks[result.point.name], description=text)
+                self.progress.update(result.point.name, text)
 
             try:
                 self._prepare_all(run, show)
@@ -305,7 +283,7 @@ class WalkRunner:
                 if any(r.state == "capturing" for r in run.points):
                     try:
                         self._send(run)
-                    except ACCESS_ERRORS as error:
+                    except self.errors as error:
                         run.errors.append(f"sending the request: {describe_error(error)}")
                     self._sleep(self.settle)
                 else:
@@ -315,6 +293,8 @@ class WalkRunner:
                     self._stop(run, result, show)
                 self._write(run)
                 self._cleanup(run)
+        finally:
+            self.progress.end()
         if analyze is not None and any(r.bytes >= PCAP_HEADER_BYTES for r in run.points):
             try:
                 run.analysis = analyze(folder)
@@ -396,7 +376,7 @@ class WalkRunner:
                 links = self.access.shell(shlex.join(IP_LINK_COMMAND), timeout=15)
                 self._save_links(run, result, links)
             result.state = "attaching"
-        except ACCESS_ERRORS as error:
+        except self.errors as error:
             self._fail(run, result, describe_error(error), show)
 
     def _save_links(self, run: WalkRun, result: PointResult, links: CommandResult) -> None:
@@ -424,7 +404,7 @@ class WalkRunner:
                                                    container=container)
             result.state = "starting"
             show(result, f"starting tcpdump -i {point.interface}")
-        except ACCESS_ERRORS as error:
+        except self.errors as error:
             self._fail_or_skip(run, result, describe_error(error), show)
 
     def _fail_or_skip(self, run: WalkRun, result: PointResult, message: str,
@@ -460,7 +440,7 @@ class WalkRunner:
                 code = result.handle.poll()
                 if code is not None:
                     result.exit_code = code
-                    with contextlib.suppress(*ACCESS_ERRORS):
+                    with contextlib.suppress(*self.errors):
                         result.handle.stop(timeout=1)  # collects tcpdump's complaint (stderr)
                     self._fail_or_skip(run, result, f"tcpdump ended before capturing (exit code "
                                        f"{code}){self._stderr(result)}", show)
@@ -511,7 +491,7 @@ class WalkRunner:
                 self.access.exec(namespace, pod, stop_command(result.point.name),
                                  container=container, timeout=15)
             code = handle.stop(timeout=5)
-        except ACCESS_ERRORS as error:
+        except self.errors as error:
             code = None
             run.errors.append(f"{result.point.name}: stopping the capture: {describe_error(error)}")
         if result.sink is not None:

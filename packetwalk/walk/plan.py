@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from packetwalk.cluster.model import PodInfo, ServiceInfo, ServicePort
-from packetwalk.cni import PROFILES
 from packetwalk.errors import InputError
 from packetwalk.kube.captures import capture_container_name, tcpdump_command
+from packetwalk.lab.cni import PROFILES
 from packetwalk.walk.facts import NATIVE_LB_ANNOTATION, ClusterFacts
 from packetwalk.walk.lookup import (
     INGRESS_READY,

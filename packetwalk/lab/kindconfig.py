@@ -13,10 +13,10 @@ from typing import Any, Final
 
 import yaml
 
-from packetwalk import versions
-from packetwalk.cni import PROFILES
-from packetwalk.config import LabConfig
 from packetwalk.errors import InputError
+from packetwalk.lab import versions
+from packetwalk.lab.cni import PROFILES
+from packetwalk.lab.config import LabConfig
 
 KIND_API_VERSION: Final = "kind.x-k8s.io/v1alpha4"
 

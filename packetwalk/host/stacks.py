@@ -36,12 +36,12 @@ from typing import Any, Protocol
 
 from pulumi import automation as auto
 
-from packetwalk import probes
-from packetwalk.config import LabConfig, load_stack_config, stack_file
 from packetwalk.errors import PacketwalkError
-from packetwalk.urns import CLUSTER_PROJECT as CLUSTER_PROJECT  # re-exported (tasks, tests)
-from packetwalk.urns import KIND_CLUSTER_COMMAND, STACK_TYPE, kind_child_urn, kind_recreate_urns
-from packetwalk.urns import LAB_PROJECT as LAB_PROJECT
+from packetwalk.host import probes
+from packetwalk.lab.config import LabConfig, load_stack_config, stack_file
+from packetwalk.lab.urns import CLUSTER_PROJECT as CLUSTER_PROJECT  # re-exported (tasks, tests)
+from packetwalk.lab.urns import KIND_CLUSTER_COMMAND, STACK_TYPE, kind_child_urn, kind_recreate_urns
+from packetwalk.lab.urns import LAB_PROJECT as LAB_PROJECT
 
 STATE_DIR = Path(".packetwalk") / "state"
 UNCHANGED_OPS = frozenset({"same", "read", "refresh"})

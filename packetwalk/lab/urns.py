@@ -1,7 +1,8 @@
 """URNs of the cluster program's resources, for the code that addresses them by name.
 
 The cluster program (``components/cluster_stack.py``) and the Automation adapter
-(:mod:`packetwalk.stacks`) both need them; keeping them here (pure, importing nothing) stops the
+(:mod:`packetwalk.host.stacks`) both need them; keeping them here (pure, importing nothing) stops
+the
 two from drifting apart and keeps ``packetwalk`` free of imports from ``components``.
 """
 

@@ -1,7 +1,8 @@
 """What a lab needs on the participant's machine, and how to tell them to get what is missing.
 
 Pure: the probes that actually run ``docker info`` or ``kind version`` live in
-:mod:`packetwalk.probes`; this module turns their raw answers into versions and verdicts, so every
+:mod:`packetwalk.host.probes`; this module turns their raw answers into versions and verdicts, so
+every
 rule (minimum versions, which tools a platform needs, the fix text per OS) is tested without the
 tools. ``invoke up`` refuses to start while any check fails; ``invoke doctor`` prints them all.
 """
@@ -14,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from packetwalk import versions
+from packetwalk.lab import versions
 
 Version = tuple[int, ...]
 

@@ -1,7 +1,8 @@
 """What each Helm chart of the lab is installed with: chart, repo, version, namespace, values.
 
 Pure data (no Pulumi here), so the components install, ``invoke render`` renders and the
-conformance tests check the very same specs. Every version comes from :mod:`packetwalk.versions`.
+conformance tests check the very same specs. Every version comes from
+:mod:`packetwalk.lab.versions`.
 Each value key was read in the chart's own ``values.yaml`` and templates at the pinned tag (named
 where a key is used); ``tests/test_render_conformance.py`` refuses any key a chart does not have,
 because a chart silently ignores a key it does not know.
@@ -12,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from packetwalk import versions
-from packetwalk.cni import PROFILES
-from packetwalk.config import LabConfig
-from packetwalk.gke import traefik_values
-from packetwalk.kindconfig import (
+from packetwalk.lab import versions
+from packetwalk.lab.cni import PROFILES
+from packetwalk.lab.config import LabConfig
+from packetwalk.lab.gke import traefik_values
+from packetwalk.lab.kindconfig import (
     INGRESS_HTTP_NODE_PORT,
     INGRESS_HTTPS_NODE_PORT,
     control_plane_node,

@@ -8,7 +8,9 @@ output so far, an executable that is not there as 127 (as a shell reports it).
 from __future__ import annotations
 
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
+from typing import IO, BinaryIO, Protocol
 
 TIMEOUT_EXIT_CODE = 124
 """Exit code reported when a command outlives its timeout (as coreutils ``timeout`` does)."""
@@ -57,3 +59,55 @@ def _text(data: bytes | str | None) -> str:
     if data is None:
         return ""
     return data.decode(errors="replace") if isinstance(data, bytes) else data
+
+
+# -- binary streams (captures) ------------------------------------------------------------
+
+
+class PopenFactory(Protocol):
+    def __call__(self, argv: Sequence[str]) -> subprocess.Popen[bytes]: ...
+
+
+def popen_binary(argv: Sequence[str]) -> subprocess.Popen[bytes]:
+    """The default :class:`PopenFactory`: stdout as a binary pipe, no stdin, no TTY."""
+    return subprocess.Popen(
+        list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
+class ProcessStream:
+    """A subprocess whose stdout a thread copies into a sink; stderr is kept for error messages."""
+
+    def __init__(self, process: subprocess.Popen[bytes], sink: BinaryIO) -> None:
+        self._process = process
+        self._sink = sink
+        self.stderr = b""
+        self._copier = threading.Thread(target=self._copy, daemon=True)
+        self._copier.start()
+
+    def _copy(self) -> None:
+        out: IO[bytes] | None = self._process.stdout
+        if out is None:
+            return
+        read = getattr(out, "read1", out.read)  # read1: hand over what arrived, do not wait for 64k
+        while chunk := read(65536):
+            self._sink.write(chunk)
+
+    def poll(self) -> int | None:
+        return self._process.poll()
+
+    def stop(self, timeout: float = 10.0) -> int:
+        try:
+            self._process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._copier.join(timeout=5)
+        if self._process.stderr is not None:
+            self.stderr = self._process.stderr.read() or b""
+        self._sink.flush()
+        return self._process.returncode

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from packetwalk.charts import TRAEFIK_NAMESPACE
-from packetwalk.config import LabConfig
-from packetwalk.gke import (
+from packetwalk.lab.charts import TRAEFIK_NAMESPACE
+from packetwalk.lab.config import LabConfig
+from packetwalk.lab.gke import (
     GATEWAY_CLASS,
     INGRESS_CLASS_ANNOTATION,
     PING_PATH,

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from packetwalk.config import LabConfig
-from packetwalk.votingapp import FRONTENDS
+from packetwalk.lab.config import LabConfig
+from packetwalk.lab.votingapp import FRONTENDS
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Final
 
-from packetwalk import versions
-from packetwalk.config import DEFAULT_INTENTS_FILE, REPO_ROOT, LabConfig
 from packetwalk.errors import InputError
 from packetwalk.intents import (
     NS_LABEL,
@@ -26,9 +24,11 @@ from packetwalk.intents import (
     load_client_intents,
     policies_from_intents,
 )
-from packetwalk.kindconfig import INGRESS_HTTP_NODE_PORT, INGRESS_HTTPS_NODE_PORT
-from packetwalk.participants import Participant, participants, participants_in
-from packetwalk.votingapp import (
+from packetwalk.lab import versions
+from packetwalk.lab.config import DEFAULT_INTENTS_FILE, REPO_ROOT, LabConfig
+from packetwalk.lab.kindconfig import INGRESS_HTTP_NODE_PORT, INGRESS_HTTPS_NODE_PORT
+from packetwalk.lab.participants import Participant, participants, participants_in
+from packetwalk.lab.votingapp import (
     RESULT_SERVICE_PORT,
     VOTE_SERVICE_PORT,
     voting_app_objects,

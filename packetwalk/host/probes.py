@@ -1,4 +1,5 @@
-"""Run the tool probes (``docker info``, ``kind version``...) that :mod:`packetwalk.prereqs` judges.
+"""Run the tool probes (``docker info``, ``kind version``...) that :mod:`packetwalk.host.prereqs`
+judges.
 
 The runner is injectable: tests pass a fake that answers from a table, the real one runs
 subprocesses with a timeout, so a hung Docker daemon cannot hang ``invoke doctor``.
@@ -12,8 +13,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from packetwalk.prereqs import Probe, Requirement
-from packetwalk.process import NOT_FOUND_EXIT_CODE, run_process
+from packetwalk.host.prereqs import Probe, Requirement
+from packetwalk.host.process import NOT_FOUND_EXIT_CODE, run_process
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ PROBE_COMMANDS: Mapping[str, tuple[str, ...]] = {
 
 
 def subprocess_runner(timeout: float = 20.0, env: Mapping[str, str] | None = None) -> Runner:
-    """A runner over :func:`packetwalk.process.run_process`: a timeout is a failed result."""
+    """A runner over :func:`packetwalk.host.process.run_process`: a timeout is a failed result."""
 
     def run(argv: Sequence[str]) -> RunResult:
         return RunResult(*run_process(argv, timeout=timeout, env=env))

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from packetwalk.cni import (
+from packetwalk.errors import InputError, did_you_mean
+from packetwalk.lab.cni import (
     KUBE_PROXY_MODES,
     PLATFORMS,
     PROFILES,
@@ -29,10 +30,9 @@ from packetwalk.cni import (
     Platform,
     cnis_for,
 )
-from packetwalk.errors import InputError, did_you_mean
 from packetwalk.yamlsource import load_document
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 """The checkout packetwalk runs from; relative paths in stack configs are relative to it."""
 
 STACKS_DIR = REPO_ROOT / "stacks"
@@ -46,7 +46,7 @@ INGRESS_MODES = ("gateway", "ingress")
 MAX_WORKERS = 10
 MAX_PARTICIPANTS = 60
 """A workshop room; also keeps per-participant subnets inside the GKE address plan
-(packetwalk/gke.py carves one node, pod and service range per cluster)."""
+(packetwalk/lab/gke.py carves one node, pod and service range per cluster)."""
 DEFAULT_INTENTS_FILE = "stacks/intents/voting-app.yaml"
 
 RESERVED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "traefik", "metallb-system")

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
-from packetwalk import versions
 from packetwalk.errors import PacketwalkError
+from packetwalk.lab import versions
 
 MANIFEST = ".tools.json"
 CHUNK = 1 << 16

@@ -24,8 +24,8 @@ from typing import Any, Final
 
 import yaml
 
-from packetwalk.config import LabConfig
-from packetwalk.participants import Participant, cluster_names, participants_in
+from packetwalk.lab.config import LabConfig
+from packetwalk.lab.participants import Participant, cluster_names, participants_in
 
 HEALTH_CHECK_RANGES: Final = ("130.211.0.0/22", "35.191.0.0/16")
 """Where Google's health checks and GFE proxies connect from (ingress-and-gclb.md section 2)."""

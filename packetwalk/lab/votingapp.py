@@ -5,7 +5,7 @@ Names, labels, ports and container names follow upstream exactly (see
 ``db``, and the lab's policies and packet walks are written against these labels and ports. The
 deliberate differences from upstream:
 
-- images come from :mod:`packetwalk.versions` (the three app images float: see its
+- images come from :mod:`packetwalk.lab.versions` (the three app images float: see its
   docstring), pulled only if not present so that images preloaded into kind are used;
 - readiness probes (upstream has none, so nothing told a participant the app was ready);
 - ``vote`` and ``result`` Services are ClusterIP, not NodePort 31000/31001: the lab reaches them
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from packetwalk import versions
+from packetwalk.lab import versions
 
 APP_LABEL: Final = "app"
 WEB_PORT: Final = 80
