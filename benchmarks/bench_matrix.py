@@ -49,37 +49,53 @@ NAMESPACES = 20
 TIERS = ("web", "api", "db", "cache")
 
 
-def synthetic_cluster(pods: int, policies: int, label_sets: int, seed: int = 7,
-                      profile: str = "mixed") -> list[dict[str, Any]]:
+def synthetic_cluster(
+    pods: int, policies: int, label_sets: int, seed: int = 7, profile: str = "mixed"
+) -> list[dict[str, Any]]:
     """``mixed``: default-deny in half the namespaces plus allow rules of six shapes.
     ``open``: allow rules only (most pods unisolated), so nearly every pair is allowed and the
     cost is dominated by producing workloads-squared lines."""
     rng = random.Random(seed)
     objects: list[dict[str, Any]] = []
     for n in range(NAMESPACES):
-        objects.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {
-            "name": f"ns-{n}",
-            "labels": {"team": f"team-{n % 5}", "env": rng.choice(["prod", "dev"])}}})
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {
+                    "name": f"ns-{n}",
+                    "labels": {"team": f"team-{n % 5}", "env": rng.choice(["prod", "dev"])},
+                },
+            }
+        )
     sets = []
     for k in range(label_sets):
         ns = f"ns-{k % NAMESPACES}"
         labels = {"app": f"app-{k}", "tier": TIERS[k % len(TIERS)], "version": f"v{k % 3}"}
-        ports = [{"name": "http", "containerPort": 8080 + (k % 4)},
-                 {"name": "metrics", "containerPort": 9090}]
+        ports = [
+            {"name": "http", "containerPort": 8080 + (k % 4)},
+            {"name": "metrics", "containerPort": 9090},
+        ]
         if labels["tier"] == "db":
             ports.append({"name": "sql", "containerPort": 5432})
         sets.append((ns, labels, ports))
     for i in range(pods):
         ns, labels, ports = sets[i % label_sets]
         owner = f"{labels['app']}-5d8f"
-        objects.append({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": f"{owner}-{i}", "namespace": ns, "labels": dict(labels),
-                         "ownerReferences": [{"kind": "ReplicaSet", "name": owner,
-                                              "controller": True}]},
-            "spec": {"containers": [{"name": "main", "ports": ports}]},
-            "status": {"podIP": f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"},
-        })
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": f"{owner}-{i}",
+                    "namespace": ns,
+                    "labels": dict(labels),
+                    "ownerReferences": [{"kind": "ReplicaSet", "name": owner, "controller": True}],
+                },
+                "spec": {"containers": [{"name": "main", "ports": ports}]},
+                "status": {"podIP": f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"},
+            }
+        )
     for p in range(policies):
         ns = f"ns-{p % NAMESPACES}"
         kind = p % 6
@@ -90,58 +106,132 @@ def synthetic_cluster(pods: int, policies: int, label_sets: int, seed: int = 7,
         if kind == 0:
             spec = {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
         elif kind == 1:
-            spec = {"podSelector": target, "ingress": [{
-                "from": [{"podSelector": {"matchLabels": {"tier": rng.choice(TIERS)}}}],
-                "ports": [{"port": "http"}, {"port": 9090}]}]}
+            spec = {
+                "podSelector": target,
+                "ingress": [
+                    {
+                        "from": [{"podSelector": {"matchLabels": {"tier": rng.choice(TIERS)}}}],
+                        "ports": [{"port": "http"}, {"port": 9090}],
+                    }
+                ],
+            }
         elif kind == 2:
-            spec = {"podSelector": {"matchLabels": {"tier": "db"}}, "ingress": [{
-                "from": [{"namespaceSelector": {
-                    "matchLabels": {"team": f"team-{rng.randrange(5)}"}},
-                          "podSelector": {"matchExpressions": [
-                              {"key": "tier", "operator": "In", "values": ["api", "web"]}]}}],
-                "ports": [{"port": "sql"}]}]}
+            spec = {
+                "podSelector": {"matchLabels": {"tier": "db"}},
+                "ingress": [
+                    {
+                        "from": [
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {"team": f"team-{rng.randrange(5)}"}
+                                },
+                                "podSelector": {
+                                    "matchExpressions": [
+                                        {"key": "tier", "operator": "In", "values": ["api", "web"]}
+                                    ]
+                                },
+                            }
+                        ],
+                        "ports": [{"port": "sql"}],
+                    }
+                ],
+            }
         elif kind == 3:
-            spec = {"podSelector": {"matchExpressions": [
-                {"key": "tier", "operator": "NotIn", "values": ["db"]}]},
-                "policyTypes": ["Egress"], "egress": [
-                    {"to": [{"namespaceSelector": {"matchLabels": {
-                        "kubernetes.io/metadata.name": "ns-0"}}}],
-                     "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53}]},
-                    {"to": [{"podSelector": {
-                        "matchLabels": {"app": f"app-{rng.randrange(label_sets)}"}}}]}]}
+            spec = {
+                "podSelector": {
+                    "matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["db"]}]
+                },
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {"kubernetes.io/metadata.name": "ns-0"}
+                                }
+                            }
+                        ],
+                        "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53}],
+                    },
+                    {
+                        "to": [
+                            {
+                                "podSelector": {
+                                    "matchLabels": {"app": f"app-{rng.randrange(label_sets)}"}
+                                }
+                            }
+                        ]
+                    },
+                ],
+            }
         elif kind == 4:
             a, b = rng.randrange(256), rng.randrange(256)
-            spec = {"podSelector": target, "policyTypes": ["Egress"], "egress": [{
-                "to": [{"ipBlock": {"cidr": f"{a}.0.0.0/8", "except": [f"{a}.{b}.0.0/16"]}}],
-                "ports": [{"port": 443}, {"port": 8000, "endPort": 8100}]}]}
+            spec = {
+                "podSelector": target,
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {"ipBlock": {"cidr": f"{a}.0.0.0/8", "except": [f"{a}.{b}.0.0/16"]}}
+                        ],
+                        "ports": [{"port": 443}, {"port": 8000, "endPort": 8100}],
+                    }
+                ],
+            }
         else:
-            spec = {"podSelector": target, "ingress": [{
-                "from": [{"namespaceSelector": {}},
-                         {"ipBlock": {"cidr": f"172.{rng.randrange(16, 32)}.0.0/16"}}],
-                "ports": [{"port": "metrics"}]}]}
-        objects.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-                        "metadata": {"name": f"np-{p}", "namespace": ns}, "spec": spec})
+            spec = {
+                "podSelector": target,
+                "ingress": [
+                    {
+                        "from": [
+                            {"namespaceSelector": {}},
+                            {"ipBlock": {"cidr": f"172.{rng.randrange(16, 32)}.0.0/16"}},
+                        ],
+                        "ports": [{"port": "metrics"}],
+                    }
+                ],
+            }
+        objects.append(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": {"name": f"np-{p}", "namespace": ns},
+                "spec": spec,
+            }
+        )
     return objects
 
 
 class Case:
     """One synthetic cluster, its manifest files, and the best time seen for every phase."""
 
-    def __init__(self, pods: int, policies: int, label_sets: int, profile: str,
-                 folder: Path) -> None:
+    def __init__(
+        self, pods: int, policies: int, label_sets: int, profile: str, folder: Path
+    ) -> None:
         # A JSON round trip (not timed) makes every pod its own set of dicts and strings, as
         # ``kubectl get -o json`` or a YAML file gives them: generator objects that share their
         # lists and strings across replicas would flatter any per-pod cost.
-        self.objects = json.loads(json.dumps(synthetic_cluster(pods, policies, label_sets,
-                                                               profile=profile)))
-        self.info: dict[str, Any] = {"profile": profile, "pods": pods, "policies": policies,
-                                     "label_sets": label_sets}
-        self.files = {"yaml": folder / f"{pods}-{label_sets}.yaml",
-                      "json": folder / f"{pods}-{label_sets}.json"}
-        self.files["yaml"].write_text(yaml.dump_all(self.objects, Dumper=getattr(
-            yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False))
-        self.files["json"].write_text(json.dumps({"apiVersion": "v1", "kind": "List",
-                                                  "items": self.objects}))
+        self.objects = json.loads(
+            json.dumps(synthetic_cluster(pods, policies, label_sets, profile=profile))
+        )
+        self.info: dict[str, Any] = {
+            "profile": profile,
+            "pods": pods,
+            "policies": policies,
+            "label_sets": label_sets,
+        }
+        self.files = {
+            "yaml": folder / f"{pods}-{label_sets}.yaml",
+            "json": folder / f"{pods}-{label_sets}.json",
+        }
+        self.files["yaml"].write_text(
+            yaml.dump_all(
+                self.objects, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False
+            )
+        )
+        self.files["json"].write_text(
+            json.dumps({"apiVersion": "v1", "kind": "List", "items": self.objects})
+        )
         self.best: dict[str, float] = {}
 
     def _keep(self, phase: str, seconds: float) -> None:
@@ -160,9 +250,12 @@ class Case:
         self._keep("load_s", loaded - start)
         self._keep("evaluate_s", evaluated - loaded)
         self._keep("list_s", done - evaluated)
-        self.info.update(classes=len(analysis.classes), workloads=len(analysis.workloads),
-                         external_ranges=len(analysis.sources) + len(analysis.destinations),
-                         allowed_pairs=text.count("\n"))
+        self.info.update(
+            classes=len(analysis.classes),
+            workloads=len(analysis.workloads),
+            external_ranges=len(analysis.sources) + len(analysis.destinations),
+            allowed_pairs=text.count("\n"),
+        )
 
     def from_files(self) -> None:
         """The parser's share (``read_documents``: CSafeLoader or json) and ours, per format.
@@ -183,13 +276,20 @@ class Case:
     def result(self) -> dict[str, Any]:
         b = self.best
         ours = b["evaluate_s"] + b["list_s"]
-        return {**self.info, **b, "total_s": b["load_s"] + ours,
-                **{f"{fmt}_total_s": b[f"{fmt}_parse_s"] + b[f"{fmt}_build_s"] + ours
-                   for fmt in self.files}}
+        return {
+            **self.info,
+            **b,
+            "total_s": b["load_s"] + ours,
+            **{
+                f"{fmt}_total_s": b[f"{fmt}_parse_s"] + b[f"{fmt}_build_s"] + ours
+                for fmt in self.files
+            },
+        }
 
 
-def measure(pods: int, policies: int, label_sets: int, profile: str, repeat: int = 5,
-            e2e_repeat: int = 2) -> dict[str, Any]:
+def measure(
+    pods: int, policies: int, label_sets: int, profile: str, repeat: int = 5, e2e_repeat: int = 2
+) -> dict[str, Any]:
     """Best of ``repeat`` rounds per phase (``e2e_repeat`` from files): the machine is shared,
     the minimum is the signal."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -206,9 +306,21 @@ def measure(pods: int, policies: int, label_sets: int, profile: str, repeat: int
 def run(pods: int, policies: int, label_sets: int, profile: str) -> dict[str, Any]:
     """Measure in a fresh subprocess: its heap (and so the garbage collector's work) and its
     peak RSS belong to this case alone."""
-    out = subprocess.run([sys.executable, __file__, "--one", str(pods), str(policies),
-                          str(label_sets), "--profile", profile],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--one",
+            str(pods),
+            str(policies),
+            str(label_sets),
+            "--profile",
+            profile,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     result: dict[str, Any] = json.loads(out.stdout)
     return result
 
@@ -226,13 +338,21 @@ def best_of(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 COLUMNS = (  # header, key, width, format
-    ("profile", "profile", 7, ""), ("pods", "pods", 6, ""), ("policies", "policies", 8, ""),
-    ("labelsets", "label_sets", 9, ""), ("classes", "classes", 7, ""),
-    ("pairs", "allowed_pairs", 6, ""), ("load ms", "load_s", 8, "ms"),
-    ("eval ms", "evaluate_s", 8, "ms"), ("list ms", "list_s", 8, "ms"),
-    ("total ms", "total_s", 8, "ms"), ("yaml parse", "yaml_parse_s", 10, "ms"),
-    ("yaml total", "yaml_total_s", 10, "ms"), ("json parse", "json_parse_s", 10, "ms"),
-    ("json total", "json_total_s", 10, "ms"), ("peak MB", "peak_rss_mb", 8, ""),
+    ("profile", "profile", 7, ""),
+    ("pods", "pods", 6, ""),
+    ("policies", "policies", 8, ""),
+    ("labelsets", "label_sets", 9, ""),
+    ("classes", "classes", 7, ""),
+    ("pairs", "allowed_pairs", 6, ""),
+    ("load ms", "load_s", 8, "ms"),
+    ("eval ms", "evaluate_s", 8, "ms"),
+    ("list ms", "list_s", 8, "ms"),
+    ("total ms", "total_s", 8, "ms"),
+    ("yaml parse", "yaml_parse_s", 10, "ms"),
+    ("yaml total", "yaml_total_s", 10, "ms"),
+    ("json parse", "json_parse_s", 10, "ms"),
+    ("json total", "json_total_s", 10, "ms"),
+    ("peak MB", "peak_rss_mb", 8, ""),
 )
 
 
@@ -245,12 +365,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--one", nargs=3, type=int, metavar=("PODS", "POLICIES", "LABEL_SETS"))
     parser.add_argument("--profile", choices=("mixed", "open"), default="mixed")
-    parser.add_argument("--diversity", type=int, default=250,
-                        help="distinct label sets in the grid (capped at the pod count)")
-    parser.add_argument("--doubling-only", action="store_true",
-                        help="only the 5,000 -> 10,000 pod pairs behind the doubling ratios")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="subprocess runs per doubling case, alternating the two sizes")
+    parser.add_argument(
+        "--diversity",
+        type=int,
+        default=250,
+        help="distinct label sets in the grid (capped at the pod count)",
+    )
+    parser.add_argument(
+        "--doubling-only",
+        action="store_true",
+        help="only the 5,000 -> 10,000 pod pairs behind the doubling ratios",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="subprocess runs per doubling case, alternating the two sizes",
+    )
     args = parser.parse_args()
     if args.one:
         pods, policies, sets = args.one
@@ -279,18 +410,22 @@ def main() -> None:
         for pods in runs:
             show(best_of(runs[pods]))
     by = {(r["pods"], r["policies"], r["label_sets"], r["profile"]): r for r in rows}
-    print("\ndoubling the pods 5000 -> 10000 at unchanged label sets, 1000 policies "
-          "(target: under 1.3x)")
+    print(
+        "\ndoubling the pods 5000 -> 10000 at unchanged label sets, 1000 policies "
+        "(target: under 1.3x)"
+    )
     for sets, profile in doubling:
         small, big = by[(5000, 1000, sets, profile)], by[(10000, 1000, sets, profile)]
 
         def ratio(key: str, small: dict[str, Any] = small, big: dict[str, Any] = big) -> str:
             return f"x{big[key] / small[key]:.2f}"
 
-        print(f"  {sets:>4} label sets ({profile}): in-memory objects -> connlist "
-              f"{ratio('total_s')} (load {ratio('load_s')}); end to end from a file: "
-              f"YAML {ratio('yaml_total_s')} (parser alone {ratio('yaml_parse_s')}), "
-              f"JSON {ratio('json_total_s')} (parser alone {ratio('json_parse_s')})")
+        print(
+            f"  {sets:>4} label sets ({profile}): in-memory objects -> connlist "
+            f"{ratio('total_s')} (load {ratio('load_s')}); end to end from a file: "
+            f"YAML {ratio('yaml_total_s')} (parser alone {ratio('yaml_parse_s')}), "
+            f"JSON {ratio('json_total_s')} (parser alone {ratio('json_parse_s')})"
+        )
 
 
 if __name__ == "__main__":

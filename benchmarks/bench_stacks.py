@@ -52,22 +52,33 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stacks = args.stacks or stack_names()
 
-    print(f"{'stack':<16}{'cluster median':>15}{'max':>8}{'lab median':>12}{'max':>8}"
-          f"{'total':>8}{'resources':>11}  verdict")
+    print(
+        f"{'stack':<16}{'cluster median':>15}{'max':>8}{'lab median':>12}{'max':>8}"
+        f"{'total':>8}{'resources':>11}  verdict"
+    )
     worst = 0.0
     for stack in stacks:
         config = engine_config(stack)
 
         def cluster(stack: str = stack, config: dict[str, str] = config) -> ProgramRun:
-            return run_program(CLUSTER_PROGRAM, project="packetwalk-cluster", stack=stack,
-                               config=config)
+            return run_program(
+                CLUSTER_PROGRAM, project="packetwalk-cluster", stack=stack, config=config
+            )
 
         cluster_times, cluster_run = _time(cluster, args.repeat)
 
-        def lab(stack: str = stack, config: dict[str, str] = config,
-                outputs: dict[str, object] = cluster_run.outputs) -> ProgramRun:
-            return run_program(LAB_PROGRAM, project="packetwalk-lab", stack=stack,
-                               config=config, stack_outputs=outputs)
+        def lab(
+            stack: str = stack,
+            config: dict[str, str] = config,
+            outputs: dict[str, object] = cluster_run.outputs,
+        ) -> ProgramRun:
+            return run_program(
+                LAB_PROGRAM,
+                project="packetwalk-lab",
+                stack=stack,
+                config=config,
+                stack_outputs=outputs,
+            )
 
         lab_times, lab_run = _time(lab, args.repeat)
         c_med, l_med = statistics.median(cluster_times), statistics.median(lab_times)
@@ -75,8 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         worst = max(worst, max(cluster_times) + max(lab_times))
         resources = len(cluster_run.registrations) + len(lab_run.registrations)
         verdict = "ok" if total < TARGET_SECONDS else f"SLOW (target {TARGET_SECONDS:.0f} s)"
-        print(f"{stack:<16}{c_med:>14.3f}s{max(cluster_times):>7.3f}s{l_med:>11.3f}s"
-              f"{max(lab_times):>7.3f}s{total:>7.3f}s{resources:>11}  {verdict}")
+        print(
+            f"{stack:<16}{c_med:>14.3f}s{max(cluster_times):>7.3f}s{l_med:>11.3f}s"
+            f"{max(lab_times):>7.3f}s{total:>7.3f}s{resources:>11}  {verdict}"
+        )
     print(f"\nslowest stack, slowest runs added: {worst:.3f} s (target < {TARGET_SECONDS:.0f} s)")
     return 0 if worst < TARGET_SECONDS else 1
 

@@ -40,6 +40,7 @@ PLATFORMS: dict[str, Callable[[LabConfig], Cluster]] = {"kind": _kind}
 PROGRAMS: dict[str, Callable[[LabConfig], None]] = {"gke": run_gke_cluster}
 """Platforms with a program of their own (GKE: network, several clusters, more outputs)."""
 
+
 def run() -> None:
     cfg = lab_config()
     program = PROGRAMS.get(cfg.platform)
@@ -50,7 +51,8 @@ def run() -> None:
     if make is None:
         raise pulumi.RunError(
             f"{cfg.source}: key packetwalk:platform: platform {cfg.platform!r} has no cluster "
-            f"component in this version (valid: {', '.join([*PLATFORMS, *PROGRAMS])})")
+            f"component in this version (valid: {', '.join([*PLATFORMS, *PROGRAMS])})"
+        )
     cluster = make(cfg)
     pulumi.export("kubeconfig", cluster.kubeconfig)
     pulumi.export("kubeContext", cluster.kube_context)

@@ -30,28 +30,47 @@ class Cni(pulumi.ComponentResource):
     helm.v4.Chart drops hooks.
     """
 
-    def __init__(self, name: str, cfg: LabConfig, *, provider: k8s.Provider,
-                 access: KubectlAccess, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        cfg: LabConfig,
+        *,
+        provider: k8s.Provider,
+        access: KubectlAccess,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("packetwalk:lab:Cni", name, None, opts)
         self.cni = cfg.cni
         spec = cni_chart(cfg)
-        self.chart = None if spec is None else install_chart(spec, parent=self,
-                                                             provider=provider)
+        self.chart = None if spec is None else install_chart(spec, parent=self, provider=provider)
         self.operator_resources: list[pulumi.CustomResource] = []
         if cfg.cni == "calico":
             # The Installation first; the others need it, so they are deleted before it.
             after: list[pulumi.Resource] = [self.chart] if self.chart else []
             for obj in calico_operator_resources(cfg):
-                resource = kube.register(obj, pulumi.ResourceOptions(
-                    parent=self, provider=provider, depends_on=after,
-                    custom_timeouts=pulumi.CustomTimeouts(delete=OPERATOR_CLEANUP_TIMEOUT)))
+                resource = kube.register(
+                    obj,
+                    pulumi.ResourceOptions(
+                        parent=self,
+                        provider=provider,
+                        depends_on=after,
+                        custom_timeouts=pulumi.CustomTimeouts(delete=OPERATOR_CLEANUP_TIMEOUT),
+                    ),
+                )
                 if not self.operator_resources:
                     after = [*after, resource]
                 self.operator_resources.append(resource)
-        before: list[pulumi.Resource] = [*([self.chart] if self.chart else []),
-                                         *self.operator_resources]
+        before: list[pulumi.Resource] = [
+            *([self.chart] if self.chart else []),
+            *self.operator_resources,
+        ]
         self.nodes_ready = kubectl_gate(
-            "nodes-ready", nodes_ready_script(), access, parent=self,
-            triggers=[cfg.cni, spec.version if spec else "kind"], timeout="6m",
-            depends_on=before)
+            "nodes-ready",
+            nodes_ready_script(),
+            access,
+            parent=self,
+            triggers=[cfg.cni, spec.version if spec else "kind"],
+            timeout="6m",
+            depends_on=before,
+        )
         self.register_outputs({"cni": cfg.cni})

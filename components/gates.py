@@ -43,18 +43,22 @@ kube() {
 def nodes_ready_script() -> str:
     """Wait until every node is Ready, which a node only becomes once its CNI works."""
     return _KUBECONFIG + (
-        f"kube wait --for=condition=Ready nodes --all --timeout={NODES_READY_TIMEOUT}\n")
+        f"kube wait --for=condition=Ready nodes --all --timeout={NODES_READY_TIMEOUT}\n"
+    )
 
 
-def webhook_ready_script(attempts: int = WEBHOOK_ATTEMPTS,
-                         max_delay: int = WEBHOOK_MAX_DELAY_SECONDS) -> str:
+def webhook_ready_script(
+    attempts: int = WEBHOOK_ATTEMPTS, max_delay: int = WEBHOOK_MAX_DELAY_SECONDS
+) -> str:
     """Retry a server-side dry run of ``$PACKETWALK_MANIFEST`` until admission accepts it.
 
     A server-side dry run goes through admission, webhooks included, and persists nothing, so it
     succeeds exactly when creating the objects for real would get past the webhook. Each failed
     attempt is logged with the API's last line ("failed calling webhook ...") and the wait.
     """
-    return _KUBECONFIG + f"""manifest=$(mktemp)
+    return (
+        _KUBECONFIG
+        + f"""manifest=$(mktemp)
 out=$(mktemp)
 tmpfiles="$tmpfiles $manifest $out"
 printf '%s' "$PACKETWALK_MANIFEST" > "$manifest"
@@ -77,6 +81,7 @@ while :; do
   [ "$delay" -le {max_delay} ] || delay={max_delay}
 done
 """
+    )
 
 
 @dataclass(frozen=True)
@@ -89,18 +94,26 @@ class KubectlAccess:
 
     def environment(self) -> dict[str, pulumi.Input[str]]:
         env: dict[str, pulumi.Input[str]] = {
-            "PACKETWALK_KUBECONFIG_FILE" if self.kubeconfig_is_path else "PACKETWALK_KUBECONFIG":
-                self.kubeconfig,
+            "PACKETWALK_KUBECONFIG_FILE"
+            if self.kubeconfig_is_path
+            else "PACKETWALK_KUBECONFIG": self.kubeconfig,
         }
         if self.context is not None:
             env["PACKETWALK_KUBE_CONTEXT"] = self.context
         return env
 
 
-def kubectl_gate(name: str, script: str, access: KubectlAccess, *, parent: pulumi.Resource,
-                 triggers: Sequence[pulumi.Input[str]], timeout: str,
-                 depends_on: Sequence[pulumi.Resource] = (),
-                 environment: dict[str, pulumi.Input[str]] | None = None) -> local.Command:
+def kubectl_gate(
+    name: str,
+    script: str,
+    access: KubectlAccess,
+    *,
+    parent: pulumi.Resource,
+    triggers: Sequence[pulumi.Input[str]],
+    timeout: str,
+    depends_on: Sequence[pulumi.Resource] = (),
+    environment: dict[str, pulumi.Input[str]] | None = None,
+) -> local.Command:
     """A ``local.Command`` running ``script`` against the cluster, after ``depends_on``."""
     return local.Command(
         name,

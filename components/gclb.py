@@ -38,17 +38,33 @@ from packetwalk.lab.gkefront import front_objects
 class GkeTraefik(pulumi.ComponentResource):
     """Traefik (ClusterIP, NEG-ready, /ping exposed) and the load balancer in front of it."""
 
-    def __init__(self, name: str, cfg: LabConfig, *, address_name: str,
-                 provider: k8s.Provider, suffix: str = "",
-                 depends_on: Sequence[pulumi.Resource] = (),
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        cfg: LabConfig,
+        *,
+        address_name: str,
+        provider: k8s.Provider,
+        suffix: str = "",
+        depends_on: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("packetwalk:gke:Traefik", name, None, opts)
 
-        self.chart = install_chart(gke_traefik_chart(cfg), parent=self, provider=provider,
-                                   depends_on=depends_on, suffix=suffix)
+        self.chart = install_chart(
+            gke_traefik_chart(cfg),
+            parent=self,
+            provider=provider,
+            depends_on=depends_on,
+            suffix=suffix,
+        )
         self.front: list[pulumi.CustomResource] = []
         for obj in front_objects(cfg, address_name):
-            self.front.append(kube.register(obj, pulumi.ResourceOptions(
-                parent=self, provider=provider, depends_on=[self.chart]),
-                name=kube.resource_name(obj) + suffix))
+            self.front.append(
+                kube.register(
+                    obj,
+                    pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.chart]),
+                    name=kube.resource_name(obj) + suffix,
+                )
+            )
         self.register_outputs({})

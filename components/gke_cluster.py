@@ -26,8 +26,13 @@ CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 NODE_POOL_NAME = "lab-pool"
 
 
-def cluster_args(cfg: LabConfig, cluster: GkeCluster, *, network: pulumi.Input[str],
-                 subnetwork: pulumi.Input[str]) -> gcp.container.ClusterArgs:
+def cluster_args(
+    cfg: LabConfig,
+    cluster: GkeCluster,
+    *,
+    network: pulumi.Input[str],
+    subnetwork: pulumi.Input[str],
+) -> gcp.container.ClusterArgs:
     """The ``gcp.container.Cluster`` arguments for one cluster of the stack."""
     assert cfg.gke is not None
     calico = cfg.gke_calico_policy
@@ -42,22 +47,26 @@ def cluster_args(cfg: LabConfig, cluster: GkeCluster, *, network: pulumi.Input[s
             cluster_secondary_range_name=cluster.pods_range_name,
             services_secondary_range_name=cluster.services_range_name,
         ),
-        release_channel=gcp.container.ClusterReleaseChannelArgs(
-            channel=cfg.gke.release_channel),
+        release_channel=gcp.container.ClusterReleaseChannelArgs(channel=cfg.gke.release_channel),
         workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(
-            workload_pool=f"{cfg.gke.project}.svc.id.goog"),
-        gateway_api_config=gcp.container.ClusterGatewayApiConfigArgs(
-            channel="CHANNEL_STANDARD"),
+            workload_pool=f"{cfg.gke.project}.svc.id.goog"
+        ),
+        gateway_api_config=gcp.container.ClusterGatewayApiConfigArgs(channel="CHANNEL_STANDARD"),
         addons_config=gcp.container.ClusterAddonsConfigArgs(
             http_load_balancing=gcp.container.ClusterAddonsConfigHttpLoadBalancingArgs(
-                disabled=False),
+                disabled=False
+            ),
             network_policy_config=gcp.container.ClusterAddonsConfigNetworkPolicyConfigArgs(
-                disabled=not calico),
+                disabled=not calico
+            ),
         ),
         datapath_provider=cfg.gke_datapath_provider,
         # Exclusive with Dataplane V2: the API refuses network_policy with ADVANCED_DATAPATH.
-        network_policy=(gcp.container.ClusterNetworkPolicyArgs(enabled=True, provider="CALICO")
-                        if calico else None),
+        network_policy=(
+            gcp.container.ClusterNetworkPolicyArgs(enabled=True, provider="CALICO")
+            if calico
+            else None
+        ),
         remove_default_node_pool=True,
         initial_node_count=1,
         deletion_protection=False,
@@ -72,22 +81,28 @@ class GkeClusterResources(pulumi.ComponentResource):
     kube_context: str
     address: pulumi.Output[str]
 
-    def __init__(self, name: str, cfg: LabConfig, cluster: GkeCluster, network: GkeNetwork,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        cfg: LabConfig,
+        cluster: GkeCluster,
+        network: GkeNetwork,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("packetwalk:gke:Cluster", name, None, opts)
         assert cfg.gke is not None
         gke = cfg.gke
         child = pulumi.ResourceOptions(parent=self)
-        self.network = GkeClusterNetwork(f"{cluster.name}-net", cfg, cluster, network,
-                                         opts=child)
+        self.network = GkeClusterNetwork(f"{cluster.name}-net", cfg, cluster, network, opts=child)
         self.cluster = gcp.container.Cluster(
             cluster.name,
-            cluster_args(cfg, cluster, network=network.network.id,
-                         subnetwork=self.network.subnet.id),
+            cluster_args(
+                cfg, cluster, network=network.network.id, subnetwork=self.network.subnet.id
+            ),
             opts=pulumi.ResourceOptions(
                 parent=self,
-                custom_timeouts=pulumi.CustomTimeouts(create="30m", update="30m",
-                                                      delete="30m")),
+                custom_timeouts=pulumi.CustomTimeouts(create="30m", update="30m", delete="30m"),
+            ),
         )
         self.node_pool = gcp.container.NodePool(
             f"{cluster.name}-pool",
@@ -97,28 +112,34 @@ class GkeClusterResources(pulumi.ComponentResource):
             location=gke.location,
             cluster=self.cluster.name,
             node_count=gke.node_count,  # per zone: a regional cluster gets it in each zone
-            management=gcp.container.NodePoolManagementArgs(auto_repair=True,
-                                                            auto_upgrade=True),
+            management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
             node_config=gcp.container.NodePoolNodeConfigArgs(
                 machine_type=gke.machine_type,
                 oauth_scopes=[CLOUD_PLATFORM_SCOPE],
                 tags=[cluster.node_tag],
                 labels={"packetwalk-cluster": cluster.name},
                 workload_metadata_config=(
-                    gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(
-                        mode="GKE_METADATA")),
+                    gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(mode="GKE_METADATA")
+                ),
             ),
             opts=pulumi.ResourceOptions(
                 parent=self,
-                custom_timeouts=pulumi.CustomTimeouts(create="30m", update="30m",
-                                                      delete="30m")),
+                custom_timeouts=pulumi.CustomTimeouts(create="30m", update="30m", delete="30m"),
+            ),
         )
         self.kube_context = context_name(gke.project, gke.location, cluster.name)
         context = self.kube_context
-        self.kubeconfig = pulumi.Output.secret(pulumi.Output.all(
-            self.cluster.endpoint, self.cluster.master_auth,
-        ).apply(lambda parts: kubeconfig(
-            context=context, endpoint=parts[0],
-            ca_certificate=parts[1]["cluster_ca_certificate"])))
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(
+                self.cluster.endpoint,
+                self.cluster.master_auth,
+            ).apply(
+                lambda parts: kubeconfig(
+                    context=context,
+                    endpoint=parts[0],
+                    ca_certificate=parts[1]["cluster_ca_certificate"],
+                )
+            )
+        )
         self.address = self.network.address.address
         self.register_outputs({"endpoint": self.cluster.endpoint})

@@ -30,8 +30,9 @@ def region_of(location: str) -> str:
 class GkeNetwork(pulumi.ComponentResource):
     """The VPC shared by every cluster of the stack."""
 
-    def __init__(self, name: str, cfg: LabConfig,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, cfg: LabConfig, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("packetwalk:gke:Network", name, None, opts)
         assert cfg.gke is not None
         self.network = gcp.compute.Network(
@@ -49,8 +50,14 @@ class GkeNetwork(pulumi.ComponentResource):
 class GkeClusterNetwork(pulumi.ComponentResource):
     """One cluster's subnet (with pod and Service ranges), firewall rule and global IP."""
 
-    def __init__(self, name: str, cfg: LabConfig, cluster: GkeCluster, network: GkeNetwork,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        cfg: LabConfig,
+        cluster: GkeCluster,
+        network: GkeNetwork,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("packetwalk:gke:ClusterNetwork", name, None, opts)
         assert cfg.gke is not None
         project = cfg.gke.project
@@ -65,9 +72,11 @@ class GkeClusterNetwork(pulumi.ComponentResource):
             private_ip_google_access=True,
             secondary_ip_ranges=[
                 gcp.compute.SubnetworkSecondaryIpRangeArgs(
-                    range_name=cluster.pods_range_name, ip_cidr_range=cluster.pods_range),
+                    range_name=cluster.pods_range_name, ip_cidr_range=cluster.pods_range
+                ),
                 gcp.compute.SubnetworkSecondaryIpRangeArgs(
-                    range_name=cluster.services_range_name, ip_cidr_range=cluster.services_range),
+                    range_name=cluster.services_range_name, ip_cidr_range=cluster.services_range
+                ),
             ],
             opts=child,
         )
@@ -82,8 +91,11 @@ class GkeClusterNetwork(pulumi.ComponentResource):
             direction="INGRESS",
             priority=1000,
             source_ranges=list(HEALTH_CHECK_RANGES),
-            allows=[gcp.compute.FirewallAllowArgs(
-                protocol="tcp", ports=[str(TRAEFIK_WEB_PORT), str(TRAEFIK_PING_PORT)])],
+            allows=[
+                gcp.compute.FirewallAllowArgs(
+                    protocol="tcp", ports=[str(TRAEFIK_WEB_PORT), str(TRAEFIK_PING_PORT)]
+                )
+            ],
             target_tags=[cluster.node_tag],
             description="Google Cloud load balancer health checks and proxies to Traefik",
             opts=child,

@@ -59,13 +59,23 @@ def run_cluster(cfg: LabConfig) -> None:
     pulumi.export("ingressAddressName", plans[0].address_name)
     pulumi.export("network", network.network.name)
     pulumi.export("clusters", [plan.name for plan in plans])
-    pulumi.export("kubeconfigs", pulumi.Output.secret(pulumi.Output.all(
-        *[c.kubeconfig for c in made]).apply(
-            lambda configs: dict(zip([p.name for p in plans], configs, strict=True)))))
-    pulumi.export("kubeContexts", {plan.name: c.kube_context for plan, c in zip(plans, made,
-                                                                               strict=True)})
-    pulumi.export("ingressAddresses", pulumi.Output.all(*[c.address for c in made]).apply(
-        lambda addresses: dict(zip([p.name for p in plans], addresses, strict=True))))
+    pulumi.export(
+        "kubeconfigs",
+        pulumi.Output.secret(
+            pulumi.Output.all(*[c.kubeconfig for c in made]).apply(
+                lambda configs: dict(zip([p.name for p in plans], configs, strict=True))
+            )
+        ),
+    )
+    pulumi.export(
+        "kubeContexts", {plan.name: c.kube_context for plan, c in zip(plans, made, strict=True)}
+    )
+    pulumi.export(
+        "ingressAddresses",
+        pulumi.Output.all(*[c.address for c in made]).apply(
+            lambda addresses: dict(zip([p.name for p in plans], addresses, strict=True))
+        ),
+    )
     pulumi.export("ingressAddressNames", {plan.name: plan.address_name for plan in plans})
 
 
@@ -75,27 +85,38 @@ def run_cluster(cfg: LabConfig) -> None:
 class ClusterLabObjects(pulumi.ComponentResource):
     """The participants' objects of one cluster, namespaces and policies before any pod."""
 
-    def __init__(self, name: str, objects: Sequence[dict[str, Any]], *, suffix: str,
-                 provider: k8s.Provider, depends_on: Sequence[pulumi.Resource] = (),
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        objects: Sequence[dict[str, Any]],
+        *,
+        suffix: str,
+        provider: k8s.Provider,
+        depends_on: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("packetwalk:gke:LabObjects", name, None, opts)
-        register_objects(self, objects, provider=provider, depends_on=depends_on,
-                         suffix=suffix)
+        register_objects(self, objects, provider=provider, depends_on=depends_on, suffix=suffix)
         self.register_outputs({})
 
 
-def _participant_summary(participant: Participant, host: Callable[[str], pulumi.Input[str]],
-                         address: pulumi.Output[Any]) -> pulumi.Output[Any]:
+def _participant_summary(
+    participant: Participant, host: Callable[[str], pulumi.Input[str]], address: pulumi.Output[Any]
+) -> pulumi.Output[Any]:
     """What ``invoke status`` lists per participant: namespace, cluster, URLs."""
     prefixes = participant.host_prefixes()
 
     def entry(parts: list[Any]) -> dict[str, Any]:
-        return {"name": participant.name, "namespace": participant.namespace,
-                "cluster": participant.cluster, "voteUrl": f"http://{parts[0]}",
-                "resultUrl": f"http://{parts[1]}", "ingressAddress": parts[2]}
+        return {
+            "name": participant.name,
+            "namespace": participant.namespace,
+            "cluster": participant.cluster,
+            "voteUrl": f"http://{parts[0]}",
+            "resultUrl": f"http://{parts[1]}",
+            "ingressAddress": parts[2],
+        }
 
-    return pulumi.Output.all(host(prefixes["vote"]), host(prefixes["result"]),
-                             address).apply(entry)
+    return pulumi.Output.all(host(prefixes["vote"]), host(prefixes["result"]), address).apply(entry)
 
 
 def pick_cluster(values: dict[str, Any], key: str) -> Any:
@@ -103,7 +124,8 @@ def pick_cluster(values: dict[str, Any], key: str) -> Any:
     if key not in values:
         raise pulumi.RunError(
             f"the cluster stack has no cluster {key!r} (it has: {', '.join(values)}); "
-            "the participants settings changed since its last up: run `invoke up` again")
+            "the participants settings changed since its last up: run `invoke up` again"
+        )
     return values[key]
 
 
@@ -141,11 +163,17 @@ def run_lab(cfg: LabConfig, cluster_stack: str) -> None:
             # Our own cluster: objects left by an interrupted up are adopted, not refused.
             upsert_existing_objects=True,
         )
-        traefik = GkeTraefik(f"traefik{suffix}", cfg, address_name=plan.address_name,
-                             provider=provider, suffix=suffix)
+        traefik = GkeTraefik(
+            f"traefik{suffix}",
+            cfg,
+            address_name=plan.address_name,
+            provider=provider,
+            suffix=suffix,
+        )
         objects = lab_objects(cfg, cluster=plan.name, host=host)
-        ClusterLabObjects(f"app{suffix}", objects, suffix=suffix, provider=provider,
-                          depends_on=[traefik])
+        ClusterLabObjects(
+            f"app{suffix}", objects, suffix=suffix, provider=provider, depends_on=[traefik]
+        )
         for participant in plan.participants:
             summary.append(_participant_summary(participant, host, address))
     everyone = pulumi.Output.all(*summary)

@@ -36,7 +36,8 @@ def install_chart(
     if spec.create_namespace:
         manifest = namespace_object(spec.namespace, spec.namespace_labels)
         namespace = kube.register(
-            manifest, pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=after),
+            manifest,
+            pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=after),
             name=kube.resource_name(manifest) + suffix,
         )
         after = [*after, namespace]

@@ -92,8 +92,14 @@ class KindCluster(pulumi.ComponentResource):
     lb_address_range: pulumi.Output[str]
     kind_config: str
 
-    def __init__(self, name: str, cfg: LabConfig, *, repo_root: Path,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        cfg: LabConfig,
+        *,
+        repo_root: Path,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("packetwalk:cluster:KindCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -102,13 +108,17 @@ class KindCluster(pulumi.ComponentResource):
         if PROFILES[cfg.cni].needs_cni_plugins:
             target = cni_plugins_dir(repo_root)
             plugins_dir = str(target)
-            before_cluster.append(local.Command(
-                "cni-plugins",
-                create=cni_plugins_script(target),
-                triggers=[versions.CNI_PLUGINS_VERSION, plugins_dir],
-                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
-                    custom_timeouts=pulumi.CustomTimeouts(create="5m"))),
-            ))
+            before_cluster.append(
+                local.Command(
+                    "cni-plugins",
+                    create=cni_plugins_script(target),
+                    triggers=[versions.CNI_PLUGINS_VERSION, plugins_dir],
+                    opts=pulumi.ResourceOptions.merge(
+                        child,
+                        pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create="5m")),
+                    ),
+                )
+            )
 
         self.kind_config = render_kind_config(cfg, cni_plugins_dir=plugins_dir)
         self.cluster_name = cfg.cluster_name
@@ -121,12 +131,16 @@ class KindCluster(pulumi.ComponentResource):
             delete=delete_cluster_script(cfg.cluster_name),
             stdin=self.kind_config,
             triggers=[self.kind_config],
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
-                depends_on=before_cluster,
-                delete_before_replace=True,
-                custom_timeouts=pulumi.CustomTimeouts(create=CREATE_TIMEOUT,
-                                                      delete=DELETE_TIMEOUT),
-            )),
+            opts=pulumi.ResourceOptions.merge(
+                child,
+                pulumi.ResourceOptions(
+                    depends_on=before_cluster,
+                    delete_before_replace=True,
+                    custom_timeouts=pulumi.CustomTimeouts(
+                        create=CREATE_TIMEOUT, delete=DELETE_TIMEOUT
+                    ),
+                ),
+            ),
         )
         # Both readers re-run whenever the cluster is replaced (same trigger): a new cluster has
         # new certificates and possibly a new network.
@@ -134,28 +148,32 @@ class KindCluster(pulumi.ComponentResource):
             "kubeconfig",
             create=kubeconfig_script(cfg.cluster_name),
             triggers=[self.kind_config],
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
-                depends_on=[cluster], additional_secret_outputs=["stdout"])),
+            opts=pulumi.ResourceOptions.merge(
+                child,
+                pulumi.ResourceOptions(depends_on=[cluster], additional_secret_outputs=["stdout"]),
+            ),
         )
         network = local.Command(
             "kind-network",
             create=network_inspect_script(),
             triggers=[self.kind_config],
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
-                depends_on=[cluster])),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[cluster])),
         )
         self.kubeconfig = pulumi.Output.secret(kubeconfig.stdout)
         self.lb_address_range = network.stdout.apply(pool_range)
-        self.register_outputs({
-            "kubeconfig": self.kubeconfig,
-            "kubeContext": self.kube_context,
-            "nodes": self.nodes,
-            "lbAddressRange": self.lb_address_range,
-        })
+        self.register_outputs(
+            {
+                "kubeconfig": self.kubeconfig,
+                "kubeContext": self.kube_context,
+                "nodes": self.nodes,
+                "lbAddressRange": self.lb_address_range,
+            }
+        )
 
 
-def docker_network_range(name: str, opts: pulumi.ResourceOptions | None = None) -> (
-        pulumi.Output[str]):
+def docker_network_range(
+    name: str, opts: pulumi.ResourceOptions | None = None
+) -> pulumi.Output[str]:
     """The MetalLB range for a kind cluster this program did not create (CI's kind-action)."""
     network = local.Command(name, create=network_inspect_script(), opts=opts)
     return network.stdout.apply(pool_range)

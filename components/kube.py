@@ -65,8 +65,12 @@ def _init_parameters(cls: type[pulumi.CustomResource]) -> frozenset[str]:
     if cls in _PARAMETERS:
         return _PARAMETERS[cls]
     init = cls._internal_init  # type: ignore[attr-defined]  # every generated resource has it
-    names = frozenset(inspect.signature(init).parameters) - {"__self__", "resource_name", "opts",
-                                                             "__props__"}
+    names = frozenset(inspect.signature(init).parameters) - {
+        "__self__",
+        "resource_name",
+        "opts",
+        "__props__",
+    }
     _PARAMETERS[cls] = names
     return names
 
@@ -91,20 +95,29 @@ def register(
     if not isinstance(api_version, str) or not isinstance(kind, str):
         raise ValueError(f"manifest without apiVersion/kind: {dict(obj)!r}")
     name = name or resource_name(obj)
-    fields = {key: value for key, value in obj.items()
-              if key not in ("apiVersion", "kind", "status")}
+    fields = {
+        key: value for key, value in obj.items() if key not in ("apiVersion", "kind", "status")
+    }
     cls = typed_class(api_version, kind)
     if cls is None:
         extra = set(fields) - {"metadata", "spec"}
         if extra:
-            raise ValueError(f"{kind} {name}: custom resources take only metadata and spec, "
-                             f"got {sorted(extra)}")
+            raise ValueError(
+                f"{kind} {name}: custom resources take only metadata and spec, got {sorted(extra)}"
+            )
         return k8s.apiextensions.CustomResource(
-            name, api_version=api_version, kind=kind, metadata=fields.get("metadata"),
-            spec=fields.get("spec"), opts=opts)
+            name,
+            api_version=api_version,
+            kind=kind,
+            metadata=fields.get("metadata"),
+            spec=fields.get("spec"),
+            opts=opts,
+        )
     kwargs = {_snake(key): value for key, value in fields.items()}
     unknown = set(kwargs) - _init_parameters(cls)
     if unknown:
-        raise ValueError(f"{api_version} {kind} {name}: fields {sorted(unknown)} are not "
-                         f"arguments of {cls.__module__}.{cls.__name__}")
+        raise ValueError(
+            f"{api_version} {kind} {name}: fields {sorted(unknown)} are not "
+            f"arguments of {cls.__module__}.{cls.__name__}"
+        )
     return cls(name, opts=opts, **kwargs)

@@ -78,13 +78,14 @@ def run() -> None:
     )
     ingress_ip = address_range.apply(first_address)
 
-    access = KubectlAccess(kubeconfig, kubeconfig_is_path=cfg.uses_existing_cluster,
-                           context=context)
+    access = KubectlAccess(
+        kubeconfig, kubeconfig_is_path=cfg.uses_existing_cluster, context=context
+    )
     cni = Cni("cni", cfg, provider=provider, access=access)
-    metallb = MetalLb("metallb", address_range, provider=provider, access=access,
-                      depends_on=[cni])
-    traefik = Traefik("traefik", load_balancer_ip=ingress_ip, provider=provider,
-                      depends_on=[cni, metallb])
+    metallb = MetalLb("metallb", address_range, provider=provider, access=access, depends_on=[cni])
+    traefik = Traefik(
+        "traefik", load_balancer_ip=ingress_ip, provider=provider, depends_on=[cni, metallb]
+    )
     LabObjects("app", objects, provider=provider, depends_on=[cni, traefik])
 
     hosts = app_hosts(cfg)

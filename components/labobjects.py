@@ -11,8 +11,9 @@ import pulumi_kubernetes as k8s
 from components import kube
 from packetwalk.lab.objects import sort_objects
 
-WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job",
-                            "CronJob", "Pod"})
+WORKLOAD_KINDS = frozenset(
+    {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"}
+)
 
 
 def register_objects(
@@ -41,9 +42,11 @@ def register_objects(
             deps.append(namespaces[namespace])
         if obj.get("kind") in WORKLOAD_KINDS:
             deps.extend(policies.get(namespace, []))
-        resource = kube.register(obj, pulumi.ResourceOptions(
-            parent=parent, provider=provider, depends_on=deps),
-            name=kube.resource_name(obj) + suffix)
+        resource = kube.register(
+            obj,
+            pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=deps),
+            name=kube.resource_name(obj) + suffix,
+        )
         if obj.get("kind") == "Namespace":
             namespaces[metadata["name"]] = resource
         elif obj.get("kind") == "NetworkPolicy":
@@ -56,10 +59,15 @@ class LabObjects(pulumi.ComponentResource):
     """Every manifest of ``packetwalk.lab.objects.lab_objects`` as its typed resource, in order
     (see :func:`register_objects`)."""
 
-    def __init__(self, name: str, objects: Sequence[dict[str, Any]], *,
-                 provider: k8s.Provider, depends_on: Sequence[pulumi.Resource] = (),
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        objects: Sequence[dict[str, Any]],
+        *,
+        provider: k8s.Provider,
+        depends_on: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("packetwalk:lab:LabObjects", name, None, opts)
-        self.resources = register_objects(self, objects, provider=provider,
-                                          depends_on=depends_on)
+        self.resources = register_objects(self, objects, provider=provider, depends_on=depends_on)
         self.register_outputs({"objects": sorted(self.resources)})

@@ -26,24 +26,41 @@ class MetalLb(pulumi.ComponentResource):
     nothing is stored) with a bounded back-off, and the real objects wait for it.
     """
 
-    def __init__(self, name: str, address_range: pulumi.Input[str], *,
-                 provider: k8s.Provider, access: KubectlAccess,
-                 depends_on: Sequence[pulumi.Resource] = (),
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        address_range: pulumi.Input[str],
+        *,
+        provider: k8s.Provider,
+        access: KubectlAccess,
+        depends_on: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("packetwalk:lab:MetalLb", name, None, opts)
         spec = metallb_chart()
-        self.chart = install_chart(spec, parent=self, provider=provider,
-                                   depends_on=depends_on)
+        self.chart = install_chart(spec, parent=self, provider=provider, depends_on=depends_on)
         manifests = pulumi.Output.from_input(address_range).apply(
-            lambda text: json.dumps({"apiVersion": "v1", "kind": "List",
-                                     "items": metallb_objects(text)}))
+            lambda text: json.dumps(
+                {"apiVersion": "v1", "kind": "List", "items": metallb_objects(text)}
+            )
+        )
         self.webhook_ready = kubectl_gate(
-            "webhook-ready", webhook_ready_script(), access, parent=self,
-            triggers=[spec.version, address_range], timeout="5m", depends_on=[self.chart],
-            environment={"PACKETWALK_MANIFEST": manifests})
+            "webhook-ready",
+            webhook_ready_script(),
+            access,
+            parent=self,
+            triggers=[spec.version, address_range],
+            timeout="5m",
+            depends_on=[self.chart],
+            environment={"PACKETWALK_MANIFEST": manifests},
+        )
         self.objects = [
-            kube.register(obj, pulumi.ResourceOptions(parent=self, provider=provider,
-                                                      depends_on=[self.webhook_ready]))
+            kube.register(
+                obj,
+                pulumi.ResourceOptions(
+                    parent=self, provider=provider, depends_on=[self.webhook_ready]
+                ),
+            )
             for obj in metallb_objects(address_range)
         ]
         self.address_range = pulumi.Output.from_input(address_range)

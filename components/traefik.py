@@ -18,10 +18,17 @@ class Traefik(pulumi.ComponentResource):
     to, so ``http://vote.localhost`` works on every OS, and the LB address on Linux hosts.
     """
 
-    def __init__(self, name: str, *, load_balancer_ip: pulumi.Input[str] | None,
-                 provider: k8s.Provider, depends_on: Sequence[pulumi.Resource] = (),
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        load_balancer_ip: pulumi.Input[str] | None,
+        provider: k8s.Provider,
+        depends_on: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("packetwalk:lab:Traefik", name, None, opts)
-        self.chart = install_chart(traefik_chart(load_balancer_ip), parent=self,
-                                   provider=provider, depends_on=depends_on)
+        self.chart = install_chart(
+            traefik_chart(load_balancer_ip), parent=self, provider=provider, depends_on=depends_on
+        )
         self.register_outputs({})

@@ -114,8 +114,11 @@ class YAMLSyntaxError(InputError):
 
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
-        super().__init__(f"not valid YAML: {problem.message}", source=problem.source,
-                         location=f"line {problem.line}")
+        super().__init__(
+            f"not valid YAML: {problem.message}",
+            source=problem.source,
+            location=f"line {problem.line}",
+        )
 
 
 class _Loader(yaml.SafeLoader):
@@ -199,8 +202,10 @@ class _Builder:
                 key = scalar(key_node)
                 name = key if isinstance(key, str) else str(key)
                 if name in result:
-                    self.fail(key_node, f"duplicate key {name!r} "
-                                        "(the earlier value would be silently dropped)")
+                    self.fail(
+                        key_node,
+                        f"duplicate key {name!r} (the earlier value would be silently dropped)",
+                    )
                     continue
                 self.positions.keys[(*loc, name)] = _mark(key_node)
                 result[name] = self.build(value_node, (*loc, name))
@@ -246,7 +251,8 @@ def load_document(text: str, *, source: str) -> Document:
         return Document(data={}, index=0, positions=Positions(source))
     if len(docs) > 1:
         raise InputError(
-            f"expected one YAML document, found {len(docs)}", source=source,
+            f"expected one YAML document, found {len(docs)}",
+            source=source,
             location=f"line {docs[1].start_line}",
         )
     return docs[0]

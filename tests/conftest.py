@@ -23,13 +23,28 @@ def write_executable(folder: Path, name: str, body: str = "exit 0\n") -> Path:
     return path
 
 
-def run_sh(script: str, bin_dir: Path, *, stdin: str = "", env: dict[str, str] | None = None,
-           ) -> subprocess.CompletedProcess[str]:
+def run_sh(
+    script: str,
+    bin_dir: Path,
+    *,
+    stdin: str = "",
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run ``script`` with ``bin_dir`` first on PATH."""
-    environment = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-                   **(env or {})}
-    return subprocess.run(["/bin/sh", "-c", script], input=stdin, capture_output=True,
-                          text=True, env=environment, timeout=60, check=False)
+    environment = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        **(env or {}),
+    }
+    return subprocess.run(
+        ["/bin/sh", "-c", script],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.fixture

@@ -33,10 +33,16 @@ def _closed(schema: Any, *, structural: bool = True) -> Any:
     rules), so closing them would refuse valid objects (Gateway ``spec.addresses``).
     """
     if isinstance(schema, dict):
-        schema = {key: _closed(value, structural=structural and key not in _LOGIC)
-                  for key, value in schema.items()}
-        if (structural and "properties" in schema and "additionalProperties" not in schema
-                and not schema.get("x-kubernetes-preserve-unknown-fields")):
+        schema = {
+            key: _closed(value, structural=structural and key not in _LOGIC)
+            for key, value in schema.items()
+        }
+        if (
+            structural
+            and "properties" in schema
+            and "additionalProperties" not in schema
+            and not schema.get("x-kubernetes-preserve-unknown-fields")
+        ):
             schema["additionalProperties"] = False
         return schema
     if isinstance(schema, list):
@@ -59,8 +65,7 @@ def _chart_crds() -> list[dict[str, Any]]:
 def _schemas() -> dict[tuple[str, str], dict[str, Any]]:
     documents: list[dict[str, Any]] = []
     for path in [*sorted(CRD_DIR.glob("*.yaml")), *sorted(SHARED_CRDS.glob("*/*.yaml"))]:
-        documents += [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8"))
-                      if doc]
+        documents += [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc]
     documents += _chart_crds()
     schemas: dict[tuple[str, str], dict[str, Any]] = {}
     for doc in documents:

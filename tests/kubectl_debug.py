@@ -54,7 +54,7 @@ def debug_container(argv: Sequence[str], *, cwd: Path) -> tuple[str, str, dict[s
     if args[:2] != ["kubectl", "debug"]:
         raise ValueError(f"not a kubectl debug line: {args}")
     dash = args.index("--") if "--" in args else len(args)
-    options, command = args[2:dash], args[dash + 1:]
+    options, command = args[2:dash], args[dash + 1 :]
     namespace, name, positional = "default", "", []
     flags: dict[str, str] = {}
     stdin = tty = False
@@ -85,7 +85,11 @@ def debug_container(argv: Sequence[str], *, cwd: Path) -> tuple[str, str, dict[s
     if len(positional) != 1 or not name or "image" not in flags:
         raise ValueError(f"expected one pod, -c and --image: {args}")
     container: dict[str, Any] = {
-        "name": name, "image": flags["image"], "command": command, "stdin": stdin, "tty": tty,
+        "name": name,
+        "image": flags["image"],
+        "command": command,
+        "stdin": stdin,
+        "tty": tty,
         "terminationMessagePolicy": "File",
     }
     if "target" in flags:

@@ -36,32 +36,52 @@ STACKS_DIR = REPO_ROOT / "stacks"
 CLUSTER_PROGRAM = STACKS_DIR / "cluster" / "__main__.py"
 LAB_PROGRAM = STACKS_DIR / "lab" / "__main__.py"
 
-KIND_NETWORK_INSPECT = json.dumps([{
-    "Name": "kind",
-    "Driver": "bridge",
-    "EnableIPv6": True,
-    "IPAM": {"Driver": "default", "Options": {}, "Config": [
-        {"Subnet": "fc00:f853:ccd:e793::/64", "Gateway": "fc00:f853:ccd:e793::1"},
-        {"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"},
-    ]},
-}])
+KIND_NETWORK_INSPECT = json.dumps(
+    [
+        {
+            "Name": "kind",
+            "Driver": "bridge",
+            "EnableIPv6": True,
+            "IPAM": {
+                "Driver": "default",
+                "Options": {},
+                "Config": [
+                    {"Subnet": "fc00:f853:ccd:e793::/64", "Gateway": "fc00:f853:ccd:e793::1"},
+                    {"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"},
+                ],
+            },
+        }
+    ]
+)
 """What ``docker network inspect kind`` prints on a typical Linux host (IPv6 listed first)."""
 
 KIND_LB_RANGE = "172.18.255.200-172.18.255.250"
 
 
 def fake_kubeconfig(cluster: str) -> str:
-    return yaml.safe_dump({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": f"kind-{cluster}",
-                      "cluster": {"server": "https://127.0.0.1:40123",
-                                  "certificate-authority-data": "bW9jaw=="}}],
-        "contexts": [{"name": f"kind-{cluster}",
-                      "context": {"cluster": f"kind-{cluster}", "user": f"kind-{cluster}"}}],
-        "current-context": f"kind-{cluster}",
-        "users": [{"name": f"kind-{cluster}", "user": {"client-key-data": "bW9jaw=="}}],
-    })
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": f"kind-{cluster}",
+                    "cluster": {
+                        "server": "https://127.0.0.1:40123",
+                        "certificate-authority-data": "bW9jaw==",
+                    },
+                }
+            ],
+            "contexts": [
+                {
+                    "name": f"kind-{cluster}",
+                    "context": {"cluster": f"kind-{cluster}", "user": f"kind-{cluster}"},
+                }
+            ],
+            "current-context": f"kind-{cluster}",
+            "users": [{"name": f"kind-{cluster}", "user": {"client-key-data": "bW9jaw=="}}],
+        }
+    )
 
 
 @dataclass
@@ -92,8 +112,7 @@ class Registration:
 
 def is_secret(value: Any) -> bool:
     """True for an input the SDK sent as a secret (the engine would encrypt it in the state)."""
-    return (isinstance(value, dict)
-            and value.get(rpc._special_sig_key) == rpc._special_secret_sig)
+    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
 
 
 def reveal(value: Any) -> Any:
@@ -113,8 +132,9 @@ def normalise(value: Any) -> Any:
 
 
 class RecordingMonitor(MockMonitor):
-    def __init__(self, mocks: pulumi.runtime.Mocks,
-                 registrations: list[Registration] | None = None) -> None:
+    def __init__(
+        self, mocks: pulumi.runtime.Mocks, registrations: list[Registration] | None = None
+    ) -> None:
         super().__init__(mocks)
         self.registrations: list[Registration] = [] if registrations is None else registrations
 
@@ -148,8 +168,11 @@ class RecordingMonitor(MockMonitor):
             delete_before_replace=bool(getattr(request, "deleteBeforeReplace", False)),
             additional_secret_outputs=list(getattr(request, "additionalSecretOutputs", [])),
             replace_on_changes=list(getattr(request, "replaceOnChanges", [])),
-            custom_timeouts=({"create": timeouts.create, "update": timeouts.update,
-                              "delete": timeouts.delete} if timeouts is not None else {}),
+            custom_timeouts=(
+                {"create": timeouts.create, "update": timeouts.update, "delete": timeouts.delete}
+                if timeouts is not None
+                else {}
+            ),
             read=read,
         )
 
@@ -163,8 +186,13 @@ GKE_ADDRESS_PREFIX = "198.51.100."
 class LabMocks(pulumi.runtime.Mocks):
     """Answers for the outputs our programs read; everything else echoes its inputs."""
 
-    def __init__(self, stack_outputs: Mapping[str, Any] | None = None,
-                 network_inspect: str = KIND_NETWORK_INSPECT, *, preview: bool = False) -> None:
+    def __init__(
+        self,
+        stack_outputs: Mapping[str, Any] | None = None,
+        network_inspect: str = KIND_NETWORK_INSPECT,
+        *,
+        preview: bool = False,
+    ) -> None:
         self.preview = preview
         self.stack_outputs = dict(stack_outputs or {})
         self.network_inspect = network_inspect
@@ -184,7 +212,8 @@ class LabMocks(pulumi.runtime.Mocks):
             state.update(endpoint=GKE_ENDPOINT, masterAuth={"clusterCaCertificate": GKE_CA})
         if args.typ == "gcp:compute/globalAddress:GlobalAddress" and not self.preview:
             address = self.addresses.setdefault(
-                args.name, f"{GKE_ADDRESS_PREFIX}{len(self.addresses) + 1}")
+                args.name, f"{GKE_ADDRESS_PREFIX}{len(self.addresses) + 1}"
+            )
             state["address"] = address
         if args.typ == "command:local:Command" and not self.preview:
             # In a preview nothing runs: stdout stays unknown, as the engine would leave it.
@@ -233,11 +262,15 @@ class ProgramRun:
         return [reg for reg in self.registrations if reg.type == typ]
 
     def named(self, name: str, typ: str | None = None) -> Registration:
-        found = [reg for reg in self.registrations
-                 if reg.name == name and (typ is None or reg.type == typ)]
+        found = [
+            reg
+            for reg in self.registrations
+            if reg.name == name and (typ is None or reg.type == typ)
+        ]
         if len(found) != 1:
-            raise AssertionError(f"expected one registration named {name!r} ({typ}), "
-                                 f"found {len(found)}")
+            raise AssertionError(
+                f"expected one registration named {name!r} ({typ}), found {len(found)}"
+            )
         return found[0]
 
     def by_urn(self, urn: str) -> Registration:
@@ -245,10 +278,14 @@ class ProgramRun:
 
     def kubernetes_objects(self) -> list[Registration]:
         """Every Kubernetes object the program registers itself (not the charts' contents)."""
-        return [reg for reg in self.registrations
-                if reg.custom and reg.type.startswith("kubernetes:")
-                and not reg.type.startswith("kubernetes:helm.sh/")
-                and reg.type != "pulumi:providers:kubernetes"]
+        return [
+            reg
+            for reg in self.registrations
+            if reg.custom
+            and reg.type.startswith("kubernetes:")
+            and not reg.type.startswith("kubernetes:helm.sh/")
+            and reg.type != "pulumi:providers:kubernetes"
+        ]
 
     def depends_transitively(self, child: Registration, ancestor: Registration) -> bool:
         """True when ``child`` (or a component it sits in) depends on ``ancestor``."""
@@ -266,7 +303,6 @@ class ProgramRun:
             if reg.parent:
                 frontier.append(reg.parent)
         return False
-
 
     def deletion_order(self) -> list[str]:
         """URNs in the order ``pulumi destroy`` deletes them: a resource before everything it
@@ -296,8 +332,9 @@ class ProgramRun:
                 current = self.by_urn(parent) if parent != reg.urn else reg
                 for dependency in current.dependencies:
                     required |= expanded(dependency)
-                parent = current.parent if current.parent in {r.urn for r in
-                                                              self.registrations} else ""
+                parent = (
+                    current.parent if current.parent in {r.urn for r in self.registrations} else ""
+                )
             return required - {reg.urn}
 
         remaining = {reg.urn: needs(reg) for reg in self.registrations}
@@ -335,8 +372,14 @@ def run_program(
     pulumi_settings.ROOT.set(None)  # a fresh Stack resource per run, named for this project
     mocks = LabMocks(stack_outputs, network_inspect, preview=preview)
     monitor = RecordingMonitor(mocks, registrations)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview,
-                             monitor=monitor, organization=organization)
+    pulumi.runtime.set_mocks(
+        mocks,
+        project=project,
+        stack=stack,
+        preview=preview,
+        monitor=monitor,
+        organization=organization,
+    )
     pulumi.runtime.set_all_config(dict(config))
     pulumi_settings.SETTINGS.rpc_manager.clear()
     pulumi_settings.SETTINGS.outputs.clear()

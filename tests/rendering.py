@@ -25,8 +25,9 @@ from packetwalk.render.desired import ComponentState, desired_state
 HERE = Path(__file__).resolve().parent
 STACKS_DIR = HERE.parent / "stacks"
 CHARTS = Path(os.environ.get("PACKETWALK_CHARTS", HERE.parents[1] / "shared" / "charts"))
-ALL_STACKS = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml")
-                    for p in STACKS_DIR.glob("Pulumi.*.yaml"))
+ALL_STACKS = sorted(
+    p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in STACKS_DIR.glob("Pulumi.*.yaml")
+)
 
 
 def _helm_available() -> bool:
@@ -39,28 +40,33 @@ def _helm_available() -> bool:
 
 needs_charts = pytest.mark.skipif(
     not CHARTS.is_dir() or not _helm_available(),
-    reason=f"chart packages ({CHARTS}) or helm-sdkpy missing: ./invoke installs helm-sdkpy")
+    reason=f"chart packages ({CHARTS}) or helm-sdkpy missing: ./invoke installs helm-sdkpy",
+)
 
 CACHE = ChartCache(CHARTS / ".no-cache", source=CHARTS, fetch=None)
 
 
 @cache
-def _render(package: str, release: str, namespace: str,
-            values_json: str) -> helmrender.RenderedChart:
-    return helmrender.render_chart(CHARTS / package, release=release, namespace=namespace,
-                        values=json.loads(values_json))
+def _render(
+    package: str, release: str, namespace: str, values_json: str
+) -> helmrender.RenderedChart:
+    return helmrender.render_chart(
+        CHARTS / package, release=release, namespace=namespace, values=json.loads(values_json)
+    )
 
 
-def render_chart(package: Path, *, release: str, namespace: str,
-                 values: Any) -> helmrender.RenderedChart:
+def render_chart(
+    package: Path, *, release: str, namespace: str, values: Any
+) -> helmrender.RenderedChart:
     """``helmrender.render_chart``, memoised; each caller gets its own copy of the objects."""
     rendered = _render(package.name, release, namespace, json.dumps(values, sort_keys=True))
     return copy.deepcopy(rendered)
 
 
 def render_spec(spec: ChartSpec) -> helmrender.RenderedChart:
-    return render_chart(CACHE.locate(spec), release=spec.release, namespace=spec.namespace,
-                        values=spec.values)
+    return render_chart(
+        CACHE.locate(spec), release=spec.release, namespace=spec.namespace, values=spec.values
+    )
 
 
 def stack_config(stack: str) -> LabConfig:

@@ -15,14 +15,17 @@ def test_platform_defaults_come_first() -> None:
     assert cnis_for("gke") == ("dataplane-v2", "calico")
 
 
-@pytest.mark.parametrize(("pods", "expected"), [
-    (["kindnet-abcde", "coredns-1"], "kindnet"),
-    (["kube-flannel-ds-x"], "flannel"),
-    (["calico-node-x", "calico-kube-controllers-y"], "calico"),
-    (["cilium-operator-1", "cilium-x"], "cilium"),
-    (["anetd-x", "kube-dns-1"], "dataplane-v2"),  # the name the stack config uses
-    (["coredns-1"], None),
-])
+@pytest.mark.parametrize(
+    ("pods", "expected"),
+    [
+        (["kindnet-abcde", "coredns-1"], "kindnet"),
+        (["kube-flannel-ds-x"], "flannel"),
+        (["calico-node-x", "calico-kube-controllers-y"], "calico"),
+        (["cilium-operator-1", "cilium-x"], "cilium"),
+        (["anetd-x", "kube-dns-1"], "dataplane-v2"),  # the name the stack config uses
+        (["coredns-1"], None),
+    ],
+)
 def test_detect_cni_by_agent_pod(pods: list[str], expected: str | None) -> None:
     assert detect_cni(pods) == expected
 
@@ -35,8 +38,11 @@ def test_every_detected_name_is_a_config_name() -> None:
 @pytest.mark.parametrize("cni", cnis_for("kind"))
 def test_kind_config_and_chart_follow_the_profile(cni: str) -> None:
     profile = PROFILES[cni]  # type: ignore[index]
-    cfg = LabConfig(stack="t", cni=profile.name,
-                    kube_proxy_mode="none" if profile.replaces_kube_proxy else "iptables")
+    cfg = LabConfig(
+        stack="t",
+        cni=profile.name,
+        kube_proxy_mode="none" if profile.replaces_kube_proxy else "iptables",
+    )
     plugins = "/opt/plugins" if profile.needs_cni_plugins else None
     config = kind_cluster_config(cfg, cni_plugins_dir=plugins)
     networking = config["networking"]

@@ -31,27 +31,33 @@ from packetwalk.lab.kindconfig import INGRESS_HTTP_NODE_PORT, INGRESS_HTTPS_NODE
 # --- manifests -> pulumi_kubernetes classes ------------------------------------------------------
 
 
-@pytest.mark.parametrize(("api_version", "kind", "expected"), [
-    ("v1", "Namespace", k8s.core.v1.Namespace),
-    ("v1", "Service", k8s.core.v1.Service),
-    ("apps/v1", "Deployment", k8s.apps.v1.Deployment),
-    ("networking.k8s.io/v1", "NetworkPolicy", k8s.networking.v1.NetworkPolicy),
-    ("networking.k8s.io/v1", "Ingress", k8s.networking.v1.Ingress),
-    ("rbac.authorization.k8s.io/v1", "ClusterRole", k8s.rbac.v1.ClusterRole),
-    ("batch/v1", "Job", k8s.batch.v1.Job),
-    ("metallb.io/v1beta1", "IPAddressPool", None),
-    ("gateway.networking.k8s.io/v1", "HTTPRoute", None),
-    ("k8s.otterize.com/v2beta1", "ClientIntents", None),
-    ("apps/v1", "NoSuchKind", None),
-    ("apps/v99", "Deployment", None),
-])
+@pytest.mark.parametrize(
+    ("api_version", "kind", "expected"),
+    [
+        ("v1", "Namespace", k8s.core.v1.Namespace),
+        ("v1", "Service", k8s.core.v1.Service),
+        ("apps/v1", "Deployment", k8s.apps.v1.Deployment),
+        ("networking.k8s.io/v1", "NetworkPolicy", k8s.networking.v1.NetworkPolicy),
+        ("networking.k8s.io/v1", "Ingress", k8s.networking.v1.Ingress),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole", k8s.rbac.v1.ClusterRole),
+        ("batch/v1", "Job", k8s.batch.v1.Job),
+        ("metallb.io/v1beta1", "IPAddressPool", None),
+        ("gateway.networking.k8s.io/v1", "HTTPRoute", None),
+        ("k8s.otterize.com/v2beta1", "ClientIntents", None),
+        ("apps/v1", "NoSuchKind", None),
+        ("apps/v99", "Deployment", None),
+    ],
+)
 def test_typed_class(api_version: str, kind: str, expected: type | None) -> None:
     assert kube.typed_class(api_version, kind) is expected
 
 
 def test_resource_names_are_kind_namespace_name() -> None:
-    deployment = {"apiVersion": "apps/v1", "kind": "Deployment",
-                  "metadata": {"name": "redis", "namespace": "vote"}}
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "redis", "namespace": "vote"},
+    }
     assert kube.resource_name(deployment) == "deployment-vote-redis"
     assert kube.resource_name(namespace_object("vote")) == "namespace-vote"
 
@@ -60,8 +66,13 @@ def test_unknown_top_level_field_is_refused_not_dropped() -> None:
     bad = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}, "specc": {}}
     with pytest.raises(ValueError, match="specc"):
         kube.register(bad, opts=None)  # type: ignore[arg-type]  # fails before using opts
-    custom = {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
-              "metadata": {"name": "x"}, "spec": {}, "data": {}}
+    custom = {
+        "apiVersion": "metallb.io/v1beta1",
+        "kind": "IPAddressPool",
+        "metadata": {"name": "x"},
+        "spec": {},
+        "data": {},
+    }
     with pytest.raises(ValueError, match="only metadata and spec"):
         kube.register(custom, opts=None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="apiVersion/kind"):
@@ -82,7 +93,8 @@ def test_cni_pools_follow_a_custom_pod_subnet() -> None:
     assert flannel.values["podCidr"] == "10.200.0.0/16"
     assert flannel.values["netpol"] == {"enabled": False}  # the non-enforcing lab
     [installation, *_] = calico_operator_resources(
-        LabConfig(stack="t", cni="calico", pod_subnet="10.200.0.0/16"))
+        LabConfig(stack="t", cni="calico", pod_subnet="10.200.0.0/16")
+    )
     assert installation["kind"] == "Installation"
     assert installation["spec"]["calicoNetwork"]["ipPools"][0]["cidr"] == "10.200.0.0/16"
     assert calico.values["installation"] == {"enabled": False}  # ours, deleted before the chart
@@ -97,7 +109,9 @@ def test_cilium_replaces_kube_proxy_only_without_one() -> None:
     assert kpr is not None and plain is not None
     assert kpr.values["kubeProxyReplacement"] is True
     assert (kpr.values["k8sServiceHost"], kpr.values["k8sServicePort"]) == (
-        "lab-control-plane", 6443)
+        "lab-control-plane",
+        6443,
+    )
     assert plain.values["kubeProxyReplacement"] is False
     assert "k8sServiceHost" not in plain.values
     assert not kpr.create_namespace and kpr.namespace == "kube-system"
@@ -105,8 +119,11 @@ def test_cilium_replaces_kube_proxy_only_without_one() -> None:
 
 def test_every_chart_version_comes_from_versions_module() -> None:
     specs = [metallb_chart(), traefik_chart()]
-    specs += [spec for cni in ("flannel", "calico", "cilium")
-              if (spec := cni_chart(LabConfig(stack="t", cni=cni))) is not None]
+    specs += [
+        spec
+        for cni in ("flannel", "calico", "cilium")
+        if (spec := cni_chart(LabConfig(stack="t", cni=cni))) is not None
+    ]
     pinned = {value for name, value in vars(versions).items() if name.isupper()}
     for spec in specs:
         assert spec.version in pinned and spec.repo in pinned, spec.release
@@ -133,12 +150,16 @@ NODES = ["packetwalk-control-plane", "packetwalk-worker", "packetwalk-worker2"]
 
 def test_create_runs_kind_with_the_config_on_stdin(bin_dir: Path, tmp_path: Path) -> None:
     log = tmp_path / "kind.log"
-    write_executable(bin_dir, "kind", f"""echo "$@" >> {log}
+    write_executable(
+        bin_dir,
+        "kind",
+        f"""echo "$@" >> {log}
 case "$1" in
   get) echo other-lab ;;
   create) cat > {tmp_path}/stdin.yaml ;;
 esac
-""")
+""",
+    )
     result = run_sh(create_cluster_script("packetwalk", NODES), bin_dir, stdin="kind: Cluster\n")
     assert result.returncode == 0, result.stderr
     assert log.read_text().splitlines() == [
@@ -150,11 +171,15 @@ esac
 
 def _fake_kind_with(bin_dir: Path, log: Path, nodes: list[str]) -> None:
     listing = "\\n".join(nodes)
-    write_executable(bin_dir, "kind", f"""echo "$@" >> {log}
+    write_executable(
+        bin_dir,
+        "kind",
+        f"""echo "$@" >> {log}
 [ "$1 $2" = "get clusters" ] && printf 'packetwalk-calico\\npacketwalk\\n'
 [ "$1 $2" = "get nodes" ] && printf '{listing}\\n'
 exit 0
-""")
+""",
+    )
 
 
 def test_create_adopts_a_cluster_left_by_an_interrupted_up(bin_dir: Path, tmp_path: Path) -> None:
@@ -166,8 +191,9 @@ def test_create_adopts_a_cluster_left_by_an_interrupted_up(bin_dir: Path, tmp_pa
     assert log.read_text().splitlines() == ["get clusters", "get nodes --name packetwalk"]
 
 
-def test_create_refuses_a_same_named_cluster_with_other_nodes(bin_dir: Path,
-                                                              tmp_path: Path) -> None:
+def test_create_refuses_a_same_named_cluster_with_other_nodes(
+    bin_dir: Path, tmp_path: Path
+) -> None:
     log = tmp_path / "kind.log"
     _fake_kind_with(bin_dir, log, ["packetwalk-control-plane"])
     result = run_sh(create_cluster_script("packetwalk", NODES), bin_dir, stdin="kind: Cluster\n")
@@ -179,10 +205,14 @@ def test_create_refuses_a_same_named_cluster_with_other_nodes(bin_dir: Path,
 
 def test_create_does_not_mistake_a_prefix_for_the_cluster(bin_dir: Path, tmp_path: Path) -> None:
     log = tmp_path / "kind.log"
-    write_executable(bin_dir, "kind", f"""echo "$@" >> {log}
+    write_executable(
+        bin_dir,
+        "kind",
+        f"""echo "$@" >> {log}
 [ "$1" = get ] && echo packetwalk-calico
 exit 0
-""")
+""",
+    )
     assert run_sh(create_cluster_script("packetwalk", NODES), bin_dir).returncode == 0
     assert "create cluster --name packetwalk --config - --wait 120s" in log.read_text()
 
@@ -193,20 +223,31 @@ def test_delete_and_network_commands(bin_dir: Path) -> None:
     deleted = run_sh(delete_cluster_script("lab"), bin_dir)
     assert deleted.stdout == "kind delete cluster --name lab\n"
     assert run_sh(network_inspect_script(), bin_dir).stdout == "docker network inspect kind\n"
-    other = run_sh(network_inspect_script(), bin_dir,
-                   env={"KIND_EXPERIMENTAL_DOCKER_NETWORK": "lab"})
+    other = run_sh(
+        network_inspect_script(), bin_dir, env={"KIND_EXPERIMENTAL_DOCKER_NETWORK": "lab"}
+    )
     assert other.stdout == "docker network inspect lab\n"
 
 
-def test_nodes_ready_gate_writes_kubeconfig_content_to_a_private_file(bin_dir: Path,
-                                                                      tmp_path: Path) -> None:
+def test_nodes_ready_gate_writes_kubeconfig_content_to_a_private_file(
+    bin_dir: Path, tmp_path: Path
+) -> None:
     log = tmp_path / "kubectl.log"
-    write_executable(bin_dir, "kubectl", f"""echo "$@" >> {log}
+    write_executable(
+        bin_dir,
+        "kubectl",
+        f"""echo "$@" >> {log}
 cp "$2" {tmp_path}/seen-kubeconfig
-""")
-    result = run_sh(nodes_ready_script(), bin_dir, env={
-        "PACKETWALK_KUBECONFIG": "apiVersion: v1\nkind: Config\n",
-        "PACKETWALK_KUBE_CONTEXT": "kind-lab"})
+""",
+    )
+    result = run_sh(
+        nodes_ready_script(),
+        bin_dir,
+        env={
+            "PACKETWALK_KUBECONFIG": "apiVersion: v1\nkind: Config\n",
+            "PACKETWALK_KUBE_CONTEXT": "kind-lab",
+        },
+    )
     assert result.returncode == 0, result.stderr
     [line] = log.read_text().splitlines()
     args = line.split()
@@ -219,12 +260,19 @@ cp "$2" {tmp_path}/seen-kubeconfig
 def test_nodes_ready_gate_uses_a_kubeconfig_file_as_is(bin_dir: Path, tmp_path: Path) -> None:
     log = tmp_path / "kubectl.log"
     write_executable(bin_dir, "kubectl", f'echo "$@" >> {log}\n')
-    result = run_sh(nodes_ready_script(), bin_dir,
-                 env={"PACKETWALK_KUBECONFIG_FILE": "/ci/kubeconfig"})
+    result = run_sh(
+        nodes_ready_script(), bin_dir, env={"PACKETWALK_KUBECONFIG_FILE": "/ci/kubeconfig"}
+    )
     assert result.returncode == 0, result.stderr
-    assert log.read_text().split() == ["--kubeconfig", "/ci/kubeconfig", "wait",
-                                       "--for=condition=Ready", "nodes", "--all",
-                                       "--timeout=300s"]
+    assert log.read_text().split() == [
+        "--kubeconfig",
+        "/ci/kubeconfig",
+        "wait",
+        "--for=condition=Ready",
+        "nodes",
+        "--all",
+        "--timeout=300s",
+    ]
 
 
 def test_nodes_ready_gate_fails_when_nodes_stay_not_ready(bin_dir: Path) -> None:

@@ -39,16 +39,26 @@ def test_defaults() -> None:
     cfg = parse_lab_config("kind", {}, source="Pulumi.kind.yaml")
     assert cfg == LabConfig(stack="kind", source="Pulumi.kind.yaml")
     assert (cfg.platform, cfg.cluster_name, cfg.cni, cfg.kube_proxy_mode, cfg.workers) == (
-        "kind", "packetwalk", "kindnet", "iptables", 2)
+        "kind",
+        "packetwalk",
+        "kindnet",
+        "iptables",
+        2,
+    )
     assert (cfg.pod_subnet, cfg.service_subnet, cfg.app_namespace) == (
-        "10.244.0.0/16", "10.96.0.0/16", "vote")
+        "10.244.0.0/16",
+        "10.96.0.0/16",
+        "vote",
+    )
     assert cfg.intents_file == DEFAULT_INTENTS_FILE
     assert cfg.gke is None and cfg.kubeconfig is None
     assert cfg.node_count == 3 and cfg.enforces_network_policy and cfg.has_kube_proxy
 
 
 def test_full_kind_file(tmp_path: Path) -> None:
-    write_stack(tmp_path, """
+    write_stack(
+        tmp_path,
+        """
         config:
           packetwalk:clusterName: lab-1
           packetwalk:cni: cilium
@@ -64,7 +74,8 @@ def test_full_kind_file(tmp_path: Path) -> None:
           pulumi:tags: {lab: yes}
           gcp:project: ignored-on-kind
         encryptionsalt: v1:abc
-    """)
+    """,
+    )
     cfg = load_stack_config("lab", tmp_path)
     assert cfg.cluster_name == "lab-1" and cfg.cni == "cilium"
     assert cfg.kube_proxy_mode == "none" and not cfg.has_kube_proxy
@@ -85,11 +96,14 @@ def test_empty_file_and_empty_config_give_defaults(tmp_path: Path) -> None:
 
 
 def test_unknown_cni_names_file_line_key_and_choices(tmp_path: Path) -> None:
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         config:
           packetwalk:workers: 1
           packetwalk:cni: weave
-    """)
+    """,
+    )
     text = str(err)
     assert "Pulumi.lab.yaml:line 3" in text
     assert "packetwalk:cni" in text and "'weave'" in text
@@ -103,11 +117,14 @@ def test_close_cni_gets_a_suggestion(tmp_path: Path) -> None:
 
 
 def test_kube_proxy_none_needs_cilium(tmp_path: Path) -> None:
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         config:
           packetwalk:cni: calico
           packetwalk:kubeProxyMode: none
-    """)
+    """,
+    )
     assert "line 3" in str(err) and "packetwalk:kubeProxyMode" in str(err)
     assert "cilium" in str(err)
     assert err.choices == ("iptables", "ipvs", "nftables")
@@ -116,8 +133,9 @@ def test_kube_proxy_none_needs_cilium(tmp_path: Path) -> None:
 @pytest.mark.parametrize("mode", ["iptables", "ipvs", "nftables"])
 @pytest.mark.parametrize("cni", ["kindnet", "flannel", "calico", "cilium"])
 def test_every_cni_works_with_every_kube_proxy(cni: str, mode: str) -> None:
-    cfg = parse_lab_config("s", {"packetwalk:cni": cni, "packetwalk:kubeProxyMode": mode},
-                           source="s")
+    cfg = parse_lab_config(
+        "s", {"packetwalk:cni": cni, "packetwalk:kubeProxyMode": mode}, source="s"
+    )
     assert (cfg.cni, cfg.kube_proxy_mode) == (cni, mode)
     assert cfg.enforces_network_policy == (cni != "flannel")
 
@@ -128,11 +146,14 @@ def test_unknown_mode(tmp_path: Path) -> None:
 
 
 def test_typo_key_suggests_the_right_one(tmp_path: Path) -> None:
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         config:
           packetwalk:cni: kindnet
           packetwalk:kubeproxyMode: ipvs
-    """)
+    """,
+    )
     assert "line 3" in str(err)
     assert "unknown setting" in str(err)
     assert "did you mean 'packetwalk:kubeProxyMode'" in str(err)
@@ -171,13 +192,16 @@ def test_wrong_types_and_ranges(tmp_path: Path, line: str, message: str) -> None
 
 def test_yaml11_words_are_not_booleans(tmp_path: Path) -> None:
     # `yes` would be True under YAML 1.1 (PyYAML's default); Pulumi reads it as a string.
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         config:
           gcp:project: p
           gcp:zone: europe-west1-b
           packetwalk:platform: gke
           packetwalk:participantClusters: yes
-    """)
+    """,
+    )
     assert "expected true or false, got string 'yes'" in str(err) and "line 5" in str(err)
 
 
@@ -211,22 +235,27 @@ def test_yaml_syntax_error_has_a_line(tmp_path: Path) -> None:
     ],
 )
 def test_subnets(tmp_path: Path, pods: str, services: str, message: str) -> None:
-    err = load_error(tmp_path, f"""
+    err = load_error(
+        tmp_path,
+        f"""
         config:
           packetwalk:podSubnet: {pods}
           packetwalk:serviceSubnet: {services}
-    """)
+    """,
+    )
     assert message in str(err)
     assert "line 2" in str(err) or "line 3" in str(err)
 
 
 def test_pod_subnet_must_fit_every_node() -> None:
-    ok = parse_lab_config("s", {"packetwalk:podSubnet": "10.1.0.0/22", "packetwalk:workers": 3},
-                          source="s")
+    ok = parse_lab_config(
+        "s", {"packetwalk:podSubnet": "10.1.0.0/22", "packetwalk:workers": 3}, source="s"
+    )
     assert ok.pod_subnet == "10.1.0.0/22"
     with pytest.raises(InputError, match="5 node"):
-        parse_lab_config("s", {"packetwalk:podSubnet": "10.1.0.0/22", "packetwalk:workers": 4},
-                         source="s")
+        parse_lab_config(
+            "s", {"packetwalk:podSubnet": "10.1.0.0/22", "packetwalk:workers": 4}, source="s"
+        )
 
 
 @pytest.mark.parametrize(
@@ -246,75 +275,113 @@ def test_names(key: str, value: str, message: str) -> None:
         parse_lab_config("s", {f"packetwalk:{key}": value}, source="s")
 
 
-@pytest.mark.parametrize("key", ["machineType", "nodeCount", "releaseChannel", "ingressMode",
-                                 "participants", "participantClusters"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "machineType",
+        "nodeCount",
+        "releaseChannel",
+        "ingressMode",
+        "participants",
+        "participantClusters",
+    ],
+)
 def test_gke_keys_on_kind_are_errors(tmp_path: Path, key: str) -> None:
     err = load_error(tmp_path, f"config:\n  packetwalk:cni: kindnet\n  packetwalk:{key}: x\n")
     assert "is a GKE setting" in str(err) and "line 3" in str(err)
 
 
 def test_gke_defaults() -> None:
-    cfg = parse_lab_config("gke", {"packetwalk:platform": "gke", "gcp:project": "p1",
-                                   "gcp:zone": "europe-west1-b"}, source="s")
+    cfg = parse_lab_config(
+        "gke",
+        {"packetwalk:platform": "gke", "gcp:project": "p1", "gcp:zone": "europe-west1-b"},
+        source="s",
+    )
     assert cfg.platform == "gke" and cfg.cni == "dataplane-v2" and cfg.kube_proxy_mode == "none"
     assert cfg.gke == GkeSettings(project="p1", region=None, zone="europe-west1-b")
     assert cfg.gke.location == "europe-west1-b"
     assert (cfg.gke.machine_type, cfg.gke.node_count, cfg.gke.release_channel) == (
-        "e2-standard-4", 2, "REGULAR")
+        "e2-standard-4",
+        2,
+        "REGULAR",
+    )
     assert (cfg.gke.ingress_mode, cfg.gke.participants, cfg.gke.participant_clusters) == (
-        "gateway", 1, False)
+        "gateway",
+        1,
+        False,
+    )
     assert cfg.node_count == 2 and cfg.workers == 0
 
 
 def test_gke_calico_runs_iptables_kube_proxy() -> None:
-    cfg = parse_lab_config("gke", {"packetwalk:platform": "gke", "packetwalk:cni": "calico",
-                                   "gcp:project": "p", "gcp:region": "us-central1",
-                                   "packetwalk:kubeProxyMode": "iptables",
-                                   "packetwalk:releaseChannel": "RAPID",
-                                   "packetwalk:ingressMode": "ingress",
-                                   "packetwalk:participants": "12",
-                                   "packetwalk:nodeCount": 3}, source="s")
+    cfg = parse_lab_config(
+        "gke",
+        {
+            "packetwalk:platform": "gke",
+            "packetwalk:cni": "calico",
+            "gcp:project": "p",
+            "gcp:region": "us-central1",
+            "packetwalk:kubeProxyMode": "iptables",
+            "packetwalk:releaseChannel": "RAPID",
+            "packetwalk:ingressMode": "ingress",
+            "packetwalk:participants": "12",
+            "packetwalk:nodeCount": 3,
+        },
+        source="s",
+    )
     assert cfg.kube_proxy_mode == "iptables" and cfg.gke is not None
     assert cfg.gke.location == "us-central1" and cfg.gke.participants == 12
     assert cfg.node_count == 3
 
 
 def test_gke_rules(tmp_path: Path) -> None:
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         config:
           gcp:project: p
           gcp:zone: europe-west1-b
           packetwalk:platform: gke
           packetwalk:kubeProxyMode: iptables
-    """)
+    """,
+    )
     assert "conflicts with cni 'dataplane-v2'" in str(err) and "line 5" in str(err)
     err = load_error(tmp_path, "config:\n  packetwalk:platform: gke\n  gcp:zone: z\n")
     assert "gcp:project is required" in str(err) and "line 2" in str(err)
     err = load_error(tmp_path, "config:\n  packetwalk:platform: gke\n  gcp:project: p\n")
     assert "gcp:region or gcp:zone" in str(err)
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         config:
           gcp:project: p
           gcp:zone: z
           packetwalk:platform: gke
           packetwalk:cni: kindnet
-    """)
+    """,
+    )
     assert err.choices == ("dataplane-v2", "calico")
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         config:
           gcp:project: p
           gcp:zone: z
           packetwalk:platform: gke
           packetwalk:workers: 3
-    """)
+    """,
+    )
     assert "packetwalk:nodeCount" in str(err)
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         config:
           gcp:project: p
           gcp:zone: z
           packetwalk:platform: gke
           packetwalk:participants: 0
-    """)
+    """,
+    )
     assert "out of range" in str(err) and "line 5" in str(err)
 
 
@@ -355,15 +422,42 @@ def test_the_repository_stacks_load(stack: str) -> None:
 # --- robustness: any input gives a LabConfig or an InputError, never a crash ----------------------
 
 _VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(-5, 300), st.floats(allow_nan=False),
-    st.sampled_from(["kindnet", "flannel", "calico", "cilium", "dataplane-v2", "none", "ipvs",
-                     "iptables", "nftables", "gke", "kind", "10.244.0.0/16", "10.96.0.0/12",
-                     "192.168.0.0/16", "3", "true", "yes", "", "REGULAR", "gateway", "p"]),
-    st.text(max_size=12), st.lists(st.integers(), max_size=2),
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 300),
+    st.floats(allow_nan=False),
+    st.sampled_from(
+        [
+            "kindnet",
+            "flannel",
+            "calico",
+            "cilium",
+            "dataplane-v2",
+            "none",
+            "ipvs",
+            "iptables",
+            "nftables",
+            "gke",
+            "kind",
+            "10.244.0.0/16",
+            "10.96.0.0/12",
+            "192.168.0.0/16",
+            "3",
+            "true",
+            "yes",
+            "",
+            "REGULAR",
+            "gateway",
+            "p",
+        ]
+    ),
+    st.text(max_size=12),
+    st.lists(st.integers(), max_size=2),
     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
 )
-_KEYS = st.one_of(st.sampled_from([*KNOWN_KEYS, "gcp:project", "gcp:zone", "gcp:region"]),
-                  st.text(max_size=20))
+_KEYS = st.one_of(
+    st.sampled_from([*KNOWN_KEYS, "gcp:project", "gcp:zone", "gcp:region"]), st.text(max_size=20)
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -380,28 +474,42 @@ def test_any_config_parses_or_fails_cleanly(values: dict[str, object]) -> None:
         assert cfg.cni in ("cilium", "dataplane-v2")
 
 
-@pytest.mark.parametrize("value", ["[dataplane-v2, calico]", "dataplane-v2+calico",
-                                   "'calico, dataplane-v2'", "[calico, cilium]"])
+@pytest.mark.parametrize(
+    "value",
+    ["[dataplane-v2, calico]", "dataplane-v2+calico", "'calico, dataplane-v2'", "[calico, cilium]"],
+)
 def test_gke_refuses_dataplane_v2_and_calico_together(tmp_path: Path, value: str) -> None:
-    err = load_error(tmp_path, "config:\n  gcp:project: p\n  gcp:zone: z\n"
-                     f"  packetwalk:platform: gke\n  packetwalk:cni: {value}\n")
+    err = load_error(
+        tmp_path,
+        "config:\n  gcp:project: p\n  gcp:zone: z\n"
+        f"  packetwalk:platform: gke\n  packetwalk:cni: {value}\n",
+    )
     assert "Dataplane V2 and Calico network policy exclude each other" in str(err)
     assert "line 5" in str(err) and err.choices == ("dataplane-v2", "calico")
 
 
-@pytest.mark.parametrize(("extra", "message"), [
-    ("packetwalk:participants: 61", "out of range (valid: 1..60)"),
-    ("packetwalk:participants: 3\n  packetwalk:participantClusters: yes", "true or false"),
-    ("packetwalk:kubeconfig: /tmp/k", "a GKE lab runs on the clusters its cluster stack makes"),
-    ("packetwalk:participants: 3\n  packetwalk:participantClusters: true\n"
-     "  packetwalk:clusterName: a-very-long-cluster-name-for-a-workshop", "too long for one "
-     "cluster per participant"),
-    ("packetwalk:participants: 3\n  packetwalk:appNamespace: " + "n" * 61,
-     "too long for 3 participants"),
-])
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("packetwalk:participants: 61", "out of range (valid: 1..60)"),
+        ("packetwalk:participants: 3\n  packetwalk:participantClusters: yes", "true or false"),
+        ("packetwalk:kubeconfig: /tmp/k", "a GKE lab runs on the clusters its cluster stack makes"),
+        (
+            "packetwalk:participants: 3\n  packetwalk:participantClusters: true\n"
+            "  packetwalk:clusterName: a-very-long-cluster-name-for-a-workshop",
+            "too long for one cluster per participant",
+        ),
+        (
+            "packetwalk:participants: 3\n  packetwalk:appNamespace: " + "n" * 61,
+            "too long for 3 participants",
+        ),
+    ],
+)
 def test_gke_workshop_settings(tmp_path: Path, extra: str, message: str) -> None:
-    err = load_error(tmp_path, "config:\n  gcp:project: p\n  gcp:zone: z\n"
-                     f"  packetwalk:platform: gke\n  {extra}\n")
+    err = load_error(
+        tmp_path,
+        f"config:\n  gcp:project: p\n  gcp:zone: z\n  packetwalk:platform: gke\n  {extra}\n",
+    )
     assert message in str(err)
 
 
@@ -422,8 +530,11 @@ def test_gke_domain(tmp_path: Path) -> None:
     assert cfg.gke is not None and cfg.gke.domain == "lab.example.org"
     err = load_error(tmp_path, base + "  packetwalk:domain: Lab_Example\n")
     assert "not a DNS name" in str(err) and "line 5" in str(err)
-    err = load_error(tmp_path, base + "  packetwalk:participants: 2\n"
-                     "  packetwalk:participantClusters: true\n  packetwalk:domain: a.example.org\n")
+    err = load_error(
+        tmp_path,
+        base + "  packetwalk:participants: 2\n"
+        "  packetwalk:participantClusters: true\n  packetwalk:domain: a.example.org\n",
+    )
     assert "one wildcard record can point at only one address" in str(err)
     err = load_error(tmp_path, "config:\n  packetwalk:domain: a.example.org\n")
     assert "is a GKE setting" in str(err)

@@ -34,9 +34,14 @@ def test_one_cluster_uses_the_configured_ranges() -> None:
     (only,) = clusters(cfg)
     assert only.name == "packetwalk-gke" and only.index == 0
     assert (only.node_range, only.pods_range, only.services_range) == (
-        "10.0.0.0/24", cfg.pod_subnet, cfg.service_subnet)
+        "10.0.0.0/24",
+        cfg.pod_subnet,
+        cfg.service_subnet,
+    )
     assert (only.pods_range_name, only.services_range_name) == (
-        "packetwalk-gke-pods", "packetwalk-gke-services")
+        "packetwalk-gke-pods",
+        "packetwalk-gke-services",
+    )
     assert only.address_name == "packetwalk-gke-ingress"
     assert only.node_tag == "packetwalk-gke-node"
     assert firewall_name(only) == "packetwalk-gke-allow-health-checks"
@@ -48,8 +53,11 @@ def test_the_largest_workshop_gets_disjoint_ranges() -> None:
     cfg = gke(participants=MAX_PARTICIPANTS, participantClusters=True)
     plans = clusters(cfg)
     assert len(plans) == MAX_PARTICIPANTS
-    ranges = [ipaddress.ip_network(r) for plan in plans
-              for r in (plan.node_range, plan.pods_range, plan.services_range)]
+    ranges = [
+        ipaddress.ip_network(r)
+        for plan in plans
+        for r in (plan.node_range, plan.pods_range, plan.services_range)
+    ]
     ranges.sort(key=lambda n: (int(n.network_address), n.prefixlen))
     for left, right in itertools.pairwise(ranges):
         assert not left.overlaps(right), (left, right)
@@ -75,10 +83,13 @@ def test_kubeconfig_has_only_the_exec_plugin() -> None:
     context = context_name("proj", "europe-west1-b", "lab")
     assert context == "gke_proj_europe-west1-b_lab"
     config: dict[str, Any] = yaml.safe_load(
-        kubeconfig(context=context, endpoint="203.0.113.10", ca_certificate="Q0E="))
+        kubeconfig(context=context, endpoint="203.0.113.10", ca_certificate="Q0E=")
+    )
     assert config["current-context"] == context
-    assert config["clusters"][0]["cluster"] == {"server": "https://203.0.113.10",
-                                                "certificate-authority-data": "Q0E="}
+    assert config["clusters"][0]["cluster"] == {
+        "server": "https://203.0.113.10",
+        "certificate-authority-data": "Q0E=",
+    }
     exec_ = config["users"][0]["user"]["exec"]
     assert config["users"][0]["user"] == {"exec": exec_}
     assert exec_["command"] == AUTH_PLUGIN
@@ -100,22 +111,33 @@ def test_traefik_values_per_front() -> None:
     ingress = traefik_values(gke("gke-calico"))
     assert ingress["service"]["annotations"] == {
         "cloud.google.com/neg": '{"ingress": true}',
-        "cloud.google.com/backend-config": '{"default": "traefik"}'}
+        "cloud.google.com/backend-config": '{"default": "traefik"}',
+    }
     for values in (gateway, ingress):
         assert values["ingressClass"]["name"] == "traefik"
         assert values["ingressRoute"]["healthcheck"]["entryPoints"] == ["web"]
 
 
-@pytest.mark.parametrize("extra", [{"clusterName": "a" * 40},
-                                   {"clusterName": "b" * 36, "participants": 60,
-                                    "participantClusters": True}])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"clusterName": "a" * 40},
+        {"clusterName": "b" * 36, "participants": 60, "participantClusters": True},
+    ],
+)
 def test_every_google_cloud_name_is_valid_at_the_longest(extra: dict[str, object]) -> None:
     cfg = gke("gke", **extra)
     rfc1035 = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
     names = [network_name(cfg)]
     for plan in clusters(cfg):
         assert len(plan.name) <= 40  # GKE's cluster name limit
-        names += [plan.subnet, plan.pods_range_name, plan.services_range_name,
-                  plan.address_name, plan.node_tag, firewall_name(plan)]
+        names += [
+            plan.subnet,
+            plan.pods_range_name,
+            plan.services_range_name,
+            plan.address_name,
+            plan.node_tag,
+            firewall_name(plan),
+        ]
     bad = [name for name in names if not rfc1035.match(name)]
     assert bad == []

@@ -46,8 +46,16 @@ ADDRESS = "gcp:compute/globalAddress:GlobalAddress"
 PROVIDER = "pulumi:providers:kubernetes"
 CHART = "kubernetes:helm.sh/v4:Chart"
 GKE_STACKS = ["gke", "gke-calico"]
-INTERFACE_OUTPUTS = {"kubeconfig", "kubeContext", "clusterName", "platform", "cni",
-                     "kubeProxyMode", "nodes", "lbAddressRange"}
+INTERFACE_OUTPUTS = {
+    "kubeconfig",
+    "kubeContext",
+    "clusterName",
+    "platform",
+    "cni",
+    "kubeProxyMode",
+    "nodes",
+    "lbAddressRange",
+}
 
 
 def _config(stack: str, **extra: str) -> dict[str, str]:
@@ -55,15 +63,26 @@ def _config(stack: str, **extra: str) -> dict[str, str]:
 
 
 def _cluster(stack: str, config: dict[str, str] | None = None, **kwargs: Any) -> ProgramRun:
-    return run_program(CLUSTER_PROGRAM, project="packetwalk-cluster", stack=stack,
-                       config=config or engine_config(stack), **kwargs)
+    return run_program(
+        CLUSTER_PROGRAM,
+        project="packetwalk-cluster",
+        stack=stack,
+        config=config or engine_config(stack),
+        **kwargs,
+    )
 
 
-def _lab(stack: str, cluster: ProgramRun, config: dict[str, str] | None = None,
-         **kwargs: Any) -> ProgramRun:
-    return run_program(LAB_PROGRAM, project="packetwalk-lab", stack=stack,
-                       config=config or engine_config(stack), stack_outputs=cluster.outputs,
-                       **kwargs)
+def _lab(
+    stack: str, cluster: ProgramRun, config: dict[str, str] | None = None, **kwargs: Any
+) -> ProgramRun:
+    return run_program(
+        LAB_PROGRAM,
+        project="packetwalk-lab",
+        stack=stack,
+        config=config or engine_config(stack),
+        stack_outputs=cluster.outputs,
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +107,9 @@ def _one(run: ProgramRun, typ: str) -> Registration:
 
 
 @pytest.mark.parametrize("stack", GKE_STACKS)
-def test_cluster_program_makes_network_cluster_pool_firewall_and_address(runs: Any,
-                                                                          stack: str) -> None:
+def test_cluster_program_makes_network_cluster_pool_firewall_and_address(
+    runs: Any, stack: str
+) -> None:
     cluster, _ = runs[stack]
     types = Counter(reg.type for reg in cluster.registrations if reg.custom)
     assert types == {NETWORK: 1, SUBNET: 1, FIREWALL: 1, ADDRESS: 1, CLUSTER: 1, NODE_POOL: 1}
@@ -101,13 +121,16 @@ def test_cluster_program_makes_network_cluster_pool_firewall_and_address(runs: A
     assert subnet["network"] == f"{network['name']}-id"  # the mock's id of our VPC
     assert subnet["region"] == "europe-west1"
     ranges = {r["rangeName"]: r["ipCidrRange"] for r in subnet["secondaryIpRanges"]}
-    assert ranges == {f"{cfg.cluster_name}-pods": cfg.pod_subnet,
-                      f"{cfg.cluster_name}-services": cfg.service_subnet}
+    assert ranges == {
+        f"{cfg.cluster_name}-pods": cfg.pod_subnet,
+        f"{cfg.cluster_name}-services": cfg.service_subnet,
+    }
     gke = _one(cluster, CLUSTER).inputs
     assert gke["networkingMode"] == "VPC_NATIVE"
     assert gke["ipAllocationPolicy"] == {
         "clusterSecondaryRangeName": f"{cfg.cluster_name}-pods",
-        "servicesSecondaryRangeName": f"{cfg.cluster_name}-services"}
+        "servicesSecondaryRangeName": f"{cfg.cluster_name}-services",
+    }
     assert gke["subnetwork"] == f"{subnet['name']}-id"
     assert gke["releaseChannel"] == {"channel": "REGULAR"}
     assert gke["workloadIdentityConfig"] == {"workloadPool": "your-gcp-project.svc.id.goog"}
@@ -161,8 +184,7 @@ def test_health_check_firewall_targets_the_nodes(runs: Any, stack: str) -> None:
     cluster, _ = runs[stack]
     rule = _one(cluster, FIREWALL).inputs
     assert rule["direction"] == "INGRESS"
-    assert rule["sourceRanges"] == list(HEALTH_CHECK_RANGES) == ["130.211.0.0/22",
-                                                                  "35.191.0.0/16"]
+    assert rule["sourceRanges"] == list(HEALTH_CHECK_RANGES) == ["130.211.0.0/22", "35.191.0.0/16"]
     assert rule["allows"] == [{"protocol": "tcp", "ports": ["8000", "8080"]}]
     assert rule["targetTags"] == _one(cluster, NODE_POOL).inputs["nodeConfig"]["tags"]
     assert rule["network"] == _one(cluster, NETWORK).inputs["name"]
@@ -178,18 +200,23 @@ def test_kubeconfig_uses_the_auth_plugin_and_is_secret(runs: Any, stack: str) ->
     assert context == f"gke_your-gcp-project_europe-west1-b_{cluster.outputs['clusterName']}"
     assert config["current-context"] == context
     (entry,) = config["clusters"]
-    assert entry["cluster"] == {"server": f"https://{GKE_ENDPOINT}",
-                                "certificate-authority-data": GKE_CA}
+    assert entry["cluster"] == {
+        "server": f"https://{GKE_ENDPOINT}",
+        "certificate-authority-data": GKE_CA,
+    }
     (user,) = config["users"]
     assert set(user["user"]) == {"exec"}  # no token, password, client key or auth-provider
     assert user["user"]["exec"]["command"] == "gke-gcloud-auth-plugin"
     assert user["user"]["exec"]["apiVersion"] == "client.authentication.k8s.io/v1beta1"
-    assert cluster.outputs["kubeconfigs"] == {cluster.outputs["clusterName"]:
-                                              cluster.outputs["kubeconfig"]}
+    assert cluster.outputs["kubeconfigs"] == {
+        cluster.outputs["clusterName"]: cluster.outputs["kubeconfig"]
+    }
     assert cluster.outputs["ingressAddress"] == f"{GKE_ADDRESS_PREFIX}1"
-    assert (cluster.outputs["platform"], cluster.outputs["cni"],
-            cluster.outputs["kubeProxyMode"]) == (
-        "gke", *{"gke": ("dataplane-v2", "none"), "gke-calico": ("calico", "iptables")}[stack])
+    assert (
+        cluster.outputs["platform"],
+        cluster.outputs["cni"],
+        cluster.outputs["kubeProxyMode"],
+    ) == ("gke", *{"gke": ("dataplane-v2", "none"), "gke-calico": ("calico", "iptables")}[stack])
 
 
 # --- lab program -------------------------------------------------------------------------------
@@ -226,8 +253,10 @@ def test_traefik_is_a_cluster_ip_behind_the_load_balancer(runs: Any, stack: str)
     assert values["ports"]["traefik"]["expose"] == {"default": True}  # /ping on 8080
     annotations = values["service"].get("annotations", {})
     if stack == "gke-calico":  # Ingress mode: NEGs by annotation, BackendConfig attached
-        assert annotations == {"cloud.google.com/neg": '{"ingress": true}',
-                               "cloud.google.com/backend-config": '{"default": "traefik"}'}
+        assert annotations == {
+            "cloud.google.com/neg": '{"ingress": true}',
+            "cloud.google.com/backend-config": '{"default": "traefik"}',
+        }
     else:  # the Gateway controller makes its own NEGs
         assert annotations == {}
 
@@ -237,7 +266,8 @@ def test_gateway_front(runs: Any) -> None:
     gateway = lab.named("gateway-traefik-traefik").manifest
     assert gateway["spec"]["gatewayClassName"] == "gke-l7-global-external-managed"
     assert gateway["spec"]["addresses"] == [
-        {"type": "NamedAddress", "value": cluster.outputs["ingressAddressName"]}]
+        {"type": "NamedAddress", "value": cluster.outputs["ingressAddressName"]}
+    ]
     assert _one(cluster, ADDRESS).inputs["name"] == cluster.outputs["ingressAddressName"]
     route = lab.named("httproute-traefik-traefik").manifest
     assert route["metadata"]["namespace"] == "traefik"
@@ -246,8 +276,14 @@ def test_gateway_front(runs: Any) -> None:
     policy = lab.named("healthcheckpolicy-traefik-traefik").manifest
     assert policy["metadata"]["namespace"] == "traefik"  # the Service's namespace
     assert policy["spec"]["targetRef"] == {"group": "", "kind": "Service", "name": "traefik"}
-    assert policy["spec"]["default"]["config"] == {"type": "HTTP", "httpHealthCheck": {
-        "portSpecification": "USE_FIXED_PORT", "port": 8080, "requestPath": "/ping"}}
+    assert policy["spec"]["default"]["config"] == {
+        "type": "HTTP",
+        "httpHealthCheck": {
+            "portSpecification": "USE_FIXED_PORT",
+            "port": 8080,
+            "requestPath": "/ping",
+        },
+    }
     assert lab.of_type("kubernetes:cloud.google.com/v1:BackendConfig") == []
     chart = _one(lab, CHART)
     for reg in (lab.named("gateway-traefik-traefik"), lab.named("httproute-traefik-traefik")):
@@ -259,10 +295,12 @@ def test_ingress_front(runs: Any) -> None:
     ingress = lab.named("ingress-traefik-traefik").manifest
     assert ingress["metadata"]["annotations"] == {
         "kubernetes.io/ingress.class": "gce",
-        "kubernetes.io/ingress.global-static-ip-name": cluster.outputs["ingressAddressName"]}
+        "kubernetes.io/ingress.global-static-ip-name": cluster.outputs["ingressAddressName"],
+    }
     assert "ingressClassName" not in ingress["spec"]  # GKE ignores it; the annotation selects
     assert ingress["spec"]["defaultBackend"] == {
-        "service": {"name": "traefik", "port": {"number": 80}}}
+        "service": {"name": "traefik", "port": {"number": 80}}
+    }
     backend = lab.named("backendconfig-traefik-traefik").manifest
     assert backend["spec"]["healthCheck"]["requestPath"] == "/ping"
     assert backend["spec"]["healthCheck"]["port"] == 8080
@@ -274,27 +312,36 @@ def test_ingress_front(runs: Any) -> None:
 def test_the_app_and_policies_are_the_kind_lab_on_nip_io_hosts(runs: Any, stack: str) -> None:
     cluster, lab = runs[stack]
     address = cluster.outputs["ingressAddress"]
-    expected = lab_objects(load_stack_config(stack),
-                           host=lambda prefix: f"{prefix}.{address}.nip.io")
-    app = [reg.manifest for reg in lab.kubernetes_objects()
-           if reg.parent.endswith("packetwalk:gke:LabObjects::app")]
+    expected = lab_objects(
+        load_stack_config(stack), host=lambda prefix: f"{prefix}.{address}.nip.io"
+    )
+    app = [
+        reg.manifest
+        for reg in lab.kubernetes_objects()
+        if reg.parent.endswith("packetwalk:gke:LabObjects::app")
+    ]
     assert sorted(map(_text, app)) == sorted(map(_text, expected))
     kinds = Counter(obj["kind"] for obj in app)
     assert kinds["NetworkPolicy"] == 6 and kinds["Deployment"] == 5 and kinds["Ingress"] == 2
     assert lab.outputs["voteUrl"] == f"http://vote.{address}.nip.io"
     assert lab.outputs["resultUrl"] == f"http://result.{address}.nip.io"
     assert lab.outputs["appNamespace"] == "vote"
-    assert lab.outputs["participants"] == [{
-        "name": "lab", "namespace": "vote", "cluster": cluster.outputs["clusterName"],
-        "voteUrl": f"http://vote.{address}.nip.io",
-        "resultUrl": f"http://result.{address}.nip.io", "ingressAddress": address}]
+    assert lab.outputs["participants"] == [
+        {
+            "name": "lab",
+            "namespace": "vote",
+            "cluster": cluster.outputs["clusterName"],
+            "voteUrl": f"http://vote.{address}.nip.io",
+            "resultUrl": f"http://result.{address}.nip.io",
+            "ingressAddress": address,
+        }
+    ]
 
 
 @pytest.mark.parametrize("stack", GKE_STACKS)
 def test_pods_start_only_after_their_policies(runs: Any, stack: str) -> None:
     _, lab = runs[stack]
-    policies = [reg for reg in lab.kubernetes_objects()
-                if reg.type.endswith("NetworkPolicy")]
+    policies = [reg for reg in lab.kubernetes_objects() if reg.type.endswith("NetworkPolicy")]
     for deployment in lab.of_type("kubernetes:apps/v1:Deployment"):
         for policy in policies:
             assert policy.urn in deployment.dependencies
@@ -307,14 +354,17 @@ def test_every_kubernetes_object_validates_strictly(runs: Any, stack: str) -> No
     for reg in lab.kubernetes_objects():
         manifest = reg.manifest
         if "." in manifest["apiVersion"].split("/")[0] and not manifest["apiVersion"].startswith(
-                ("networking.k8s.io/", "apps/")):
+            ("networking.k8s.io/", "apps/")
+        ):
             custom.append(manifest["kind"])
             if crd_validation.known(manifest["apiVersion"], manifest["kind"]):
                 crd_validation.validate(manifest)
             continue
         kubernetes_validate.validate(manifest, versions.KUBERNETES_VERSION, strict=True)
-    expected = {"gke": ["Gateway", "HTTPRoute", "HealthCheckPolicy"],
-                "gke-calico": ["BackendConfig"]}[stack]
+    expected = {
+        "gke": ["Gateway", "HTTPRoute", "HealthCheckPolicy"],
+        "gke-calico": ["BackendConfig"],
+    }[stack]
     assert sorted(custom) == expected
 
 
@@ -334,15 +384,20 @@ def test_participants_on_one_cluster() -> None:
     assert Counter(reg.type for reg in cluster.registrations if reg.custom)[CLUSTER] == 1
     lab = _lab("gke", cluster, config)
     address = cluster.outputs["ingressAddress"]
-    namespaces = sorted(reg.manifest["metadata"]["name"]
-                        for reg in lab.of_type("kubernetes:core/v1:Namespace"))
+    namespaces = sorted(
+        reg.manifest["metadata"]["name"] for reg in lab.of_type("kubernetes:core/v1:Namespace")
+    )
     assert namespaces == ["traefik", "vote-p01", "vote-p02", "vote-p03"]
-    hosts = sorted(reg.manifest["spec"]["rules"][0]["host"]
-                   for reg in lab.of_type("kubernetes:networking.k8s.io/v1:Ingress"))
-    assert hosts == sorted(f"{app}-p0{i}.{address}.nip.io"
-                           for app in ("vote", "result") for i in (1, 2, 3))
+    hosts = sorted(
+        reg.manifest["spec"]["rules"][0]["host"]
+        for reg in lab.of_type("kubernetes:networking.k8s.io/v1:Ingress")
+    )
+    assert hosts == sorted(
+        f"{app}-p0{i}.{address}.nip.io" for app in ("vote", "result") for i in (1, 2, 3)
+    )
     assert [(p["name"], p["namespace"], p["voteUrl"]) for p in lab.outputs["participants"]] == [
-        (f"p0{i}", f"vote-p0{i}", f"http://vote-p0{i}.{address}.nip.io") for i in (1, 2, 3)]
+        (f"p0{i}", f"vote-p0{i}", f"http://vote-p0{i}.{address}.nip.io") for i in (1, 2, 3)
+    ]
     assert len(lab.of_type(PROVIDER)) == 1 and len(lab.of_type(CHART)) == 1
 
 
@@ -358,16 +413,18 @@ def test_one_cluster_per_participant() -> None:
         ranges.extend(r["ipCidrRange"] for r in subnet.inputs["secondaryIpRanges"])
     networks = [ipaddress.ip_network(r) for r in ranges]
     assert len(networks) == 9
-    assert not any(a.overlaps(b) for i, a in enumerate(networks) for b in networks[i + 1:])
+    assert not any(a.overlaps(b) for i, a in enumerate(networks) for b in networks[i + 1 :])
     assert sorted(cluster.outputs["kubeconfigs"]) == names
     assert sorted(cluster.outputs["ingressAddresses"].values()) == [
-        f"{GKE_ADDRESS_PREFIX}{i}" for i in (1, 2, 3)]
+        f"{GKE_ADDRESS_PREFIX}{i}" for i in (1, 2, 3)
+    ]
 
     lab = _lab("gke", cluster, config)
     providers = lab.of_type(PROVIDER)
     assert len(providers) == 3
     assert sorted(reveal(p.inputs["kubeconfig"]) for p in providers) == sorted(
-        cluster.outputs["kubeconfigs"].values())
+        cluster.outputs["kubeconfigs"].values()
+    )
     # Each cluster's objects go through that cluster's provider.
     for provider in providers:
         suffix = provider.name.removeprefix("k8s")
@@ -383,8 +440,11 @@ def test_one_cluster_per_participant() -> None:
 def test_lab_names_a_cluster_the_cluster_stack_lacks() -> None:
     # The stack's participants settings changed after the cluster stack's last up.
     assert pick_cluster({"packetwalk-gke": "k"}, "packetwalk-gke") == "k"
-    with pytest.raises(pulumi.RunError, match=r"no cluster 'packetwalk-gke-p01' \(it has: "
-                       r"packetwalk-gke\); .* run `invoke up` again"):
+    with pytest.raises(
+        pulumi.RunError,
+        match=r"no cluster 'packetwalk-gke-p01' \(it has: "
+        r"packetwalk-gke\); .* run `invoke up` again",
+    ):
         pick_cluster({"packetwalk-gke": "k"}, "packetwalk-gke-p01")
 
 
@@ -414,9 +474,15 @@ def test_own_domain_instead_of_nip_io() -> None:
     config = _config("gke", participants="2", domain="lab.example.org")
     cluster = _cluster("gke", config)
     lab = _lab("gke", cluster, config)
-    hosts = sorted(reg.manifest["spec"]["rules"][0]["host"]
-                   for reg in lab.of_type("kubernetes:networking.k8s.io/v1:Ingress"))
-    assert hosts == ["result-p01.lab.example.org", "result-p02.lab.example.org",
-                     "vote-p01.lab.example.org", "vote-p02.lab.example.org"]
+    hosts = sorted(
+        reg.manifest["spec"]["rules"][0]["host"]
+        for reg in lab.of_type("kubernetes:networking.k8s.io/v1:Ingress")
+    )
+    assert hosts == [
+        "result-p01.lab.example.org",
+        "result-p02.lab.example.org",
+        "vote-p01.lab.example.org",
+        "vote-p02.lab.example.org",
+    ]
     assert lab.outputs["voteUrl"] == "http://vote-p01.lab.example.org"
     assert lab.outputs["participants"][1]["resultUrl"] == "http://result-p02.lab.example.org"

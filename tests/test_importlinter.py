@@ -17,15 +17,22 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
-pytestmark = pytest.mark.skipif(not LINT_IMPORTS.exists(),
-                                reason="import-linter is not installed (./invoke installs it)")
+pytestmark = pytest.mark.skipif(
+    not LINT_IMPORTS.exists(), reason="import-linter is not installed (./invoke installs it)"
+)
 
 
 def lint(root: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(root)}
-    return subprocess.run([str(LINT_IMPORTS), "--config", str(root / ".importlinter"),
-                           "--no-cache"], cwd=root, env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--config", str(root / ".importlinter"), "--no-cache"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,16 +51,20 @@ def test_the_tree_keeps_every_contract(tree: Path) -> None:
     assert "broken" not in result.stdout.lower().replace("0 broken", "")
 
 
-@pytest.mark.parametrize(("module", "line", "contract"), [
-    ("packetwalk/netpol/evaluator.py", "import rich", "The core imports no Pulumi"),
-    ("packetwalk/lab/config.py", "import packetwalk.kube.access", "The core imports no Pulumi"),
-    ("packetwalk/walk/plan.py", "import packetwalk.playbook.runner", "cli > walk | playbook"),
-    ("packetwalk/kube/specs.py", "import packetwalk.walk.plan", "cli > walk | playbook"),
-    ("packetwalk/walk/plan.py", "import packetwalk.kube.kubectl", "Walks and labs reach"),
-    ("packetwalk/host/process.py", "import components", "The engine never imports"),
-])
-def test_each_contract_breaks_when_broken(tree: Path, tmp_path: Path, module: str, line: str,
-                                          contract: str) -> None:
+@pytest.mark.parametrize(
+    ("module", "line", "contract"),
+    [
+        ("packetwalk/netpol/evaluator.py", "import rich", "The core imports no Pulumi"),
+        ("packetwalk/lab/config.py", "import packetwalk.kube.access", "The core imports no Pulumi"),
+        ("packetwalk/walk/plan.py", "import packetwalk.playbook.runner", "cli > walk | playbook"),
+        ("packetwalk/kube/specs.py", "import packetwalk.walk.plan", "cli > walk | playbook"),
+        ("packetwalk/walk/plan.py", "import packetwalk.kube.kubectl", "Walks and labs reach"),
+        ("packetwalk/host/process.py", "import components", "The engine never imports"),
+    ],
+)
+def test_each_contract_breaks_when_broken(
+    tree: Path, tmp_path: Path, module: str, line: str, contract: str
+) -> None:
     broken = tmp_path / "broken"
     shutil.copytree(tree, broken)
     path = broken / module

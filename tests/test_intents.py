@@ -47,14 +47,16 @@ def registry(namespace: str = "vote") -> Workloads:
 OPTIONS = PolicyOptions(namespaces=frozenset({"vote"}), generated_from="x.yaml")
 
 
-def generate(intents: list[ClientIntents],
-             options: PolicyOptions = OPTIONS) -> list[dict[str, Any]]:
+def generate(
+    intents: list[ClientIntents], options: PolicyOptions = OPTIONS
+) -> list[dict[str, Any]]:
     return policies_from_intents(intents, registry(), options)
 
 
 def parse(text: str, default_namespace: str | None = "vote") -> list[ClientIntents]:
-    return parse_client_intents(textwrap.dedent(text), source="in.yaml",
-                                default_namespace=default_namespace)
+    return parse_client_intents(
+        textwrap.dedent(text), source="in.yaml", default_namespace=default_namespace
+    )
 
 
 def parse_error(text: str) -> InputError:
@@ -92,8 +94,10 @@ def test_v1_shape() -> None:
     )
     assert worker.api_version == "k8s.otterize.com/v1beta1"
     traefik = next(i for i in intents if i.workload == "traefik")
-    assert [(t.name, t.namespace) for t in traefik.targets] == [("vote", "vote"),
-                                                                 ("result", "vote")]
+    assert [(t.name, t.namespace) for t in traefik.targets] == [
+        ("vote", "vote"),
+        ("result", "vote"),
+    ]
 
 
 @pytest.mark.parametrize("fixture", ["voting-app-v1alpha3.yaml", "voting-app-v2alpha1.yaml"])
@@ -105,12 +109,15 @@ def test_every_shape_gives_the_same_policies(fixture: str) -> None:
 
 def test_missing_namespace_without_default() -> None:
     with pytest.raises(InputError, match=r"missing metadata\.namespace"):
-        parse("""
+        parse(
+            """
             apiVersion: k8s.otterize.com/v2beta1
             kind: ClientIntents
             metadata: {name: a}
             spec: {workload: {name: a}}
-        """, default_namespace=None)
+        """,
+            default_namespace=None,
+        )
 
 
 def test_missing_file() -> None:
@@ -128,33 +135,70 @@ metadata: {name: vote}
 @pytest.mark.parametrize(
     ("spec", "message", "line"),
     [
-        ("spec:\n  workload: {name: vote}\n  targets:\n    - kafka: {name: k}\n",
-         "a 'kafka' target is about topics", 7),
-        ("spec:\n  workload: {name: vote}\n  targets:\n    - sql: {name: db}\n",
-         "a 'sql' target grants database privileges", 7),
-        ("spec:\n  workload: {name: vote}\n  targets:\n    - aws: {arn: x}\n",
-         "cloud IAM permissions", 7),
-        ("spec:\n  workload: {name: vote}\n  targets:\n    - service: {name: db, http: []}\n",
-         "service mesh", 7),
-        ("spec:\n  workload: {name: vote}\n  targets:\n    - internet: {domains: [a.com]}\n",
-         "domain names need DNS resolution", 7),
-        ("spec:\n  workload: {name: vote}\n  targets:\n    - internet: {ports: [443]}\n",
-         "at least one entry in `ips`", 7),
-        ("spec:\n  workload: {name: vote}\n  targets:\n    - internet: {ips: [10.0.0.1/8]}\n",
-         "is not an IP address or CIDR", 7),
-        ("spec:\n  workload: {name: vote}\n  targets:\n"
-         "    - internet: {ips: [1.1.1.1], ports: [0]}\n",
-         "expected a port number", 7),
-        ("spec:\n  workload: {name: vote}\n  targets:\n    - service: {name: db}\n"
-         "      kubernetes: {name: db}\n", "exactly one of", 7),
-        ("spec:\n  workload: {name: vote}\n  targets:\n    - servce: {name: db}\n",
-         "did you mean 'service'", 7),
-        ("spec:\n  workload: {name: vote}\n  target:\n    - service: {name: db}\n",
-         "did you mean 'targets'", 6),
+        (
+            "spec:\n  workload: {name: vote}\n  targets:\n    - kafka: {name: k}\n",
+            "a 'kafka' target is about topics",
+            7,
+        ),
+        (
+            "spec:\n  workload: {name: vote}\n  targets:\n    - sql: {name: db}\n",
+            "a 'sql' target grants database privileges",
+            7,
+        ),
+        (
+            "spec:\n  workload: {name: vote}\n  targets:\n    - aws: {arn: x}\n",
+            "cloud IAM permissions",
+            7,
+        ),
+        (
+            "spec:\n  workload: {name: vote}\n  targets:\n    - service: {name: db, http: []}\n",
+            "service mesh",
+            7,
+        ),
+        (
+            "spec:\n  workload: {name: vote}\n  targets:\n    - internet: {domains: [a.com]}\n",
+            "domain names need DNS resolution",
+            7,
+        ),
+        (
+            "spec:\n  workload: {name: vote}\n  targets:\n    - internet: {ports: [443]}\n",
+            "at least one entry in `ips`",
+            7,
+        ),
+        (
+            "spec:\n  workload: {name: vote}\n  targets:\n    - internet: {ips: [10.0.0.1/8]}\n",
+            "is not an IP address or CIDR",
+            7,
+        ),
+        (
+            "spec:\n  workload: {name: vote}\n  targets:\n"
+            "    - internet: {ips: [1.1.1.1], ports: [0]}\n",
+            "expected a port number",
+            7,
+        ),
+        (
+            "spec:\n  workload: {name: vote}\n  targets:\n    - service: {name: db}\n"
+            "      kubernetes: {name: db}\n",
+            "exactly one of",
+            7,
+        ),
+        (
+            "spec:\n  workload: {name: vote}\n  targets:\n    - servce: {name: db}\n",
+            "did you mean 'service'",
+            7,
+        ),
+        (
+            "spec:\n  workload: {name: vote}\n  target:\n    - service: {name: db}\n",
+            "did you mean 'targets'",
+            6,
+        ),
         ("spec:\n  workload: {nam: vote}\n", "unknown field 'nam'", 5),
         ("spec:\n  targets: []\n", "missing field 'workload'", 4),
-        ("spec:\n  workload: {name: vote}\n  targets: {service: {name: db}}\n",
-         "expected a list", 6),
+        (
+            "spec:\n  workload: {name: vote}\n  targets: {service: {name: db}}\n",
+            "expected a list",
+            6,
+        ),
     ],
 )
 def test_v2_errors_name_document_line_and_field(spec: str, message: str, line: int) -> None:
@@ -174,25 +218,42 @@ def test_errors_count_documents() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nspec: {}\n",
-         "expected kind ClientIntents"),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nspec: {}\n",
+            "expected kind ClientIntents",
+        ),
         (HEAD + "spec: {workload: {name: vote}}\nstatus: {}\nextra: 1\n", "unknown field 'extra'"),
-        ("apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\nmetadata: {name: a}\n"
-         "spec:\n  service: {name: vote}\n  calls:\n    - name: k\n      type: kafka\n",
-         "a 'kafka' call is about topics"),
-        ("apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\nmetadata: {name: a}\n"
-         "spec:\n  service: {name: vote}\n  calls:\n    - name: db\n      type: database\n",
-         "grants database privileges"),
-        ("apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\nmetadata: {name: a}\n"
-         "spec:\n  service: {name: vote}\n  calls:\n    - name: x\n      type: grpc\n",
-         "unknown call type 'grpc'"),
-        ("apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\nmetadata: {name: a}\n"
-         "spec:\n  service: {name: vote}\n  calls:\n    - name: x\n"
-         "      HTTPResources: [{path: /, methods: [GET]}]\n", "service mesh"),
-        ("apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\nmetadata: {name: a}\n"
-         "spec:\n  service: {name: vote}\n  calls:\n    - type: internet\n", "needs `internet:"),
-        ("apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\nmetadata: {name: a}\n"
-         "spec:\n  workload: {name: vote}\n", "unknown field 'workload'"),
+        (
+            "apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\nmetadata: {name: a}\n"
+            "spec:\n  service: {name: vote}\n  calls:\n    - name: k\n      type: kafka\n",
+            "a 'kafka' call is about topics",
+        ),
+        (
+            "apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\nmetadata: {name: a}\n"
+            "spec:\n  service: {name: vote}\n  calls:\n    - name: db\n      type: database\n",
+            "grants database privileges",
+        ),
+        (
+            "apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\nmetadata: {name: a}\n"
+            "spec:\n  service: {name: vote}\n  calls:\n    - name: x\n      type: grpc\n",
+            "unknown call type 'grpc'",
+        ),
+        (
+            "apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\nmetadata: {name: a}\n"
+            "spec:\n  service: {name: vote}\n  calls:\n    - name: x\n"
+            "      HTTPResources: [{path: /, methods: [GET]}]\n",
+            "service mesh",
+        ),
+        (
+            "apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\nmetadata: {name: a}\n"
+            "spec:\n  service: {name: vote}\n  calls:\n    - type: internet\n",
+            "needs `internet:",
+        ),
+        (
+            "apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\nmetadata: {name: a}\n"
+            "spec:\n  workload: {name: vote}\n",
+            "unknown field 'workload'",
+        ),
         ("a: [1\n", "not valid YAML"),
         (HEAD + "spec: {workload: {name: vote}}\nspec: {}\n", "duplicate key"),
     ],
@@ -205,7 +266,8 @@ def test_duplicate_intents_are_an_error() -> None:
     good = HEAD + "spec: {workload: {name: vote}}\n"
     err = parse_error(good + "---\n" + good)
     assert "a second ClientIntents vote/vote (the first is at in.yaml:document 1, line 1)" in str(
-        err)
+        err
+    )
     assert str(err).startswith("in.yaml:document 2, line 8, metadata.name: ")
 
 
@@ -233,18 +295,22 @@ spec:
 def test_a_second_intents_for_the_same_client_is_refused_naming_both_places() -> None:
     # Today's merge would have given worker egress to redis and db without a word.
     err = parse_error(WORKER_TWICE)
-    assert str(err).startswith("in.yaml:document 2, line 13, spec.workload.name: ClientIntents "
-                               "vote/worker-db is a second ClientIntents for client worker "
-                               "(kind Deployment) in namespace vote; the first is vote/worker "
-                               "at in.yaml:document 1, line 5, spec.workload.name.")
+    assert str(err).startswith(
+        "in.yaml:document 2, line 13, spec.workload.name: ClientIntents "
+        "vote/worker-db is a second ClientIntents for client worker "
+        "(kind Deployment) in namespace vote; the first is vote/worker "
+        "at in.yaml:document 1, line 5, spec.workload.name."
+    )
     assert ("Intents for client worker already exist in resource worker") in str(err)
 
 
 def test_the_same_client_in_both_shapes_is_refused() -> None:
-    v1 = ("apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\n"
-          "metadata: {name: worker-v1}\n"
-          "spec:\n  service: {name: worker, kind: Deployment}\n"
-          "  calls:\n    - name: svc:db\n")
+    v1 = (
+        "apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\n"
+        "metadata: {name: worker-v1}\n"
+        "spec:\n  service: {name: worker, kind: Deployment}\n"
+        "  calls:\n    - name: svc:db\n"
+    )
     err = parse_error(WORKER_TWICE.split("---\n")[0] + "---\n" + v1)
     assert str(err).startswith("in.yaml:document 2, line 13, spec.service.name: ")
     assert "the first is vote/worker at in.yaml:document 1, line 5, spec.workload.name" in str(err)
@@ -252,8 +318,10 @@ def test_the_same_client_in_both_shapes_is_refused() -> None:
 
 def test_a_second_intents_in_another_file_is_refused_when_policies_are_built() -> None:
     first, second = WORKER_TWICE.split("---\n")
-    intents = [*parse_client_intents(first, source="a.yaml", default_namespace="vote"),
-               *parse_client_intents(second, source="b.yaml", default_namespace="vote")]
+    intents = [
+        *parse_client_intents(first, source="a.yaml", default_namespace="vote"),
+        *parse_client_intents(second, source="b.yaml", default_namespace="vote"),
+    ]
     with pytest.raises(InputError) as info:
         generate(intents)
     assert str(info.value).startswith("b.yaml:document 1, line 5, spec.workload.name: ")
@@ -268,13 +336,17 @@ def test_a_second_intents_in_another_file_is_refused_when_policies_are_built() -
         ("{name: worker, kind: Deployment}", "traefik"),  # another namespace
     ],
 )
-def test_otterize_accepts_other_kinds_and_namespaces(second_workload: str,
-                                                      second_namespace: str) -> None:
+def test_otterize_accepts_other_kinds_and_namespaces(
+    second_workload: str, second_namespace: str
+) -> None:
     first, second = WORKER_TWICE.split("---\n")
-    second = second.replace("metadata: {name: worker-db}",
-                            f"metadata: {{name: worker-db, namespace: {second_namespace}}}")
-    second = second.replace("workload: {name: worker, kind: Deployment}",
-                            f"workload: {second_workload}")
+    second = second.replace(
+        "metadata: {name: worker-db}",
+        f"metadata: {{name: worker-db, namespace: {second_namespace}}}",
+    )
+    second = second.replace(
+        "workload: {name: worker, kind: Deployment}", f"workload: {second_workload}"
+    )
     intents = parse(first + "---\n" + second)
     assert len(intents) == 2 and intents[1].namespace == second_namespace
     if second_workload == "{name: worker}":
@@ -285,42 +357,57 @@ def test_otterize_accepts_other_kinds_and_namespaces(second_workload: str,
 
 def test_a_dotted_workload_name_is_refused_with_otterizes_rule() -> None:
     err = parse_error(HEAD + "spec:\n  workload: {name: worker.vote}\n")
-    assert str(err).startswith("in.yaml:document 1, line 5, spec.workload.name: workload name "
-                               "'worker.vote' contains '.'")
+    assert str(err).startswith(
+        "in.yaml:document 1, line 5, spec.workload.name: workload name 'worker.vote' contains '.'"
+    )
     assert "Workload name should not contain '.' character" in str(err)
     assert "unknown workload" not in str(err)
 
 
 def test_v1_webhooks_do_not_check_the_client_name() -> None:
     # clientintents_webhook_v1alpha3.go's validateSpec never looks at spec.service.name.
-    (intent,) = parse("apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\n"
-                      "metadata: {name: a}\nspec:\n  service: {name: my.app}\n")
+    (intent,) = parse(
+        "apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\n"
+        "metadata: {name: a}\nspec:\n  service: {name: my.app}\n"
+    )
     assert intent.workload == "my.app"
 
 
 @pytest.mark.parametrize(
     ("text", "field", "line"),
     [
-        (HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
-         "    - service: {name: redis.vote.svc}\n", "spec.targets[0].service.name", 7),
-        (HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
-         "    - kubernetes: {name: redis.vote.cluster.local, kind: Deployment}\n",
-         "spec.targets[0].kubernetes.name", 7),
-        ("apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\nmetadata: {name: a}\n"
-         "spec:\n  service: {name: vote}\n  calls:\n    - name: svc:redis.vote.svc\n",
-         "spec.calls[0].name", 7),
+        (
+            HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
+            "    - service: {name: redis.vote.svc}\n",
+            "spec.targets[0].service.name",
+            7,
+        ),
+        (
+            HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
+            "    - kubernetes: {name: redis.vote.cluster.local, kind: Deployment}\n",
+            "spec.targets[0].kubernetes.name",
+            7,
+        ),
+        (
+            "apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\nmetadata: {name: a}\n"
+            "spec:\n  service: {name: vote}\n  calls:\n    - name: svc:redis.vote.svc\n",
+            "spec.calls[0].name",
+            7,
+        ),
     ],
 )
-def test_a_target_name_with_two_dots_is_refused_with_otterizes_rule(text: str, field: str,
-                                                                    line: int) -> None:
+def test_a_target_name_with_two_dots_is_refused_with_otterizes_rule(
+    text: str, field: str, line: int
+) -> None:
     err = parse_error(text)
     assert str(err).startswith(f"in.yaml:document 1, line {line}, {field}: target name ")
     assert "Target server name should not contain more than one '.' character" in str(err)
 
 
 def test_one_dot_still_names_the_namespace() -> None:
-    (intent,) = parse(HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
-                      "    - service: {name: redis.vote}\n")
+    (intent,) = parse(
+        HEAD + "spec:\n  workload: {name: vote}\n  targets:\n    - service: {name: redis.vote}\n"
+    )
     assert (intent.targets[0].name, intent.targets[0].namespace) == ("redis", "vote")
 
 
@@ -346,8 +433,14 @@ def test_lab_policies_are_valid_kubernetes() -> None:
     policies = generate(load_client_intents(LAB_FILE, default_namespace="vote"))
     for policy in policies:
         kubernetes_validate.validate(policy, versions.KUBERNETES_VERSION, strict=True)
-    assert sorted(by_name(policies)) == ["db-access", "default-deny", "redis-access",
-                                         "result-access", "vote-access", "worker-access"]
+    assert sorted(by_name(policies)) == [
+        "db-access",
+        "default-deny",
+        "redis-access",
+        "result-access",
+        "vote-access",
+        "worker-access",
+    ]
     assert {p["metadata"]["namespace"] for p in policies} == {"vote"}
     for policy in policies:
         meta = policy["metadata"]
@@ -358,33 +451,46 @@ def test_lab_policies_are_valid_kubernetes() -> None:
 
 def test_vote_policy_in_full() -> None:
     policies = by_name(generate(load_client_intents(LAB_FILE, default_namespace="vote")))
+
     def peer(ns: str, labels: dict[str, str]) -> dict[str, Any]:
-        return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
-                "podSelector": {"matchLabels": labels}}
+        return {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
+            "podSelector": {"matchLabels": labels},
+        }
+
     assert policies["vote-access"]["spec"] == {
         "podSelector": {"matchLabels": {"app": "vote"}},
         # Service port 8080 is DNATed to pod port 80 before any policy sees the packet
-        "ingress": [{"from": [peer("traefik", {"app.kubernetes.io/name": "traefik"})],
-                     "ports": [{"protocol": "TCP", "port": 80}]}],
+        "ingress": [
+            {
+                "from": [peer("traefik", {"app.kubernetes.io/name": "traefik"})],
+                "ports": [{"protocol": "TCP", "port": 80}],
+            }
+        ],
         "egress": [
-            {"to": [peer("kube-system", {"k8s-app": "kube-dns"})],
-             "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+            {
+                "to": [peer("kube-system", {"k8s-app": "kube-dns"})],
+                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+            },
             {"to": [peer("vote", {"app": "redis"})], "ports": [{"protocol": "TCP", "port": 6379}]},
         ],
         "policyTypes": ["Ingress", "Egress"],
     }
     assert policies["redis-access"]["spec"]["policyTypes"] == ["Ingress"]  # redis calls nobody
     assert policies["worker-access"]["spec"]["policyTypes"] == ["Egress"]  # nobody calls worker
-    assert policies["default-deny"]["spec"] == {"podSelector": {},
-                                                "policyTypes": ["Ingress", "Egress"]}
+    assert policies["default-deny"]["spec"] == {
+        "podSelector": {},
+        "policyTypes": ["Ingress", "Egress"],
+    }
 
 
 def test_no_policy_outside_managed_namespaces() -> None:
     policies = generate(load_client_intents(LAB_FILE, default_namespace="vote"))
     assert "traefik-access" not in by_name(policies)
     everything = PolicyOptions(namespaces=frozenset({"vote", "traefik"}))
-    with_traefik = by_name(generate(load_client_intents(LAB_FILE, default_namespace="vote"),
-                                    everything))
+    with_traefik = by_name(
+        generate(load_client_intents(LAB_FILE, default_namespace="vote"), everything)
+    )
     traefik = with_traefik["traefik-access"]
     assert traefik["metadata"]["namespace"] == "traefik"
     assert traefik["spec"]["policyTypes"] == ["Egress"]
@@ -398,17 +504,25 @@ def test_generation_is_deterministic_and_order_free() -> None:
 
 def test_workload_targets_allow_all_ports_and_internet_gives_ip_blocks() -> None:
     intents = load_client_intents(DATA / "network-mapper-export.yaml")
-    policies = by_name(generate(intents, PolicyOptions(namespaces=frozenset({"vote"}),
-                                                       default_deny=False)))
+    policies = by_name(
+        generate(intents, PolicyOptions(namespaces=frozenset({"vote"}), default_deny=False))
+    )
     assert sorted(policies) == ["db-access", "redis-access", "worker-access"]
     db_rule = policies["db-access"]["spec"]["ingress"][0]
     assert "ports" not in db_rule and db_rule["from"][0]["podSelector"] == {
-        "matchLabels": {"app": "worker"}}
+        "matchLabels": {"app": "worker"}
+    }
     egress = policies["worker-access"]["spec"]["egress"]
     internet = [r for r in egress if "ipBlock" in r["to"][0]]
-    assert internet == [{"to": [{"ipBlock": {"cidr": "203.0.113.7/32"}},
-                                {"ipBlock": {"cidr": "198.51.100.0/24"}}],
-                         "ports": [{"protocol": "TCP", "port": 443}]}]
+    assert internet == [
+        {
+            "to": [
+                {"ipBlock": {"cidr": "203.0.113.7/32"}},
+                {"ipBlock": {"cidr": "198.51.100.0/24"}},
+            ],
+            "ports": [{"protocol": "TCP", "port": 443}],
+        }
+    ]
     assert sum(1 for r in egress if "ports" not in r) == 2  # db and redis, all ports
     for policy in policies.values():
         kubernetes_validate.validate(policy, versions.KUBERNETES_VERSION, strict=True)
@@ -416,16 +530,21 @@ def test_workload_targets_allow_all_ports_and_internet_gives_ip_blocks() -> None
 
 def test_options_turn_off_dns_and_default_deny() -> None:
     intents = load_client_intents(LAB_FILE, default_namespace="vote")
-    policies = by_name(generate(intents, PolicyOptions(namespaces=frozenset({"vote"}),
-                                                       allow_dns=False, default_deny=False)))
+    policies = by_name(
+        generate(
+            intents,
+            PolicyOptions(namespaces=frozenset({"vote"}), allow_dns=False, default_deny=False),
+        )
+    )
     assert "default-deny" not in policies
     assert len(policies["vote-access"]["spec"]["egress"]) == 1
 
 
 def test_a_client_with_no_rules_gets_no_empty_policy() -> None:
     intents = parse(HEAD + "spec: {workload: {name: vote}}\n")
-    policies = generate(intents, PolicyOptions(namespaces=frozenset({"vote"}), allow_dns=False,
-                                               default_deny=False))
+    policies = generate(
+        intents, PolicyOptions(namespaces=frozenset({"vote"}), allow_dns=False, default_deny=False)
+    )
     assert policies == []  # an empty policy would still isolate vote's ingress
 
 
@@ -440,8 +559,9 @@ def test_unknown_workload_lists_known_ones() -> None:
 
 
 def test_unknown_service_lists_known_ones() -> None:
-    intents = parse(HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
-                    "    - service: {name: worker}\n")
+    intents = parse(
+        HEAD + "spec:\n  workload: {name: vote}\n  targets:\n    - service: {name: worker}\n"
+    )
     with pytest.raises(InputError) as info:
         generate(intents)
     assert "unknown Service worker.vote" in str(info.value)
@@ -450,8 +570,10 @@ def test_unknown_service_lists_known_ones() -> None:
 
 
 def test_unknown_target_workload() -> None:
-    intents = parse(HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
-                    "    - kubernetes: {name: db, kind: StatefulSet}\n")
+    intents = parse(
+        HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
+        "    - kubernetes: {name: db, kind: StatefulSet}\n"
+    )
     with pytest.raises(InputError, match=r"unknown workload db\.vote"):
         generate(intents)
 
@@ -460,34 +582,40 @@ def test_ambiguous_workload_needs_a_kind() -> None:
     objects = [*voting_app_objects(), *peers()]
     db = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "db")
     objects.append({**db, "kind": "StatefulSet"})
-    intents = parse(HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
-                    "    - kubernetes: {name: db}\n")
+    intents = parse(
+        HEAD + "spec:\n  workload: {name: vote}\n  targets:\n    - kubernetes: {name: db}\n"
+    )
     with pytest.raises(InputError, match="ambiguous: set its kind") as info:
         policies_from_intents(intents, Workloads.from_objects(objects), OPTIONS)
     assert info.value.choices == ("Deployment", "StatefulSet")
-    intents = parse(HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
-                    "    - kubernetes: {name: db, kind: StatefulSet}\n")
+    intents = parse(
+        HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
+        "    - kubernetes: {name: db, kind: StatefulSet}\n"
+    )
     policies = by_name(policies_from_intents(intents, Workloads.from_objects(objects), OPTIONS))
     assert "ports" not in policies["db-access"]["spec"]["ingress"][0]
-    both = parse(HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
-                 "    - kubernetes: {name: db, kind: StatefulSet}\n"
-                 "    - kubernetes: {name: db, kind: Deployment}\n")
-    names = sorted(by_name(policies_from_intents(both, Workloads.from_objects(objects),
-                                                 OPTIONS)))
-    assert names == ["db-deployment-access", "db-statefulset-access", "default-deny",
-                     "vote-access"]
+    both = parse(
+        HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
+        "    - kubernetes: {name: db, kind: StatefulSet}\n"
+        "    - kubernetes: {name: db, kind: Deployment}\n"
+    )
+    names = sorted(by_name(policies_from_intents(both, Workloads.from_objects(objects), OPTIONS)))
+    assert names == ["db-deployment-access", "db-statefulset-access", "default-deny", "vote-access"]
 
 
 def test_named_target_ports_resolve_to_numbers() -> None:
     objects = [*voting_app_objects(), *peers()]
-    db_service = next(o for o in objects if o["kind"] == "Service"
-                      and o["metadata"]["name"] == "db")
+    db_service = next(
+        o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == "db"
+    )
     db_service["spec"]["ports"][0]["targetPort"] = "postgres"
-    intents = parse(HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
-                    "    - service: {name: db}\n")
+    intents = parse(
+        HEAD + "spec:\n  workload: {name: vote}\n  targets:\n    - service: {name: db}\n"
+    )
     policies = by_name(policies_from_intents(intents, Workloads.from_objects(objects), OPTIONS))
     assert policies["db-access"]["spec"]["ingress"][0]["ports"] == [
-        {"protocol": "TCP", "port": 5432}]
+        {"protocol": "TCP", "port": 5432}
+    ]
     db_service["spec"]["ports"][0]["targetPort"] = "pg"
     with pytest.raises(InputError, match="named port 'pg'"):
         policies_from_intents(intents, Workloads.from_objects(objects), OPTIONS)
@@ -498,8 +626,9 @@ def test_service_without_ports_is_an_error() -> None:
     for obj in objects:
         if obj["kind"] == "Service" and obj["metadata"]["name"] == "db":
             obj["spec"]["ports"] = []
-    intents = parse(HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
-                    "    - service: {name: db}\n")
+    intents = parse(
+        HEAD + "spec:\n  workload: {name: vote}\n  targets:\n    - service: {name: db}\n"
+    )
     with pytest.raises(InputError, match="has no ports"):
         policies_from_intents(intents, Workloads.from_objects(objects), OPTIONS)
 
@@ -509,8 +638,9 @@ def test_service_without_pods_is_an_error() -> None:
     for obj in objects:
         if obj["kind"] == "Service" and obj["metadata"]["name"] == "db":
             obj["spec"]["selector"] = {"app": "database"}
-    intents = parse(HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
-                    "    - service: {name: db}\n")
+    intents = parse(
+        HEAD + "spec:\n  workload: {name: vote}\n  targets:\n    - service: {name: db}\n"
+    )
     with pytest.raises(InputError, match="selects no known workload"):
         policies_from_intents(intents, Workloads.from_objects(objects), OPTIONS)
 
@@ -527,8 +657,10 @@ def test_workload_registry() -> None:
     assert redis is not None
     assert [w.name for w in workloads.backing(redis)] == ["redis"]
     dns = workloads.workload("kube-system", "coredns")
-    assert dns is not None and {(p.port, p.protocol) for p in dns.ports} == {(53, "UDP"),
-                                                                             (53, "TCP")}
+    assert dns is not None and {(p.port, p.protocol) for p in dns.ports} == {
+        (53, "UDP"),
+        (53, "TCP"),
+    }
 
 
 def test_default_deny_object() -> None:
@@ -540,45 +672,83 @@ def test_default_deny_object() -> None:
 
 # --- robustness: any document parses and generates, or fails with an InputError -----------------
 
-_NAMES = st.sampled_from(["vote", "redis", "db", "worker", "result", "nope", "redis.vote",
-                          "vote.vote", "traefik", "coredns.kube-system", "kube-dns.kube-system",
-                          "svc:redis", "svc:db.vote", "svc:x", "", "kubernetes.default",
-                          "svc:kubernetes.default", "redis.vote.svc"])
-_ODD = st.one_of(st.none(), st.booleans(), st.integers(-1, 70000), st.text(max_size=4),
-                 st.lists(st.integers(), max_size=2))
+_NAMES = st.sampled_from(
+    [
+        "vote",
+        "redis",
+        "db",
+        "worker",
+        "result",
+        "nope",
+        "redis.vote",
+        "vote.vote",
+        "traefik",
+        "coredns.kube-system",
+        "kube-dns.kube-system",
+        "svc:redis",
+        "svc:db.vote",
+        "svc:x",
+        "",
+        "kubernetes.default",
+        "svc:kubernetes.default",
+        "redis.vote.svc",
+    ]
+)
+_ODD = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-1, 70000),
+    st.text(max_size=4),
+    st.lists(st.integers(), max_size=2),
+)
 _KINDS = st.sampled_from(["Deployment", "Service", "StatefulSet", "Pod"])
-_INTERNET = st.fixed_dictionaries({}, optional={
-    "ips": st.lists(st.sampled_from(["10.0.0.1", "1.2.3.0/24", "1.2.3.4/8", "::1", "x"]),
-                    max_size=3),
-    "ports": st.lists(st.one_of(st.integers(-1, 70000), st.text(max_size=2)), max_size=2),
-    "domains": st.lists(st.just("a.com"), max_size=1),
-})
-_TARGET_BODY = st.fixed_dictionaries({"name": _NAMES}, optional={"kind": _KINDS,
-                                                                 "http": st.just([])})
+_INTERNET = st.fixed_dictionaries(
+    {},
+    optional={
+        "ips": st.lists(
+            st.sampled_from(["10.0.0.1", "1.2.3.0/24", "1.2.3.4/8", "::1", "x"]), max_size=3
+        ),
+        "ports": st.lists(st.one_of(st.integers(-1, 70000), st.text(max_size=2)), max_size=2),
+        "domains": st.lists(st.just("a.com"), max_size=1),
+    },
+)
+_TARGET_BODY = st.fixed_dictionaries(
+    {"name": _NAMES}, optional={"kind": _KINDS, "http": st.just([])}
+)
 _V2_TARGET = st.one_of(
-    st.builds(lambda k, b: {k: b}, st.sampled_from(["service", "kubernetes", "sql", "kafka"]),
-              _TARGET_BODY),
+    st.builds(
+        lambda k, b: {k: b},
+        st.sampled_from(["service", "kubernetes", "sql", "kafka"]),
+        _TARGET_BODY,
+    ),
     st.builds(lambda b: {"internet": b}, _INTERNET),
     st.dictionaries(st.sampled_from(["service", "kubernetes", "internet"]), _ODD, max_size=2),
 )
 _V2_SPEC = st.fixed_dictionaries(
     {"workload": st.fixed_dictionaries({"name": _NAMES}, optional={"kind": _KINDS})},
-    optional={"targets": st.lists(_V2_TARGET, max_size=4)})
-_V1_CALL = st.fixed_dictionaries({}, optional={
-    "name": _NAMES, "kind": _KINDS,
-    "type": st.sampled_from(["http", "internet", "kafka", "database", "grpc"]),
-    "internet": _INTERNET, "HTTPResources": st.just([]),
-})
+    optional={"targets": st.lists(_V2_TARGET, max_size=4)},
+)
+_V1_CALL = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": _NAMES,
+        "kind": _KINDS,
+        "type": st.sampled_from(["http", "internet", "kafka", "database", "grpc"]),
+        "internet": _INTERNET,
+        "HTTPResources": st.just([]),
+    },
+)
 _V1_SPEC = st.fixed_dictionaries(
     {"service": st.fixed_dictionaries({"name": _NAMES}, optional={"kind": _KINDS})},
-    optional={"calls": st.lists(_V1_CALL, max_size=4)})
+    optional={"calls": st.lists(_V1_CALL, max_size=4)},
+)
 _SPECS = st.one_of(
-    st.tuples(st.sampled_from(["k8s.otterize.com/v2beta1", "k8s.otterize.com/v2alpha1"]),
-              _V2_SPEC),
-    st.tuples(st.sampled_from(["k8s.otterize.com/v1alpha3", "k8s.otterize.com/v1beta1"]),
-              _V1_SPEC),
-    st.tuples(st.sampled_from(["k8s.otterize.com/v2beta1", "k8s.otterize.com/v1alpha3"]),
-              st.one_of(_ODD, _V1_SPEC, _V2_SPEC)),
+    st.tuples(st.sampled_from(["k8s.otterize.com/v2beta1", "k8s.otterize.com/v2alpha1"]), _V2_SPEC),
+    st.tuples(st.sampled_from(["k8s.otterize.com/v1alpha3", "k8s.otterize.com/v1beta1"]), _V1_SPEC),
+    st.tuples(
+        st.sampled_from(["k8s.otterize.com/v2beta1", "k8s.otterize.com/v1alpha3"]),
+        st.one_of(_ODD, _V1_SPEC, _V2_SPEC),
+    ),
 )
 
 
@@ -586,8 +756,14 @@ _SPECS = st.one_of(
 @given(doc=_SPECS, namespace=st.sampled_from(["vote", "traefik", "elsewhere"]))
 def test_any_document_parses_or_fails_cleanly(doc: tuple[str, object], namespace: str) -> None:
     api, spec = doc
-    text = yaml.safe_dump({"apiVersion": api, "kind": "ClientIntents",
-                           "metadata": {"name": "n", "namespace": namespace}, "spec": spec})
+    text = yaml.safe_dump(
+        {
+            "apiVersion": api,
+            "kind": "ClientIntents",
+            "metadata": {"name": "n", "namespace": namespace},
+            "spec": spec,
+        }
+    )
     try:
         intents = parse_client_intents(text, source="h.yaml", default_namespace="vote")
         policies = policies_from_intents(intents, registry(), OPTIONS)
@@ -601,11 +777,15 @@ def test_any_document_parses_or_fails_cleanly(doc: tuple[str, object], namespace
 # --- the API server: `service: {name: kubernetes.default}` ---------------------------------------
 
 API_OBJECTS = DATA / "api-server-objects.yaml"
-WORKER_CALLS_API = (HEAD.replace("{name: vote}", "{name: worker}")
-                    + "spec:\n  workload: {name: worker}\n  targets:\n"
-                    "    - service: {name: kubernetes.default}\n")
-API_RULE = {"to": [{"ipBlock": {"cidr": "10.96.0.1/32"}}, {"ipBlock": {"cidr": "172.18.0.3/32"}}],
-            "ports": [{"protocol": "TCP", "port": 6443}]}
+WORKER_CALLS_API = (
+    HEAD.replace("{name: vote}", "{name: worker}")
+    + "spec:\n  workload: {name: worker}\n  targets:\n"
+    "    - service: {name: kubernetes.default}\n"
+)
+API_RULE = {
+    "to": [{"ipBlock": {"cidr": "10.96.0.1/32"}}, {"ipBlock": {"cidr": "172.18.0.3/32"}}],
+    "ports": [{"protocol": "TCP", "port": 6443}],
+}
 
 
 def api_objects(*kinds: str) -> list[dict[str, Any]]:
@@ -624,12 +804,22 @@ def with_api(*kinds: str) -> Workloads:
         "  targets:\n    - kubernetes: {name: kubernetes.default, kind: Service}\n",
     ],
 )
-@pytest.mark.parametrize("kinds", [("Service", "EndpointSlice"), ("Service", "Endpoints"),
-                                   ("Service", "EndpointSlice", "Endpoints")])
+@pytest.mark.parametrize(
+    "kinds",
+    [
+        ("Service", "EndpointSlice"),
+        ("Service", "Endpoints"),
+        ("Service", "EndpointSlice", "Endpoints"),
+    ],
+)
 def test_api_server_becomes_egress_to_its_cluster_ip_and_endpoints(
-        targets: str, kinds: tuple[str, ...]) -> None:
-    intents = parse(HEAD.replace("{name: vote}", "{name: worker}")
-                    + "spec:\n  workload: {name: worker}\n" + targets)
+    targets: str, kinds: tuple[str, ...]
+) -> None:
+    intents = parse(
+        HEAD.replace("{name: vote}", "{name: worker}")
+        + "spec:\n  workload: {name: worker}\n"
+        + targets
+    )
     policies = by_name(policies_from_intents(intents, with_api(*kinds), OPTIONS))
     worker = policies["worker-access"]
     assert API_RULE in worker["spec"]["egress"]
@@ -639,46 +829,65 @@ def test_api_server_becomes_egress_to_its_cluster_ip_and_endpoints(
 
 
 def test_api_server_in_the_v1_shape() -> None:
-    (intent,) = parse("apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\n"
-                      "metadata: {name: worker}\nspec:\n  service: {name: worker}\n"
-                      "  calls:\n    - name: svc:kubernetes.default\n")
-    policies = by_name(policies_from_intents([intent], with_api("Service", "EndpointSlice"),
-                                             OPTIONS))
+    (intent,) = parse(
+        "apiVersion: k8s.otterize.com/v1alpha3\nkind: ClientIntents\n"
+        "metadata: {name: worker}\nspec:\n  service: {name: worker}\n"
+        "  calls:\n    - name: svc:kubernetes.default\n"
+    )
+    policies = by_name(
+        policies_from_intents([intent], with_api("Service", "EndpointSlice"), OPTIONS)
+    )
     assert API_RULE in policies["worker-access"]["spec"]["egress"]
 
 
 def test_api_server_addresses_ipv6_and_not_ready() -> None:
     service, endpoint_slice = api_objects("Service", "EndpointSlice")
     service["spec"]["clusterIPs"] = ["10.96.0.1", "fd00:10:96::1"]
-    endpoint_slice["endpoints"].append({"addresses": ["172.18.0.9"],
-                                        "conditions": {"ready": False}})
-    v6 = {**endpoint_slice, "metadata": {**endpoint_slice["metadata"], "name": "kubernetes-v6"},
-          "addressType": "IPv6", "endpoints": [{"addresses": ["fc00:f853:ccd:e793::3"]}]}
-    workloads = Workloads.from_objects([*voting_app_objects(), *peers(), service,
-                                        endpoint_slice, v6])
+    endpoint_slice["endpoints"].append(
+        {"addresses": ["172.18.0.9"], "conditions": {"ready": False}}
+    )
+    v6 = {
+        **endpoint_slice,
+        "metadata": {**endpoint_slice["metadata"], "name": "kubernetes-v6"},
+        "addressType": "IPv6",
+        "endpoints": [{"addresses": ["fc00:f853:ccd:e793::3"]}],
+    }
+    workloads = Workloads.from_objects(
+        [*voting_app_objects(), *peers(), service, endpoint_slice, v6]
+    )
     policies = by_name(policies_from_intents(parse(WORKER_CALLS_API), workloads, OPTIONS))
     (rule,) = [r for r in policies["worker-access"]["spec"]["egress"] if "ipBlock" in r["to"][0]]
     assert [p["ipBlock"]["cidr"] for p in rule["to"]] == [
-        "10.96.0.1/32", "fd00:10:96::1/128", "172.18.0.3/32", "fc00:f853:ccd:e793::3/128"]
+        "10.96.0.1/32",
+        "fd00:10:96::1/128",
+        "172.18.0.3/32",
+        "fc00:f853:ccd:e793::3/128",
+    ]
 
 
 @pytest.mark.parametrize(
     ("kinds", "missing", "not_missing"),
     [
         ((), "the Service kubernetes in namespace default", None),
-        ((), "an EndpointSlice labelled kubernetes.io/service-name=kubernetes or the Endpoints",
-         None),
+        (
+            (),
+            "an EndpointSlice labelled kubernetes.io/service-name=kubernetes or the Endpoints",
+            None,
+        ),
         (("Service",), "its endpoints: an EndpointSlice", "the Service kubernetes in"),
         (("EndpointSlice",), "the Service kubernetes in namespace default", "its endpoints"),
     ],
 )
 def test_api_server_without_its_objects_says_what_is_missing(
-        kinds: tuple[str, ...], missing: str, not_missing: str | None) -> None:
+    kinds: tuple[str, ...], missing: str, not_missing: str | None
+) -> None:
     with pytest.raises(ApiServerAddressesUnknown) as info:
         policies_from_intents(parse(WORKER_CALLS_API), with_api(*kinds), OPTIONS)
     text = str(info.value)
-    assert text.startswith("in.yaml:document 1, line 7, spec.targets[0]: ClientIntents "
-                           "vote/worker calls the API server (Service kubernetes.default)")
+    assert text.startswith(
+        "in.yaml:document 1, line 7, spec.targets[0]: ClientIntents "
+        "vote/worker calls the API server (Service kubernetes.default)"
+    )
     assert missing in text
     assert "does not guess" in text and "unknown Service" not in text
     if not_missing is not None:
@@ -689,8 +898,7 @@ def test_api_server_endpoints_must_list_a_ready_address_and_the_cluster_ip_must_
     service, endpoint_slice = api_objects("Service", "EndpointSlice")
     endpoint_slice["endpoints"][0]["conditions"]["ready"] = False
     del service["spec"]["clusterIP"], service["spec"]["clusterIPs"]
-    workloads = Workloads.from_objects([*voting_app_objects(), *peers(), service,
-                                        endpoint_slice])
+    workloads = Workloads.from_objects([*voting_app_objects(), *peers(), service, endpoint_slice])
     with pytest.raises(ApiServerAddressesUnknown) as info:
         policies_from_intents(parse(WORKER_CALLS_API), workloads, OPTIONS)
     assert "the object given has no spec.clusterIP" in str(info.value)
@@ -699,19 +907,27 @@ def test_api_server_endpoints_must_list_a_ready_address_and_the_cluster_ip_must_
 
 def test_a_kubernetes_service_with_a_selector_is_an_ordinary_service() -> None:
     # Upstream takes the ipBlock path only for a `kubernetes.default` Service without selector.
-    service = {"apiVersion": "v1", "kind": "Service",
-               "metadata": {"name": "kubernetes", "namespace": "default"},
-               "spec": {"selector": {"app": "nothing"}, "ports": [{"port": 443}]}}
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "kubernetes", "namespace": "default"},
+        "spec": {"selector": {"app": "nothing"}, "ports": [{"port": 443}]},
+    }
     workloads = Workloads.from_objects([*voting_app_objects(), *peers(), service])
     with pytest.raises(InputError, match="selects no known workload"):
         policies_from_intents(parse(WORKER_CALLS_API), workloads, OPTIONS)
 
 
 def test_api_server_as_a_workload_target_hints_at_the_service_target() -> None:
-    intents = parse(HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
-                    "    - kubernetes: {name: kubernetes.default}\n")
-    with pytest.raises(InputError, match=r"unknown workload kubernetes\.default; the API server "
-                       r"is a Service target"):
+    intents = parse(
+        HEAD + "spec:\n  workload: {name: vote}\n  targets:\n"
+        "    - kubernetes: {name: kubernetes.default}\n"
+    )
+    with pytest.raises(
+        InputError,
+        match=r"unknown workload kubernetes\.default; the API server "
+        r"is a Service target",
+    ):
         generate(intents)
 
 
@@ -720,15 +936,22 @@ def test_the_lab_says_what_a_stack_knows_of_the_api_server(tmp_path: Path) -> No
     from packetwalk.lab.objects import lab_objects
 
     (tmp_path / "api.yaml").write_text(WORKER_CALLS_API)
-    cfg = parse_lab_config("k", {"packetwalk:intents": str(tmp_path / "api.yaml"),
-                                 "packetwalk:serviceSubnet": "10.100.0.0/16"},
-                           source="Pulumi.k.yaml")
+    cfg = parse_lab_config(
+        "k",
+        {
+            "packetwalk:intents": str(tmp_path / "api.yaml"),
+            "packetwalk:serviceSubnet": "10.100.0.0/16",
+        },
+        source="Pulumi.k.yaml",
+    )
     with pytest.raises(ApiServerAddressesUnknown) as info:
         lab_objects(cfg)
     text = str(info.value)
     assert "document 1, line 7, spec.targets[0]: ClientIntents vote/worker calls the API" in text
-    assert ("the ClusterIP will be 10.100.0.1, the first address of packetwalk:serviceSubnet "
-            "10.100.0.0/16") in text
+    assert (
+        "the ClusterIP will be 10.100.0.1, the first address of packetwalk:serviceSubnet "
+        "10.100.0.0/16"
+    ) in text
     assert "which Docker assigns only when the cluster is created" in text
     assert "The lab builds its policies before the cluster exists" in text
 

@@ -21,13 +21,39 @@ from packetwalk.lab.kindconfig import (
 
 # The fields of kind's v1alpha4 types (sigs.k8s.io/kind/pkg/apis/config/v1alpha4/types.go). kind
 # decodes its config strictly, so a field outside these sets would fail `kind create cluster`.
-CLUSTER_FIELDS = {"kind", "apiVersion", "name", "nodes", "networking", "featureGates",
-                  "runtimeConfig", "kubeadmConfigPatches", "kubeadmConfigPatchesJSON6902",
-                  "containerdConfigPatches", "containerdConfigPatchesJSON6902"}
-NODE_FIELDS = {"role", "image", "labels", "extraMounts", "extraPortMappings", "gpus",
-               "kubeadmConfigPatches", "kubeadmConfigPatchesJSON6902"}
-NETWORKING_FIELDS = {"ipFamily", "apiServerPort", "apiServerAddress", "podSubnet",
-                     "serviceSubnet", "disableDefaultCNI", "kubeProxyMode", "dnsSearch"}
+CLUSTER_FIELDS = {
+    "kind",
+    "apiVersion",
+    "name",
+    "nodes",
+    "networking",
+    "featureGates",
+    "runtimeConfig",
+    "kubeadmConfigPatches",
+    "kubeadmConfigPatchesJSON6902",
+    "containerdConfigPatches",
+    "containerdConfigPatchesJSON6902",
+}
+NODE_FIELDS = {
+    "role",
+    "image",
+    "labels",
+    "extraMounts",
+    "extraPortMappings",
+    "gpus",
+    "kubeadmConfigPatches",
+    "kubeadmConfigPatchesJSON6902",
+}
+NETWORKING_FIELDS = {
+    "ipFamily",
+    "apiServerPort",
+    "apiServerAddress",
+    "podSubnet",
+    "serviceSubnet",
+    "disableDefaultCNI",
+    "kubeProxyMode",
+    "dnsSearch",
+}
 MOUNT_FIELDS = {"containerPath", "hostPath", "readOnly", "selinuxRelabel", "propagation"}
 PORT_FIELDS = {"containerPort", "hostPort", "listenAddress", "protocol"}
 
@@ -53,8 +79,11 @@ def test_default_kindnet_cluster() -> None:
     assert config["apiVersion"] == "kind.x-k8s.io/v1alpha4" and config["kind"] == "Cluster"
     assert config["name"] == "packetwalk"
     assert config["networking"] == {
-        "ipFamily": "ipv4", "disableDefaultCNI": False, "kubeProxyMode": "iptables",
-        "podSubnet": "10.244.0.0/16", "serviceSubnet": "10.96.0.0/16",
+        "ipFamily": "ipv4",
+        "disableDefaultCNI": False,
+        "kubeProxyMode": "iptables",
+        "podSubnet": "10.244.0.0/16",
+        "serviceSubnet": "10.96.0.0/16",
     }
     nodes = config["nodes"]
     assert [n["role"] for n in nodes] == ["control-plane", "worker", "worker"]
@@ -78,8 +107,9 @@ def test_other_cnis_disable_kindnet(cni: str) -> None:
 
 
 def test_workers_and_subnets() -> None:
-    config = kind_cluster_config(cfg(workers=0, podSubnet="192.168.0.0/16",
-                                     serviceSubnet="10.96.0.0/12", clusterName="w"))
+    config = kind_cluster_config(
+        cfg(workers=0, podSubnet="192.168.0.0/16", serviceSubnet="10.96.0.0/12", clusterName="w")
+    )
     assert [n["role"] for n in config["nodes"]] == ["control-plane"]
     assert config["networking"]["podSubnet"] == "192.168.0.0/16"
     assert config["networking"]["serviceSubnet"] == "10.96.0.0/12"
@@ -92,7 +122,8 @@ def test_flannel_mounts_the_plugins_on_every_node() -> None:
     assert len(config["nodes"]) == 4
     for node in config["nodes"]:
         assert node["extraMounts"] == [
-            {"hostPath": "/tmp/cni/bin", "containerPath": "/opt/cni/bin"}]
+            {"hostPath": "/tmp/cni/bin", "containerPath": "/opt/cni/bin"}
+        ]
         # not read-only: Flannel's init container installs its `flannel` binary there
         assert not node["extraMounts"][0].get("readOnly", False)
     # each node has its own list (a shared one would alias when a caller edits one node)
@@ -146,12 +177,12 @@ def test_render_round_trips() -> None:
 def test_names() -> None:
     lab = cfg(clusterName="demo", workers=3)
     assert kind_context(lab) == "kind-demo"
-    assert node_names(lab) == ["demo-control-plane", "demo-worker", "demo-worker2",
-                               "demo-worker3"]
+    assert node_names(lab) == ["demo-control-plane", "demo-worker", "demo-worker2", "demo-worker3"]
 
 
 def test_gke_is_not_kind() -> None:
-    gke = parse_lab_config("g", {"packetwalk:platform": "gke", "gcp:project": "p",
-                                 "gcp:zone": "z"}, source="g")
+    gke = parse_lab_config(
+        "g", {"packetwalk:platform": "gke", "gcp:project": "p", "gcp:zone": "z"}, source="g"
+    )
     with pytest.raises(ValueError, match="not kind"):
         kind_cluster_config(gke)

@@ -155,9 +155,7 @@ def test_the_lab_and_the_walk_reuse_one_debug_pod_on_a_long_dotted_node(tmp_path
     lab = Executor(fake, run_dir=tmp_path / "lab", announce=lambda line: None)
     lab.run(Task.model_validate({"exec": {"node": node, "command": ["true"]}}))
     plan = _plan(_node_point(node))
-    run = WalkRunner(
-        fake, keep=True, sleep=lambda _: None, settle=0
-    ).run(plan, tmp_path / "walk")
+    run = WalkRunner(fake, keep=True, sleep=lambda _: None, settle=0).run(plan, tmp_path / "walk")
     made = fake.calls_of("node_debug_pod")
     assert len(made) == 2 and made[0].pod == made[1].pod == captures.node_debug_pod_name(node)
     assert not made[0].pod.endswith(".")

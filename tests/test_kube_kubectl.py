@@ -555,9 +555,7 @@ def test_port_forward_stream_failures_close_the_connection_and_are_kept() -> Non
     cluster, _ = forwarding_cluster(failing)
     with cluster.port_forward("vote", "vote-1", 80) as forward:
         assert exchange(forward.local_port, b"") == b""  # closed, nothing relayed
-    assert forward.errors == [
-        "cannot open a stream to pod vote/vote-1 port 80: 403 Forbidden"
-    ]
+    assert forward.errors == ["cannot open a stream to pod vote/vote-1 port 80: 403 Forbidden"]
 
 
 def test_port_forward_relays_a_bounded_number_of_connections() -> None:

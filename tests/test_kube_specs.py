@@ -74,8 +74,13 @@ def test_body_field_names_are_the_clients() -> None:
 
 @pytest.mark.parametrize("run_as_root", [True, False])
 def test_patched_pod_is_valid_for_the_lab_kubernetes_version(run_as_root: bool) -> None:
-    spec = EphemeralContainer(CAPTURE.name, CAPTURE.image, CAPTURE.command,
-                              CAPTURE.target_container, run_as_root=run_as_root)
+    spec = EphemeralContainer(
+        CAPTURE.name,
+        CAPTURE.image,
+        CAPTURE.command,
+        CAPTURE.target_container,
+        run_as_root=run_as_root,
+    )
     pod = traefik_pod_with(specs.ephemeral_container_body(spec))
     kubernetes_validate.validate(pod, versions.KUBERNETES_VERSION, strict=True)
 
@@ -90,6 +95,7 @@ def test_a_misspelt_security_field_is_caught_by_the_validation() -> None:
 
 
 def test_node_debug_pod_manifest_is_valid() -> None:
-    manifest = specs.node_debug_pod_manifest("lab-worker", name="pw-node-lab-worker",
-                                             image="img", namespace="default")
+    manifest = specs.node_debug_pod_manifest(
+        "lab-worker", name="pw-node-lab-worker", image="img", namespace="default"
+    )
     kubernetes_validate.validate(manifest, versions.KUBERNETES_VERSION, strict=True)

@@ -167,7 +167,8 @@ def test_every_manifest_a_module_names_exists() -> None:
 def test_every_manifest_is_used_by_a_module() -> None:
     referenced = _referenced_manifests()
     unused = sorted(
-        str(path.relative_to(REPO)) for path in MANIFEST_FILES
+        str(path.relative_to(REPO))
+        for path in MANIFEST_FILES
         if str(path.relative_to(REPO)) not in referenced
     )
     assert not unused
@@ -183,8 +184,13 @@ def test_module_08_patch_applies_to_the_intents_file(tmp_path: Path) -> None:
     target.write_text(original)
 
     def apply(*flags: str) -> None:
-        done = subprocess.run(["git", "apply", *flags, str(patch)], cwd=tmp_path,
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            ["git", "apply", *flags, str(patch)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert done.returncode == 0, done.stderr
 
     apply()
@@ -221,7 +227,8 @@ def test_policies_the_modules_name_are_deployed_by_the_lab() -> None:
 def test_ingress_hosts_and_ports_match_the_lab() -> None:
     hosts = {
         rule["host"]: rule["http"]["paths"][0]["backend"]["service"]
-        for obj in _lab_objects("Ingress") for rule in obj["spec"]["rules"]
+        for obj in _lab_objects("Ingress")
+        for rule in obj["spec"]["rules"]
     }
     assert hosts["vote.localhost"] == {"name": "vote", "port": {"number": 8080}}
     assert hosts["result.localhost"] == {"name": "result", "port": {"number": 8081}}
@@ -255,14 +262,32 @@ def test_module_08_edits_the_intents_file_the_stacks_use() -> None:
 
 LAB = "packetwalk-lab"
 POD_IPS = {
-    "vote": "10.244.1.5", "result": "10.244.2.6", "worker": "10.244.1.7", "redis": "10.244.2.8",
-    "db": "10.244.1.9", "traefik": "10.244.2.10", "whoami": "10.244.1.30", "mypod": "10.244.2.40",
+    "vote": "10.244.1.5",
+    "result": "10.244.2.6",
+    "worker": "10.244.1.7",
+    "redis": "10.244.2.8",
+    "db": "10.244.1.9",
+    "traefik": "10.244.2.10",
+    "whoami": "10.244.1.30",
+    "mypod": "10.244.2.40",
 }
-VIPS = {"vote": "10.96.10.1", "result": "10.96.10.2", "redis": "10.96.10.3", "db": "10.96.10.4",
-        "whoami": "10.96.20.1", "kube-dns": "10.96.0.10"}
+VIPS = {
+    "vote": "10.96.10.1",
+    "result": "10.96.10.2",
+    "redis": "10.96.10.3",
+    "db": "10.96.10.4",
+    "whoami": "10.96.20.1",
+    "kube-dns": "10.96.0.10",
+}
 TRAEFIK_LB, WHOAMI_LB, HOST = "172.18.255.200", "172.18.255.201", "172.18.0.1"
-APP_FLOWS = {("vote", "redis"), ("worker", "redis"), ("worker", "db"), ("result", "db"),
-             ("traefik", "vote"), ("traefik", "result")}
+APP_FLOWS = {
+    ("vote", "redis"),
+    ("worker", "redis"),
+    ("worker", "db"),
+    ("result", "db"),
+    ("traefik", "vote"),
+    ("traefik", "result"),
+}
 
 
 def _pcap(packets: int) -> bytes:
@@ -282,12 +307,13 @@ class LabWorld:
         self.walks = walks
         self.lazy = lazy
         name = self.cfg.cluster_name
-        self.cp, self.w1, self.w2 = (f"{name}-control-plane", f"{name}-worker",
-                                     f"{name}-worker2")
+        self.cp, self.w1, self.w2 = (f"{name}-control-plane", f"{name}-worker", f"{name}-worker2")
         self.node_ips = {self.cp: "172.18.0.2", self.w1: "172.18.0.3", self.w2: "172.18.0.4"}
-        self.netshoot = {self.w1: ("netshoot-a", "10.244.1.20"),
-                         self.w2: ("netshoot-b", "10.244.2.21"),
-                         self.cp: ("netshoot-c", "10.244.0.22")}
+        self.netshoot = {
+            self.w1: ("netshoot-a", "10.244.1.20"),
+            self.w2: ("netshoot-b", "10.244.2.21"),
+            self.cp: ("netshoot-c", "10.244.0.22"),
+        }
         self.lab_policies: set[str] = set()
         self.debug_policy_fixed = False
         self.result_calls_redis = False
@@ -316,11 +342,17 @@ class LabWorld:
             pod("vote", "db-39", "db", w1, "postgres"),
             pod("traefik", "traefik-8f", "traefik", w2, "traefik", "app.kubernetes.io/name"),
             pod(LAB, "whoami-1", "whoami", w1, "whoami"),
-        ] + [PodInfo(LAB, n, ip, node, {"app": "netshoot"}, ("netshoot",))
-             for node, (n, ip) in self.netshoot.items()]
-        nodes = [NodeInfo(self.cp, self.node_ips[self.cp],
-                          {"node-role.kubernetes.io/control-plane": ""}),
-                 NodeInfo(w1, self.node_ips[w1]), NodeInfo(w2, self.node_ips[w2])]
+        ] + [
+            PodInfo(LAB, n, ip, node, {"app": "netshoot"}, ("netshoot",))
+            for node, (n, ip) in self.netshoot.items()
+        ]
+        nodes = [
+            NodeInfo(
+                self.cp, self.node_ips[self.cp], {"node-role.kubernetes.io/control-plane": ""}
+            ),
+            NodeInfo(w1, self.node_ips[w1]),
+            NodeInfo(w2, self.node_ips[w2]),
+        ]
         fake = FakeCluster(pods=pods, nodes=nodes, objects={"services": [], "pods": []})
         # The Traefik chart's pod runs as 65532 with runAsNonRoot: only a capture container
         # that is root at container level starts there.
@@ -343,8 +375,12 @@ class LabWorld:
             extra = {("result", "redis")} if self.result_calls_redis else set()
             return (source.split("-")[0], target) in APP_FLOWS | extra
         if host.endswith(".vote"):  # redis.vote, db.vote from the lab namespace
-            return (target == "redis" and source.startswith("netshoot")
-                    and self.debug_policy_fixed and not self.lab_policies)
+            return (
+                target == "redis"
+                and source.startswith("netshoot")
+                and self.debug_policy_fixed
+                and not self.lab_policies
+            )
         if target == "whoami" and self.lab_policies & {"selftest", "default-deny"}:
             if "selftest" in self.lab_policies or "allow" not in self.lab_policies:
                 return False
@@ -358,8 +394,10 @@ class LabWorld:
             return _ok(f"pw-probe-rc={0 if allowed else 1}\n")
         if call.command[0] == "cat":
             ns = call.namespace
-            return _ok(f"search {ns}.svc.cluster.local svc.cluster.local cluster.local\n"
-                       f"nameserver {VIPS['kube-dns']}\noptions ndots:5\n")
+            return _ok(
+                f"search {ns}.svc.cluster.local svc.cluster.local cluster.local\n"
+                f"nameserver {VIPS['kube-dns']}\noptions ndots:5\n"
+            )
         if call.command[0] == "getent":
             return _ok(f"{VIPS['redis']}     redis.vote.svc.cluster.local\n")
         if call.command[:2] == ("ip", "-o"):
@@ -372,12 +410,18 @@ class LabWorld:
         line = " ".join(args)
         verb = args[0] if args else ""
         if verb == "exec" and args[2] == LAB:
-            return self._netshoot(args[args.index("--") + 1:])
+            return self._netshoot(args[args.index("--") + 1 :])
         if verb == "-n" and "cilium-dbg" in line:
             return self._cilium(line)
-        handler = {"apply": self._apply, "delete": self._delete, "scale": self._scale,
-                   "run": self._run, "wait": self._wait, "get": self._get,
-                   "describe": self._describe}.get(verb)
+        handler = {
+            "apply": self._apply,
+            "delete": self._delete,
+            "scale": self._scale,
+            "run": self._run,
+            "wait": self._wait,
+            "get": self._get,
+            "describe": self._describe,
+        }.get(verb)
         if handler is not None:
             return handler(line)
         if verb in ("rollout", "logs"):
@@ -387,8 +431,12 @@ class LabWorld:
     def _apply(self, line: str) -> CommandResult:
         if self.lazy and "solutions/" in line:
             return _ok("unchanged\n")
-        for marker, policy in (("selftest", "selftest"), ("default-deny", "default-deny"),
-                               ("allow-netshoot", "allow"), ("allow-dns", "dns")):
+        for marker, policy in (
+            ("selftest", "selftest"),
+            ("default-deny", "default-deny"),
+            ("allow-netshoot", "allow"),
+            ("allow-dns", "dns"),
+        ):
             if marker in line:
                 self.lab_policies.add(policy)
         self.debug_policy_fixed |= "solutions/debug-to-redis" in line
@@ -417,8 +465,9 @@ class LabWorld:
     def _run(self, line: str) -> CommandResult:
         self.mypod = not self.lazy
         if self.mypod:
-            self.fake.add_pod(PodInfo(LAB, "mypod", POD_IPS["mypod"], self.w2, {"run": "mypod"},
-                                      ("mypod",)))
+            self.fake.add_pod(
+                PodInfo(LAB, "mypod", POD_IPS["mypod"], self.w2, {"run": "mypod"}, ("mypod",))
+            )
         return _ok("pod/mypod created\n")
 
     def _wait(self, line: str) -> CommandResult:
@@ -427,12 +476,17 @@ class LabWorld:
         return _ok("condition met\n")
 
     def _describe(self, line: str) -> CommandResult:
-        return _ok("PodSelector: app=redis\n  From:\n    PodSelector: app=vote\n"
-                   "  From:\n    PodSelector: app=worker\n  To Port: 6379/TCP\n")
+        return _ok(
+            "PodSelector: app=redis\n  From:\n    PodSelector: app=vote\n"
+            "  From:\n    PodSelector: app=worker\n  To Port: 6379/TCP\n"
+        )
 
     def _get(self, line: str) -> CommandResult:
-        if m := re.search(r"-l app=netshoot --field-selector spec.nodeName=(\S+) -o "
-                          r"jsonpath=\{\.items\[0\]\.(metadata\.name|status\.podIP)\}", line):
+        if m := re.search(
+            r"-l app=netshoot --field-selector spec.nodeName=(\S+) -o "
+            r"jsonpath=\{\.items\[0\]\.(metadata\.name|status\.podIP)\}",
+            line,
+        ):
             name, ip = self.netshoot[m.group(1)]
             return _ok(name if m.group(2) == "metadata.name" else ip)
         if m := re.search(r"get pod -n \S+ (netshoot-\w) -o jsonpath=\{\.status\.podIP\}", line):
@@ -441,20 +495,29 @@ class LabWorld:
             if not self.mypod:
                 return _ok("", 1, 'Error from server (NotFound): pods "mypod" not found')
             return _ok(self.w2 if "nodeName" in line else POD_IPS["mypod"])
-        if m := re.search(r"-l (?:app|app\.kubernetes\.io/name)=(\w+) -o jsonpath=\{\.items\[0\]\."
-                          r"(status\.podIP|spec\.nodeName|spec\.containers\[0\]\.ports|"
-                          r"metadata\.name)\}", line):
+        if m := re.search(
+            r"-l (?:app|app\.kubernetes\.io/name)=(\w+) -o jsonpath=\{\.items\[0\]\."
+            r"(status\.podIP|spec\.nodeName|spec\.containers\[0\]\.ports|"
+            r"metadata\.name)\}",
+            line,
+        ):
             app, field = m.groups()
             if field == "metadata.name":
-                return _ok(next(p.name for p in self.fake.pods()
-                                if app in (p.labels.get("app"),
-                                           p.labels.get("app.kubernetes.io/name"))))
+                return _ok(
+                    next(
+                        p.name
+                        for p in self.fake.pods()
+                        if app in (p.labels.get("app"), p.labels.get("app.kubernetes.io/name"))
+                    )
+                )
             if field == "status.podIP":
                 return _ok(POD_IPS[app])
             if field == "spec.nodeName":
                 return _ok(self.w1 if app in ("vote", "worker", "db") else self.w2)
-            return _ok('[{"containerPort":8080,"name":"traefik","protocol":"TCP"},'
-                       '{"containerPort":8000,"name":"web","protocol":"TCP"}]')
+            return _ok(
+                '[{"containerPort":8080,"name":"traefik","protocol":"TCP"},'
+                '{"containerPort":8000,"name":"web","protocol":"TCP"}]'
+            )
         if m := re.search(r"get svc (\S+) -n \S+ -o jsonpath=\{\.spec\.clusterIP\}", line):
             return _ok(VIPS[m.group(1)])
         if "get svc -n traefik traefik -o jsonpath" in line:
@@ -470,19 +533,34 @@ class LabWorld:
         if "endpointslices" in line and "conditions.ready" in line:
             return _ok("".join(f"10.244.{i + 1}.5\n" for i in range(self.vote_replicas)))
         if "endpointslices" in line and line.endswith("-o json"):
-            return _ok(json.dumps({"items": [{"endpoints": [{"addresses": [POD_IPS["vote"]]}],
-                                              "ports": [{"port": 80, "protocol": "TCP"}]}]}))
+            return _ok(
+                json.dumps(
+                    {
+                        "items": [
+                            {
+                                "endpoints": [{"addresses": [POD_IPS["vote"]]}],
+                                "ports": [{"port": 80, "protocol": "TCP"}],
+                            }
+                        ]
+                    }
+                )
+            )
         if "configmap kube-proxy" in line:
             return _ok(f"kind: KubeProxyConfiguration\nmode: {self.cfg.kube_proxy_mode}\n")
         if "daemonset kube-proxy" in line and not self.cfg.has_kube_proxy:
-            return _ok("", 1, "Error from server (NotFound): "
-                               'daemonsets.apps "kube-proxy" not found')
+            return _ok(
+                "", 1, 'Error from server (NotFound): daemonsets.apps "kube-proxy" not found'
+            )
         if "configmap coredns" in line:
-            return _ok(".:53 {\n    kubernetes cluster.local in-addr.arpa ip6.arpa {\n    }\n"
-                       "    forward . /etc/resolv.conf\n    cache 30\n}\n")
+            return _ok(
+                ".:53 {\n    kubernetes cluster.local in-addr.arpa ip6.arpa {\n    }\n"
+                "    forward . /etc/resolv.conf\n    cache 30\n}\n"
+            )
         if "ingressclass" in line:
-            return _ok("metadata:\n  annotations:\n"
-                       '    ingressclass.kubernetes.io/is-default-class: "true"\n')
+            return _ok(
+                "metadata:\n  annotations:\n"
+                '    ingressclass.kubernetes.io/is-default-class: "true"\n'
+            )
         if f"get ingress -n {LAB}" in line:
             return _ok("whoami.localhost" if self.whoami_ingress else "")
         if "networkpolicy redis-access" in line:
@@ -490,13 +568,16 @@ class LabWorld:
         if "networkpolicy default-deny" in line:
             return _ok("spec:\n  podSelector: {}\n  policyTypes:\n  - Ingress\n  - Egress\n")
         if "networkpolicy worker-access" in line:
-            return _ok("  - to:\n    - podSelector:\n        matchLabels:\n"
-                       "          k8s-app: kube-dns\n")
+            return _ok(
+                "  - to:\n    - podSelector:\n        matchLabels:\n          k8s-app: kube-dns\n"
+            )
         if f"namespace {LAB} --show-labels" in line:
             return _ok(f"{LAB} Active kubernetes.io/metadata.name={LAB}\n")
-        return _ok("NAME  READY\nvote-7d 1/1 coredns-1 traefik-8f netshoot-a "
-                   f"{self.w1} {self.cp} vote.localhost 8080/TCP default-deny worker-access "
-                   f"{POD_IPS['vote']}\n")
+        return _ok(
+            "NAME  READY\nvote-7d 1/1 coredns-1 traefik-8f netshoot-a "
+            f"{self.w1} {self.cp} vote.localhost 8080/TCP default-deny worker-access "
+            f"{POD_IPS['vote']}\n"
+        )
 
     def _netshoot(self, command: list[str]) -> CommandResult:
         tool = command[0]
@@ -513,13 +594,21 @@ class LabWorld:
         if tool != "dig":
             return _ok("", 127, f"world: no netshoot answer for {command}")
         name = command[-1]
-        if {"default-deny"} <= self.lab_policies and "dns" not in self.lab_policies \
-                and self.cfg.enforces_network_policy:
-            return _ok(";; communications error to 10.96.0.10#53: timed out\n"
-                       ";; no servers could be reached\n", 9)
+        if (
+            {"default-deny"} <= self.lab_policies
+            and "dns" not in self.lab_policies
+            and self.cfg.enforces_network_policy
+        ):
+            return _ok(
+                ";; communications error to 10.96.0.10#53: timed out\n"
+                ";; no servers could be reached\n",
+                9,
+            )
         if "+showsearch" in command:
-            return _ok(f"{name}.{LAB}.svc.cluster.local. NXDOMAIN\n"
-                       f"redis.vote.svc.cluster.local.\t30\tIN\tA\t{VIPS['redis']}\n")
+            return _ok(
+                f"{name}.{LAB}.svc.cluster.local. NXDOMAIN\n"
+                f"redis.vote.svc.cluster.local.\t30\tIN\tA\t{VIPS['redis']}\n"
+            )
         if "SRV" in command:
             return _ok(f"0 100 80 whoami.{LAB}.svc.cluster.local.\n")
         if "whoami-headless" in name:
@@ -528,19 +617,24 @@ class LabWorld:
 
     def _cilium(self, line: str) -> CommandResult:
         if line.endswith("status"):
-            return _ok("KubeProxyReplacement:    True   [eth0]\n"
-                       "Routing:   Network: Tunnel [vxlan]\n")
+            return _ok(
+                "KubeProxyReplacement:    True   [eth0]\nRouting:   Network: Tunnel [vxlan]\n"
+            )
         return _ok(self._cilium_services())
 
     def _cilium_services(self) -> str:
         pad = " " * 36
-        backends = "".join(f"{pad}{i + 1} => 10.244.{i + 1}.5:80/TCP (active)\n"
-                           for i in range(1, self.vote_replicas))
+        backends = "".join(
+            f"{pad}{i + 1} => 10.244.{i + 1}.5:80/TCP (active)\n"
+            for i in range(1, self.vote_replicas)
+        )
         vote, result = POD_IPS["vote"], POD_IPS["result"]
-        return ("ID   Frontend            Service Type   Backend\n"
-                f"5    {VIPS['vote']}:8080/TCP  ClusterIP      1 => {vote}:80/TCP (active)\n"
-                f"{backends}"
-                f"6    {VIPS['result']}:8081/TCP  ClusterIP      1 => {result}:80/TCP (active)\n")
+        return (
+            "ID   Frontend            Service Type   Backend\n"
+            f"5    {VIPS['vote']}:8080/TCP  ClusterIP      1 => {vote}:80/TCP (active)\n"
+            f"{backends}"
+            f"6    {VIPS['result']}:8081/TCP  ClusterIP      1 => {result}:80/TCP (active)\n"
+        )
 
     # -- the participant's machine --------------------------------------------------------------
 
@@ -578,23 +672,36 @@ class LabWorld:
 
     def _shell_answers(self) -> list[tuple[str, str]]:
         """(regex on the command, stdout) for the read-only commands, in real tool formats."""
-        cni, vote, redis, worker = (self.cfg.cni, POD_IPS["vote"], POD_IPS["redis"],
-                                    POD_IPS["worker"])
+        cni, vote, redis, worker = (
+            self.cfg.cni,
+            POD_IPS["vote"],
+            POD_IPS["redis"],
+            POD_IPS["worker"],
+        )
         traefik, vip, replicas = POD_IPS["traefik"], VIPS["vote"], self.vote_replicas
-        peer = {"kindnet": "veth1a2b", "flannel": "veth3c4d", "calico": "cali5e6f",
-                "cilium": "lxc7a8b"}[cni]
+        peer = {
+            "kindnet": "veth1a2b",
+            "flannel": "veth3c4d",
+            "calico": "cali5e6f",
+            "cilium": "lxc7a8b",
+        }[cni]
         via = {"flannel": "cni0", "cilium": "cilium_host"}.get(cni, peer)
-        routes = {"kindnet": "10.244.2.0/24 via 172.18.0.4 dev eth0",
-                  "flannel": "10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink",
-                  "calico": "10.244.2.0/26 via 172.18.0.4 dev eth0 proto 80 onlink",
-                  "cilium": "10.244.2.0/24 via 10.244.1.1 dev cilium_host"}[cni]
+        routes = {
+            "kindnet": "10.244.2.0/24 via 172.18.0.4 dev eth0",
+            "flannel": "10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink",
+            "calico": "10.244.2.0/26 via 172.18.0.4 dev eth0 proto 80 onlink",
+            "cilium": "10.244.2.0/24 via 10.244.1.1 dev cilium_host",
+        }[cni]
         plugin = {"kindnet": "ptp", "cilium": "cilium-cni"}.get(cni, cni)
         conflist = "05-cilium" if cni == "cilium" else f"10-{cni}"
         comment = '-m comment --comment "vote/vote:vote-service'
         sep_rules = "".join(
-            f"-A KUBE-SVC-ABC {comment} -> 10.244.{i + 1}.5:80\""
-            + (f" -m statistic --mode random --probability {1 / (replicas - i):.11f}"
-               if i < replicas - 1 else "")
+            f'-A KUBE-SVC-ABC {comment} -> 10.244.{i + 1}.5:80"'
+            + (
+                f" -m statistic --mode random --probability {1 / (replicas - i):.11f}"
+                if i < replicas - 1
+                else ""
+            )
             + f" -j KUBE-SEP-{i}\n"
             for i in range(replicas)
         )
@@ -614,34 +721,57 @@ class LabWorld:
             (r"docker port", "30080/tcp -> 127.0.0.1:80\n30443/tcp -> 127.0.0.1:443\n"),
             (r"^ip (neigh|-4 -o addr)", f"5: br-1a2b    inet {HOST}/16 brd 172.18.255.255\n"),
             (r"^for n in", f"{self.cp} 02:42:ac:12:00:02\n"),
-            (r"KUBE-SERVICES", f'-A KUBE-SERVICES -d {vip}/32 -p tcp {comment} cluster IP" '
-                               "-m tcp --dport 8080 -j KUBE-SVC-ABC\n"),
+            (
+                r"KUBE-SERVICES",
+                f'-A KUBE-SERVICES -d {vip}/32 -p tcp {comment} cluster IP" '
+                "-m tcp --dport 8080 -j KUBE-SVC-ABC\n",
+            ),
             (r"KUBE-\(SVC\|SEP\)", f'-A KUBE-SVC-ABC {comment} -> {vote}:80" -j KUBE-SEP-0\n'),
-            (r"grep DNAT", f'-A KUBE-SEP-0 -p tcp {comment}" -m tcp -j DNAT '
-                           f"--to-destination {vote}:80\n"),
-            (r"MARK-MASQ", '-A KUBE-POSTROUTING -m comment --comment "kubernetes service '
-                           'traffic requiring SNAT" -j MASQUERADE --random-fully\n'),
+            (
+                r"grep DNAT",
+                f'-A KUBE-SEP-0 -p tcp {comment}" -m tcp -j DNAT --to-destination {vote}:80\n',
+            ),
+            (
+                r"MARK-MASQ",
+                '-A KUBE-POSTROUTING -m comment --comment "kubernetes service '
+                'traffic requiring SNAT" -j MASQUERADE --random-fully\n',
+            ),
             (r"grep -c KUBE-SVC-", "0\n"),
             (r"'-j KUBE-SEP-'", sep_rules),
-            (r"KUBE-NODEPORTS", '-A KUBE-NODEPORTS -p tcp -m comment --comment '
-                                '"traefik/traefik:web" -m tcp --dport 30080 -j KUBE-EXT-AAA\n'),
+            (
+                r"KUBE-NODEPORTS",
+                "-A KUBE-NODEPORTS -p tcp -m comment --comment "
+                '"traefik/traefik:web" -m tcp --dport 30080 -j KUBE-EXT-AAA\n',
+            ),
             (r"kube-ipvs0", f"    inet {vip}/32 scope global kube-ipvs0\n"),
             (r"ipvsadm .*grep -c", f"{replicas + 1}\n"),
             (r"ipvsadm", f"TCP  {vip}:8080 rr\n  -> {vote}:80     Masq    1      0      0\n"),
             (r"nft list map", f"{vip} . tcp . 8080 : goto service-ABC-vote/vote/tcp/vote-svc,\n"),
-            (r"chain service-", "chain service-ABC-vote/vote/tcp/vote-service {\n"
-                                f"  numgen random mod {replicas} vmap {{ 0 : goto endpoint-X }}\n"),
+            (
+                r"chain service-",
+                "chain service-ABC-vote/vote/tcp/vote-service {\n"
+                f"  numgen random mod {replicas} vmap {{ 0 : goto endpoint-X }}\n",
+            ),
             (r"dnat to", f"    meta l4proto tcp dnat to {vote}:80\n"),
-            (r"conntrack .*6379", f"tcp 6 86399 ESTABLISHED src={worker} dst={VIPS['redis']} "
-                                  f"sport=40000 dport=6379 src={redis} dst={worker} sport=6379 "
-                                  "dport=40000 [ASSURED] mark=0 use=1\n"),
-            (r"conntrack .*--dport 80$", f"tcp 6 100 TIME_WAIT src={traefik} dst={vote} "
-                                         f"sport=50000 dport=80 src={vote} dst={traefik} "
-                                         "sport=80 dport=50000 [ASSURED]\n"),
+            (
+                r"conntrack .*6379",
+                f"tcp 6 86399 ESTABLISHED src={worker} dst={VIPS['redis']} "
+                f"sport=40000 dport=6379 src={redis} dst={worker} sport=6379 "
+                "dport=40000 [ASSURED] mark=0 use=1\n",
+            ),
+            (
+                r"conntrack .*--dport 80$",
+                f"tcp 6 100 TIME_WAIT src={traefik} dst={vote} "
+                f"sport=50000 dport=80 src={vote} dst={traefik} "
+                "sport=80 dport=50000 [ASSURED]\n",
+            ),
             (r"conntrack .*--dport 8080", ""),
-            (r"--orig-port-dst 30080", f"tcp 6 100 TIME_WAIT src={HOST} dst=172.18.0.2 "
-                                       f"sport=5000 dport=30080 src={traefik} dst=172.18.0.2 "
-                                       "sport=8000 dport=5000 [ASSURED]\n"),
+            (
+                r"--orig-port-dst 30080",
+                f"tcp 6 100 TIME_WAIT src={HOST} dst=172.18.0.2 "
+                f"sport=5000 dport=30080 src={traefik} dst=172.18.0.2 "
+                "sport=8000 dport=5000 [ASSURED]\n",
+            ),
             (r"dig \+short whoami-headless.*grep -c", f"{self.whoami_replicas}\n"),
             (r"cilium-dbg service list", self._cilium_services()),
             (r"^cat stacks/intents", "apiVersion: k8s.otterize.com/v2beta1\nkind: ClientIntents\n"),
@@ -659,8 +789,10 @@ class LabWorld:
         if "whoami.localhost" in command:
             if not self.whoami_ingress:
                 return _ok("404 page not found\n")
-            return _ok(f"Hostname: whoami-1\nRemoteAddr: {POD_IPS['traefik']}:5555\n"
-                       "X-Forwarded-For: 172.18.0.2\nX-Real-Ip: 172.18.0.2\n")
+            return _ok(
+                f"Hostname: whoami-1\nRemoteAddr: {POD_IPS['traefik']}:5555\n"
+                "X-Forwarded-For: 172.18.0.2\nX-Real-Ip: 172.18.0.2\n"
+            )
         if "nothing-here" in command:
             return _ok("404\n")
         if "<title>" in command:
@@ -685,12 +817,17 @@ class LabWorld:
     def _matrix(self, *, cluster: bool) -> str:
         flows = sorted(APP_FLOWS | ({("result", "redis")} if self.result_calls_redis else set()))
         if cluster:
-            return "".join(f"vote/{a}-5b7[ReplicaSet] => vote/{b}-39f[ReplicaSet] : TCP 1\n"
-                           .replace(": TCP 1", ": TCP 5432" if b == "db" else ": TCP 6379")
-                           for a, b in flows if a != "traefik")
+            return "".join(
+                f"vote/{a}-5b7[ReplicaSet] => vote/{b}-39f[ReplicaSet] : TCP 1\n".replace(
+                    ": TCP 1", ": TCP 5432" if b == "db" else ": TCP 6379"
+                )
+                for a, b in flows
+                if a != "traefik"
+            )
         ports = {"redis": "TCP 6379", "db": "TCP 5432", "vote": "TCP 80", "result": "TCP 80"}
-        return "".join(f"vote/{a}[Deployment] => vote/{b}[Deployment] : {ports[b]}\n"
-                       for a, b in flows)
+        return "".join(
+            f"vote/{a}[Deployment] => vote/{b}[Deployment] : {ports[b]}\n" for a, b in flows
+        )
 
     def _walk(self, command: str) -> CommandResult:
         if "--dry-run" in command:
@@ -699,8 +836,10 @@ class LabWorld:
         if self.lazy and via == "loadbalancer":
             return _ok()
         self.last_walk_via = via
-        return _ok("the node rewrote the destination 172.18.0.2:30080 to traefik-8f "
-                   "10.244.2.10:8000: kube-proxy's NodePort DNAT.\n")
+        return _ok(
+            "the node rewrote the destination 172.18.0.2:30080 to traefik-8f "
+            "10.244.2.10:8000: kube-proxy's NodePort DNAT.\n"
+        )
 
 
 MODULE_IDS = [path.stem for path in MODULE_FILES]
@@ -745,7 +884,8 @@ def _pause_steps(module: str, stack: str) -> list[int]:
     loaded = load_module(LABS / f"{module}.yaml")
     facts = offline_facts(load_stack_config(stack))
     return [
-        index for index, step in enumerate(loaded.module.steps)
+        index
+        for index, step in enumerate(loaded.module.steps)
         if any(task.pause for task in step.tasks)
         and (step.when is None or templating.truth(step.when, facts))
     ]
@@ -772,13 +912,14 @@ def test_module_07_captures_inside_the_non_root_traefik_pod(tmp_path: Path) -> N
     world = LabWorld("kind", tmp_path / "walks", lazy=False)
     result, events = _run_module("07-packet-walk", world, tmp_path)
     assert result.status == "completed", _failures(events)
-    [added] = [c for c in world.fake.calls_of("add_ephemeral_container")
-               if c.pod == "traefik-8f"]
+    [added] = [c for c in world.fake.calls_of("add_ephemeral_container") if c.pod == "traefik-8f"]
     assert added.container == "pw-cap-hop-traefik" and added.detail["run_as_root"] is True
     lines = [e.data["line"] for e in events if e.kind == "command"]
-    assert any(line.startswith("kubectl debug -n traefik traefik-8f -c pw-cap-hop-traefik")
-               and "--profile=netadmin --custom=labs/manifests/capture-as-root.json" in line
-               for line in lines)
+    assert any(
+        line.startswith("kubectl debug -n traefik traefik-8f -c pw-cap-hop-traefik")
+        and "--profile=netadmin --custom=labs/manifests/capture-as-root.json" in line
+        for line in lines
+    )
     assert "labs/manifests/capture-as-root.json" in _referenced_manifests()
 
 

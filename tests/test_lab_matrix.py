@@ -31,8 +31,10 @@ def _by_label(analysis: Analysis, key: str, value: str) -> Workload:
 
 
 def _expected(analysis: Analysis) -> set[tuple[str, str, str]]:
-    app = {name: _by_label(analysis, "app", name).label
-           for name in ("vote", "result", "worker", "redis", "db")}
+    app = {
+        name: _by_label(analysis, "app", name).label
+        for name in ("vote", "result", "worker", "redis", "db")
+    }
     traefik = _by_label(analysis, "app.kubernetes.io/name", "traefik").label
     dns = _by_label(analysis, "k8s-app", "kube-dns").label
     return {
@@ -53,7 +55,8 @@ def _expected(analysis: Analysis) -> set[tuple[str, str, str]]:
 def test_voting_app_matrix_is_exactly_the_documented_table(stack: str, mode: str) -> None:
     analysis, namespace = _analysis(stack, mode)
     involving_app = {
-        (src.label, dst.label, str(conn)) for src, dst, conn in analysis.edges()
+        (src.label, dst.label, str(conn))
+        for src, dst, conn in analysis.edges()
         if any(isinstance(n, Workload) and n.namespace == namespace for n in (src, dst))
     }
     assert involving_app == _expected(analysis)

@@ -38,21 +38,35 @@ def test_every_object_is_valid_kubernetes(obj: dict[str, Any]) -> None:
 
 def test_contents() -> None:
     kinds = sorted((o["kind"], o["metadata"]["name"]) for o in OBJECTS)
-    assert kinds == sorted([
-        ("Namespace", "vote"),
-        *[("Deployment", n) for n in ("vote", "result", "worker", "redis", "db")],
-        *[("Service", n) for n in ("vote", "result", "redis", "db")],
-        ("Ingress", "vote"), ("Ingress", "result"),
-        *[("NetworkPolicy", n) for n in ("default-deny", "vote-access", "result-access",
-                                         "worker-access", "redis-access", "db-access")],
-    ])
+    assert kinds == sorted(
+        [
+            ("Namespace", "vote"),
+            *[("Deployment", n) for n in ("vote", "result", "worker", "redis", "db")],
+            *[("Service", n) for n in ("vote", "result", "redis", "db")],
+            ("Ingress", "vote"),
+            ("Ingress", "result"),
+            *[
+                ("NetworkPolicy", n)
+                for n in (
+                    "default-deny",
+                    "vote-access",
+                    "result-access",
+                    "worker-access",
+                    "redis-access",
+                    "db-access",
+                )
+            ],
+        ]
+    )
     assert {o["metadata"].get("namespace", "vote") for o in OBJECTS} == {"vote"}
 
 
 def test_namespace_allows_capture_containers() -> None:
     labels = find(OBJECTS, "Namespace", "vote")["metadata"]["labels"]
-    assert labels == {"kubernetes.io/metadata.name": "vote",
-                      "pod-security.kubernetes.io/enforce": "privileged"}
+    assert labels == {
+        "kubernetes.io/metadata.name": "vote",
+        "pod-security.kubernetes.io/enforce": "privileged",
+    }
 
 
 def test_order_is_deterministic_and_policies_come_before_pods() -> None:
@@ -83,8 +97,13 @@ def test_ingress_routes_to_the_service(app: str) -> None:
 
 def test_peer_stand_ins() -> None:
     assert {(o["kind"], o["metadata"]["name"]) for o in PEERS} == {
-        ("Namespace", "traefik"), ("Namespace", "kube-system"), ("Deployment", "traefik"),
-        ("Service", "traefik"), ("Deployment", "coredns"), ("Service", "kube-dns")}
+        ("Namespace", "traefik"),
+        ("Namespace", "kube-system"),
+        ("Deployment", "traefik"),
+        ("Service", "traefik"),
+        ("Deployment", "coredns"),
+        ("Service", "kube-dns"),
+    }
     for obj in PEERS:
         if obj["kind"] != "Namespace":
             assert obj["metadata"]["annotations"] == {"packetwalk.dev/stand-in": "true"}
@@ -93,12 +112,12 @@ def test_peer_stand_ins() -> None:
     assert traefik["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"] == "traefik"
     coredns = find(PEERS, "Deployment", "coredns")["spec"]["template"]
     assert coredns["metadata"]["labels"] == {"k8s-app": "kube-dns"}
-    ports = {(p["containerPort"], p["protocol"])
-             for p in coredns["spec"]["containers"][0]["ports"]}
+    ports = {(p["containerPort"], p["protocol"]) for p in coredns["spec"]["containers"][0]["ports"]}
     assert ports == {(53, "UDP"), (53, "TCP")}
     for ns in ("traefik", "kube-system"):
         assert find(PEERS, "Namespace", ns)["metadata"]["labels"] == {
-            "kubernetes.io/metadata.name": ns}
+            "kubernetes.io/metadata.name": ns
+        }
 
 
 def test_missing_intents_file_names_the_stack_key(tmp_path: Path) -> None:
@@ -114,9 +133,13 @@ def test_another_app_namespace_with_its_own_intents(tmp_path: Path) -> None:
         "spec: {workload: {name: vote}, targets: [{service: {name: redis}}]}\n---\n"
         "apiVersion: k8s.otterize.com/v2beta1\nkind: ClientIntents\n"
         "metadata: {name: traefik, namespace: traefik}\n"
-        "spec: {workload: {name: traefik}, targets: [{service: {name: vote.shop}}]}\n")
-    cfg = parse_lab_config("s", {"packetwalk:appNamespace": "shop",
-                                 "packetwalk:intents": str(tmp_path / "shop.yaml")}, source="s")
+        "spec: {workload: {name: traefik}, targets: [{service: {name: vote.shop}}]}\n"
+    )
+    cfg = parse_lab_config(
+        "s",
+        {"packetwalk:appNamespace": "shop", "packetwalk:intents": str(tmp_path / "shop.yaml")},
+        source="s",
+    )
     objects = lab_objects(cfg)
     assert {o["metadata"].get("namespace", o["metadata"]["name"]) for o in objects} == {"shop"}
     names = {o["metadata"]["name"] for o in objects if o["kind"] == "NetworkPolicy"}
@@ -168,11 +191,18 @@ def matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 def peer_matches(peer: dict[str, Any], pod: Pod) -> bool:
     assert set(peer) == {"namespaceSelector", "podSelector"}, peer
     return matches(peer["namespaceSelector"], ns_labels(pod[0])) and matches(
-        peer["podSelector"], pod[2])
+        peer["podSelector"], pod[2]
+    )
 
 
-def allowed(pod: Pod, other: Pod, direction: str, proto: str, port: int,
-            objects: list[dict[str, Any]] = OBJECTS) -> bool:
+def allowed(
+    pod: Pod,
+    other: Pod,
+    direction: str,
+    proto: str,
+    port: int,
+    objects: list[dict[str, Any]] = OBJECTS,
+) -> bool:
     """Whether the policies selecting ``pod`` let ``other`` through in ``direction``."""
     key, peer_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
     isolated = False
@@ -186,20 +216,30 @@ def allowed(pod: Pod, other: Pod, direction: str, proto: str, port: int,
         for rule in spec.get(key, []):
             assert all(isinstance(p["port"], int) for p in rule.get("ports", []))
             if any(peer_matches(peer, other) for peer in rule[peer_key]) and any(
-                    (p["protocol"], p["port"]) == (proto, port) for p in rule["ports"]):
+                (p["protocol"], p["port"]) == (proto, port) for p in rule["ports"]
+            ):
                 return True
     return not isolated
 
 
 EXPECTED = {
-    ("traefik", "vote", "TCP", 80), ("traefik", "result", "TCP", 80),
-    ("vote", "redis", "TCP", 6379), ("worker", "redis", "TCP", 6379),
-    ("worker", "db", "TCP", 5432), ("result", "db", "TCP", 5432),
-    *((client, "coredns", proto, 53) for client in ("vote", "worker", "result")
-      for proto in ("UDP", "TCP")),
+    ("traefik", "vote", "TCP", 80),
+    ("traefik", "result", "TCP", 80),
+    ("vote", "redis", "TCP", 6379),
+    ("worker", "redis", "TCP", 6379),
+    ("worker", "db", "TCP", 5432),
+    ("result", "db", "TCP", 5432),
+    *(
+        (client, "coredns", proto, 53)
+        for client in ("vote", "worker", "result")
+        for proto in ("UDP", "TCP")
+    ),
 }
-PROBES = [(proto, port) for proto in ("TCP", "UDP") for port in (53, 80, 5432, 6379, 8000, 8080,
-                                                                  8081, 8443)]
+PROBES = [
+    (proto, port)
+    for proto in ("TCP", "UDP")
+    for port in (53, 80, 5432, 6379, 8000, 8080, 8081, 8443)
+]
 
 
 def flows(objects: list[dict[str, Any]]) -> set[tuple[str, str, str, int]]:
@@ -209,7 +249,8 @@ def flows(objects: list[dict[str, Any]]) -> set[tuple[str, str, str, int]]:
             continue  # traefik <-> kube-dns is not the vote namespace's business
         for proto, port in PROBES:
             if allowed(src, dst, "Egress", proto, port, objects) and allowed(
-                    dst, src, "Ingress", proto, port, objects):
+                dst, src, "Ingress", proto, port, objects
+            ):
                 seen.add((src[1], dst[1], proto, port))
     return seen
 
@@ -222,8 +263,14 @@ def test_the_check_itself_sees_missing_policies() -> None:
     # Guards the guard: without the default-deny and worker's policy, worker's egress and the
     # ingress of worker, redis's egress etc. are open, so the check must report extra flows;
     # vote stays isolated for ingress by vote-access, so worker -> vote stays denied.
-    reduced = [o for o in OBJECTS if not (o["kind"] == "NetworkPolicy" and o["metadata"]["name"]
-                                          in ("default-deny", "worker-access"))]
+    reduced = [
+        o
+        for o in OBJECTS
+        if not (
+            o["kind"] == "NetworkPolicy"
+            and o["metadata"]["name"] in ("default-deny", "worker-access")
+        )
+    ]
     extra = flows(reduced) - EXPECTED
     assert ("worker", "coredns", "TCP", 8080) in extra  # kube-dns pods are not isolated
     assert ("redis", "worker", "TCP", 80) in extra  # worker no longer isolated for ingress

@@ -27,8 +27,9 @@ NEW1A = EXTRA / "tests" / "semanticDiff-same-topologies-new1a"
 @pytest.fixture
 def out(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
     buffer = io.StringIO()
-    monkeypatch.setattr(matrix_tasks.DEPS, "console",
-                        Console(file=buffer, width=220, color_system=None))
+    monkeypatch.setattr(
+        matrix_tasks.DEPS, "console", Console(file=buffer, width=220, color_system=None)
+    )
     return buffer
 
 
@@ -36,8 +37,9 @@ def out(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
 def err(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
     """Standard error (warnings, notes), narrow: each message must stay on one line anyway."""
     buffer = io.StringIO()
-    monkeypatch.setattr(matrix_tasks.DEPS, "err_console",
-                        Console(file=buffer, width=60, color_system=None))
+    monkeypatch.setattr(
+        matrix_tasks.DEPS, "err_console", Console(file=buffer, width=60, color_system=None)
+    )
     return buffer
 
 
@@ -55,8 +57,12 @@ def test_default_is_the_labs_own_objects_as_a_table(out: io.StringIO) -> None:
 
 def test_connlist_of_manifests_is_netpol_analyzer_text(out: io.StringIO) -> None:
     run(manifests=[str(OLD2)], format="connlist")
-    expected = (EXTRA / "test_outputs" / "connlist"
-                / "semanticDiff-same-topologies-old2_connlist_output.txt").read_text()
+    expected = (
+        EXTRA
+        / "test_outputs"
+        / "connlist"
+        / "semanticDiff-same-topologies-old2_connlist_output.txt"
+    ).read_text()
     assert out.getvalue() == expected
 
 
@@ -82,8 +88,9 @@ def test_out_suffix_picks_the_format(out: io.StringIO, tmp_path: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' is not installed")
 @pytest.mark.parametrize(("fmt", "magic"), [("svg", b"<?xml"), ("png", b"\x89PNG")])
-def test_pictures_through_graphviz(out: io.StringIO, tmp_path: Path, fmt: str,
-                                   magic: bytes) -> None:
+def test_pictures_through_graphviz(
+    out: io.StringIO, tmp_path: Path, fmt: str, magic: bytes
+) -> None:
     target = tmp_path / f"lab.{fmt}"
     run(format=fmt, out=str(target))
     assert target.read_bytes().startswith(magic)
@@ -96,36 +103,64 @@ def test_missing_graphviz_is_a_clear_error() -> None:
         matrix_views.render_dot("digraph {}", "svg", binary="no-such-dot-binary")
 
 
-def test_cluster_source_reads_through_cluster_access(out: io.StringIO,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = FakeCluster(objects={
-        "namespaces": [{"metadata": {"name": "shop"}}],
-        "pods": [
-            {"metadata": {"name": "web-1", "namespace": "shop", "labels": {"app": "web"},
-                          "ownerReferences": [{"kind": "ReplicaSet", "name": "web-5d",
-                                               "controller": True}]}},
-            {"metadata": {"name": "db-0", "namespace": "shop", "labels": {"app": "db"},
-                          "ownerReferences": [{"kind": "StatefulSet", "name": "db",
-                                               "controller": True}]}},
-        ],
-        "networkpolicies": [{"metadata": {"name": "db", "namespace": "shop"}, "spec": {
-            "podSelector": {"matchLabels": {"app": "db"}},
-            "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "web"}}}],
-                         "ports": [{"port": 5432}]}]}}],
-    })
+def test_cluster_source_reads_through_cluster_access(
+    out: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeCluster(
+        objects={
+            "namespaces": [{"metadata": {"name": "shop"}}],
+            "pods": [
+                {
+                    "metadata": {
+                        "name": "web-1",
+                        "namespace": "shop",
+                        "labels": {"app": "web"},
+                        "ownerReferences": [
+                            {"kind": "ReplicaSet", "name": "web-5d", "controller": True}
+                        ],
+                    }
+                },
+                {
+                    "metadata": {
+                        "name": "db-0",
+                        "namespace": "shop",
+                        "labels": {"app": "db"},
+                        "ownerReferences": [
+                            {"kind": "StatefulSet", "name": "db", "controller": True}
+                        ],
+                    }
+                },
+            ],
+            "networkpolicies": [
+                {
+                    "metadata": {"name": "db", "namespace": "shop"},
+                    "spec": {
+                        "podSelector": {"matchLabels": {"app": "db"}},
+                        "ingress": [
+                            {
+                                "from": [{"podSelector": {"matchLabels": {"app": "web"}}}],
+                                "ports": [{"port": 5432}],
+                            }
+                        ],
+                    },
+                }
+            ],
+        }
+    )
     monkeypatch.setattr(matrix_tasks.DEPS, "cluster", lambda: fake)
     run(cluster=True, format="connlist")
     assert "shop/web-5d[ReplicaSet] => shop/db[StatefulSet] : TCP 5432\n" in out.getvalue()
-    assert {c.detail["resource"] for c in fake.calls} == {"namespaces", "pods",
-                                                          "networkpolicies"}
+    assert {c.detail["resource"] for c in fake.calls} == {"namespaces", "pods", "networkpolicies"}
 
 
 def test_diff_between_manifest_sets(out: io.StringIO) -> None:
     run(manifests=[str(OLD2)], diff=str(NEW1A), format="connlist")
     text = out.getvalue()
     assert text.startswith("Connectivity diff:\n")
-    assert ("diff-type: changed, source: demo/cog-agents-account-query[DaemonSet], destination: "
-            "demo/cog-agents-bank-ui[DaemonSet], ref1: All Connections, ref2: UDP 8080") in text
+    assert (
+        "diff-type: changed, source: demo/cog-agents-account-query[DaemonSet], destination: "
+        "demo/cog-agents-bank-ui[DaemonSet], ref1: All Connections, ref2: UDP 8080"
+    ) in text
     out.truncate(0)
     out.seek(0)
     run(manifests=[str(OLD2)], diff=str(NEW1A))
@@ -145,15 +180,19 @@ def test_explain_names_policies_and_selectors(out: io.StringIO) -> None:
         run(explain="vote/nope vote/db")
 
 
-@pytest.mark.parametrize(("kwargs", "words"), [
-    ({"format": "yaml"}, "valid: table, json, csv, md, connlist, dot, svg, png, mermaid"),
-    ({"manifests": ["x"], "cluster": True}, "either --manifests or --cluster"),
-    ({"format": "connlist", "ipblock_matches_pods": True}, "ipBlock never matches a pod"),
-    ({"manifests": ["/no/such/path"]}, "no such file or folder"),
-    ({"stack": "nope"}, "nope"),
-])
-def test_errors_exit_non_zero_with_a_message(out: io.StringIO, kwargs: dict[str, Any],
-                                              words: str) -> None:
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"format": "yaml"}, "valid: table, json, csv, md, connlist, dot, svg, png, mermaid"),
+        ({"manifests": ["x"], "cluster": True}, "either --manifests or --cluster"),
+        ({"format": "connlist", "ipblock_matches_pods": True}, "ipBlock never matches a pod"),
+        ({"manifests": ["/no/such/path"]}, "no such file or folder"),
+        ({"stack": "nope"}, "nope"),
+    ],
+)
+def test_errors_exit_non_zero_with_a_message(
+    out: io.StringIO, kwargs: dict[str, Any], words: str
+) -> None:
     with pytest.raises(Exit) as info:
         run(**kwargs)
     assert info.value.code == 1 and words in str(info.value)
@@ -166,7 +205,8 @@ def test_ipblock_switch_changes_the_verdict(out: io.StringIO, tmp_path: Path) ->
         "apiVersion: v1\nkind: Pod\nmetadata: {name: b, labels: {app: b}}\n---\n"
         "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\n"
         "spec: {podSelector: {matchLabels: {app: b}}, ingress: [{from: [{ipBlock: "
-        "{cidr: 10.1.0.0/16}}]}]}\n")
+        "{cidr: 10.1.0.0/16}}]}]}\n"
+    )
     run(manifests=[str(tmp_path)], format="json")
     assert '"src": "default/a[Pod]",\n    "dst": "default/b[Pod]"' not in out.getvalue()
     out.truncate(0)
@@ -177,8 +217,18 @@ def test_ipblock_switch_changes_the_verdict(out: io.StringIO, tmp_path: Path) ->
 
 def test_command_line_options() -> None:
     names = {arg.names[0] for arg in matrix_tasks.matrix.get_arguments()}
-    assert {"manifests", "cluster", "stack", "format", "out", "force", "diff", "explain",
-            "ipblock-matches-pods", "include-finished"} <= names
+    assert {
+        "manifests",
+        "cluster",
+        "stack",
+        "format",
+        "out",
+        "force",
+        "diff",
+        "explain",
+        "ipblock-matches-pods",
+        "include-finished",
+    } <= names
     assert matrix_tasks.matrix.__doc__ and all(matrix_tasks.matrix.help.values())
 
 
@@ -190,7 +240,8 @@ IGNORED_FIELD = (  # the port entry has no containerPort: the loader ignores it 
     "apiVersion: v1\nkind: Pod\nmetadata: {name: b, labels: {app: b}}\n---\n"
     "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\n"
     "spec: {podSelector: {matchLabels: {app: b}}, ingress: [{from: [{podSelector: "
-    "{matchLabels: {app: a}}}], ports: [{port: 5432}]}]}\n")
+    "{matchLabels: {app: a}}}], ports: [{port: 5432}]}]}\n"
+)
 WARNING = "no containerPort (fields: containerport, name); entry ignored"
 ALLOWED = ("default/a[Pod]", "default/b[Pod]")
 
@@ -215,8 +266,8 @@ def _parse(fmt: str, text: str) -> set[tuple[str, str]]:
 
 @pytest.mark.parametrize("fmt", ["connlist", "json", "csv", "md"])
 def test_machine_formats_keep_warnings_off_standard_output(
-        fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("FORCE_COLOR", raising=False)  # the real consoles, as a shell sees them
     monkeypatch.setattr(matrix_tasks.DEPS, "console", None)
     monkeypatch.setattr(matrix_tasks.DEPS, "err_console", None)
@@ -229,10 +280,13 @@ def test_machine_formats_keep_warnings_off_standard_output(
     assert WARNING in captured.err
 
 
-@pytest.mark.parametrize(("fmt", "start"), [("dot", "digraph connectivity {"),
-                                            ("mermaid", "flowchart LR"), ("table", "")])
+@pytest.mark.parametrize(
+    ("fmt", "start"),
+    [("dot", "digraph connectivity {"), ("mermaid", "flowchart LR"), ("table", "")],
+)
 def test_every_format_sends_warnings_to_standard_error(
-        fmt: str, start: str, tmp_path: Path, out: io.StringIO, err: io.StringIO) -> None:
+    fmt: str, start: str, tmp_path: Path, out: io.StringIO, err: io.StringIO
+) -> None:
     (tmp_path / "m.yaml").write_text(IGNORED_FIELD)
     run(manifests=[str(tmp_path)], format=fmt)
     assert out.getvalue().lstrip().startswith(start) and "warning" not in out.getvalue()
@@ -240,8 +294,9 @@ def test_every_format_sends_warnings_to_standard_error(
     assert len(err.getvalue().splitlines()) == 1  # one line, though longer than the console
 
 
-def test_diff_and_out_keep_standard_output_clean(tmp_path: Path, out: io.StringIO,
-                                                 err: io.StringIO) -> None:
+def test_diff_and_out_keep_standard_output_clean(
+    tmp_path: Path, out: io.StringIO, err: io.StringIO
+) -> None:
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "m.yaml").write_text(IGNORED_FIELD.replace("5432", "5433"))
     (tmp_path / "new").mkdir()
@@ -256,22 +311,34 @@ def test_diff_and_out_keep_standard_output_clean(tmp_path: Path, out: io.StringI
     assert out.getvalue() == "" and f"wrote {tmp_path / 'm.csv'}" in err.getvalue()
 
 
-def test_warning_text_is_not_read_as_markup(out: io.StringIO, err: io.StringIO,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(matrix_tasks.DEPS, "lab_objects", lambda stack: [
-        {"kind": "Pod", "metadata": {"name": "p"},
-         "spec": {"containers": [{"name": "c", "ports": [{"[bold]x[/bold]": 1}]}]}}])
+def test_warning_text_is_not_read_as_markup(
+    out: io.StringIO, err: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        matrix_tasks.DEPS,
+        "lab_objects",
+        lambda stack: [
+            {
+                "kind": "Pod",
+                "metadata": {"name": "p"},
+                "spec": {"containers": [{"name": "c", "ports": [{"[bold]x[/bold]": 1}]}]},
+            }
+        ],
+    )
     run(format="connlist")
     assert "(fields: [bold]x[/bold]); entry ignored" in err.getvalue()
 
 
 # --------------------------------------------------------------------------- finished pods
 
+
 def _pod(name: str, phase: str, namespace: str = "jobs") -> dict[str, Any]:
-    return {"kind": "Pod", "metadata": {"name": name, "namespace": namespace,
-                                        "labels": {"app": name}},
-            "spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80}]}]},
-            "status": {"phase": phase, "podIP": "10.0.0.9"}}
+    return {
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
+        "spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80}]}]},
+        "status": {"phase": phase, "podIP": "10.0.0.9"},
+    }
 
 
 def _yaml(*objects: dict[str, Any]) -> str:
@@ -279,72 +346,90 @@ def _yaml(*objects: dict[str, Any]) -> str:
 
 
 def test_finished_pods_are_left_out_with_a_note_or_included_on_request(
-        tmp_path: Path, out: io.StringIO, err: io.StringIO) -> None:
-    (tmp_path / "m.yaml").write_text(_yaml(_pod("web", "Running"), _pod("done", "Succeeded"),
-                                           _pod("broke", "Failed")))
+    tmp_path: Path, out: io.StringIO, err: io.StringIO
+) -> None:
+    (tmp_path / "m.yaml").write_text(
+        _yaml(_pod("web", "Running"), _pod("done", "Succeeded"), _pod("broke", "Failed"))
+    )
     run(manifests=[str(tmp_path)], format="json")
     assert {(r["src"], r["dst"]) for r in json.loads(out.getvalue())} == {
         ("jobs/web[Pod]", "0.0.0.0-255.255.255.255[External]"),
-        ("0.0.0.0-255.255.255.255[External]", "jobs/web[Pod]")}
+        ("0.0.0.0-255.255.255.255[External]", "jobs/web[Pod]"),
+    }
     assert err.getvalue() == (
         f"note: left out 2 pods in phase Succeeded or Failed (no network endpoint) from "
         f"{tmp_path}: jobs/done, jobs/broke; --include-finished evaluates them as "
-        "netpol-analyzer does\n")
+        "netpol-analyzer does\n"
+    )
     out.truncate(0)
     out.seek(0)
     err.truncate(0)
     err.seek(0)
     run(manifests=[str(tmp_path)], format="json", include_finished=True)
     pairs = {(r["src"], r["dst"]) for r in json.loads(out.getvalue())}
-    assert ("jobs/done[Pod]", "jobs/broke[Pod]") in pairs and ("jobs/web[Pod]",
-                                                              "jobs/done[Pod]") in pairs
+    assert ("jobs/done[Pod]", "jobs/broke[Pod]") in pairs and (
+        "jobs/web[Pod]",
+        "jobs/done[Pod]",
+    ) in pairs
     assert err.getvalue() == ""
 
 
-def test_many_finished_pods_are_counted_and_a_few_named(out: io.StringIO, err: io.StringIO,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_many_finished_pods_are_counted_and_a_few_named(
+    out: io.StringIO, err: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pods = [_pod(f"job-{i}", "Succeeded") for i in range(8)]
     monkeypatch.setattr(matrix_tasks.DEPS, "lab_objects", lambda stack: pods)
     run(format="connlist")
     note = err.getvalue()
     assert note.startswith("note: left out 8 pods in phase Succeeded or Failed")
-    assert "the lab's own objects (stack kind): jobs/job-0, jobs/job-1, jobs/job-2, " \
-           "jobs/job-3, jobs/job-4 and 3 more;" in note and "job-5" not in note
+    assert (
+        "the lab's own objects (stack kind): jobs/job-0, jobs/job-1, jobs/job-2, "
+        "jobs/job-3, jobs/job-4 and 3 more;"
+        in note
+        and "job-5" not in note
+    )
     assert out.getvalue() == ""  # nothing left to connect
     run(format="connlist", include_finished=True)
     assert "jobs/job-0[Pod] => jobs/job-7[Pod] : All Connections\n" in out.getvalue()
 
 
-def test_finished_pods_of_a_live_cluster(out: io.StringIO, err: io.StringIO,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_finished_pods_of_a_live_cluster(
+    out: io.StringIO, err: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
     done = _pod("backup-28", "Succeeded", "shop")
-    done["metadata"]["ownerReferences"] = [{"kind": "Job", "name": "backup-28",
-                                            "controller": True}]
-    fake = FakeCluster(objects={"namespaces": [{"metadata": {"name": "shop"}}],
-                                "pods": [_pod("web", "Running", "shop"), done],
-                                "networkpolicies": []})
+    done["metadata"]["ownerReferences"] = [{"kind": "Job", "name": "backup-28", "controller": True}]
+    fake = FakeCluster(
+        objects={
+            "namespaces": [{"metadata": {"name": "shop"}}],
+            "pods": [_pod("web", "Running", "shop"), done],
+            "networkpolicies": [],
+        }
+    )
     monkeypatch.setattr(matrix_tasks.DEPS, "cluster", lambda: fake)
     run(cluster=True, format="connlist")
     assert "backup" not in out.getvalue()
-    assert "1 pod in phase Succeeded or Failed (no network endpoint) from the current kube " \
-           "context: shop/backup-28;" in err.getvalue()
+    assert (
+        "1 pod in phase Succeeded or Failed (no network endpoint) from the current kube "
+        "context: shop/backup-28;" in err.getvalue()
+    )
     run(cluster=True, format="connlist", include_finished=True)
     assert "shop/web[Pod] => shop/backup-28[Job] : All Connections\n" in out.getvalue()
 
 
-def test_finished_pods_on_the_diff_side(tmp_path: Path, out: io.StringIO,
-                                        err: io.StringIO) -> None:
+def test_finished_pods_on_the_diff_side(tmp_path: Path, out: io.StringIO, err: io.StringIO) -> None:
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "m.yaml").write_text(_yaml(_pod("web", "Running")))
     (tmp_path / "new").mkdir()
-    (tmp_path / "new" / "m.yaml").write_text(_yaml(_pod("web", "Running"),
-                                                   _pod("done", "Failed")))
+    (tmp_path / "new" / "m.yaml").write_text(_yaml(_pod("web", "Running"), _pod("done", "Failed")))
     run(manifests=[str(tmp_path / "old")], diff=str(tmp_path / "new"), format="connlist")
     assert out.getvalue() == ""  # no differences: the finished pod is left out on both sides
     assert f"from --diff {tmp_path / 'new'}: jobs/done;" in err.getvalue()
     out.truncate(0)
     out.seek(0)
-    run(manifests=[str(tmp_path / "old")], diff=str(tmp_path / "new"), format="connlist",
-        include_finished=True)
-    assert "diff-type: added, source: jobs/web[Pod], destination: jobs/done[Pod]" \
-        in out.getvalue()
+    run(
+        manifests=[str(tmp_path / "old")],
+        diff=str(tmp_path / "new"),
+        format="connlist",
+        include_finished=True,
+    )
+    assert "diff-type: added, source: jobs/web[Pod], destination: jobs/done[Pod]" in out.getvalue()

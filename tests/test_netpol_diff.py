@@ -15,11 +15,13 @@ from packetwalk.netpol.evaluator import EvalOptions, analyze
 from packetwalk.netpol.loader import load_cluster
 
 HERE = Path(__file__).resolve().parent
-CORPUS = Path(os.environ.get("PACKETWALK_NETPOL_CORPUS",
-                             HERE.parents[1] / "shared" / "netpol-corpus"))
+CORPUS = Path(
+    os.environ.get("PACKETWALK_NETPOL_CORPUS", HERE.parents[1] / "shared" / "netpol-corpus")
+)
 ANALYZER = CORPUS / "netpol-analyzer"
-needs_corpus = pytest.mark.skipif(not ANALYZER.is_dir(),
-                                  reason=f"shared corpus not found at {ANALYZER}")
+needs_corpus = pytest.mark.skipif(
+    not ANALYZER.is_dir(), reason=f"shared corpus not found at {ANALYZER}"
+)
 CONNLIST = EvalOptions(mode="connlist")
 
 
@@ -32,7 +34,7 @@ def _cases() -> list[tuple[str, str, str]]:
     for file in sorted(folder.iterdir()):
         body = file.name.removeprefix("diff_between_").removesuffix(".txt")
         for a in names:
-            b = body[len(a) + len("_and_"):]
+            b = body[len(a) + len("_and_") :]
             if body.startswith(a + "_and_") and b in names:
                 out.append((file.name, a, b))
                 break
@@ -74,24 +76,32 @@ def _write(folder: Path, policy: str) -> Path:
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n"
         "spec: {template: {metadata: {labels: {app: web}}}}\n---\n"
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: db}\n"
-        "spec: {template: {metadata: {labels: {app: db}}}}\n" + policy)
+        "spec: {template: {metadata: {labels: {app: db}}}}\n" + policy
+    )
     return folder
 
 
 def test_diff_types_and_formats(tmp_path: Path) -> None:
     before = _write(tmp_path / "before", "")
-    after = _write(tmp_path / "after", (
-        "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
-        "metadata: {name: db}\nspec:\n  podSelector: {matchLabels: {app: db}}\n"
-        "  ingress: [{from: [{podSelector: {matchLabels: {app: web}}}], ports: [{port: 5432}]}]\n"))
+    after = _write(
+        tmp_path / "after",
+        (
+            "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+            "metadata: {name: db}\nspec:\n  podSelector: {matchLabels: {app: db}}\n"
+            "  ingress: [{from: [{podSelector: {matchLabels: {app: web}}}], ports: [{port: "
+            "5432}]}]\n"
+        ),
+    )
     lines = diff.connectivity_diff(analyze(load_cluster([before])), analyze(load_cluster([after])))
     kinds = {(d.kind, d.src, d.dst) for d in lines}
     assert ("changed", "default/web[Deployment]", "default/db[Deployment]") in kinds
     assert ("removed", "0.0.0.0-255.255.255.255[External]", "default/db[Deployment]") in kinds
     text = diff.render(lines, "txt")
     assert text.startswith("Connectivity diff:\n")
-    assert ("diff-type: changed, source: default/web[Deployment], destination: "
-            "default/db[Deployment], ref1: All Connections, ref2: TCP 5432") in text
+    assert (
+        "diff-type: changed, source: default/web[Deployment], destination: "
+        "default/db[Deployment], ref1: All Connections, ref2: TCP 5432"
+    ) in text
     assert '"diff-type": "removed"' in diff.render(lines, "json")
     assert diff.render(lines, "csv").startswith("diff-type,source,destination,ref1,ref2")
     assert diff.render(lines, "md").startswith("| diff-type |")

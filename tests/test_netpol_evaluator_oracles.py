@@ -26,8 +26,9 @@ from packetwalk.netpol.explain import explain
 from packetwalk.netpol.loader import cluster_from_objects, load_cluster, read_documents
 
 HERE = Path(__file__).resolve().parent
-CORPUS = Path(os.environ.get("PACKETWALK_NETPOL_CORPUS",
-                             HERE.parents[1] / "shared" / "netpol-corpus"))
+CORPUS = Path(
+    os.environ.get("PACKETWALK_NETPOL_CORPUS", HERE.parents[1] / "shared" / "netpol-corpus")
+)
 CYCLONUS = CORPUS / "cyclonus"
 NCA = CORPUS / "network-config-analyzer" / "tests" / "k8s_testcases"
 needs_cyclonus = pytest.mark.skipif(not CYCLONUS.is_dir(), reason="cyclonus corpus not found")
@@ -41,18 +42,33 @@ def _cyclonus_model() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     probe = json.loads((CYCLONUS / "examples" / "probe.json").read_text())
     objects: list[dict[str, Any]] = []
     for name, labels in probe["Resources"]["Namespaces"].items():
-        objects.append({"apiVersion": "v1", "kind": "Namespace",
-                        "metadata": {"name": name, "labels": labels}})
+        objects.append(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+        )
     for p in probe["Resources"]["Pods"]:
-        objects.append({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": p["Name"], "namespace": p["Namespace"], "labels": p["Labels"]},
-            "spec": {"containers": [
-                {"name": c["Name"], "ports": [{"containerPort": c["Port"], "name": c["PortName"],
-                                               "protocol": c["Protocol"].upper()}]}
-                for c in p["Containers"]]},
-            "status": {"podIP": p["IP"]},
-        })
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": p["Name"], "namespace": p["Namespace"], "labels": p["Labels"]},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": c["Name"],
+                            "ports": [
+                                {
+                                    "containerPort": c["Port"],
+                                    "name": c["PortName"],
+                                    "protocol": c["Protocol"].upper(),
+                                }
+                            ],
+                        }
+                        for c in p["Containers"]
+                    ]
+                },
+                "status": {"podIP": p["IP"]},
+            }
+        )
     for doc, _ in read_documents(CYCLONUS / "networkpolicies" / "simple-example"):
         objects.append(doc)
     return objects, probe["Probes"]
@@ -87,8 +103,9 @@ def _tables(text: str) -> list[dict[str, dict[tuple[str, str], str]]]:
 @needs_cyclonus
 def test_cyclonus_probe_truth_tables() -> None:
     objects, probes = _cyclonus_model()
-    analysis = analyze(cluster_from_objects(objects, source="cyclonus"),
-                       EvalOptions(ipblock_matches_pods=True))
+    analysis = analyze(
+        cluster_from_objects(objects, source="cyclonus"), EvalOptions(ipblock_matches_pods=True)
+    )
     tables = _tables((CYCLONUS / "examples" / "cyclonus-output" / "analyze-probe.txt").read_text())
     checked = 0
     for probe, table in zip(probes, tables, strict=False):
@@ -132,20 +149,41 @@ def test_cyclonus_query_traffic_verdicts() -> None:
                 ends.append(side["IP"])
                 continue
             namespace = internal["Namespace"]
-            objects.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {
-                "name": namespace, "labels": internal["NamespaceLabels"]}})
-            ports = [{"containerPort": flow["ResolvedPort"], "protocol": flow["Protocol"],
-                      "name": flow.get("ResolvedPortName") or "p"}]
-            objects.append({"apiVersion": "v1", "kind": "Pod",
-                            "metadata": {"name": role.lower(), "namespace": namespace,
-                                         "labels": internal["PodLabels"]},
-                            "spec": {"containers": [{"name": "c", "ports": ports}]},
-                            "status": {"podIP": side["IP"]}})
+            objects.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {"name": namespace, "labels": internal["NamespaceLabels"]},
+                }
+            )
+            ports = [
+                {
+                    "containerPort": flow["ResolvedPort"],
+                    "protocol": flow["Protocol"],
+                    "name": flow.get("ResolvedPortName") or "p",
+                }
+            ]
+            objects.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {
+                        "name": role.lower(),
+                        "namespace": namespace,
+                        "labels": internal["PodLabels"],
+                    },
+                    "spec": {"containers": [{"name": "c", "ports": ports}]},
+                    "status": {"podIP": side["IP"]},
+                }
+            )
             ends.append(f"{namespace}/{role.lower()}")
-        unique = {(o["kind"], o["metadata"]["name"], o["metadata"].get("namespace")): o
-                  for o in objects}
-        analysis = analyze(cluster_from_objects(list(unique.values()), source="traffic.json"),
-                           EvalOptions(ipblock_matches_pods=True))
+        unique = {
+            (o["kind"], o["metadata"]["name"], o["metadata"].get("namespace")): o for o in objects
+        }
+        analysis = analyze(
+            cluster_from_objects(list(unique.values()), source="traffic.json"),
+            EvalOptions(ipblock_matches_pods=True),
+        )
         report = explain(analysis, ends[0], ends[1], f"{flow['ResolvedPort']}/{flow['Protocol']}")
         verdicts.append(report.verdict)
     assert verdicts == [False, True, True, False]
@@ -190,22 +228,28 @@ def test_nca_and_peer_is_not_equivalent_to_or_peers() -> None:
 @needs_nca
 def test_nca_named_ports_np3_equivalent_to_np4() -> None:
     configs = _scheme("namedPorts")
-    assert _equivalent(_nca_config("namedPorts", configs["np3"]),
-                       _nca_config("namedPorts", configs["np4"]))
+    assert _equivalent(
+        _nca_config("namedPorts", configs["np3"]), _nca_config("namedPorts", configs["np4"])
+    )
 
 
 @needs_nca
 def test_nca_end_port_equivalences() -> None:
     configs = _scheme("withEndPort")
-    assert _equivalent(_nca_config("withEndPort", configs["np1"]),
-                       _nca_config("withEndPort", configs["np2"]))
+    assert _equivalent(
+        _nca_config("withEndPort", configs["np1"]), _nca_config("withEndPort", configs["np2"])
+    )
     np3 = configs["np3"]
-    assert _equivalent(_nca_config("withEndPort", np3, "enable-all-tcp-ver-one"),
-                       _nca_config("withEndPort", np3, "enable-all-tcp-ver-two"))
+    assert _equivalent(
+        _nca_config("withEndPort", np3, "enable-all-tcp-ver-one"),
+        _nca_config("withEndPort", np3, "enable-all-tcp-ver-two"),
+    )
     # NCA counts these two as different because it models protocols beyond TCP/UDP/SCTP;
     # NetworkPolicy ports only know those three, so for us 1-65535 on all three is everything.
-    assert _equivalent(_nca_config("withEndPort", np3, "enable-all-protocols-with-all-ports"),
-                       _nca_config("withEndPort", np3, "enable-all-traffic"))
+    assert _equivalent(
+        _nca_config("withEndPort", np3, "enable-all-protocols-with-all-ports"),
+        _nca_config("withEndPort", np3, "enable-all-traffic"),
+    )
 
 
 @needs_nca

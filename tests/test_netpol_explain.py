@@ -82,14 +82,18 @@ def test_external_ends_and_unisolated_sides() -> None:
     assert any("never an External address" in r.reason for r in denied.ingress.rules)  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(("text", "expected"), [("80", ("TCP", 80)), ("53/udp", ("UDP", 53)),
-                                                ("7070/SCTP", ("SCTP", 7070))])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("80", ("TCP", 80)), ("53/udp", ("UDP", 53)), ("7070/SCTP", ("SCTP", 7070))],
+)
 def test_port_queries(text: str, expected: tuple[str, int]) -> None:
     assert parse_port_query(text) == expected
 
 
-@pytest.mark.parametrize(("text", "words"), [("80/ICMP", "unknown protocol"),
-                                             ("http", "is not PORT"), ("70000", "out of range")])
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [("80/ICMP", "unknown protocol"), ("http", "is not PORT"), ("70000", "out of range")],
+)
 def test_bad_port_queries(text: str, words: str) -> None:
     with pytest.raises(InputError, match=words):
         parse_port_query(text)

@@ -46,8 +46,9 @@ def test_dot_has_namespaces_nodes_and_labelled_edges() -> None:
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' is not installed")
 def test_dot_text_is_accepted_by_graphviz() -> None:
-    result = subprocess.run(["dot", "-Tsvg"], input=to_dot(_analysis()).encode(),
-                            capture_output=True, check=False)
+    result = subprocess.run(
+        ["dot", "-Tsvg"], input=to_dot(_analysis()).encode(), capture_output=True, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert b"TCP 5432" in result.stdout
 

@@ -12,8 +12,10 @@ from packetwalk.cluster.model import NAME_LABEL
 from packetwalk.errors import InputError
 from packetwalk.netpol.loader import cluster_from_objects, load_cluster
 
-TEMPLATE = ("template: {metadata: {labels: {app: %s}}, "
-            "spec: {containers: [{name: c, ports: [{containerPort: 80, name: http}]}]}}")
+TEMPLATE = (
+    "template: {metadata: {labels: {app: %s}}, "
+    "spec: {containers: [{name: c, ports: [{containerPort: 80, name: http}]}]}}"
+)
 
 
 def workload(kind: str, name: str, api: str = "apps/v1") -> str:
@@ -25,37 +27,74 @@ def workload(kind: str, name: str, api: str = "apps/v1") -> str:
 
 
 def test_every_pod_owning_kind_becomes_a_workload(tmp_path: Path) -> None:
-    text = "".join([
-        workload("Deployment", "d"), workload("ReplicaSet", "rs"), workload("StatefulSet", "ss"),
-        workload("DaemonSet", "ds"), workload("Job", "j", "batch/v1"),
-        workload("CronJob", "cj", "batch/v1"), workload("ReplicationController", "rc", "v1"),
-        "---\napiVersion: v1\nkind: Pod\n"
-        "metadata: {name: bare, namespace: w, labels: {app: bare}}\n",
-        "---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n",
-    ])
+    text = "".join(
+        [
+            workload("Deployment", "d"),
+            workload("ReplicaSet", "rs"),
+            workload("StatefulSet", "ss"),
+            workload("DaemonSet", "ds"),
+            workload("Job", "j", "batch/v1"),
+            workload("CronJob", "cj", "batch/v1"),
+            workload("ReplicationController", "rc", "v1"),
+            "---\napiVersion: v1\nkind: Pod\n"
+            "metadata: {name: bare, namespace: w, labels: {app: bare}}\n",
+            "---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n",
+        ]
+    )
     (tmp_path / "all.yaml").write_text(text)
     cluster = load_cluster([tmp_path])
     got = sorted((p.owner.kind, p.name, p.labels["app"]) for p in cluster.pods)
-    assert got == sorted([("Deployment", "d", "d"), ("ReplicaSet", "rs", "rs"),
-                          ("StatefulSet", "ss", "ss"), ("DaemonSet", "ds", "ds"),
-                          ("Job", "j", "j"), ("CronJob", "cj", "cj"),
-                          ("ReplicationController", "rc", "rc"), ("Pod", "bare", "bare")])
+    assert got == sorted(
+        [
+            ("Deployment", "d", "d"),
+            ("ReplicaSet", "rs", "rs"),
+            ("StatefulSet", "ss", "ss"),
+            ("DaemonSet", "ds", "ds"),
+            ("Job", "j", "j"),
+            ("CronJob", "cj", "cj"),
+            ("ReplicationController", "rc", "rc"),
+            ("Pod", "bare", "bare"),
+        ]
+    )
     assert all(p.ports[0].name == "http" for p in cluster.pods if p.owner.kind != "Pod")
     assert cluster.skipped_kinds == {"Service": 1}
     assert cluster.namespaces["w"].labels == {NAME_LABEL: "w"}  # synthesised
 
 
 def test_json_lists_and_live_pods_grouped_by_controller(tmp_path: Path) -> None:
-    pods = {"kind": "PodList", "apiVersion": "v1", "items": [
-        {"metadata": {"name": f"web-5d-{i}", "namespace": "shop", "labels": {"app": "web"},
-                      "ownerReferences": [{"kind": "ReplicaSet", "name": "web-5d",
-                                           "controller": True}]},
-         "spec": {"containers": [{"name": "c"}]}, "status": {"podIP": f"10.0.0.{i}"}}
-        for i in range(3)] + [
-        {"metadata": {"name": "static", "namespace": "shop", "ownerReferences": [
-            {"kind": "Node", "name": "n1", "controller": True}]}}]}
-    namespaces = {"kind": "NamespaceList", "apiVersion": "v1", "items": [
-        {"metadata": {"name": "shop", "labels": {"team": "a"}}}]}
+    pods = {
+        "kind": "PodList",
+        "apiVersion": "v1",
+        "items": [
+            {
+                "metadata": {
+                    "name": f"web-5d-{i}",
+                    "namespace": "shop",
+                    "labels": {"app": "web"},
+                    "ownerReferences": [
+                        {"kind": "ReplicaSet", "name": "web-5d", "controller": True}
+                    ],
+                },
+                "spec": {"containers": [{"name": "c"}]},
+                "status": {"podIP": f"10.0.0.{i}"},
+            }
+            for i in range(3)
+        ]
+        + [
+            {
+                "metadata": {
+                    "name": "static",
+                    "namespace": "shop",
+                    "ownerReferences": [{"kind": "Node", "name": "n1", "controller": True}],
+                }
+            }
+        ],
+    }
+    namespaces = {
+        "kind": "NamespaceList",
+        "apiVersion": "v1",
+        "items": [{"metadata": {"name": "shop", "labels": {"team": "a"}}}],
+    }
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "pods.json").write_text(json.dumps(pods))
     (tmp_path / "ns.json").write_text(json.dumps(namespaces))
@@ -73,7 +112,8 @@ def test_v1_list_multi_document_and_non_kubernetes_json_is_skipped(tmp_path: Pat
         "- {apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, metadata: {name: a},"
         " spec: {podSelector: {}}}\n"
         "- {apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, metadata: {name: b},"
-        " spec: {podSelector: {}}}\n---\n---\n")
+        " spec: {podSelector: {}}}\n---\n---\n"
+    )
     (tmp_path / "output.json").write_text('[{"src": "x", "dst": "y", "conn": "All"}]')
     cluster = load_cluster([tmp_path])
     assert [p.name for p in cluster.policies] == ["a", "b"]
@@ -81,12 +121,24 @@ def test_v1_list_multi_document_and_non_kubernetes_json_is_skipped(tmp_path: Pat
 
 
 def test_policy_defaults(tmp_path: Path) -> None:
-    cluster = cluster_from_objects([
-        {"kind": "NetworkPolicy", "metadata": {"name": "e"},
-         "spec": {"podSelector": {}, "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}]}},
-        {"kind": "NetworkPolicy", "metadata": {"name": "i"},
-         "spec": {"podSelector": {}, "ingress": [{"from": [], "ports": [{"port": 53}]}]}},
-    ], source="mem")
+    cluster = cluster_from_objects(
+        [
+            {
+                "kind": "NetworkPolicy",
+                "metadata": {"name": "e"},
+                "spec": {
+                    "podSelector": {},
+                    "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}],
+                },
+            },
+            {
+                "kind": "NetworkPolicy",
+                "metadata": {"name": "i"},
+                "spec": {"podSelector": {}, "ingress": [{"from": [], "ports": [{"port": 53}]}]},
+            },
+        ],
+        source="mem",
+    )
     e, i = cluster.policies
     assert (e.isolates_ingress, e.isolates_egress) == (True, True)
     assert (i.isolates_ingress, i.isolates_egress) == (True, False)
@@ -95,40 +147,76 @@ def test_policy_defaults(tmp_path: Path) -> None:
 
 
 BAD = [
-    ("spec: {podSelector: {}, ingress: [{ports: [{port: http, endPort: 90}]}]}",
-     "spec.ingress[0].ports[0].endPort", "named (string) port"),
-    ("spec: {podSelector: {}, ingress: [{ports: [{port: 90, endPort: 80}]}]}",
-     "spec.ingress[0].ports[0].endPort", "port range 90-80"),
-    ("spec: {podSelector: {}, ingress: [{ports: [{port: 0}]}]}",
-     "spec.ingress[0].ports[0].port", "out of range"),
-    ("spec: {podSelector: {}, ingress: [{ports: [{port: 80, protocol: ICMP}]}]}",
-     "spec.ingress[0].ports[0].protocol", "valid: TCP, UDP, SCTP"),
+    (
+        "spec: {podSelector: {}, ingress: [{ports: [{port: http, endPort: 90}]}]}",
+        "spec.ingress[0].ports[0].endPort",
+        "named (string) port",
+    ),
+    (
+        "spec: {podSelector: {}, ingress: [{ports: [{port: 90, endPort: 80}]}]}",
+        "spec.ingress[0].ports[0].endPort",
+        "port range 90-80",
+    ),
+    (
+        "spec: {podSelector: {}, ingress: [{ports: [{port: 0}]}]}",
+        "spec.ingress[0].ports[0].port",
+        "out of range",
+    ),
+    (
+        "spec: {podSelector: {}, ingress: [{ports: [{port: 80, protocol: ICMP}]}]}",
+        "spec.ingress[0].ports[0].protocol",
+        "valid: TCP, UDP, SCTP",
+    ),
     ("spec: {podSelector: {}, egress: [{to: [{}]}]}", "spec.egress[0].to[0]", "empty peer"),
-    ("spec: {podSelector: {}, egress: [{to: [{ipBlock: {cidr: 10.0.0.0/8}, podSelector: {}}]}]}",
-     "spec.egress[0].to[0]", "cannot be combined"),
-    ("spec: {podSelector: {}, egress: [{to: [{ipBlock: {cidr: 10.0.0.0/8, "
-     "except: [11.0.0.0/16]}}]}]}",
-     "spec.egress[0].to[0].ipBlock", "not inside cidr"),
-    ("spec: {podSelector: {}, egress: [{to: [{ipBlock: {cidr: 10.0.0.300/8}}]}]}",
-     "spec.egress[0].to[0].ipBlock", "invalid CIDR"),
-    ("spec: {podSelector: {matchExpressions: [{key: a, operator: Has}]}}",
-     "spec.podSelector", "valid: In, NotIn, Exists, DoesNotExist"),
-    ("spec: {podSelector: {matchExpressions: [{key: a, operator: In}]}}",
-     "spec.podSelector", "must not be empty"),
-    ("spec: {podSelector: {}, policyTypes: [ingress]}", "spec.policyTypes[0]",
-     "valid: Ingress, Egress"),
+    (
+        "spec: {podSelector: {}, egress: [{to: [{ipBlock: {cidr: 10.0.0.0/8}, podSelector: {}}]}]}",
+        "spec.egress[0].to[0]",
+        "cannot be combined",
+    ),
+    (
+        "spec: {podSelector: {}, egress: [{to: [{ipBlock: {cidr: 10.0.0.0/8, "
+        "except: [11.0.0.0/16]}}]}]}",
+        "spec.egress[0].to[0].ipBlock",
+        "not inside cidr",
+    ),
+    (
+        "spec: {podSelector: {}, egress: [{to: [{ipBlock: {cidr: 10.0.0.300/8}}]}]}",
+        "spec.egress[0].to[0].ipBlock",
+        "invalid CIDR",
+    ),
+    (
+        "spec: {podSelector: {matchExpressions: [{key: a, operator: Has}]}}",
+        "spec.podSelector",
+        "valid: In, NotIn, Exists, DoesNotExist",
+    ),
+    (
+        "spec: {podSelector: {matchExpressions: [{key: a, operator: In}]}}",
+        "spec.podSelector",
+        "must not be empty",
+    ),
+    (
+        "spec: {podSelector: {}, policyTypes: [ingress]}",
+        "spec.policyTypes[0]",
+        "valid: Ingress, Egress",
+    ),
     ("spec: {podSelector: {}, ingress: [{form: []}]}", "spec.ingress[0].form", "unknown field"),
-    ("spec: {podSelector: {}, ingress: [{ports: [{port: '80'}]}]}", "spec.ingress[0].ports[0].port",
-     "not a valid port name"),
+    (
+        "spec: {podSelector: {}, ingress: [{ports: [{port: '80'}]}]}",
+        "spec.ingress[0].ports[0].port",
+        "not a valid port name",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("spec", "field", "words"), BAD, ids=[b[2] for b in BAD])
-def test_invalid_policies_name_file_line_object_and_field(tmp_path: Path, spec: str, field: str,
-                                                          words: str) -> None:
+def test_invalid_policies_name_file_line_object_and_field(
+    tmp_path: Path, spec: str, field: str, words: str
+) -> None:
     file = tmp_path / "np.yaml"
-    file.write_text("# a comment\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
-                    f"metadata: {{name: broken, namespace: prod}}\n{spec}\n")
+    file.write_text(
+        "# a comment\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+        f"metadata: {{name: broken, namespace: prod}}\n{spec}\n"
+    )
     with pytest.raises(InputError) as info:
         load_cluster([file])
     err = info.value
@@ -140,11 +228,15 @@ def test_duplicates_are_errors(tmp_path: Path) -> None:
     np = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: same}\nspec: {}\n"
     (tmp_path / "a.yaml").write_text(np)
     (tmp_path / "b.yaml").write_text(np)
-    with pytest.raises(InputError, match=r"b\.yaml:line 1: .*two NetworkPolicies named "
-                                         r"default/same .*first in .*a\.yaml:line 1"):
+    with pytest.raises(
+        InputError,
+        match=r"b\.yaml:line 1: .*two NetworkPolicies named "
+        r"default/same .*first in .*a\.yaml:line 1",
+    ):
         load_cluster([tmp_path])
-    (tmp_path / "b.yaml").write_text("kind: Namespace\nmetadata: {name: x}\n---\n"
-                                     "kind: Namespace\nmetadata: {name: x}\n")
+    (tmp_path / "b.yaml").write_text(
+        "kind: Namespace\nmetadata: {name: x}\n---\nkind: Namespace\nmetadata: {name: x}\n"
+    )
     (tmp_path / "a.yaml").unlink()
     with pytest.raises(InputError, match="a second Namespace named 'x'"):
         load_cluster([tmp_path])
@@ -173,18 +265,29 @@ def test_syntax_and_shape_errors(tmp_path: Path) -> None:
 
 
 def test_container_port_without_number_is_skipped_with_a_warning() -> None:
-    cluster = cluster_from_objects([{
-        "kind": "Pod", "metadata": {"name": "p"},
-        "spec": {"containers": [{"name": "c", "ports": [{"name": "x", "containerport": 1}]}]}}],
-        source="mem")
+    cluster = cluster_from_objects(
+        [
+            {
+                "kind": "Pod",
+                "metadata": {"name": "p"},
+                "spec": {
+                    "containers": [{"name": "c", "ports": [{"name": "x", "containerport": 1}]}]
+                },
+            }
+        ],
+        source="mem",
+    )
     assert cluster.pods[0].ports == ()
     assert "no containerPort (fields: containerport, name)" in cluster.warnings[0]
 
 
 FINISHED = [
     {"kind": "Pod", "metadata": {"name": "job-x"}, "status": {"phase": "Succeeded"}},
-    {"kind": "Pod", "metadata": {"name": "job-y", "namespace": "batch"},
-     "status": {"phase": "Failed", "podIP": "10.0.0.7"}},
+    {
+        "kind": "Pod",
+        "metadata": {"name": "job-y", "namespace": "batch"},
+        "status": {"phase": "Failed", "podIP": "10.0.0.7"},
+    },
     {"kind": "Pod", "metadata": {"name": "web"}, "status": {"phase": "Running"}},
 ]
 
@@ -200,7 +303,10 @@ def test_finished_pods_are_skipped_and_named() -> None:
 def test_finished_pods_are_included_on_request(tmp_path: Path) -> None:
     cluster = cluster_from_objects(FINISHED, source="mem", include_finished=True)
     assert [(p.namespace, p.name, p.ip) for p in cluster.pods] == [
-        ("default", "job-x", None), ("batch", "job-y", "10.0.0.7"), ("default", "web", None)]
+        ("default", "job-x", None),
+        ("batch", "job-y", "10.0.0.7"),
+        ("default", "web", None),
+    ]
     assert cluster.skipped_kinds == {} and cluster.finished_pods == []
     assert "batch" in cluster.namespaces
     (tmp_path / "pods.json").write_text(json.dumps({"kind": "PodList", "items": FINISHED}))
@@ -209,29 +315,50 @@ def test_finished_pods_are_included_on_request(tmp_path: Path) -> None:
 
 
 def test_a_left_out_pod_is_not_validated_but_an_included_one_is() -> None:
-    broken = {"kind": "Pod", "metadata": {"name": 7, "namespace": ["x"]},
-              "status": {"phase": "Failed"}}
+    broken = {
+        "kind": "Pod",
+        "metadata": {"name": 7, "namespace": ["x"]},
+        "status": {"phase": "Failed"},
+    }
     assert cluster_from_objects([broken], source="mem").finished_pods == ["?/?"]
     with pytest.raises(InputError, match=r"Pod.*metadata\.name"):
         cluster_from_objects([broken], source="mem", include_finished=True)
 
 
-def _replica(name: str, *, port: object = 8080, labels: dict[str, object] | None = None,
-             extra: dict[str, object] | None = None) -> dict[str, object]:
-    return {"kind": "Pod",
-            "metadata": {"name": name, "namespace": "shop",
-                         "labels": labels if labels is not None else {"app": "web"},
-                         "ownerReferences": [{"kind": "ReplicaSet", "name": "web-5d",
-                                              "controller": True}]},
-            "spec": {"containers": [{"name": "c", "ports": [
-                {"containerPort": port, "name": "http", **(extra or {})}]}]},
-            "status": {"podIP": f"10.0.0.{len(name)}"}}
+def _replica(
+    name: str,
+    *,
+    port: object = 8080,
+    labels: dict[str, object] | None = None,
+    extra: dict[str, object] | None = None,
+) -> dict[str, object]:
+    return {
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": "shop",
+            "labels": labels if labels is not None else {"app": "web"},
+            "ownerReferences": [{"kind": "ReplicaSet", "name": "web-5d", "controller": True}],
+        },
+        "spec": {
+            "containers": [
+                {"name": "c", "ports": [{"containerPort": port, "name": "http", **(extra or {})}]}
+            ]
+        },
+        "status": {"podIP": f"10.0.0.{len(name)}"},
+    }
 
 
 def test_replicas_share_one_validated_shape() -> None:
     cluster = cluster_from_objects(
-        [_replica("web-1"), _replica("web-2"), _replica("web-3", extra={"hostPort": 80}),
-         _replica("web-4", labels={"app": "api"})], source="mem")
+        [
+            _replica("web-1"),
+            _replica("web-2"),
+            _replica("web-3", extra={"hostPort": 80}),
+            _replica("web-4", labels={"app": "api"}),
+        ],
+        source="mem",
+    )
     shapes = [p.shape for p in cluster.pods]
     assert shapes[0] is shapes[1] is shapes[2]  # hostPort does not count: same shape
     assert shapes[3] is not shapes[0] and cluster.pods[3].labels == {"app": "api"}
@@ -241,11 +368,16 @@ def test_replicas_share_one_validated_shape() -> None:
 
 @pytest.mark.parametrize(("first", "second"), [(8080, 8080.0), (1, True)])
 def test_a_port_equal_to_a_validated_one_but_not_an_int_is_still_refused(
-        first: int, second: object) -> None:
-    with pytest.raises(InputError, match=r"Pod shop/web-2: spec\.containers\[0\]\.ports\[0\]"
-                                         r"\.containerPort: must be a port number") as info:
-        cluster_from_objects([_replica("web-1", port=first), _replica("web-2", port=second)],
-                             source="mem.yaml")
+    first: int, second: object
+) -> None:
+    with pytest.raises(
+        InputError,
+        match=r"Pod shop/web-2: spec\.containers\[0\]\.ports\[0\]"
+        r"\.containerPort: must be a port number",
+    ) as info:
+        cluster_from_objects(
+            [_replica("web-1", port=first), _replica("web-2", port=second)], source="mem.yaml"
+        )
     assert info.value.source == "mem.yaml"
 
 
@@ -267,14 +399,18 @@ def test_every_replica_gets_its_own_warning() -> None:
 
 def test_unhashable_port_fields_take_the_full_path() -> None:
     # a list as a port name is no name (the API would refuse it; the evaluator ignores it)
-    cluster = cluster_from_objects([_replica("web-1", extra={"name": ["x"]}),
-                                    _replica("web-2", extra={"name": ["x"]})], source="mem")
+    cluster = cluster_from_objects(
+        [_replica("web-1", extra={"name": ["x"]}), _replica("web-2", extra={"name": ["x"]})],
+        source="mem",
+    )
     assert [p.ports[0].name for p in cluster.pods] == [None, None]
 
 
 def test_a_pod_status_that_is_not_a_mapping_is_named(tmp_path: Path) -> None:
     bad = tmp_path / "pods.yaml"
-    bad.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default}\n"
-                   "spec: {containers: [{name: c, image: x}]}\nstatus: running\n")
+    bad.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default}\n"
+        "spec: {containers: [{name: c, image: x}]}\nstatus: running\n"
+    )
     with pytest.raises(InputError, match=r"pods\.yaml.*Pod p.*status.*mapping"):
         load_cluster([bad])

@@ -20,8 +20,9 @@ from packetwalk.netpol.ports import (
     union,
 )
 
-intervals = st.lists(st.tuples(st.integers(1, 200), st.integers(1, 200)).map(
-    lambda t: (min(t), max(t))), max_size=6)
+intervals = st.lists(
+    st.tuples(st.integers(1, 200), st.integers(1, 200)).map(lambda t: (min(t), max(t))), max_size=6
+)
 
 
 def members(ports: tuple[tuple[int, int], ...]) -> set[int]:
@@ -29,8 +30,9 @@ def members(ports: tuple[tuple[int, int], ...]) -> set[int]:
 
 
 @given(intervals, intervals)
-def test_port_set_algebra_matches_python_sets(a: list[tuple[int, int]],
-                                              b: list[tuple[int, int]]) -> None:
+def test_port_set_algebra_matches_python_sets(
+    a: list[tuple[int, int]], b: list[tuple[int, int]]
+) -> None:
     pa, pb = port_set(a), port_set(b)
     assert members(union(pa, pb)) == members(pa) | members(pb)
     assert members(intersection(pa, pb)) == members(pa) & members(pb)

@@ -48,8 +48,7 @@ def test_shared_cluster_gives_each_participant_a_namespace_and_hosts() -> None:
 
 def test_one_cluster_per_participant() -> None:
     cfg = gke(participants=3, participantClusters=True)
-    assert cluster_names(cfg) == ["packetwalk-gke-p01", "packetwalk-gke-p02",
-                                  "packetwalk-gke-p03"]
+    assert cluster_names(cfg) == ["packetwalk-gke-p01", "packetwalk-gke-p02", "packetwalk-gke-p03"]
     people = participants(cfg)
     assert [(p.name, p.namespace, p.cluster) for p in people] == [
         ("p01", "vote", "packetwalk-gke-p01"),
@@ -78,22 +77,39 @@ def test_per_cluster_objects_are_that_clusters_participants_only() -> None:
 
 def test_intents_are_moved_into_each_participants_namespace() -> None:
     objects = lab_objects(gke(participants=3))
-    redis = next(o for o in objects if o["kind"] == "NetworkPolicy"
-                 and o["metadata"] == {**o["metadata"], "name": "redis-access",
-                                       "namespace": "vote-p02"})
+    redis = next(
+        o
+        for o in objects
+        if o["kind"] == "NetworkPolicy"
+        and o["metadata"] == {**o["metadata"], "name": "redis-access", "namespace": "vote-p02"}
+    )
     peers = [peer for rule in redis["spec"]["ingress"] for peer in rule["from"]]
-    assert {p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
-            for p in peers} == {"vote-p02"}
-    vote = next(o for o in objects if o["kind"] == "NetworkPolicy"
-                and o["metadata"]["name"] == "vote-access"
-                and o["metadata"]["namespace"] == "vote-p03")
-    from_ns = {peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
-               for rule in vote["spec"]["ingress"] for peer in rule["from"]}
+    assert {
+        p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for p in peers
+    } == {"vote-p02"}
+    vote = next(
+        o
+        for o in objects
+        if o["kind"] == "NetworkPolicy"
+        and o["metadata"]["name"] == "vote-access"
+        and o["metadata"]["namespace"] == "vote-p03"
+    )
+    from_ns = {
+        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for rule in vote["spec"]["ingress"]
+        for peer in rule["from"]
+    }
     assert from_ns == {"traefik"}  # Traefik's `vote.vote` intent, mapped to vote-p03
-    hosts = {o["metadata"]["namespace"]: o["spec"]["rules"][0]["host"] for o in objects
-             if o["kind"] == "Ingress" and o["metadata"]["name"] == "vote"}
-    assert hosts == {"vote-p01": "vote-p01.localhost", "vote-p02": "vote-p02.localhost",
-                     "vote-p03": "vote-p03.localhost"}
+    hosts = {
+        o["metadata"]["namespace"]: o["spec"]["rules"][0]["host"]
+        for o in objects
+        if o["kind"] == "Ingress" and o["metadata"]["name"] == "vote"
+    }
+    assert hosts == {
+        "vote-p01": "vote-p01.localhost",
+        "vote-p02": "vote-p02.localhost",
+        "vote-p03": "vote-p03.localhost",
+    }
 
 
 def test_host_function_builds_the_ingress_hosts() -> None:
@@ -106,8 +122,11 @@ def test_host_function_builds_the_ingress_hosts() -> None:
     objects = lab_objects(gke(participants=2), host=host)
     assert sorted(seen) == ["result-p01", "result-p02", "vote-p01", "vote-p02"]
     assert {o["spec"]["rules"][0]["host"] for o in objects if o["kind"] == "Ingress"} == {
-        "vote-p01.203.0.113.7.nip.io", "vote-p02.203.0.113.7.nip.io",
-        "result-p01.203.0.113.7.nip.io", "result-p02.203.0.113.7.nip.io"}
+        "vote-p01.203.0.113.7.nip.io",
+        "vote-p02.203.0.113.7.nip.io",
+        "result-p01.203.0.113.7.nip.io",
+        "result-p02.203.0.113.7.nip.io",
+    }
 
 
 # --- isolation, proven by the policy evaluator ----------------------------------------------
@@ -119,30 +138,45 @@ def _analysis(cfg: LabConfig) -> Analysis:
 
 
 def _app(analysis: Analysis, namespace: str, name: str) -> str:
-    (found,) = [w.label for w in analysis.workloads
-                if w.namespace == namespace and w.pods[0].labels.get("app") == name]
+    (found,) = [
+        w.label
+        for w in analysis.workloads
+        if w.namespace == namespace and w.pods[0].labels.get("app") == name
+    ]
     return found
 
 
 def _kind_matrix(analysis: Analysis, namespace: str) -> set[tuple[str, str, str]]:
     """The voting app's flows of the kind lab (test_lab_matrix.py), in ``namespace``."""
-    app = {name: _app(analysis, namespace, name)
-           for name in ("vote", "result", "worker", "redis", "db")}
+    app = {
+        name: _app(analysis, namespace, name)
+        for name in ("vote", "result", "worker", "redis", "db")
+    }
     traefik = "traefik/traefik[Deployment]"
     dns = "kube-system/coredns[Deployment]"
     return {
-        (traefik, app["vote"], "TCP 80"), (traefik, app["result"], "TCP 80"),
-        (app["vote"], app["redis"], "TCP 6379"), (app["worker"], app["redis"], "TCP 6379"),
-        (app["worker"], app["db"], "TCP 5432"), (app["result"], app["db"], "TCP 5432"),
-        (app["vote"], dns, DNS), (app["result"], dns, DNS), (app["worker"], dns, DNS),
+        (traefik, app["vote"], "TCP 80"),
+        (traefik, app["result"], "TCP 80"),
+        (app["vote"], app["redis"], "TCP 6379"),
+        (app["worker"], app["redis"], "TCP 6379"),
+        (app["worker"], app["db"], "TCP 5432"),
+        (app["result"], app["db"], "TCP 5432"),
+        (app["vote"], dns, DNS),
+        (app["result"], dns, DNS),
+        (app["worker"], dns, DNS),
     }
 
 
 def _cross_participant(analysis: Analysis, namespaces: set[str]) -> set[tuple[str, str]]:
-    return {(src.label, dst.label) for src, dst, _ in analysis.edges()
-            if isinstance(src, Workload) and isinstance(dst, Workload)
-            and src.namespace in namespaces and dst.namespace in namespaces
-            and src.namespace != dst.namespace}
+    return {
+        (src.label, dst.label)
+        for src, dst, _ in analysis.edges()
+        if isinstance(src, Workload)
+        and isinstance(dst, Workload)
+        and src.namespace in namespaces
+        and dst.namespace in namespaces
+        and src.namespace != dst.namespace
+    }
 
 
 @pytest.mark.parametrize("count", [1, 3, 30])
@@ -155,25 +189,33 @@ def test_participants_are_isolated_and_each_gets_the_kind_matrix(count: int) -> 
     edges = {(src.label, dst.label, str(conn)) for src, dst, conn in analysis.edges()}
     namespace_of = {w.label: w.namespace for w in analysis.workloads}
     for namespace in namespaces:
-        involving = {e for e in edges
-                     if namespace in (namespace_of.get(e[0]), namespace_of.get(e[1]))}
+        involving = {
+            e for e in edges if namespace in (namespace_of.get(e[0]), namespace_of.get(e[1]))
+        }
         assert involving == _kind_matrix(analysis, namespace)
 
 
 def _allow_all(namespace: str, direction: str) -> dict[str, Any]:
     key = {"Ingress": "ingress", "Egress": "egress"}[direction]
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": f"allow-all-{key}", "namespace": namespace},
-            "spec": {"podSelector": {}, "policyTypes": [direction], key: [{}]}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": f"allow-all-{key}", "namespace": namespace},
+        "spec": {"podSelector": {}, "policyTypes": [direction], key: [{}]},
+    }
 
 
 def test_the_isolation_check_sees_a_leak() -> None:
     # Two careless allow-all policies open vote-p01 -> vote-p02: the check must notice.
     cfg = gke(participants=2)
-    objects = [*lab_objects(cfg), _allow_all("vote-p01", "Egress"),
-               _allow_all("vote-p02", "Ingress")]
-    analysis = analyze(cluster_from_objects(objects + lab_peer_objects(cfg), source="t"),
-                       EvalOptions(mode="spec"))
+    objects = [
+        *lab_objects(cfg),
+        _allow_all("vote-p01", "Egress"),
+        _allow_all("vote-p02", "Ingress"),
+    ]
+    analysis = analyze(
+        cluster_from_objects(objects + lab_peer_objects(cfg), source="t"), EvalOptions(mode="spec")
+    )
     leaks = _cross_participant(analysis, {"vote-p01", "vote-p02"})
     assert ("vote-p01/vote[Deployment]", "vote-p02/db[Deployment]") in leaks
     assert all(src.startswith("vote-p01/") for src, _ in leaks)

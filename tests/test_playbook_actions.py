@@ -118,8 +118,9 @@ def test_count_pcap_packets() -> None:
 def test_the_debug_line_adds_the_container_the_api_call_adds() -> None:
     """Typed by hand, the line shown gives the same container (root included) as the code's
     API call: kubectl's netadmin profile plus the committed ``--custom`` file."""
-    spec = EphemeralContainer("pw-cap-hop", versions.NETSHOOT_IMAGE, IDLE_COMMAND,
-                              target_container="traefik")
+    spec = EphemeralContainer(
+        "pw-cap-hop", versions.NETSHOOT_IMAGE, IDLE_COMMAND, target_container="traefik"
+    )
     argv = debug_command("traefik", "traefik-8f", spec)
     assert f"--custom={ROOT_PROFILE}" in argv and "--profile=netadmin" in argv
     namespace, pod, typed = debug_container(argv, cwd=REPO)
@@ -145,12 +146,14 @@ def test_the_root_profile_is_a_valid_container_fragment(tmp_path: Path) -> None:
     custom = load_custom(REPO / ROOT_PROFILE)
     assert not set(custom) & set(FORBIDDEN_CUSTOM)
     pod = {
-        "apiVersion": "v1", "kind": "Pod",
+        "apiVersion": "v1",
+        "kind": "Pod",
         "metadata": {"name": "p", "namespace": "traefik"},
         "spec": {
             "containers": [{"name": "traefik", "image": "traefik:v3"}],
-            "ephemeralContainers": [{"name": "pw-cap-x", "image": versions.NETSHOOT_IMAGE,
-                                     **custom}],
+            "ephemeralContainers": [
+                {"name": "pw-cap-x", "image": versions.NETSHOOT_IMAGE, **custom}
+            ],
         },
     }
     kubernetes_validate.validate(pod, versions.KUBERNETES_VERSION, strict=True)
@@ -163,16 +166,28 @@ def test_the_root_profile_is_a_valid_container_fragment(tmp_path: Path) -> None:
 def test_capture_in_a_non_root_pod_announces_the_root_container_it_adds(
     tmp_path: Path,
 ) -> None:
-    pod = PodInfo("traefik", "traefik-8f", "10.244.2.10", "w2",
-                  {"app.kubernetes.io/name": "traefik"}, ("traefik",))
+    pod = PodInfo(
+        "traefik",
+        "traefik-8f",
+        "10.244.2.10",
+        "w2",
+        {"app.kubernetes.io/name": "traefik"},
+        ("traefik",),
+    )
     fake = FakeCluster(pods=[pod])
     fake.non_root_pods.add(("traefik", "traefik-8f"))
     fake.stream_default = b""
     shown: list[str] = []
     executor = Executor(fake, run_dir=tmp_path, announce=shown.append)
-    task = Task.model_validate({"capture": {
-        "name": "hop", "duration": 1,
-        "pod": {"namespace": "traefik", "selector": "app.kubernetes.io/name=traefik"}}})
+    task = Task.model_validate(
+        {
+            "capture": {
+                "name": "hop",
+                "duration": 1,
+                "pod": {"namespace": "traefik", "selector": "app.kubernetes.io/name=traefik"},
+            }
+        }
+    )
     executor.run(task)  # no ActionError: the container runs although the pod is non-root
     debug_lines = [line for line in shown if line.startswith("kubectl debug")]
     assert len(debug_lines) == 1
@@ -181,7 +196,8 @@ def test_capture_in_a_non_root_pod_announces_the_root_container_it_adds(
     assert (namespace, name) == ("traefik", "traefik-8f")
     assert {k: typed[k] for k in SENT_FIELDS} == {k: sent[k] for k in SENT_FIELDS}
     assert Executor.describe(task)[0].startswith(
-        "kubectl debug -n traefik <pod app.kubernetes.io/name=traefik> -c pw-cap-hop")
+        "kubectl debug -n traefik <pod app.kubernetes.io/name=traefik> -c pw-cap-hop"
+    )
 
 
 def _local(argv: Sequence[str]) -> subprocess.Popen[bytes]:

@@ -104,29 +104,50 @@ def test_cluster_facts() -> None:
 
 
 def test_a_malformed_service_is_an_error_naming_the_field() -> None:
-    fake = FakeCluster(objects={"services": [{"metadata": {"name": "x"},
-                                              "spec": {"ports": [{"port": "http"}]}}]})
-    with pytest.raises(InputError, match=r"^cluster: Service default/x: spec.ports\[0\].port: "
-                       "must be a port number"):
+    fake = FakeCluster(
+        objects={"services": [{"metadata": {"name": "x"}, "spec": {"ports": [{"port": "http"}]}}]}
+    )
+    with pytest.raises(
+        InputError,
+        match=r"^cluster: Service default/x: spec.ports\[0\].port: "
+        "must be a port number",
+    ):
         cluster_facts(LabConfig(stack="kind"), fake)
 
 
 def test_facts_from_a_snapshot_equal_the_live_ones() -> None:
-    service = {"kind": "Service", "metadata": {"name": "vote", "namespace": "vote"},
-               "spec": {"clusterIP": "None", "ports": [{"name": "web", "port": 80,
-                                                        "targetPort": "http"}]}}
-    pod = {"kind": "Pod", "metadata": {"name": "vote-1", "namespace": "vote",
-                                       "labels": {"app": "vote"}},
-           "spec": {"nodeName": "lab-worker", "containers": [{"name": "vote"}]},
-           "status": {"podIP": "10.244.1.5", "phase": "Running"}}
-    node = {"kind": "Node", "metadata": {"name": "lab-worker"},
-            "status": {"addresses": [{"type": "InternalIP", "address": "172.18.0.3"}]}}
+    service = {
+        "kind": "Service",
+        "metadata": {"name": "vote", "namespace": "vote"},
+        "spec": {"clusterIP": "None", "ports": [{"name": "web", "port": 80, "targetPort": "http"}]},
+    }
+    pod = {
+        "kind": "Pod",
+        "metadata": {"name": "vote-1", "namespace": "vote", "labels": {"app": "vote"}},
+        "spec": {"nodeName": "lab-worker", "containers": [{"name": "vote"}]},
+        "status": {"podIP": "10.244.1.5", "phase": "Running"},
+    }
+    node = {
+        "kind": "Node",
+        "metadata": {"name": "lab-worker"},
+        "status": {"addresses": [{"type": "InternalIP", "address": "172.18.0.3"}]},
+    }
     cfg = LabConfig(stack="kind", cluster_name="lab")
     saved = lab_facts(cfg, ClusterState.from_objects([service, pod, node]))
-    live = cluster_facts(cfg, FakeCluster(
-        pods=[PodInfo("vote", "vote-1", "10.244.1.5", "lab-worker", {"app": "vote"}, ("vote",))],
-        nodes=[NodeInfo("lab-worker", "172.18.0.3")], objects={"services": [service]}))
+    live = cluster_facts(
+        cfg,
+        FakeCluster(
+            pods=[
+                PodInfo("vote", "vote-1", "10.244.1.5", "lab-worker", {"app": "vote"}, ("vote",))
+            ],
+            nodes=[NodeInfo("lab-worker", "172.18.0.3")],
+            objects={"services": [service]},
+        ),
+    )
     assert saved == live
     assert saved["services"]["vote"]["vote"] == {
-        "cluster_ip": None, "type": "ClusterIP", "external_ip": None,
-        "ports": [{"name": "web", "protocol": "TCP", "port": 80, "targetPort": "http"}]}
+        "cluster_ip": None,
+        "type": "ClusterIP",
+        "external_ip": None,
+        "ports": [{"name": "web", "protocol": "TCP", "port": 80, "targetPort": "http"}],
+    }

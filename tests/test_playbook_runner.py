@@ -251,9 +251,11 @@ def test_dry_run_prints_commands_from_the_stack_config(tmp_path: Path) -> None:
     lines = [e["line"] for e in recorder.kinds("command")]
 
     def debug(pod: str, name: str) -> str:  # the tool container comes first, as root
-        return (f"kubectl debug -n vote {pod} -c {name} --image={NETSHOOT_IMAGE}"
-                " --profile=netadmin --custom=labs/manifests/capture-as-root.json"
-                " -- tail -f /dev/null   # once per pod")
+        return (
+            f"kubectl debug -n vote {pod} -c {name} --image={NETSHOOT_IMAGE}"
+            " --profile=netadmin --custom=labs/manifests/capture-as-root.json"
+            " -- tail -f /dev/null   # once per pod"
+        )
 
     assert lines == [
         "kubectl get pods -n vote -o json",

@@ -54,8 +54,11 @@ NOT_SCHEMA_VALIDATED = {
 
 
 def find(objects: Objects, kind: str, name: str | None = None) -> list[dict[str, Any]]:
-    return [obj for obj in objects if obj.get("kind") == kind
-            and (name is None or obj["metadata"].get("name") == name)]
+    return [
+        obj
+        for obj in objects
+        if obj.get("kind") == kind and (name is None or obj["metadata"].get("name") == name)
+    ]
 
 
 def one(objects: Objects, kind: str, name: str) -> dict[str, Any]:
@@ -101,7 +104,8 @@ def namespace_problems(cfg: LabConfig, components: list[ComponentState]) -> list
 def pod_security_problems(cfg: LabConfig, components: list[ComponentState]) -> list[str]:
     del cfg
     return conformance.pod_security_problems(
-        components, extra=conformance.run_time_pods(components))
+        components, extra=conformance.run_time_pods(components)
+    )
 
 
 def value_key_problems(cfg: LabConfig, components: list[ComponentState]) -> list[str]:
@@ -128,19 +132,26 @@ def traefik_problems(cfg: LabConfig, components: list[ComponentState]) -> list[s
     annotations = service["metadata"].get("annotations") or {}
     if cfg.platform == "kind":
         expect("Service type", service["spec"]["type"], "LoadBalancer")
-        expect("MetalLB address", annotations.get(METALLB_LB_IPS_ANNOTATION),
-               first_address(LB_RANGE))
+        expect(
+            "MetalLB address", annotations.get(METALLB_LB_IPS_ANNOTATION), first_address(LB_RANGE)
+        )
         expect("web nodePort", ports.get("web", {}).get("nodePort"), INGRESS_HTTP_NODE_PORT)
-        expect("websecure nodePort", ports.get("websecure", {}).get("nodePort"),
-               INGRESS_HTTPS_NODE_PORT)
+        expect(
+            "websecure nodePort",
+            ports.get("websecure", {}).get("nodePort"),
+            INGRESS_HTTPS_NODE_PORT,
+        )
         expect("exposed ports", sorted(ports), ["web", "websecure"])
     else:
         assert cfg.gke is not None
         expect("Service type", service["spec"]["type"], "ClusterIP")
         # the load balancer's health check goes to /ping on the traefik entrypoint
         expect("exposed ports", sorted(ports), ["traefik", "web", "websecure"])
-        expect("NEG annotation", annotations.get(NEG_ANNOTATION),
-               '{"ingress": true}' if cfg.gke.ingress_mode == "ingress" else None)
+        expect(
+            "NEG annotation",
+            annotations.get(NEG_ANNOTATION),
+            '{"ingress": true}' if cfg.gke.ingress_mode == "ingress" else None,
+        )
     for name, port, target in (("web", 80, 8000), ("websecure", 443, 8443)):
         expect(f"{name} port", ports.get(name, {}).get("port"), port)
         expect(f"{name} targetPort", ports.get(name, {}).get("targetPort"), name)
@@ -155,8 +166,13 @@ def traefik_problems(cfg: LabConfig, components: list[ComponentState]) -> list[s
     if any(labels.get(key) != value for key, value in selector.items()):
         problems.append(f"traefik Service selector {selector} does not select the pods {labels}")
     ingress_class = one(objects, "IngressClass", "traefik")
-    expect("IngressClass default", ingress_class["metadata"].get("annotations", {}).get(
-        "ingressclass.kubernetes.io/is-default-class"), "true")
+    expect(
+        "IngressClass default",
+        ingress_class["metadata"]
+        .get("annotations", {})
+        .get("ingressclass.kubernetes.io/is-default-class"),
+        "true",
+    )
     return problems
 
 
@@ -164,40 +180,62 @@ def ingress_flow_problems(cfg: LabConfig, components: list[ComponentState]) -> l
     """The generated policies let the *rendered* Traefik pods reach every Ingress backend, and
     nothing else of the app (CoreDNS is still a stand-in: kind and GKE run it, no chart does)."""
     objects = flat(components)
-    dns_stand_in = [obj for obj in lab_peer_objects(cfg) if TRAEFIK_NAMESPACE not in (
-        obj["metadata"].get("namespace"), obj["metadata"]["name"])]
+    dns_stand_in = [
+        obj
+        for obj in lab_peer_objects(cfg)
+        if TRAEFIK_NAMESPACE not in (obj["metadata"].get("namespace"), obj["metadata"]["name"])
+    ]
     cluster = cluster_from_objects(objects + dns_stand_in, source="rendered")
     analysis = analyze(cluster, EvalOptions())
-    traefik = [w for w in analysis.workloads if w.namespace == TRAEFIK_NAMESPACE
-               and w.pods[0].labels.get("app.kubernetes.io/name") == "traefik"]
+    traefik = [
+        w
+        for w in analysis.workloads
+        if w.namespace == TRAEFIK_NAMESPACE
+        and w.pods[0].labels.get("app.kubernetes.io/name") == "traefik"
+    ]
     if len(traefik) != 1:
         return [f"{len(traefik)} rendered Traefik workloads in the evaluator, expected 1"]
-    services = {(s["metadata"]["namespace"], s["metadata"]["name"]): s
-                for s in find(objects, "Service")}
+    services = {
+        (s["metadata"]["namespace"], s["metadata"]["name"]): s for s in find(objects, "Service")
+    }
     backends = set()
     for ingress in find(objects, "Ingress"):
-        if ingress["spec"].get("ingressClassName", "traefik") != "traefik" or ingress[
-                "metadata"].get("annotations", {}).get("kubernetes.io/ingress.class", "traefik") \
-                != "traefik":
+        if (
+            ingress["spec"].get("ingressClassName", "traefik") != "traefik"
+            or ingress["metadata"]
+            .get("annotations", {})
+            .get("kubernetes.io/ingress.class", "traefik")
+            != "traefik"
+        ):
             continue  # GKE's own Ingress in front of Traefik
         for rule in ingress["spec"]["rules"]:
             for path in rule["http"]["paths"]:
                 backend = path["backend"]["service"]
                 service = services[(ingress["metadata"]["namespace"], backend["name"])]
-                [port] = [p for p in service["spec"]["ports"]
-                          if p["port"] == backend["port"]["number"]]
-                backends.add((service["metadata"]["namespace"], service["spec"]["selector"]["app"],
-                              port["targetPort"]))
+                [port] = [
+                    p for p in service["spec"]["ports"] if p["port"] == backend["port"]["number"]
+                ]
+                backends.add(
+                    (
+                        service["metadata"]["namespace"],
+                        service["spec"]["selector"]["app"],
+                        port["targetPort"],
+                    )
+                )
     app = conformance.app_namespaces(components)
-    allowed = {(dst.namespace, dst.pods[0].labels.get("app"), str(conn))
-               for src, dst, conn in analysis.edges() if src is traefik[0]
-               and isinstance(dst, Workload) and dst.namespace in app}
+    allowed = {
+        (dst.namespace, dst.pods[0].labels.get("app"), str(conn))
+        for src, dst, conn in analysis.edges()
+        if src is traefik[0] and isinstance(dst, Workload) and dst.namespace in app
+    }
     expected = {(namespace, app, f"TCP {port}") for namespace, app, port in backends}
     if not expected:
         return ["no Ingress backends in the app"]
     problems = [f"Traefik may not reach {flow}" for flow in sorted(expected - allowed)]
-    problems += [f"Traefik may reach {flow}, which no Ingress routes to"
-                 for flow in sorted(allowed - expected)]
+    problems += [
+        f"Traefik may reach {flow}, which no Ingress routes to"
+        for flow in sorted(allowed - expected)
+    ]
     return problems
 
 
@@ -224,8 +262,9 @@ def cni_problems(cfg: LabConfig, components: list[ComponentState]) -> list[str]:
         config = one(objects, "ConfigMap", "kube-flannel-cfg")
         net_conf = json.loads(config["data"]["net-conf.json"])
         if net_conf["Network"] != cfg.pod_subnet:
-            problems.append(f"flannel net-conf Network {net_conf['Network']} != podSubnet "
-                            f"{cfg.pod_subnet}")
+            problems.append(
+                f"flannel net-conf Network {net_conf['Network']} != podSubnet {cfg.pod_subnet}"
+            )
         if net_conf["Backend"]["Type"] != "vxlan":
             problems.append(f"flannel backend {net_conf['Backend']['Type']}, expected vxlan")
     elif cfg.cni == "calico":
@@ -244,16 +283,23 @@ def cni_problems(cfg: LabConfig, components: list[ComponentState]) -> list[str]:
         data = one(objects, "ConfigMap", "cilium-config")["data"]
         kpr = "false" if cfg.has_kube_proxy else "true"
         if data.get("kube-proxy-replacement") != kpr:
-            problems.append(f"cilium kube-proxy-replacement {data.get('kube-proxy-replacement')}"
-                            f", expected {kpr}")
+            problems.append(
+                f"cilium kube-proxy-replacement {data.get('kube-proxy-replacement')}"
+                f", expected {kpr}"
+            )
         if data.get("ipam") != "kubernetes":
             problems.append(f"cilium ipam {data.get('ipam')}, expected kubernetes")
         for kind, name in (("DaemonSet", "cilium"), ("Deployment", "cilium-operator")):
             spec = one(objects, kind, name)["spec"]["template"]["spec"]
             env = {e["name"]: e.get("value") for c in spec["containers"] for e in c.get("env", [])}
-            want = ({} if cfg.has_kube_proxy else
-                    {"KUBERNETES_SERVICE_HOST": control_plane_node(cfg),
-                     "KUBERNETES_SERVICE_PORT": "6443"})
+            want = (
+                {}
+                if cfg.has_kube_proxy
+                else {
+                    "KUBERNETES_SERVICE_HOST": control_plane_node(cfg),
+                    "KUBERNETES_SERVICE_PORT": "6443",
+                }
+            )
             got = {key: env.get(key) for key in want}
             if got != want:
                 problems.append(f"cilium {name} API server {got}, expected {want}")
@@ -267,13 +313,17 @@ def metallb_problems(cfg: LabConfig, components: list[ComponentState]) -> list[s
         return []
     objects = flat(components)
     problems: list[str] = []
-    webhook_config = one(objects, "ValidatingWebhookConfiguration",
-                         "metallb-webhook-configuration")
-    guarded = {resource: hook for hook in webhook_config["webhooks"]
-               for rule in hook["rules"] for resource in rule["resources"]}
+    webhook_config = one(objects, "ValidatingWebhookConfiguration", "metallb-webhook-configuration")
+    guarded = {
+        resource: hook
+        for hook in webhook_config["webhooks"]
+        for rule in hook["rules"]
+        for resource in rule["resources"]
+    }
     controller = one(objects, "Deployment", "metallb-controller")["spec"]["template"]
-    controller_ports = {p["containerPort"] for c in controller["spec"]["containers"]
-                        for p in c.get("ports", [])}
+    controller_ports = {
+        p["containerPort"] for c in controller["spec"]["containers"] for p in c.get("ports", [])
+    }
     for resource in ("ipaddresspools", "l2advertisements"):
         hook = guarded.get(resource)
         if hook is None:
@@ -289,8 +339,9 @@ def metallb_problems(cfg: LabConfig, components: list[ComponentState]) -> list[s
         if any(labels.get(k) != v for k, v in service["spec"]["selector"].items()):
             problems.append(f"webhook Service {ref['name']} does not select the controller")
         if {p["targetPort"] for p in service["spec"]["ports"]} - controller_ports:
-            problems.append(f"webhook Service {ref['name']} targets a port the controller "
-                            "does not open")
+            problems.append(
+                f"webhook Service {ref['name']} targets a port the controller does not open"
+            )
     position = {(o["kind"], o["metadata"]["name"]): i for i, o in enumerate(objects)}
     webhook_at = position[("ValidatingWebhookConfiguration", "metallb-webhook-configuration")]
     pool = one(objects, "IPAddressPool", "lab-pool")
@@ -304,8 +355,9 @@ def metallb_problems(cfg: LabConfig, components: list[ComponentState]) -> list[s
         problems.append("the L2Advertisement does not announce lab-pool")
     speaker = one(objects, "DaemonSet", "metallb-speaker")["spec"]["template"]["spec"]
     if [c["name"] for c in speaker["containers"]] != ["speaker"]:
-        problems.append(f"speaker containers {[c['name'] for c in speaker['containers']]}: "
-                        "FRR is on")
+        problems.append(
+            f"speaker containers {[c['name'] for c in speaker['containers']]}: FRR is on"
+        )
     return problems
 
 
@@ -331,8 +383,9 @@ def test_desired_state_conforms(stack: str, check: str) -> None:
 # --------------------------------------------------------------------------- each can fail
 
 
-def _edit(components: list[ComponentState], kind: str, name: str,
-          change: Callable[[dict[str, Any]], None]) -> None:
+def _edit(
+    components: list[ComponentState], kind: str, name: str, change: Callable[[dict[str, Any]], None]
+) -> None:
     [obj] = [o for o in flat(components) if o["kind"] == kind and o["metadata"]["name"] == name]
     change(obj)
 
@@ -372,8 +425,9 @@ def _relabel_pods(obj: dict[str, Any]) -> None:
 
 def _websecure_port(obj: dict[str, Any]) -> None:
     obj["spec"]["template"]["spec"]["containers"][0]["args"] = [
-        a.replace(":8443/", ":9443/") for a in obj["spec"]["template"]["spec"]["containers"][0][
-            "args"]]
+        a.replace(":8443/", ":9443/")
+        for a in obj["spec"]["template"]["spec"]["containers"][0]["args"]
+    ]
 
 
 def _flannel_network(obj: dict[str, Any]) -> None:
@@ -402,33 +456,71 @@ def _pool_first(components: list[ComponentState]) -> None:
 
 BREAKS: dict[str, tuple[str, str, Callable[[list[ComponentState]], object]]] = {
     # name: (stack, check, how to break it; what it returns is ignored)
-    "typo in a Deployment": ("kind", "schema", lambda cs: _edit(
-        cs, "Deployment", "traefik", _unknown_field)),
-    "typo in a custom resource": ("kind", "schema", lambda cs: _edit(
-        cs, "IPAddressPool", "lab-pool", _pool_unknown_field)),
+    "typo in a Deployment": (
+        "kind",
+        "schema",
+        lambda cs: _edit(cs, "Deployment", "traefik", _unknown_field),
+    ),
+    "typo in a custom resource": (
+        "kind",
+        "schema",
+        lambda cs: _edit(cs, "IPAddressPool", "lab-pool", _pool_unknown_field),
+    ),
     "namespace created too late": ("kind", "namespaces", _move_namespace_last),
     "namespace never created": ("kind-flannel", "namespaces", lambda cs: cs[0].objects.pop(0)),
-    "metallb namespace at baseline": ("kind", "pod security", lambda cs: _edit(
-        cs, "Namespace", "metallb-system", _baseline)),
-    "app namespace refuses captures": ("kind", "pod security", lambda cs: _edit(
-        cs, "Namespace", "vote", _baseline)),
+    "metallb namespace at baseline": (
+        "kind",
+        "pod security",
+        lambda cs: _edit(cs, "Namespace", "metallb-system", _baseline),
+    ),
+    "app namespace refuses captures": (
+        "kind",
+        "pod security",
+        lambda cs: _edit(cs, "Namespace", "vote", _baseline),
+    ),
     "ignored chart value": ("gke", "chart values", _old_service_type),
-    "Traefik Service type": ("gke-calico", "traefik", lambda cs: _edit(
-        cs, "Service", "traefik", _service_type)),
-    "Traefik entrypoint moved": ("kind", "traefik", lambda cs: _edit(
-        cs, "Deployment", "traefik", _websecure_port)),
-    "Traefik pods relabelled": ("kind", "ingress flows", lambda cs: _edit(
-        cs, "Deployment", "traefik", _relabel_pods)),
-    "Traefik pods relabelled (GKE)": ("gke", "ingress flows", lambda cs: _edit(
-        cs, "Deployment", "traefik", _relabel_pods)),
-    "flannel network": ("kind-flannel", "cni", lambda cs: _edit(
-        cs, "ConfigMap", "kube-flannel-cfg", _flannel_network)),
-    "calico encapsulation": ("kind-calico", "cni", lambda cs: _edit(
-        cs, "Installation", "default", _calico_encapsulation)),
-    "cilium keeps kube-proxy": ("kind-cilium", "cni", lambda cs: _edit(
-        cs, "ConfigMap", "cilium-config", _cilium_kpr)),
-    "webhook fails open": ("kind", "metallb", lambda cs: _edit(
-        cs, "ValidatingWebhookConfiguration", "metallb-webhook-configuration", _fail_open)),
+    "Traefik Service type": (
+        "gke-calico",
+        "traefik",
+        lambda cs: _edit(cs, "Service", "traefik", _service_type),
+    ),
+    "Traefik entrypoint moved": (
+        "kind",
+        "traefik",
+        lambda cs: _edit(cs, "Deployment", "traefik", _websecure_port),
+    ),
+    "Traefik pods relabelled": (
+        "kind",
+        "ingress flows",
+        lambda cs: _edit(cs, "Deployment", "traefik", _relabel_pods),
+    ),
+    "Traefik pods relabelled (GKE)": (
+        "gke",
+        "ingress flows",
+        lambda cs: _edit(cs, "Deployment", "traefik", _relabel_pods),
+    ),
+    "flannel network": (
+        "kind-flannel",
+        "cni",
+        lambda cs: _edit(cs, "ConfigMap", "kube-flannel-cfg", _flannel_network),
+    ),
+    "calico encapsulation": (
+        "kind-calico",
+        "cni",
+        lambda cs: _edit(cs, "Installation", "default", _calico_encapsulation),
+    ),
+    "cilium keeps kube-proxy": (
+        "kind-cilium",
+        "cni",
+        lambda cs: _edit(cs, "ConfigMap", "cilium-config", _cilium_kpr),
+    ),
+    "webhook fails open": (
+        "kind",
+        "metallb",
+        lambda cs: _edit(
+            cs, "ValidatingWebhookConfiguration", "metallb-webhook-configuration", _fail_open
+        ),
+    ),
     "pool before its webhook": ("kind", "metallb", _pool_first),
 }
 
@@ -454,17 +546,21 @@ def _distinct_charts() -> dict[str, Any]:
         for component in rendering.desired(stack):
             if component.chart is not None:
                 spec = component.chart
-                key = json.dumps([spec.chart, spec.release, spec.namespace, spec.values],
-                                 sort_keys=True)
+                key = json.dumps(
+                    [spec.chart, spec.release, spec.namespace, spec.values], sort_keys=True
+                )
                 found.setdefault(key, (stack, spec))
     return found
 
 
 def _render_twice(spec: Any, values: dict[str, Any]) -> tuple[Objects, Objects]:
     package = rendering.CACHE.locate(spec)
-    first, second = (helmrender.render_chart(  # not memoised, unlike rendering.render_chart
-        package, release=spec.release, namespace=spec.namespace, values=values)
-        for _ in range(2))
+    first, second = (
+        helmrender.render_chart(  # not memoised, unlike rendering.render_chart
+            package, release=spec.release, namespace=spec.namespace, values=values
+        )
+        for _ in range(2)
+    )
     return first.registered, second.registered
 
 
@@ -473,7 +569,12 @@ def test_every_chart_of_every_stack_renders_the_same_twice() -> None:
     """An unchanged ``invoke up`` must change nothing: no chart may make secrets at render."""
     charts = _distinct_charts()
     assert {spec.chart for _, spec in charts.values()} == {
-        "flannel", "tigera-operator", "cilium", "metallb", "traefik"}
+        "flannel",
+        "tigera-operator",
+        "cilium",
+        "metallb",
+        "traefik",
+    }
     for stack, spec in charts.values():
         first, second = _render_twice(spec, spec.values)
         assert first == second, f"{spec.chart} of stack {stack} renders differently each time"

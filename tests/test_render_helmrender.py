@@ -30,8 +30,9 @@ from packetwalk.render.helmrender import RenderError, decode_release, parse_mani
 
 PINNED = sorted(rendering.CHARTS.glob("*.tgz")) if rendering.CHARTS.is_dir() else []
 
-needs_helm = pytest.mark.skipif(not rendering._helm_available(),
-                                reason="helm-sdkpy missing: ./invoke installs it")
+needs_helm = pytest.mark.skipif(
+    not rendering._helm_available(), reason="helm-sdkpy missing: ./invoke installs it"
+)
 
 # --- decode_release --------------------------------------------------------------------------
 
@@ -63,13 +64,16 @@ def test_decode_release_from_a_config_map() -> None:
     assert decode_release(stored) == RELEASE
 
 
-@pytest.mark.parametrize(("stored", "message"), [
-    ({"kind": "Secret"}, "the release Secret has no data.release"),
-    ({"kind": "Secret", "data": {"release": "not base64!"}}, "not Helm's base64"),
-    (as_secret(base64.b64encode(b"\x1f\x8b broken gzip").decode()), "not Helm's base64"),
-    (as_secret(base64.b64encode(b"{not json").decode()), "not Helm's base64"),
-    (as_secret(base64.b64encode(b"[1]").decode()), "not a release object"),
-])
+@pytest.mark.parametrize(
+    ("stored", "message"),
+    [
+        ({"kind": "Secret"}, "the release Secret has no data.release"),
+        ({"kind": "Secret", "data": {"release": "not base64!"}}, "not Helm's base64"),
+        (as_secret(base64.b64encode(b"\x1f\x8b broken gzip").decode()), "not Helm's base64"),
+        (as_secret(base64.b64encode(b"{not json").decode()), "not Helm's base64"),
+        (as_secret(base64.b64encode(b"[1]").decode()), "not a release object"),
+    ],
+)
 def test_decode_release_errors_are_render_errors(stored: dict[str, Any], message: str) -> None:
     with pytest.raises(RenderError, match=re.escape(message)):
         decode_release(stored)
@@ -80,15 +84,20 @@ def test_decode_release_errors_are_render_errors(stored: dict[str, Any], message
 
 def test_parse_manifest_skips_empty_documents() -> None:
     text = "---\n# Source: c/templates/empty.yaml\n---\napiVersion: v1\nkind: ConfigMap\n---\n"
-    assert parse_manifest(text, source="c-1.0.0.tgz") == [{"apiVersion": "v1",
-                                                            "kind": "ConfigMap"}]
+    assert parse_manifest(text, source="c-1.0.0.tgz") == [{"apiVersion": "v1", "kind": "ConfigMap"}]
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("- a list\n", "c-1.0.0.tgz: a rendered document is not a Kubernetes object: \"['a list']\""),
-    ("apiVersion: v1\nmetadata: {}\n", "c-1.0.0.tgz: a rendered document is not a Kubernetes"),
-    ("kind: ConfigMap\n  bad: indent\n", "c-1.0.0.tgz: the rendered manifest is not YAML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "- a list\n",
+            "c-1.0.0.tgz: a rendered document is not a Kubernetes object: \"['a list']\"",
+        ),
+        ("apiVersion: v1\nmetadata: {}\n", "c-1.0.0.tgz: a rendered document is not a Kubernetes"),
+        ("kind: ConfigMap\n  bad: indent\n", "c-1.0.0.tgz: the rendered manifest is not YAML"),
+    ],
+)
 def test_parse_manifest_errors_name_the_source(text: str, message: str) -> None:
     with pytest.raises(RenderError, match=re.escape(message)):
         parse_manifest(text, source="c-1.0.0.tgz")
@@ -173,8 +182,7 @@ def tgz(files: dict[str, str | bytes], *, root: str) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         for name, content in files.items():
-            data = (textwrap.dedent(content).encode() if isinstance(content, str)
-                    else content)
+            data = textwrap.dedent(content).encode() if isinstance(content, str) else content
             info = tarfile.TarInfo(f"{root}/{name}")
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
@@ -193,8 +201,9 @@ def by_name(objects: Any) -> dict[str, dict[str, Any]]:
 
 @needs_helm
 def test_render_chart_like_helm_v4_chart(tmp_path: Path) -> None:
-    rendered = helmrender.render_chart(package(tmp_path, dict(TINY_CHART)), release="demo",
-                                       namespace="lab", values={"replicas": 3})
+    rendered = helmrender.render_chart(
+        package(tmp_path, dict(TINY_CHART)), release="demo", namespace="lab", values={"replicas": 3}
+    )
     assert (rendered.release, rendered.namespace) == ("demo", "lab")
 
     # The crds/ folder's CRDs come first, as Helm created them.
@@ -212,8 +221,12 @@ def test_render_chart_like_helm_v4_chart(tmp_path: Path) -> None:
     # Namespaced objects without a namespace get the release's, a custom kind's included;
     # an explicit namespace stays, and cluster-scoped objects get none.
     assert {name: obj["metadata"].get("namespace") for name, obj in objects.items()} == {
-        "settings": "lab", "web": "lab", "w": "lab", "elsewhere": "kube-system",
-        "tiny-reader": None}
+        "settings": "lab",
+        "web": "lab",
+        "w": "lab",
+        "elsewhere": "kube-system",
+        "tiny-reader": None,
+    }
     assert objects["web"]["spec"]["replicas"] == 3
     assert objects["settings"]["data"] == {"release": "demo"}
 
@@ -245,31 +258,41 @@ def test_install_hooks_render_and_stay_apart(tmp_path: Path) -> None:
               annotations: {helm.sh/hook: post-install}
             """,
     }
-    rendered = helmrender.render_chart(package(tmp_path, files), release="demo",
-                                       namespace="lab", values={}, timeout=30)
+    rendered = helmrender.render_chart(
+        package(tmp_path, files), release="demo", namespace="lab", values={}, timeout=30
+    )
     assert sorted(h["metadata"]["name"] for h in rendered.hooks) == ["seed", "setup"]
     assert [o["metadata"]["name"] for o in rendered.registered] == ["settings"]
 
 
 @needs_helm
 def test_a_failing_template_names_chart_release_and_cause(tmp_path: Path) -> None:
-    files: dict[str, str | bytes] = {"Chart.yaml": TINY_CHART["Chart.yaml"],
-                                     "templates/x.yaml": '{{ fail "no way" }}\n'}
-    with pytest.raises(RenderError, match=r"tiny-0\.1\.0\.tgz as release 'demo' in namespace "
-                                          r"'lab': .*no way"):
-        helmrender.render_chart(package(tmp_path, files), release="demo", namespace="lab",
-                                values={})
+    files: dict[str, str | bytes] = {
+        "Chart.yaml": TINY_CHART["Chart.yaml"],
+        "templates/x.yaml": '{{ fail "no way" }}\n',
+    }
+    with pytest.raises(
+        RenderError,
+        match=r"tiny-0\.1\.0\.tgz as release 'demo' in namespace "
+        r"'lab': .*no way",
+    ):
+        helmrender.render_chart(
+            package(tmp_path, files), release="demo", namespace="lab", values={}
+        )
 
 
 @needs_helm
 def test_a_kind_the_cluster_does_not_serve_fails_the_render(tmp_path: Path) -> None:
     files: dict[str, str | bytes] = {
         "Chart.yaml": TINY_CHART["Chart.yaml"],
-        "templates/x.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"}
-    with pytest.raises(RenderError, match=re.escape('no matches for kind "Widget" in version '
-                                                    '"example.com/v1"')):
-        helmrender.render_chart(package(tmp_path, files), release="demo", namespace="lab",
-                                values={})
+        "templates/x.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n",
+    }
+    with pytest.raises(
+        RenderError, match=re.escape('no matches for kind "Widget" in version "example.com/v1"')
+    ):
+        helmrender.render_chart(
+            package(tmp_path, files), release="demo", namespace="lab", values={}
+        )
 
 
 @needs_helm
@@ -288,12 +311,18 @@ def test_helm_driver_configmap_in_the_environment_still_renders(tmp_path: Path) 
                                 values={{}})
         print(json.dumps([o["metadata"]["name"] for o in rendered.registered]))
         """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          env={**os.environ, "HELM_DRIVER": "configmap"}, timeout=120,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HELM_DRIVER": "configmap"},
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert sorted(json.loads(done.stdout)) == sorted(
-        ["widgets.example.com", "settings", "web", "tiny-reader", "elsewhere", "w"])
+        ["widgets.example.com", "settings", "web", "tiny-reader", "elsewhere", "w"]
+    )
 
 
 # --- the pinned packages ---------------------------------------------------------------------
@@ -343,8 +372,10 @@ def crd_groups(files: PackageFiles) -> set[str]:
     for name, data in files:
         if _in_chart(name).startswith("crds/") and name.endswith((".yaml", ".yml", ".json")):
             for document in yaml.load_all(data, Loader=_LOADER):
-                if isinstance(document, dict) and document.get(
-                        "kind") == "CustomResourceDefinition":
+                if (
+                    isinstance(document, dict)
+                    and document.get("kind") == "CustomResourceDefinition"
+                ):
                     groups.add(document["spec"]["group"])
     return groups
 
@@ -385,9 +416,13 @@ def test_the_capability_check_finds_a_chart_testing_its_own_crds() -> None:
         "templates/b.yaml": '{{ if .Capabilities.APIVersions.Has "policy/v1" }}{{ end }}',
         "templates/c.yaml": "{{ if $.Capabilities.APIVersions.Has $api }}{{ end }}",
     }
-    nested = tgz({"Chart.yaml": "apiVersion: v2\nname: sub\nversion: 1.0.0\n",
-                  "templates/d.yaml": '{{ .Capabilities.APIVersions.Has "example.com/v1" }}'},
-                 root="sub")
+    nested = tgz(
+        {
+            "Chart.yaml": "apiVersion: v2\nname: sub\nversion: 1.0.0\n",
+            "templates/d.yaml": '{{ .Capabilities.APIVersions.Has "example.com/v1" }}',
+        },
+        root="sub",
+    )
     files["charts/sub-1.0.0.tgz"] = nested
     assert own_crd_capability_checks(package_files(tgz(files, root="tiny"))) == [
         "tiny/templates/a.yaml: tests 'example.com/v1/Widget', a group of its own crds/",
@@ -399,10 +434,13 @@ def test_the_capability_check_finds_a_chart_testing_its_own_crds() -> None:
 
 # MetalLB's CRDs are templates of its subchart "crds", not a crds/ folder: rendered, not
 # created before the render, so no difference there either.
-PINNED_CRD_GROUPS = {"cilium": set(), "flannel": set(), "metallb": set(),
-                     "tigera-operator": {"crd.projectcalico.org", "operator.tigera.io",
-                                         "policy.networking.k8s.io"},
-                     "traefik": {"hub.traefik.io", "traefik.io"}}
+PINNED_CRD_GROUPS = {
+    "cilium": set(),
+    "flannel": set(),
+    "metallb": set(),
+    "tigera-operator": {"crd.projectcalico.org", "operator.tigera.io", "policy.networking.k8s.io"},
+    "traefik": {"hub.traefik.io", "traefik.io"},
+}
 
 
 @pytest.mark.skipif(not PINNED, reason=f"no chart packages in {rendering.CHARTS}")
@@ -425,8 +463,13 @@ class _Recorded(StandInApiServer):
 
 # What each pinned package registers and hooks with default values
 # (../shared/charts/README.md records the same counts).
-EXPECTED_COUNTS = {"cilium": (25, 0), "flannel": (5, 0), "metallb": (42, 0),
-                   "tigera-operator": (42, 1), "traefik": (31, 0)}
+EXPECTED_COUNTS = {
+    "cilium": (25, 0),
+    "flannel": (5, 0),
+    "metallb": (42, 0),
+    "tigera-operator": (42, 1),
+    "traefik": (31, 0),
+}
 # Cilium's defaults make its CA and Hubble's certificates with Helm's genCA, new every render.
 GENERATED_PER_RENDER = {"cilium": {"cilium-ca", "hubble-server-certs"}}
 
@@ -435,19 +478,25 @@ GENERATED_PER_RENDER = {"cilium": {"cilium-ca", "hubble-server-certs"}}
 @rendering.needs_charts
 @pytest.mark.parametrize("path", PINNED, ids=lambda p: p.name)
 def test_pinned_charts_render_the_same_twice_and_helm_gets_every_answer(
-        path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(helmrender, "StandInApiServer", _Recorded)
     _Recorded.made.clear()
-    first, second = (helmrender.render_chart(path, release="pinned", namespace="pinned",
-                                             values={}) for _ in range(2))
+    first, second = (
+        helmrender.render_chart(path, release="pinned", namespace="pinned", values={})
+        for _ in range(2)
+    )
     assert [api.unrouted for api in _Recorded.made] == [[], []]
 
     name = _chart_name(path)
     assert (len(first.registered), len(first.hooks)) == EXPECTED_COUNTS[name]
     assert first.hooks == second.hooks
     generated = GENERATED_PER_RENDER.get(name, set())
-    differing = {obj["metadata"]["name"] for obj, again in zip(
-        first.registered, second.registered, strict=True) if obj != again}
+    differing = {
+        obj["metadata"]["name"]
+        for obj, again in zip(first.registered, second.registered, strict=True)
+        if obj != again
+    }
     assert differing == generated
     for obj, again in zip(first.registered, second.registered, strict=True):
         if obj["metadata"]["name"] in generated:

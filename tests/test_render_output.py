@@ -15,21 +15,39 @@ from packetwalk.lab.charts import ChartSpec
 from packetwalk.render.desired import ComponentState
 from packetwalk.render.output import component_files, write_files
 
-SPEC = ChartSpec(release="metallb", chart="metallb", repo="https://metallb.github.io/metallb",
-                 version="0.16.1", namespace="metallb-system", values={})
+SPEC = ChartSpec(
+    release="metallb",
+    chart="metallb",
+    repo="https://metallb.github.io/metallb",
+    version="0.16.1",
+    namespace="metallb-system",
+    values={},
+)
 NAMESPACE = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "metallb-system"}}
-POOL = {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
-        "metadata": {"name": "lab", "namespace": "metallb-system"},
-        "spec": {"addresses": ["172.18.255.200-172.18.255.250"]}}
-HOOK = {"apiVersion": "batch/v1", "kind": "Job",
-        "metadata": {"name": "cleanup", "namespace": "metallb-system"}}
-APP = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "vote", "namespace": "vote"},
-       "spec": {"ports": [{"port": 80, "targetPort": 80}]}}
+POOL = {
+    "apiVersion": "metallb.io/v1beta1",
+    "kind": "IPAddressPool",
+    "metadata": {"name": "lab", "namespace": "metallb-system"},
+    "spec": {"addresses": ["172.18.255.200-172.18.255.250"]},
+}
+HOOK = {
+    "apiVersion": "batch/v1",
+    "kind": "Job",
+    "metadata": {"name": "cleanup", "namespace": "metallb-system"},
+}
+APP = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {"name": "vote", "namespace": "vote"},
+    "spec": {"ports": [{"port": 80, "targetPort": 80}]},
+}
 
 
 def components() -> list[ComponentState]:
-    return [ComponentState("metallb", [NAMESPACE, POOL], chart=SPEC, hooks=[HOOK]),
-            ComponentState("app", [APP])]
+    return [
+        ComponentState("metallb", [NAMESPACE, POOL], chart=SPEC, hooks=[HOOK]),
+        ComponentState("app", [APP]),
+    ]
 
 
 def files() -> dict[str, str]:
@@ -56,8 +74,9 @@ def test_one_file_per_component_numbered_in_apply_order() -> None:
     # The objects read back as they were, in order, key order kept.
     assert list(yaml.safe_load_all(made["01-metallb.yaml"])) == [NAMESPACE, POOL]
     assert list(yaml.safe_load_all(made["02-app.yaml"])) == [APP]
-    assert made["01-metallb.yaml"].index("kind: IPAddressPool") < made[
-        "01-metallb.yaml"].index("spec:")
+    assert made["01-metallb.yaml"].index("kind: IPAddressPool") < made["01-metallb.yaml"].index(
+        "spec:"
+    )
 
 
 # --- write_files -----------------------------------------------------------------------------
@@ -88,8 +107,10 @@ def test_a_differing_file_is_not_overwritten_without_force(tmp_path: Path) -> No
     (out / "02-app.yaml").unlink()  # a file to add: must not be written either
     with pytest.raises(InputError) as info:
         write_files(out, files(), force=False)
-    assert str(info.value) == (f"{out}: holds other content (01-metallb.yaml); not overwriting "
-                               "it (use --force, or another --out)")
+    assert str(info.value) == (
+        f"{out}: holds other content (01-metallb.yaml); not overwriting "
+        "it (use --force, or another --out)"
+    )
     assert snapshot(out) == {"01-metallb.yaml": b"# my edits\n"}
 
 

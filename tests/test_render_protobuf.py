@@ -49,8 +49,9 @@ def envelope(kind: str, raw: bytes, api_version: str = "v1") -> bytes:
     return b"k8s\x00" + bytes_field(1, type_meta) + bytes_field(2, raw)
 
 
-def object_meta(name: str, namespace: str, labels: dict[str, str],
-                annotations: dict[str, str] | None = None) -> bytes:
+def object_meta(
+    name: str, namespace: str, labels: dict[str, str], annotations: dict[str, str] | None = None
+) -> bytes:
     """ObjectMeta: name 1, namespace 3, uid 5, resourceVersion 6, labels 11, annotations 12."""
     data = text_field(1, name) + text_field(3, namespace)
     for key, value in labels.items():
@@ -70,8 +71,7 @@ def test_fields_reads_the_documented_example() -> None:
 
 
 def test_fields_skips_fixed_width_fields() -> None:
-    data = (varint(3 << 3 | 1) + bytes(8) + varint(4 << 3 | 5) + bytes(4)
-            + number_field(5, 1))
+    data = varint(3 << 3 | 1) + bytes(8) + varint(4 << 3 | 5) + bytes(4) + number_field(5, 1)
     assert list(protobuf.fields(data)) == [(5, 1)]
 
 
@@ -79,7 +79,9 @@ def test_multi_byte_lengths_and_large_varints() -> None:
     payload = bytes(range(256)) * 2  # 512 bytes: a two-byte length
     assert varint(len(payload)) == b"\x80\x04"
     assert list(protobuf.fields(bytes_field(7, payload) + number_field(8, 2**63))) == [
-        (7, payload), (8, 2**63)]
+        (7, payload),
+        (8, 2**63),
+    ]
 
 
 # --- Secrets and ConfigMaps in the envelope --------------------------------------------------
@@ -87,18 +89,30 @@ def test_multi_byte_lengths_and_large_varints() -> None:
 
 def test_helm_release_secret_decodes_to_its_json_form() -> None:
     release = b"\x1f\x8b\x08\x00 not utf-8 \xff"  # Secret data is bytes, JSON carries base64
-    raw = (bytes_field(1, object_meta("sh.helm.release.v1.web.v1", "apps",
-                                      {"owner": "helm", "name": "web"},
-                                      {"note": "kept"}))
-           + map_entry(2, "release", release)
-           + text_field(3, "helm.sh/release.v1")
-           + number_field(5, 1)
-           + number_field(99, 7))  # a field the decoder does not know is skipped
+    raw = (
+        bytes_field(
+            1,
+            object_meta(
+                "sh.helm.release.v1.web.v1",
+                "apps",
+                {"owner": "helm", "name": "web"},
+                {"note": "kept"},
+            ),
+        )
+        + map_entry(2, "release", release)
+        + text_field(3, "helm.sh/release.v1")
+        + number_field(5, 1)
+        + number_field(99, 7)
+    )  # a field the decoder does not know is skipped
     assert protobuf.decode_object(envelope("Secret", raw)) == {
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "sh.helm.release.v1.web.v1", "namespace": "apps",
-                     "labels": {"owner": "helm", "name": "web"},
-                     "annotations": {"note": "kept"}},
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "sh.helm.release.v1.web.v1",
+            "namespace": "apps",
+            "labels": {"owner": "helm", "name": "web"},
+            "annotations": {"note": "kept"},
+        },
         "data": {"release": base64.b64encode(release).decode()},
         "type": "helm.sh/release.v1",
         "immutable": True,
@@ -106,32 +120,54 @@ def test_helm_release_secret_decodes_to_its_json_form() -> None:
 
 
 def test_object_meta_uid_resource_version_and_finalizers() -> None:
-    data = (text_field(1, "n") + text_field(2, "n-") + text_field(5, "uid-1")
-            + text_field(6, "42") + number_field(7, 3) + text_field(14, "a")
-            + text_field(14, "b"))
-    assert protobuf.object_meta(data) == {"name": "n", "generateName": "n-", "uid": "uid-1",
-                                          "resourceVersion": "42", "finalizers": ["a", "b"]}
+    data = (
+        text_field(1, "n")
+        + text_field(2, "n-")
+        + text_field(5, "uid-1")
+        + text_field(6, "42")
+        + number_field(7, 3)
+        + text_field(14, "a")
+        + text_field(14, "b")
+    )
+    assert protobuf.object_meta(data) == {
+        "name": "n",
+        "generateName": "n-",
+        "uid": "uid-1",
+        "resourceVersion": "42",
+        "finalizers": ["a", "b"],
+    }
 
 
 def test_secret_string_data_joins_data_as_the_api_server_does() -> None:
-    raw = (bytes_field(1, object_meta("s", "default", {}))
-           + map_entry(2, "a", b"old") + map_entry(2, "b", b"kept")
-           + map_entry(4, "a", b"new"))
+    raw = (
+        bytes_field(1, object_meta("s", "default", {}))
+        + map_entry(2, "a", b"old")
+        + map_entry(2, "b", b"kept")
+        + map_entry(4, "a", b"new")
+    )
     decoded = protobuf.decode_object(envelope("Secret", raw))
-    assert decoded["data"] == {"a": base64.b64encode(b"new").decode(),
-                               "b": base64.b64encode(b"kept").decode()}
+    assert decoded["data"] == {
+        "a": base64.b64encode(b"new").decode(),
+        "b": base64.b64encode(b"kept").decode(),
+    }
     assert "stringData" not in decoded
 
 
 def test_config_map_data_is_text_binary_data_base64() -> None:
-    raw = (bytes_field(1, object_meta("sh.helm.release.v1.web.v1", "apps", {"owner": "helm"}))
-           + map_entry(2, "release", b"H4sIAAAA")
-           + map_entry(3, "blob", b"\x00\x01")
-           + number_field(4, 1))
+    raw = (
+        bytes_field(1, object_meta("sh.helm.release.v1.web.v1", "apps", {"owner": "helm"}))
+        + map_entry(2, "release", b"H4sIAAAA")
+        + map_entry(3, "blob", b"\x00\x01")
+        + number_field(4, 1)
+    )
     assert protobuf.decode_object(envelope("ConfigMap", raw)) == {
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": "sh.helm.release.v1.web.v1", "namespace": "apps",
-                     "labels": {"owner": "helm"}},
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "sh.helm.release.v1.web.v1",
+            "namespace": "apps",
+            "labels": {"owner": "helm"},
+        },
         "data": {"release": "H4sIAAAA"},
         "binaryData": {"blob": "AAE="},
         "immutable": True,
@@ -141,20 +177,23 @@ def test_config_map_data_is_text_binary_data_base64() -> None:
 # --- malformed input: a ProtobufError that says what is wrong --------------------------------
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    (b'{"kind": "Secret"}', "no k8s protobuf magic"),
-    (b"k8s\x00" + b"\x0a\x80", "truncated varint at byte 1"),
-    (b"k8s\x00" + b"\x0a\x05ab", "field 1 at byte 0 is truncated: 5 bytes announced, 2 left"),
-    (b"k8s\x00" + b"\x0b", "unsupported wire type 3 (field 1 at byte 0)"),
-    (b"k8s\x00" + b"\x08" + b"\xff" * 11, "longer than 10 bytes"),
-    (b"k8s\x00" + varint(1 << 3 | 1) + bytes(3), "field 1 at byte 0 is truncated"),
-    (b"k8s\x00" + b"\x00\x01", "field number 0"),
-    (envelope("Pod", b""), "Secrets and ConfigMaps only, not Pod"),
-    (b"k8s\x00" + bytes_field(2, b""), "not an untyped body"),
-    (envelope("Secret", bytes_field(1, bytes_field(1, b"\xff\xfe"))), "not UTF-8"),
-    (envelope("Secret", number_field(3, 1)), "expected a string field, found a varint"),
-    (envelope("ConfigMap", bytes_field(4, b"x")), "expected a bool field"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"kind": "Secret"}', "no k8s protobuf magic"),
+        (b"k8s\x00" + b"\x0a\x80", "truncated varint at byte 1"),
+        (b"k8s\x00" + b"\x0a\x05ab", "field 1 at byte 0 is truncated: 5 bytes announced, 2 left"),
+        (b"k8s\x00" + b"\x0b", "unsupported wire type 3 (field 1 at byte 0)"),
+        (b"k8s\x00" + b"\x08" + b"\xff" * 11, "longer than 10 bytes"),
+        (b"k8s\x00" + varint(1 << 3 | 1) + bytes(3), "field 1 at byte 0 is truncated"),
+        (b"k8s\x00" + b"\x00\x01", "field number 0"),
+        (envelope("Pod", b""), "Secrets and ConfigMaps only, not Pod"),
+        (b"k8s\x00" + bytes_field(2, b""), "not an untyped body"),
+        (envelope("Secret", bytes_field(1, bytes_field(1, b"\xff\xfe"))), "not UTF-8"),
+        (envelope("Secret", number_field(3, 1)), "expected a string field, found a varint"),
+        (envelope("ConfigMap", bytes_field(4, b"x")), "expected a bool field"),
+    ],
+)
 def test_malformed_bodies_raise_a_clear_protobuf_error(body: bytes, message: str) -> None:
     with pytest.raises(protobuf.ProtobufError, match=re.escape(message)):
         protobuf.decode_object(body)

@@ -34,8 +34,11 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # this checkout's rendered/.
     monkeypatch.setattr(stack_tasks.DEPS, "repo", folder)
     monkeypatch.setattr(stack_tasks, "DEPS", Deps(repo=folder))
-    monkeypatch.setattr(render_tasks, "desired_state",
-                        functools.partial(desired_state, render=rendering.render_chart))
+    monkeypatch.setattr(
+        render_tasks,
+        "desired_state",
+        functools.partial(desired_state, render=rendering.render_chart),
+    )
     return folder
 
 
@@ -43,8 +46,9 @@ def documents(path: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
 
 
-def test_render_writes_one_file_per_component(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_render_writes_one_file_per_component(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out"
     render_tasks.render(MockContext(), stack="kind", out=str(out), charts=CHARTS)
     names = ["01-cni.yaml", "02-metallb.yaml", "03-traefik.yaml", "04-app.yaml"]
@@ -53,27 +57,30 @@ def test_render_writes_one_file_per_component(tmp_path: Path,
     counts = {name: len(documents(out / name)) for name in names}
     assert counts["01-cni.yaml"] == 0  # kindnet: kind runs it, no chart
     metallb = documents(out / "02-metallb.yaml")
-    assert (metallb[0]["kind"], metallb[0]["metadata"]["name"]) == ("Namespace",
-                                                                     "metallb-system")
+    assert (metallb[0]["kind"], metallb[0]["metadata"]["name"]) == ("Namespace", "metallb-system")
     pools = [o for o in metallb if o["kind"] == "IPAddressPool"]
     assert [p["spec"]["addresses"] for p in pools] == [["172.18.255.200-172.18.255.250"]]
     traefik = documents(out / "03-traefik.yaml")
     assert "CustomResourceDefinition" in {o["kind"] for o in traefik}
-    assert {o["kind"] for o in documents(out / "04-app.yaml")} >= {"Namespace",
-                                                                   "NetworkPolicy"}
+    assert {o["kind"] for o in documents(out / "04-app.yaml")} >= {"Namespace", "NetworkPolicy"}
 
     printed = capsys.readouterr()
     assert printed.out.splitlines() == [
         *(f"{out / name}: {counts[name]} objects" for name in names),
-        f"{sum(counts.values())} objects for stack 'kind' in {out}"]
+        f"{sum(counts.values())} objects for stack 'kind' in {out}",
+    ]
     assert "note: MetalLB range 172.18.255.200-172.18.255.250 assumed" in printed.err
 
 
-def test_lb_range_is_used_and_not_noted(tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_lb_range_is_used_and_not_noted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
-    render_tasks.render(MockContext(), stack="kind", out=str(out), charts=CHARTS,
-                        lb_range="172.19.255.200-172.19.255.250")
+    render_tasks.render(
+        MockContext(),
+        stack="kind",
+        out=str(out),
+        charts=CHARTS,
+        lb_range="172.19.255.200-172.19.255.250",
+    )
     pools = [o for o in documents(out / "02-metallb.yaml") if o["kind"] == "IPAddressPool"]
     assert [p["spec"]["addresses"] for p in pools] == [["172.19.255.200-172.19.255.250"]]
     assert "note:" not in capsys.readouterr().err
@@ -87,8 +94,9 @@ def test_default_out_is_rendered_stack_in_the_repo(repo: Path) -> None:
 
 def test_an_unknown_stack_lists_the_valid_ones(tmp_path: Path) -> None:
     with pytest.raises(Exit) as info:
-        render_tasks.render(MockContext(), stack="kind-weave", out=str(tmp_path / "out"),
-                            charts=CHARTS)
+        render_tasks.render(
+            MockContext(), stack="kind-weave", out=str(tmp_path / "out"), charts=CHARTS
+        )
     assert info.value.code == 1
     message = str(info.value)
     assert "unknown stack 'kind-weave'" in message
@@ -105,8 +113,10 @@ def test_a_differing_file_is_refused_and_untouched_without_force(tmp_path: Path)
     with pytest.raises(Exit) as info:
         render_tasks.render(MockContext(), stack="kind", out=str(out), charts=CHARTS)
     assert info.value.code == 1
-    assert str(info.value) == (f"error: {out}: holds other content (03-traefik.yaml); not "
-                               "overwriting it (use --force, or another --out)")
+    assert str(info.value) == (
+        f"error: {out}: holds other content (03-traefik.yaml); not "
+        "overwriting it (use --force, or another --out)"
+    )
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
     render_tasks.render(MockContext(), stack="kind", out=str(out), charts=CHARTS, force=True)
@@ -125,11 +135,14 @@ def test_a_charts_folder_without_the_packages_says_so(tmp_path: Path) -> None:
     empty = tmp_path / "charts"
     empty.mkdir()
     with pytest.raises(Exit) as info:
-        render_tasks.render(MockContext(), stack="kind", out=str(tmp_path / "out"),
-                            charts=str(empty))
+        render_tasks.render(
+            MockContext(), stack="kind", out=str(tmp_path / "out"), charts=str(empty)
+        )
     assert info.value.code == 1
-    assert f"{empty}: no metallb-0.16.1.tgz (the pinned metallb chart); it has: no chart " \
-           "packages" in str(info.value)
+    assert (
+        f"{empty}: no metallb-0.16.1.tgz (the pinned metallb chart); it has: no chart "
+        "packages" in str(info.value)
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -137,18 +150,18 @@ def test_an_unwritable_out_names_it(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("mine")
     with pytest.raises(Exit) as info:
-        render_tasks.render(MockContext(), stack="kind", out=str(blocker / "out"),
-                            charts=CHARTS)
+        render_tasks.render(MockContext(), stack="kind", out=str(blocker / "out"), charts=CHARTS)
     assert info.value.code == 1
     assert str(info.value).startswith(f"error: cannot write {blocker / 'out'}: ")
     assert blocker.read_text() == "mine"
 
 
 def test_problems_in_the_desired_state_exit_1_after_writing(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A chart value the chart does not know and a namespace that would refuse the walk's
     capture containers: both named, the files still written for review."""
+
     def broken(cfg: Any, locate: Any, facts: Any) -> Any:
         components = desired_state(cfg, locate, facts, render=rendering.render_chart)
         traefik = next(c for c in components if c.name == "traefik")
@@ -164,14 +177,16 @@ def test_problems_in_the_desired_state_exit_1_after_writing(
     with pytest.raises(Exit) as info:
         render_tasks.render(MockContext(), stack="kind", out=str(out), charts=CHARTS)
     assert info.value.code == 1
-    problems = [line for line in capsys.readouterr().err.splitlines()
-                if line.startswith("problem: ")]
+    problems = [
+        line for line in capsys.readouterr().err.splitlines() if line.startswith("problem: ")
+    ]
     assert f"({len(problems)} problem(s) above;" in str(info.value.message)
-    assert ("problem: traefik: chart traefik 41.3.0 has no value service.type (Helm ignores it)"
-            in problems)
+    assert (
+        "problem: traefik: chart traefik 41.3.0 has no value service.type (Helm ignores it)"
+        in problems
+    )
     refused = [p for p in problems if "namespace 'vote' enforces restricted" in p]
     # the app's own pods and the capture container the walk adds to them
     assert any("app: Deployment vote/vote" in p for p in refused)
-    assert any(p.startswith("problem: run-time pod in vote") and "NET_ADMIN" in p
-               for p in refused)
+    assert any(p.startswith("problem: run-time pod in vote") and "NET_ADMIN" in p for p in refused)
     assert (out / "04-app.yaml").is_file()

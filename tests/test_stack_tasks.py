@@ -176,8 +176,10 @@ def test_unknown_stack_lists_the_valid_ones(env: Env) -> None:
         stack_tasks.up(MockContext(), stack="kind-weave")
     message = str(info.value.message)
     assert "unknown stack 'kind-weave'" in message
-    assert ("valid: gke, gke-calico, kind, kind-calico, kind-cilium, kind-flannel, kind-ipvs, "
-            "kind-nftables" in message)
+    assert (
+        "valid: gke, gke-calico, kind, kind-calico, kind-cilium, kind-flannel, kind-ipvs, "
+        "kind-nftables" in message
+    )
 
 
 def test_every_task_defaults_to_the_kind_stack(env: Env) -> None:
@@ -372,8 +374,9 @@ GKE_ANSWERS = {
 
 def _set_project(env: Env, stack: str = "gke") -> None:
     path = env.repo / "stacks" / f"Pulumi.{stack}.yaml"
-    path.write_text(path.read_text().replace("gcp:project: your-gcp-project",
-                                             "gcp:project: lab-123"))
+    path.write_text(
+        path.read_text().replace("gcp:project: your-gcp-project", "gcp:project: lab-123")
+    )
 
 
 def test_gke_up_refuses_the_placeholder_project(env: Env) -> None:
@@ -397,8 +400,10 @@ def test_gke_up_checks_gcloud_plugin_and_credentials_first(env: Env) -> None:
     assert "3 prerequisite(s) missing; nothing was changed" in message
     assert "gcloud: missing: install the Google Cloud CLI" in message
     assert "gke-gcloud-auth-plugin: missing: `gcloud components install " in message
-    assert "application-default-credentials: missing: run `gcloud auth application-default " \
+    assert (
+        "application-default-credentials: missing: run `gcloud auth application-default "
         "login`" in message
+    )
     assert env.world.requests == []  # Pulumi was never asked for anything
     assert not any(call[0] in ("docker", "kind") for call in env.runner.calls)
 
@@ -410,28 +415,41 @@ def _gke_ready(env: Env) -> None:
     adc = env.repo / "adc.json"
     adc.write_text("{}")
     env.environ["GOOGLE_APPLICATION_CREDENTIALS"] = str(adc)
-    people = [{"name": f"p0{i}", "namespace": f"vote-p0{i}", "cluster": "packetwalk-gke",
-               "voteUrl": f"http://vote-p0{i}.198.51.100.1.nip.io",
-               "resultUrl": f"http://result-p0{i}.198.51.100.1.nip.io",
-               "ingressAddress": "198.51.100.1"} for i in (1, 2)]
+    people = [
+        {
+            "name": f"p0{i}",
+            "namespace": f"vote-p0{i}",
+            "cluster": "packetwalk-gke",
+            "voteUrl": f"http://vote-p0{i}.198.51.100.1.nip.io",
+            "resultUrl": f"http://result-p0{i}.198.51.100.1.nip.io",
+            "ingressAddress": "198.51.100.1",
+        }
+        for i in (1, 2)
+    ]
     env.world.outputs_when_up[CLUSTER_PROJECT].update(
         platform=OutputValue("gke", secret=False),
         clusterName=OutputValue("packetwalk-gke", secret=False),
         nodes=OutputValue([], secret=False),
-        lbAddressRange=OutputValue("", secret=False))
+        lbAddressRange=OutputValue("", secret=False),
+    )
     env.world.outputs_when_up[LAB_PROJECT].update(
         voteUrl=OutputValue(people[0]["voteUrl"], secret=False),
         resultUrl=OutputValue(people[0]["resultUrl"], secret=False),
-        participants=OutputValue(people, secret=False))
+        participants=OutputValue(people, secret=False),
+    )
 
 
 def test_gke_up_and_down(env: Env) -> None:
     _gke_ready(env)
     stack_tasks.up(MockContext(), stack="gke")
     assert [(p, op) for p, s, op in env.world.log if op == "up" and s == "gke"] == [
-        (CLUSTER_PROJECT, "up"), (LAB_PROJECT, "up")]
+        (CLUSTER_PROJECT, "up"),
+        (LAB_PROJECT, "up"),
+    ]
     assert "http://vote-p02.198.51.100.1.nip.io" in env.text and "vote-p01" in env.text
     stack_tasks.down(MockContext(), stack="gke")
     assert [(p, op) for p, s, op in env.world.log if op == "destroy" and s == "gke"] == [
-        (LAB_PROJECT, "destroy"), (CLUSTER_PROJECT, "destroy")]
+        (LAB_PROJECT, "destroy"),
+        (CLUSTER_PROJECT, "destroy"),
+    ]
     assert "Stack 'gke' is down." in env.text

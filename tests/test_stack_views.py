@@ -116,15 +116,30 @@ def test_status_view_prefers_outputs_and_marks_configured_fallbacks() -> None:
 
 
 def _gke_outputs(count: int) -> LabOutputs:
-    people = [{"name": f"p0{i}", "namespace": f"vote-p0{i}", "cluster": "packetwalk-gke",
-               "voteUrl": f"http://vote-p0{i}.198.51.100.1.nip.io",
-               "resultUrl": f"http://result-p0{i}.198.51.100.1.nip.io",
-               "ingressAddress": "198.51.100.1"} for i in range(1, count + 1)]
+    people = [
+        {
+            "name": f"p0{i}",
+            "namespace": f"vote-p0{i}",
+            "cluster": "packetwalk-gke",
+            "voteUrl": f"http://vote-p0{i}.198.51.100.1.nip.io",
+            "resultUrl": f"http://result-p0{i}.198.51.100.1.nip.io",
+            "ingressAddress": "198.51.100.1",
+        }
+        for i in range(1, count + 1)
+    ]
     return LabOutputs(
-        {"platform": "gke", "clusterName": "packetwalk-gke", "ingressAddress": "198.51.100.1",
-         "ingressAddresses": {"packetwalk-gke": "198.51.100.1"}, "clusters": ["packetwalk-gke"]},
-        {"voteUrl": people[0]["voteUrl"], "resultUrl": people[0]["resultUrl"],
-         "participants": people},
+        {
+            "platform": "gke",
+            "clusterName": "packetwalk-gke",
+            "ingressAddress": "198.51.100.1",
+            "ingressAddresses": {"packetwalk-gke": "198.51.100.1"},
+            "clusters": ["packetwalk-gke"],
+        },
+        {
+            "voteUrl": people[0]["voteUrl"],
+            "resultUrl": people[0]["resultUrl"],
+            "participants": people,
+        },
         frozenset({"kubeconfig", "kubeconfigs"}),
     )
 

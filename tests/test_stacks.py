@@ -52,8 +52,16 @@ EXPECTED_STACKS = {
     "kind-nftables": ("kindnet", "nftables"),
 }
 KIND_STACKS = sorted(EXPECTED_STACKS)
-CLUSTER_OUTPUTS = {"kubeconfig", "kubeContext", "clusterName", "platform", "cni", "kubeProxyMode",
-                   "nodes", "lbAddressRange"}
+CLUSTER_OUTPUTS = {
+    "kubeconfig",
+    "kubeContext",
+    "clusterName",
+    "platform",
+    "cni",
+    "kubeProxyMode",
+    "nodes",
+    "lbAddressRange",
+}
 LAB_OUTPUTS = {"voteUrl", "resultUrl", "ingressAddress", "appNamespace"}
 CHART = "kubernetes:helm.sh/v4:Chart"
 COMMAND = "command:local:Command"
@@ -61,15 +69,25 @@ PROVIDER = "pulumi:providers:kubernetes"
 
 
 def _cluster(stack: str, **kwargs: Any) -> ProgramRun:
-    return run_program(CLUSTER_PROGRAM, project="packetwalk-cluster", stack=stack,
-                       config=kwargs.pop("config", None) or engine_config(stack), **kwargs)
+    return run_program(
+        CLUSTER_PROGRAM,
+        project="packetwalk-cluster",
+        stack=stack,
+        config=kwargs.pop("config", None) or engine_config(stack),
+        **kwargs,
+    )
 
 
 def _lab(stack: str, cluster: ProgramRun | None = None, **kwargs: Any) -> ProgramRun:
     outputs = cluster.outputs if cluster is not None else None
-    return run_program(LAB_PROGRAM, project="packetwalk-lab", stack=stack,
-                       config=kwargs.pop("config", None) or engine_config(stack),
-                       stack_outputs=outputs, **kwargs)
+    return run_program(
+        LAB_PROGRAM,
+        project="packetwalk-lab",
+        stack=stack,
+        config=kwargs.pop("config", None) or engine_config(stack),
+        stack_outputs=outputs,
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +128,10 @@ def test_cluster_program_creates_kind_through_commands(runs: Any, stack: str) ->
     expected_config = render_kind_config(cfg, cni_plugins_dir=str(plugins) if plugins else None)
     assert create.inputs["stdin"] == expected_config
     assert create.inputs["triggers"] == [expected_config]
-    assert f"kind create cluster --name {cfg.cluster_name} --config - --wait" in \
-        create.inputs["create"]
+    assert (
+        f"kind create cluster --name {cfg.cluster_name} --config - --wait"
+        in create.inputs["create"]
+    )
     assert f"kind get clusters 2>/dev/null | grep -qx {cfg.cluster_name}" in create.inputs["create"]
     assert create.inputs["delete"] == f"kind delete cluster --name {cfg.cluster_name}"
     assert create.delete_before_replace
@@ -148,8 +168,9 @@ def test_flannel_gets_verified_cni_plugins_before_the_cluster(runs: Any, stack: 
     assert "sha256sum -c" in script and ".sha256" in script
     assert command.urn in cluster.named("kind-cluster", COMMAND).dependencies
     for node in nodes:
-        assert {"hostPath": target, "containerPath": "/opt/cni/bin"}.items() <= \
-            node["extraMounts"][0].items()
+        assert {"hostPath": target, "containerPath": "/opt/cni/bin"}.items() <= node["extraMounts"][
+            0
+        ].items()
         # Flannel's install-cni-plugin init container copies its binary into this directory.
         assert node["extraMounts"][0].get("readOnly") is not True
 
@@ -163,8 +184,11 @@ def test_cluster_outputs_follow_the_interface(runs: Any, stack: str) -> None:
     assert yaml.safe_load(out["kubeconfig"])["current-context"] == f"kind-{cfg.cluster_name}"
     assert out["kubeContext"] == f"kind-{cfg.cluster_name}"
     assert out["clusterName"] == cfg.cluster_name
-    assert (out["platform"], out["cni"], out["kubeProxyMode"]) == ("kind", cfg.cni,
-                                                                  cfg.kube_proxy_mode)
+    assert (out["platform"], out["cni"], out["kubeProxyMode"]) == (
+        "kind",
+        cfg.cni,
+        cfg.kube_proxy_mode,
+    )
     assert out["nodes"] == node_names(cfg)
     assert len(out["nodes"]) == 1 + cfg.workers
     assert out["lbAddressRange"] == KIND_LB_RANGE
@@ -217,11 +241,14 @@ def test_cni_chart_matches_the_stack(runs: Any, stack: str) -> None:
         return
     [chart] = charts
     inputs = normalise(chart.inputs)
-    assert inputs["version"] == {
-        "flannel": versions.FLANNEL_CHART_VERSION,
-        "calico": versions.CALICO_VERSION,
-        "cilium": versions.CILIUM_VERSION,
-    }[cfg.cni]
+    assert (
+        inputs["version"]
+        == {
+            "flannel": versions.FLANNEL_CHART_VERSION,
+            "calico": versions.CALICO_VERSION,
+            "cilium": versions.CILIUM_VERSION,
+        }[cfg.cni]
+    )
     values = inputs["values"]
     if cfg.cni == "flannel":
         assert (inputs["chart"], inputs["namespace"]) == ("flannel", "kube-flannel")
@@ -243,8 +270,10 @@ def test_cni_chart_matches_the_stack(runs: Any, stack: str) -> None:
         assert values["ipam"] == {"mode": "kubernetes"}
     if inputs["namespace"] != "kube-system":  # no chart of ours creates its namespace
         namespace = lab.named(f"namespace-{inputs['namespace']}")
-        assert namespace.inputs["metadata"]["labels"][
-            "pod-security.kubernetes.io/enforce"] == "privileged"
+        assert (
+            namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+            == "privileged"
+        )
         assert namespace.urn in chart.dependencies
 
 
@@ -253,8 +282,12 @@ def test_calico_teardown_deletes_the_operator_resources_before_the_operator(runs
     _, _, lab = runs["kind-calico"]
     order = lab.deletion_order()
     chart = _charts(lab)["calico"]
-    operator_kinds = ["installation-default", "apiserver-default", "goldmane-default",
-                      "whisker-default"]
+    operator_kinds = [
+        "installation-default",
+        "apiserver-default",
+        "goldmane-default",
+        "whisker-default",
+    ]
     for name in operator_kinds:
         resource = lab.named(name)
         assert order.index(resource.urn) < order.index(chart.urn), name
@@ -275,10 +308,11 @@ def test_metallb_webhook_gate_dry_runs_the_very_pool(runs: Any, stack: str) -> N
     assert is_secret(gate.inputs["environment"])
     assert environment["PACKETWALK_KUBECONFIG"] == cluster.outputs["kubeconfig"]
     listed = json.loads(environment["PACKETWALK_MANIFEST"])["items"]
-    registered = [lab.named("ipaddresspool-metallb-system-lab-pool").manifest,
-                  lab.named("l2advertisement-metallb-system-lab-l2").manifest]
-    assert [(o["kind"], o["spec"]) for o in listed] == [
-        (o["kind"], o["spec"]) for o in registered]
+    registered = [
+        lab.named("ipaddresspool-metallb-system-lab-pool").manifest,
+        lab.named("l2advertisement-metallb-system-lab-l2").manifest,
+    ]
+    assert [(o["kind"], o["spec"]) for o in listed] == [(o["kind"], o["spec"]) for o in registered]
 
 
 @pytest.mark.parametrize("stack", KIND_STACKS)
@@ -305,13 +339,17 @@ def test_metallb_is_l2_only_with_the_cluster_pool(runs: Any, stack: str) -> None
     chart = _charts(lab)["metallb"]
     inputs = normalise(chart.inputs)
     assert (inputs["chart"], inputs["version"], inputs["namespace"]) == (
-        "metallb", versions.METALLB_VERSION, "metallb-system")
+        "metallb",
+        versions.METALLB_VERSION,
+        "metallb-system",
+    )
     assert inputs["values"]["speaker"]["frr"]["enabled"] is False
     assert inputs["values"]["speaker"]["ignoreExcludeLB"] is True
     assert inputs["values"]["frrk8s"]["enabled"] is False
     namespace = lab.named("namespace-metallb-system")
-    assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == \
-        "privileged"
+    assert (
+        namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    )
     pool = lab.named("ipaddresspool-metallb-system-lab-pool")
     advertisement = lab.named("l2advertisement-metallb-system-lab-l2")
     assert pool.type == "kubernetes:metallb.io/v1beta1:IPAddressPool"
@@ -329,7 +367,11 @@ def test_traefik_chart_values(runs: Any, stack: str) -> None:
     _, _, lab = runs[stack]
     inputs = normalise(_charts(lab)["traefik"].inputs)
     assert (inputs["chart"], inputs["version"], inputs["namespace"], inputs["name"]) == (
-        "traefik", versions.TRAEFIK_CHART_VERSION, "traefik", "traefik")
+        "traefik",
+        versions.TRAEFIK_CHART_VERSION,
+        "traefik",
+        "traefik",
+    )
     assert inputs["repositoryOpts"]["repo"] == versions.TRAEFIK_CHART_REPO
     values = inputs["values"]
     assert values["service"]["spec"]["type"] == "LoadBalancer"
@@ -445,8 +487,10 @@ def test_programs_preview_with_unknown_outputs(stack: str) -> None:
 
 
 def test_lab_on_a_cluster_made_elsewhere() -> None:
-    config = engine_config("kind") | {"packetwalk:kubeconfig": "/tmp/ci/kubeconfig",
-                                      "packetwalk:kubeContext": "kind-chart-testing"}
+    config = engine_config("kind") | {
+        "packetwalk:kubeconfig": "/tmp/ci/kubeconfig",
+        "packetwalk:kubeContext": "kind-chart-testing",
+    }
     lab = _lab("kind", config=config)
     assert lab.of_type("pulumi:pulumi:StackReference") == []
     provider = _provider(lab)
@@ -456,21 +500,28 @@ def test_lab_on_a_cluster_made_elsewhere() -> None:
     network = lab.named("kind-network", COMMAND)
     assert "docker network inspect" in network.inputs["create"]
     gate_env = reveal(lab.named("nodes-ready", COMMAND).inputs["environment"])
-    assert gate_env == {"PACKETWALK_KUBECONFIG_FILE": "/tmp/ci/kubeconfig",
-                        "PACKETWALK_KUBE_CONTEXT": "kind-chart-testing"}
+    assert gate_env == {
+        "PACKETWALK_KUBECONFIG_FILE": "/tmp/ci/kubeconfig",
+        "PACKETWALK_KUBE_CONTEXT": "kind-chart-testing",
+    }
     assert lab.named("ipaddresspool-metallb-system-lab-pool").inputs["spec"]["addresses"] == [
-        KIND_LB_RANGE]
+        KIND_LB_RANGE
+    ]
 
 
-@pytest.mark.parametrize(("key", "value", "message"), [
-    ("packetwalk:cni", "weave", "not a CNI"),
-    ("packetwalk:kubeProxyMode", "none", "needs a CNI that replaces it"),
-    ("packetwalk:workers", "many", "whole number"),
-    ("packetwalk:cnii", "calico", "unknown setting"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("packetwalk:cni", "weave", "not a CNI"),
+        ("packetwalk:kubeProxyMode", "none", "needs a CNI that replaces it"),
+        ("packetwalk:workers", "many", "whole number"),
+        ("packetwalk:cnii", "calico", "unknown setting"),
+    ],
+)
 @pytest.mark.parametrize("program", ["cluster", "lab"])
-def test_bad_config_fails_before_any_resource(program: str, key: str, value: str,
-                                              message: str) -> None:
+def test_bad_config_fails_before_any_resource(
+    program: str, key: str, value: str, message: str
+) -> None:
     config = engine_config("kind") | {key: value}
     runner = _cluster if program == "cluster" else _lab
     registrations: list[Registration] = []
@@ -509,15 +560,17 @@ def test_kind_network_without_ipv4_stops_the_run_with_the_reason() -> None:
         _cluster("kind", network_inspect=ipv6_only)
 
 
-@pytest.mark.parametrize(("folder", "project"), [("cluster", "packetwalk-cluster"),
-                                                 ("lab", "packetwalk-lab")])
+@pytest.mark.parametrize(
+    ("folder", "project"), [("cluster", "packetwalk-cluster"), ("lab", "packetwalk-lab")]
+)
 def test_project_files_share_one_config_folder(folder: str, project: str) -> None:
     project_dir = REPO_ROOT / "stacks" / folder
     settings = yaml.safe_load((project_dir / "Pulumi.yaml").read_text(encoding="utf-8"))
     assert settings["name"] == project
     assert settings["runtime"]["name"] == "python"
-    assert (project_dir / settings["runtime"]["options"]["virtualenv"]).resolve() == \
-        REPO_ROOT / ".venv"
+    assert (
+        project_dir / settings["runtime"]["options"]["virtualenv"]
+    ).resolve() == REPO_ROOT / ".venv"
     # Pulumi resolves Pulumi.<stack>.yaml as <project dir>/<stackConfigDir>/Pulumi.<stack>.yaml.
     config_dir = (project_dir / settings["stackConfigDir"]).resolve()
     assert config_dir == REPO_ROOT / "stacks"
@@ -539,5 +592,8 @@ def test_recreate_urns_name_the_cluster_commands(runs: Any, stack: str) -> None:
     urns = {reg.urn for reg in cluster.of_type(COMMAND)}
     wanted = kind_recreate_urns(stack)
     assert set(wanted) <= urns
-    assert [cluster.by_urn(urn).name for urn in wanted] == ["kind-cluster", "kubeconfig",
-                                                           "kind-network"]
+    assert [cluster.by_urn(urn).name for urn in wanted] == [
+        "kind-cluster",
+        "kubeconfig",
+        "kind-network",
+    ]

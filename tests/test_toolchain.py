@@ -245,13 +245,17 @@ def _release(tmp_path: Path, arch: str, *, corrupt: bool = False) -> Path:
 def _fake_download_tools(bin_dir: Path, releases: Path, log: Path, arch: str) -> None:
     write_executable(bin_dir, "docker", f'echo "{arch}"\n')
     # curl -fsSL --retry 3 -o <file> <url>: serve the URL's basename from the releases folder.
-    write_executable(bin_dir, "curl", f"""out=""; url=""
+    write_executable(
+        bin_dir,
+        "curl",
+        f"""out=""; url=""
 while [ $# -gt 0 ]; do
   case "$1" in -o) out="$2"; shift ;; http*) url="$1" ;; esac; shift
 done
 echo "$url" >> {log}
 cp "{releases}/$(basename "$url")" "$out"
-""")
+""",
+    )
 
 
 def test_cni_plugins_are_verified_then_unpacked(bin_dir: Path, tmp_path: Path) -> None:
@@ -261,8 +265,10 @@ def test_cni_plugins_are_verified_then_unpacked(bin_dir: Path, tmp_path: Path) -
     result = run_sh(cni_plugins_script(target), bin_dir)
     assert result.returncode == 0, result.stderr
     assert (target / "bridge").stat().st_mode & stat.S_IXUSR
-    base = (f"https://github.com/containernetworking/plugins/releases/download/"
-            f"{versions.CNI_PLUGINS_VERSION}/cni-plugins-linux-arm64-{versions.CNI_PLUGINS_VERSION}")
+    base = (
+        f"https://github.com/containernetworking/plugins/releases/download/"
+        f"{versions.CNI_PLUGINS_VERSION}/cni-plugins-linux-arm64-{versions.CNI_PLUGINS_VERSION}"
+    )
     assert log.read_text().splitlines() == [f"{base}.tgz", f"{base}.tgz.sha256"]
 
     again = run_sh(cni_plugins_script(target), bin_dir)  # a second lab reuses the directory
@@ -271,8 +277,9 @@ def test_cni_plugins_are_verified_then_unpacked(bin_dir: Path, tmp_path: Path) -
 
 
 def test_cni_plugins_with_a_bad_checksum_are_not_installed(bin_dir: Path, tmp_path: Path) -> None:
-    _fake_download_tools(bin_dir, _release(tmp_path, "amd64", corrupt=True), tmp_path / "log",
-                         "x86_64")
+    _fake_download_tools(
+        bin_dir, _release(tmp_path, "amd64", corrupt=True), tmp_path / "log", "x86_64"
+    )
     target = tmp_path / "cni" / versions.CNI_PLUGINS_VERSION
     result = run_sh(cni_plugins_script(target), bin_dir)
     assert result.returncode != 0

@@ -9,7 +9,8 @@ from packetwalk.lab import versions
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE_WITH_TAG = re.compile(
-    r"[\"'][a-z0-9._-]+(?:/[a-z0-9._-]+)+:(?:v?[0-9]+\.[0-9]+[a-z0-9._-]*|latest)[\"']")
+    r"[\"'][a-z0-9._-]+(?:/[a-z0-9._-]+)+:(?:v?[0-9]+\.[0-9]+[a-z0-9._-]*|latest)[\"']"
+)
 
 
 def test_the_bootstrap_script_installs_the_pinned_helm_sdkpy() -> None:

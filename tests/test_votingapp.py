@@ -62,8 +62,9 @@ def test_labels_and_selectors(name: str) -> None:
         ("db", "postgres", versions.POSTGRES_IMAGE, 5432, "postgres"),
     ],
 )
-def test_containers(name: str, container: str, image: str, port: int | None,
-                    port_name: str | None) -> None:
+def test_containers(
+    name: str, container: str, image: str, port: int | None, port_name: str | None
+) -> None:
     (spec,) = DEPLOYMENTS[name]["spec"]["template"]["spec"]["containers"]
     assert spec["name"] == container and spec["image"] == image
     assert spec["imagePullPolicy"] == "IfNotPresent"  # preloaded images are used
@@ -75,14 +76,19 @@ def test_containers(name: str, container: str, image: str, port: int | None,
 
 @pytest.mark.parametrize(
     ("name", "port", "target", "port_name"),
-    [("vote", 8080, 80, "vote-service"), ("result", 8081, 80, "result-service"),
-     ("redis", 6379, 6379, "redis-service"), ("db", 5432, 5432, "db-service")],
+    [
+        ("vote", 8080, 80, "vote-service"),
+        ("result", 8081, 80, "result-service"),
+        ("redis", 6379, 6379, "redis-service"),
+        ("db", 5432, 5432, "db-service"),
+    ],
 )
 def test_services(name: str, port: int, target: int, port_name: str) -> None:
     spec = SERVICES[name]["spec"]
     assert spec["type"] == "ClusterIP"
-    assert spec["ports"] == [{"name": port_name, "port": port, "targetPort": target,
-                              "protocol": "TCP"}]
+    assert spec["ports"] == [
+        {"name": port_name, "port": port, "targetPort": target, "protocol": "TCP"}
+    ]
 
 
 def test_probes() -> None:
@@ -100,11 +106,14 @@ def test_probes() -> None:
 
 def test_data_stores() -> None:
     db = DEPLOYMENTS["db"]["spec"]["template"]["spec"]
-    assert db["containers"][0]["env"] == [{"name": "POSTGRES_USER", "value": "postgres"},
-                                          {"name": "POSTGRES_PASSWORD", "value": "postgres"}]
+    assert db["containers"][0]["env"] == [
+        {"name": "POSTGRES_USER", "value": "postgres"},
+        {"name": "POSTGRES_PASSWORD", "value": "postgres"},
+    ]
     assert db["volumes"] == [{"name": "db-data", "emptyDir": {}}]
     assert db["containers"][0]["volumeMounts"] == [
-        {"name": "db-data", "mountPath": "/var/lib/postgresql/data"}]
+        {"name": "db-data", "mountPath": "/var/lib/postgresql/data"}
+    ]
     redis = DEPLOYMENTS["redis"]["spec"]["template"]["spec"]
     assert redis["volumes"] == [{"name": "redis-data", "emptyDir": {}}]
 
@@ -112,8 +121,11 @@ def test_data_stores() -> None:
 def test_images_are_pinned_from_versions() -> None:
     images = voting_app_images()
     assert len(images) == 5
-    used = {c["image"] for d in DEPLOYMENTS.values()
-            for c in d["spec"]["template"]["spec"]["containers"]}
+    used = {
+        c["image"]
+        for d in DEPLOYMENTS.values()
+        for c in d["spec"]["template"]["spec"]["containers"]
+    }
     assert used == set(images)
 
 

@@ -48,16 +48,19 @@ TRAEFIK_CAP, VOTE_CAP = f"pw-cap-{TRAEFIK_POD}", f"pw-cap-{VOTE_POD}"
 Addr = tuple[str, int]
 
 
-def tcp_ip(src: Addr, dst: Addr, flags: int, seq: int, ack: int, payload: bytes = b"",
-           ip_id: int = 1) -> bytes:
+def tcp_ip(
+    src: Addr, dst: Addr, flags: int, seq: int, ack: int, payload: bytes = b"", ip_id: int = 1
+) -> bytes:
     tcp = dpkt.tcp.TCP(sport=src[1], dport=dst[1], seq=seq, ack=ack, flags=flags, data=payload)
-    ip = dpkt.ip.IP(src=socket.inet_aton(src[0]), dst=socket.inet_aton(dst[0]), p=6, id=ip_id,
-                    ttl=64, data=tcp)
+    ip = dpkt.ip.IP(
+        src=socket.inet_aton(src[0]), dst=socket.inet_aton(dst[0]), p=6, id=ip_id, ttl=64, data=tcp
+    )
     return bytes(ip)
 
 
-def connection(client: Addr, server: Addr, cseq: int, sseq: int, request: bytes,
-               ip_id: int) -> list[tuple[bool, bytes]]:
+def connection(
+    client: Addr, server: Addr, cseq: int, sseq: int, request: bytes, ip_id: int
+) -> list[tuple[bool, bytes]]:
     """A handshake and one request segment as ``(is_request, ip bytes)`` at one view."""
     syn, ack, psh = dpkt.tcp.TH_SYN, dpkt.tcp.TH_ACK, dpkt.tcp.TH_PUSH
     return [
@@ -81,8 +84,9 @@ def sll2_pcap(frames: Sequence[tuple[float, int, bool, bytes]]) -> bytes:
     out = io.BytesIO()
     writer = dpkt.pcap.Writer(out, linktype=276)
     for ts, ifindex, outgoing, ip in frames:
-        header = struct.pack("!HHIHBB8s", 0x0800, 0, ifindex, 1, 4 if outgoing else 0, 6,
-                             b"\x02" * 6 + b"\0\0")
+        header = struct.pack(
+            "!HHIHBB8s", 0x0800, 0, ifindex, 1, 4 if outgoing else 0, 6, b"\x02" * 6 + b"\0\0"
+        )
         writer.writepkt(header + ip, ts=ts)
     return out.getvalue()
 
@@ -95,8 +99,13 @@ GET_A = b"GET / HTTP/1.1\r\nHost: vote.localhost\r\n\r\n"
 GET_B = b"GET / HTTP/1.1\r\nHost: vote.localhost\r\nX-Forwarded-For: 172.18.0.3\r\n\r\n"
 
 
-def _view(pre: tuple[Addr, Addr], cseq: int, sseq: int, req: bytes, ip_id: int,
-          ) -> list[tuple[bool, bytes]]:
+def _view(
+    pre: tuple[Addr, Addr],
+    cseq: int,
+    sseq: int,
+    req: bytes,
+    ip_id: int,
+) -> list[tuple[bool, bytes]]:
     return connection(pre[0], pre[1], cseq, sseq, req, ip_id)
 
 
@@ -137,11 +146,11 @@ def lab_pcaps() -> dict[str, bytes]:
 
 IP_LINK = {
     LEADER: "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n"
-            "2: eth0@if9: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP\n"
-            "5: veth1a2b3c4d@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue\n",
+    "2: eth0@if9: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP\n"
+    "5: veth1a2b3c4d@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue\n",
     TRAEFIK_NODE: "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n"
-                  "2: eth0@if11: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue\n"
-                  "7: vethe5f6a7b8@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue\n",
+    "2: eth0@if11: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue\n"
+    "7: vethe5f6a7b8@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue\n",
 }
 
 # -- the lab in the fake -----------------------------------------------------------------------
@@ -151,14 +160,20 @@ def lab_objects() -> list[Mapping[str, Any]]:
     return load_objects(LAB)
 
 
-def lab_cluster(objects: Sequence[Mapping[str, Any]] | None = None,
-                cls: type[FakeCluster] = FakeCluster) -> FakeCluster:
+def lab_cluster(
+    objects: Sequence[Mapping[str, Any]] | None = None, cls: type[FakeCluster] = FakeCluster
+) -> FakeCluster:
     """The kind lab as a FakeCluster, with the answers a real one gives to the walk."""
     objects = list(objects if objects is not None else lab_objects())
     by_resource: dict[str, list[Mapping[str, Any]]] = {}
-    resources = {"Service": "services", "Ingress": "ingresses", "ConfigMap": "configmaps",
-                 "ServiceL2Status": "servicel2statuses.metallb.io", "Pod": "pods",
-                 "Node": "nodes"}
+    resources = {
+        "Service": "services",
+        "Ingress": "ingresses",
+        "ConfigMap": "configmaps",
+        "ServiceL2Status": "servicel2statuses.metallb.io",
+        "Pod": "pods",
+        "Node": "nodes",
+    }
     for obj in objects:
         by_resource.setdefault(resources.get(str(obj["kind"]), str(obj["kind"])), []).append(obj)
     snapshot = Snapshot(objects)
@@ -167,8 +182,11 @@ def lab_cluster(objects: Sequence[Mapping[str, Any]] | None = None,
     fake.on_shell(r"^sh -c 'ip -o link'$", "1: lo: <LOOPBACK>\n3: br-5e1c0d2a: <BROADCAST>\n")
     fake.on_shell(r"curl .*vote\.localhost", "200\n")
     for node, text in IP_LINK.items():
-        fake.on_exec(lambda call, node=node: call.pod == f"pw-node-{node}"
-                     and call.command == ("ip", "-o", "link"), text)
+
+        def lists_links(call: Any, node: str = node) -> bool:
+            return bool(call.pod == f"pw-node-{node}" and call.command == ("ip", "-o", "link"))
+
+        fake.on_exec(lists_links, text)
     fake.on_exec(r"kill -INT", "")
     for obj in by_resource.get("pods", []):  # Traefik's pod says runAsNonRoot, as the chart's
         security = obj["spec"].get("securityContext") or {}
@@ -233,14 +251,14 @@ def test_gather_facts_reads_the_same_as_a_snapshot() -> None:
     # the API lists pods sorted by namespace and name; the snapshot keeps file order
     assert replace(live, pods=()) == replace(saved, pods=())
     assert sorted(live.pods, key=lambda p: (p.namespace, p.name)) == sorted(
-        saved.pods, key=lambda p: (p.namespace, p.name))
+        saved.pods, key=lambda p: (p.namespace, p.name)
+    )
     assert live.cni == "kindnet" and live.kube_proxy_mode == "iptables"
     assert live.l2_leaders == {"traefik/traefik": LEADER}
     assert live.host_ip == HOST_IP
 
 
-def test_ingress_walk_captures_everywhere_then_writes_an_analysable_folder(
-        tmp_path: Path) -> None:
+def test_ingress_walk_captures_everywhere_then_writes_an_analysable_folder(tmp_path: Path) -> None:
     fake = lab_cluster()
     host = FakeHostCapture(lab_pcaps()["host"])
     plan = ingress_plan(fake)
@@ -275,13 +293,20 @@ def test_ingress_walk_captures_everywhere_then_writes_an_analysable_folder(
     analysis = run.analysis
     assert analysis is not None and analysis.flows
     dnat = [t for f in analysis.flows for t in f.translations if t.kind == "DNAT"]
-    assert any(str(t.before) == "172.18.255.200:80" and str(t.after) == "10.244.2.10:8000"
-               for t in dnat), dnat
+    assert any(
+        str(t.before) == "172.18.255.200:80" and str(t.after) == "10.244.2.10:8000" for t in dnat
+    ), dnat
     # Traefik's own connection to the backend, in request order: Traefik, out of its node,
     # into the backend's node, the backend
     to_backend = next(f for f in analysis.flows if str(f.server) == "10.244.1.5:80")
     assert [h.point for h in to_backend.hops] == [
-        TRAEFIK_POD, TRAEFIK_NODE, TRAEFIK_NODE, LEADER, LEADER, VOTE_POD]
+        TRAEFIK_POD,
+        TRAEFIK_NODE,
+        TRAEFIK_NODE,
+        LEADER,
+        LEADER,
+        VOTE_POD,
+    ]
 
     plan_yaml = yaml.safe_load((tmp_path / "plan.yaml").read_text())
     assert plan_yaml["request"]["exitCode"] == 0 and plan_yaml["request"]["output"] == "200"
@@ -289,7 +314,8 @@ def test_ingress_walk_captures_everywhere_then_writes_an_analysable_folder(
 
 
 def test_request_is_sent_after_every_capture_is_ready_and_captures_stop_after(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     fake = lab_cluster()
     runner(fake).run(ingress_plan(fake), tmp_path)
     calls = fake.calls
@@ -341,8 +367,9 @@ def test_node_debug_pods_created_by_the_walk_are_deleted_unless_keep(tmp_path: P
     fake = lab_cluster()
     runner(fake).run(ingress_plan(fake), tmp_path / "one")
     deletes = [c.line for c in fake.calls_of("kubectl") if c.command[1:2] == ("delete",)]
-    assert deletes == [f"kubectl delete pod -n default pw-node-{n} --wait=false"
-                       for n in (LEADER, TRAEFIK_NODE)]
+    assert deletes == [
+        f"kubectl delete pod -n default pw-node-{n} --wait=false" for n in (LEADER, TRAEFIK_NODE)
+    ]
 
     kept = lab_cluster()
     runner(kept, keep=True).run(ingress_plan(kept), tmp_path / "two")
@@ -359,8 +386,7 @@ def test_ended_reused_container_fails_that_point_with_a_way_out(tmp_path: Path) 
     assert VOTE_CAP in (backend.error or "") and "delete the pod" in (backend.error or "")
     assert any(e.startswith(f"{VOTE_POD}: ") for e in run.errors)
     walk = yaml.safe_load((tmp_path / "two" / "walk.yaml").read_text())
-    assert [c["point"] for c in walk["captures"]] == [
-        "host", LEADER, TRAEFIK_NODE, TRAEFIK_POD]
+    assert [c["point"] for c in walk["captures"]] == ["host", LEADER, TRAEFIK_NODE, TRAEFIK_POD]
 
 
 def test_failing_capture_stream_names_the_point_and_the_rest_is_written(tmp_path: Path) -> None:
@@ -403,14 +429,17 @@ def test_traefik_tcpdump_failing_is_an_error_not_a_fallback(tmp_path: Path) -> N
 
 def test_traefik_capture_refused_by_the_api_falls_back_to_its_node(tmp_path: Path) -> None:
     fake = lab_cluster()
-    refusal = ('pods "x" is forbidden: violates PodSecurity "baseline:latest": non-default '
-               'capabilities (container "pw-cap" must not include "NET_ADMIN", "NET_RAW")')
+    refusal = (
+        'pods "x" is forbidden: violates PodSecurity "baseline:latest": non-default '
+        'capabilities (container "pw-cap" must not include "NET_ADMIN", "NET_RAW")'
+    )
     fake.refusals[("traefik", TRAEFIK_POD)] = refusal
     run = runner(fake).run(ingress_plan(fake), tmp_path)
     assert run.errors == []
     assert run.warnings == [
         f"{TRAEFIK_POD}: skipped: the API server refused ephemeral container {TRAEFIK_CAP} in pod "
-        f"traefik/{TRAEFIK_POD}: {refusal} (node capture {TRAEFIK_NODE} sees its packets)"]
+        f"traefik/{TRAEFIK_POD}: {refusal} (node capture {TRAEFIK_NODE} sees its packets)"
+    ]
     walk = yaml.safe_load((tmp_path / "walk.yaml").read_text())
     assert TRAEFIK_POD not in [c["point"] for c in walk["captures"]]
     assert TRAEFIK_NODE in [c["point"] for c in walk["captures"]]
@@ -430,8 +459,10 @@ def test_refused_backend_capture_is_an_error(tmp_path: Path) -> None:
     fake = lab_cluster()
     fake.refusals[("vote", VOTE_POD)] = "forbidden"
     run = runner(fake).run(ingress_plan(fake), tmp_path)
-    assert run.errors == [f"{VOTE_POD}: the API server refused ephemeral container {VOTE_CAP} in "
-                          f"pod vote/{VOTE_POD}: forbidden"]
+    assert run.errors == [
+        f"{VOTE_POD}: the API server refused ephemeral container {VOTE_CAP} in "
+        f"pod vote/{VOTE_POD}: forbidden"
+    ]
 
 
 def test_host_capture_unavailable_is_skipped_with_a_warning(tmp_path: Path) -> None:
@@ -471,10 +502,12 @@ def test_request_from_a_pod_runs_in_its_capture_container(tmp_path: Path) -> Non
     run = runner(fake).run(plan, tmp_path)
     sent = [c for c in fake.calls_of("exec") if c.command[:1] == ("nc",)]
     assert len(sent) == 1
-    assert (sent[0].namespace, sent[0].pod, sent[0].container) == ("vote", worker,
-                                                                    f"pw-cap-{worker}")
-    assert sent[0].command == ("nc", "-z", "-v", "-w", "5", "redis.vote.svc.cluster.local",
-                               "6379")
+    assert (sent[0].namespace, sent[0].pod, sent[0].container) == (
+        "vote",
+        worker,
+        f"pw-cap-{worker}",
+    )
+    assert sent[0].command == ("nc", "-z", "-v", "-w", "5", "redis.vote.svc.cluster.local", "6379")
     assert run.request is not None and run.request.ok
     assert not fake.calls_of("shell") or all("curl" not in c.line for c in fake.calls_of("shell"))
 
@@ -538,9 +571,11 @@ def test_capture_container_that_cannot_start_in_traefik_is_an_error(tmp_path: Pa
     fake.unstartable_containers.add(("traefik", TRAEFIK_POD, TRAEFIK_CAP))
     run = runner(fake).run(ingress_plan(fake), tmp_path)
     assert run.warnings == []
-    assert run.errors == [f"{TRAEFIK_POD}: container {TRAEFIK_CAP} in pod traefik/{TRAEFIK_POD} "
-                          f"is not running (image pull or start error: see kubectl describe pod "
-                          f"-n traefik {TRAEFIK_POD})"]
+    assert run.errors == [
+        f"{TRAEFIK_POD}: container {TRAEFIK_CAP} in pod traefik/{TRAEFIK_POD} "
+        f"is not running (image pull or start error: see kubectl describe pod "
+        f"-n traefik {TRAEFIK_POD})"
+    ]
 
 
 def test_a_capture_container_without_root_would_not_start_in_traefik(tmp_path: Path) -> None:
@@ -548,8 +583,9 @@ def test_a_capture_container_without_root_would_not_start_in_traefik(tmp_path: P
     from packetwalk.kube.access import EphemeralContainer
 
     fake = lab_cluster()
-    plain = EphemeralContainer("pw-cap-plain", "nicolaka/netshoot:v0.16", ("sleep", "1"),
-                               run_as_root=False)
+    plain = EphemeralContainer(
+        "pw-cap-plain", "nicolaka/netshoot:v0.16", ("sleep", "1"), run_as_root=False
+    )
     assert fake.add_ephemeral_container("traefik", TRAEFIK_POD, plain)
     assert not fake.wait_container_running("traefik", TRAEFIK_POD, "pw-cap-plain")
     assert fake.add_ephemeral_container("vote", VOTE_POD, plain)
@@ -573,20 +609,39 @@ class NetnsCluster(FakeCluster):
     def _argv(self, namespace: str, pod: str, command: Sequence[str]) -> list[str]:
         return ["ip", "netns", "exec", self.lab.full(self.netns_of[(namespace, pod)]), *command]
 
-    def exec(self, namespace: str, pod: str, command: Sequence[str], *,
-             container: str | None = None, timeout: float = 60.0) -> CommandResult:
+    def exec(
+        self,
+        namespace: str,
+        pod: str,
+        command: Sequence[str],
+        *,
+        container: str | None = None,
+        timeout: float = 60.0,
+    ) -> CommandResult:
         import subprocess
 
         self.calls.append(Call("exec", tuple(command), namespace, pod, container))
-        done = subprocess.run(self._argv(namespace, pod, command), capture_output=True,
-                              text=True, timeout=timeout, check=False)
+        done = subprocess.run(
+            self._argv(namespace, pod, command),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         return CommandResult(tuple(command), done.returncode, done.stdout, done.stderr)
 
     def shell(self, command: str, *, timeout: float = 60.0) -> CommandResult:
         return self.exec("host", "host", ["sh", "-c", command], timeout=timeout)
 
-    def stream(self, namespace: str, pod: str, command: Sequence[str], sink: BinaryIO, *,
-               container: str | None = None) -> Any:
+    def stream(
+        self,
+        namespace: str,
+        pod: str,
+        command: Sequence[str],
+        sink: BinaryIO,
+        *,
+        container: str | None = None,
+    ) -> Any:
         from packetwalk.host.process import ProcessStream, popen_binary
 
         self.calls.append(Call("stream", tuple(command), namespace, pod, container))
@@ -621,21 +676,41 @@ def test_real_nodeport_walk_in_network_namespaces(tmp_path: Path) -> None:
         lab.serve_http("pod-b", netns.POD_B, 8080)
         pod_b = PodInfo("default", "pod-b", netns.POD_B, "node", {"app": "web"}, ("web",))
         node = NodeInfo("node", netns.NODE)
-        cluster = NetnsCluster(lab, {("default", "pod-b"): "pod-b", ("host", "host"): "host",
-                                     ("default", "pw-node-node"): "node"},
-                               pods=[pod_b], nodes=[node])
+        cluster = NetnsCluster(
+            lab,
+            {
+                ("default", "pod-b"): "pod-b",
+                ("host", "host"): "host",
+                ("default", "pw-node-node"): "node",
+            },
+            pods=[pod_b],
+            nodes=[node],
+        )
         cluster.on_kubectl(r"delete pod", "deleted")
-        service = read_service({
-            "metadata": {"name": "web", "namespace": "default"},
-            "spec": {"type": "NodePort", "clusterIP": "10.96.0.10", "selector": {"app": "web"},
-                     "ports": [{"port": 80, "targetPort": 8080, "nodePort": 31000}]}},
-            Origin("test"))
-        facts = ClusterFacts(pods=(pod_b,), nodes=(node,), services=(service,),
-                             app_namespace="default", host_ip=netns.HOST)
+        service = read_service(
+            {
+                "metadata": {"name": "web", "namespace": "default"},
+                "spec": {
+                    "type": "NodePort",
+                    "clusterIP": "10.96.0.10",
+                    "selector": {"app": "web"},
+                    "ports": [{"port": 80, "targetPort": 8080, "nodePort": 31000}],
+                },
+            },
+            Origin("test"),
+        )
+        facts = ClusterFacts(
+            pods=(pod_b,),
+            nodes=(node,),
+            services=(service,),
+            app_namespace="default",
+            host_ip=netns.HOST,
+        )
         plan = plan_walk(WalkRequest(to="web", via="nodeport"), facts)
         assert [p.name for p in plan.points] == ["host", "node", "pod-b"]
-        runner = WalkRunner(cluster, host_capture=NetnsHostCapture(cluster), settle=0.5,
-                            ready_timeout=10)
+        runner = WalkRunner(
+            cluster, host_capture=NetnsHostCapture(cluster), settle=0.5, ready_timeout=10
+        )
         folder = tmp_path / "walk"
         run = runner.run(plan, folder, analyze=analyze_folder)
 
@@ -650,8 +725,12 @@ def test_real_nodeport_walk_in_network_namespaces(tmp_path: Path) -> None:
     flows = run.analysis.flows
     dnat = [t for f in flows for t in f.translations if t.kind == "DNAT"]
     snat = [t for f in flows for t in f.translations if t.kind == "SNAT"]
-    assert any(str(t.before) == f"{netns.NODE}:31000" and str(t.after) == f"{netns.POD_B}:8080"
-               and t.point == "node" for t in dnat), dnat
+    assert any(
+        str(t.before) == f"{netns.NODE}:31000"
+        and str(t.after) == f"{netns.POD_B}:8080"
+        and t.point == "node"
+        for t in dnat
+    ), dnat
     assert any(t.before.ip == netns.HOST and t.after.ip == netns.NODE for t in snat), snat
     # every tcpdump was stopped through its pid file, none left running
     assert not list(Path("/tmp").glob("pw-cap-node.pid"))
@@ -674,12 +753,19 @@ def test_local_tcpdump_streams_a_live_pcap_and_stops_cleanly(tmp_path: Path) -> 
     with socket.socket() as probe:  # a free port: parallel runs must not share the server
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
-                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        point = next(p for p in plan_walk(WalkRequest(via="nodeport"),
-                                          facts_from_objects(lab_objects())).points
-                     if p.kind == "host")
+        point = next(
+            p
+            for p in plan_walk(
+                WalkRequest(via="nodeport"), facts_from_objects(lab_objects())
+            ).points
+            if p.kind == "host"
+        )
         command = [*point.tcpdump_command()[:-1], f"tcp port {port}"]
         sink = CountingSink(tmp_path / "host.pcap")
         capture = LocalTcpdump()
@@ -689,8 +775,9 @@ def test_local_tcpdump_streams_a_live_pcap_and_stops_cleanly(tmp_path: Path) -> 
             time.sleep(0.05)
         assert sink.count == PCAP_HEADER_BYTES
         for _ in range(50):
-            done = subprocess.run(["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}/"],
-                                  check=False)
+            done = subprocess.run(
+                ["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}/"], check=False
+            )
             if done.returncode == 0:
                 break
             time.sleep(0.1)
@@ -714,9 +801,15 @@ def test_api_refusing_a_capture_container_fails_only_that_point(tmp_path: Path) 
     def add(namespace: str, pod: str, spec: Any) -> bool:
         if pod == VOTE_POD:
             error = ApiException(status=403, reason="Forbidden")
-            error.body = json.dumps({"kind": "Status", "message": (
-                f'pods "{VOTE_POD}" is forbidden: violates PodSecurity "baseline:latest": '
-                'non-default capabilities (container "pw-cap" must not include "NET_ADMIN")')})
+            error.body = json.dumps(
+                {
+                    "kind": "Status",
+                    "message": (
+                        f'pods "{VOTE_POD}" is forbidden: violates PodSecurity "baseline:latest": '
+                        'non-default capabilities (container "pw-cap" must not include "NET_ADMIN")'
+                    ),
+                }
+            )
             raise error
         return real_add(namespace, pod, spec)
 
@@ -725,8 +818,10 @@ def test_api_refusing_a_capture_container_fails_only_that_point(tmp_path: Path) 
     fake.client_errors = (ApiException,)  # type: ignore[attr-defined]
     run = runner(fake).run(ingress_plan(fake), tmp_path)
     assert len(run.errors) == 1
-    assert run.errors[0].startswith(f'{VOTE_POD}: Forbidden: pods "{VOTE_POD}" is forbidden: '
-                                    'violates PodSecurity "baseline:latest"')
+    assert run.errors[0].startswith(
+        f'{VOTE_POD}: Forbidden: pods "{VOTE_POD}" is forbidden: '
+        'violates PodSecurity "baseline:latest"'
+    )
     assert run.request is not None and run.request.ok
     assert len(yaml.safe_load((tmp_path / "walk.yaml").read_text())["captures"]) == 4
 
@@ -735,16 +830,27 @@ def test_tcpdump_complaint_is_in_the_error(tmp_path: Path) -> None:
     from packetwalk.host.process import ProcessStream, popen_binary
 
     class Complaining(FakeCluster):
-        def stream(self, namespace: str, pod: str, command: Sequence[str], sink: BinaryIO, *,
-                   container: str | None = None) -> Any:
+        def stream(
+            self,
+            namespace: str,
+            pod: str,
+            command: Sequence[str],
+            sink: BinaryIO,
+            *,
+            container: str | None = None,
+        ) -> Any:
             if pod != VOTE_POD:
                 return super().stream(namespace, pod, command, sink, container=container)
             self.calls.append(Call("stream", tuple(command), namespace, pod, container))
-            script = ('echo "tcpdump: eth0: You don\'t have permission to perform this capture '
-                      'on that device" >&2; exit 1')
+            script = (
+                "echo \"tcpdump: eth0: You don't have permission to perform this capture "
+                'on that device" >&2; exit 1'
+            )
             return ProcessStream(popen_binary(["sh", "-c", script]), sink)
 
     fake = lab_cluster(cls=Complaining)
     run = runner(fake, sleep=time.sleep).run(ingress_plan(fake), tmp_path)
-    assert run.errors == [f"{VOTE_POD}: tcpdump ended before capturing (exit code 1): tcpdump: "
-                          "eth0: You don't have permission to perform this capture on that device"]
+    assert run.errors == [
+        f"{VOTE_POD}: tcpdump ended before capturing (exit code 1): tcpdump: "
+        "eth0: You don't have permission to perform this capture on that device"
+    ]

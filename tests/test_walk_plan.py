@@ -52,13 +52,19 @@ def names(plan: WalkPlan) -> list[str]:
 def test_snapshot_facts() -> None:
     f = facts()
     assert (f.cni, f.kube_proxy_mode, f.platform, f.app_namespace) == (
-        "kindnet", "iptables", "kind", "vote")
+        "kindnet",
+        "iptables",
+        "kind",
+        "vote",
+    )
     assert f.l2_leaders == {"traefik/traefik": W1}
     assert f.named_ports[f"traefik/{TRAEFIK_POD}"]["web"] == 8000
     traefik = next(s for s in f.services if s.name == "traefik")
     assert traefik.lb_ips == ("172.18.255.200",) and traefik.ports[0].target_port == "web"
     assert [(r.service_name, r.host) for r in f.routes] == [
-        ("vote", "vote.localhost"), ("result", "result.localhost")]
+        ("vote", "vote.localhost"),
+        ("result", "result.localhost"),
+    ]
 
 
 def test_ingress_from_user_walks_host_leader_traefik_backend() -> None:
@@ -69,19 +75,27 @@ def test_ingress_from_user_walks_host_leader_traefik_backend() -> None:
     assert names(plan) == ["host", W1, W2, TRAEFIK_POD, VOTE_POD]
     assert [p.kind for p in plan.points] == ["host", "node", "node", "pod", "pod"]
     assert [p.interface for p in plan.points] == ["any", "any", "any", "eth0", "eth0"]
-    expected = ("(host 172.18.255.200 and tcp port 80) or (host 10.244.2.10 and tcp port 8000) "
-                "or (host 10.244.1.5 and tcp port 80)")
+    expected = (
+        "(host 172.18.255.200 and tcp port 80) or (host 10.244.2.10 and tcp port 8000) "
+        "or (host 10.244.1.5 and tcp port 80)"
+    )
     assert {p.filter for p in plan.points} == {expected}
     assert plan.request.url == "http://172.18.255.200:80/"
     assert plan.request.host_header == "vote.localhost"
     assert plan.request.origin == "host"
-    assert plan.request.command()[-3:] == ("-H", "Host: vote.localhost",
-                                           "http://172.18.255.200:80/")
+    assert plan.request.command()[-3:] == (
+        "-H",
+        "Host: vote.localhost",
+        "http://172.18.255.200:80/",
+    )
     leader = plan.point(W1)
     assert any("MetalLB L2 leader" in why and "masquerades" in why for why in leader.why)
     traefik = plan.point(TRAEFIK_POD)
     assert (traefik.namespace, traefik.pod, traefik.container) == (
-        "traefik", TRAEFIK_POD, "pw-cap-traefik-5f9c6d8b47-k8s2d")
+        "traefik",
+        TRAEFIK_POD,
+        "pw-cap-traefik-5f9c6d8b47-k8s2d",
+    )
     assert any("EndpointSlices, so kube-proxy is not on this hop" in s for s in plan.path)
     assert plan.point(VOTE_POD).target_container == "vote"
 
@@ -99,33 +113,44 @@ def test_traefik_is_captured_in_its_pod_and_its_node_stands_in_only_on_refusal()
 def test_ingress_with_unknown_l2_leader_captures_every_node() -> None:
     f = facts(lambda objs: objs.remove(find(objs, "ServiceL2Status", "l2-cf2xr")))
     plan = plan_walk(WalkRequest(), f)
-    assert names(plan) == ["host", CP, W1, W2, TRAEFIK_POD,
-                           VOTE_POD]
+    assert names(plan) == ["host", CP, W1, W2, TRAEFIK_POD, VOTE_POD]
     assert any("L2 leader for 172.18.255.200 is unknown" in n for n in plan.notes)
 
 
 def test_ingress_with_native_lb_adds_the_cluster_ip_hop() -> None:
     def native(objs: Objects) -> None:
         find(objs, "Service", "vote")["metadata"]["annotations"] = {
-            "traefik.ingress.kubernetes.io/service.nativelb": "true"}
+            "traefik.ingress.kubernetes.io/service.nativelb": "true"
+        }
 
     plan = plan_walk(WalkRequest(), facts(native))
     assert "(host 10.96.120.15 and tcp port 8080)" in plan.point(VOTE_POD).filter
-    assert any("nativeLB: Traefik dials ClusterIP 10.96.120.15" in why
-               for why in plan.point(W2).why)
+    assert any(
+        "nativeLB: Traefik dials ClusterIP 10.96.120.15" in why for why in plan.point(W2).why
+    )
     assert any("(nativeLB)" in step for step in plan.path)
 
 
 def test_ingressroute_routes_are_understood() -> None:
     def ingressroute(objs: Objects) -> None:
         objs.remove(find(objs, "Ingress", "result"))
-        objs.append({
-            "apiVersion": "traefik.io/v1alpha1", "kind": "IngressRoute",
-            "metadata": {"name": "result", "namespace": "vote"},
-            "spec": {"entryPoints": ["web"], "routes": [{
-                "match": "Host(`result.localhost`) && PathPrefix(`/results`)", "kind": "Rule",
-                "services": [{"name": "result", "port": 8081, "nativeLB": True}]}]},
-        })
+        objs.append(
+            {
+                "apiVersion": "traefik.io/v1alpha1",
+                "kind": "IngressRoute",
+                "metadata": {"name": "result", "namespace": "vote"},
+                "spec": {
+                    "entryPoints": ["web"],
+                    "routes": [
+                        {
+                            "match": "Host(`result.localhost`) && PathPrefix(`/results`)",
+                            "kind": "Rule",
+                            "services": [{"name": "result", "port": 8081, "nativeLB": True}],
+                        }
+                    ],
+                },
+            }
+        )
 
     plan = plan_walk(WalkRequest(to="result"), facts(ingressroute))
     assert plan.request.url == "http://172.18.255.200:80/results"
@@ -143,8 +168,9 @@ def test_ingress_through_traefik_nodeport_enters_on_the_ingress_ready_node() -> 
     assert plan.request.url == "http://172.18.0.2:30080/"
     assert names(plan)[:2] == ["host", CP]
     assert "(host 172.18.0.2 and tcp port 30080)" in plan.point("host").filter
-    assert any("kind publishes packetwalk-control-plane:30080 on 127.0.0.1:80" in n
-               for n in plan.notes)
+    assert any(
+        "kind publishes packetwalk-control-plane:30080 on 127.0.0.1:80" in n for n in plan.notes
+    )
 
 
 def test_nodeport_from_user_enters_on_a_node_without_the_backend() -> None:
@@ -153,7 +179,8 @@ def test_nodeport_from_user_enters_on_a_node_without_the_backend() -> None:
     assert plan.request.url == "http://172.18.0.4:31000/"
     assert plan.request.host_header is None
     assert plan.point(VOTE_POD).filter == (
-        "(host 172.18.0.4 and tcp port 31000) or (host 10.244.1.5 and tcp port 80)")
+        "(host 172.18.0.4 and tcp port 31000) or (host 10.244.1.5 and tcp port 80)"
+    )
     entry = plan.point(W2)
     assert any("masquerades the source to 172.18.0.4" in why for why in entry.why)
     assert any("sees source the entry node's IP (masqueraded)" in s for s in plan.path)
@@ -200,8 +227,15 @@ def test_clusterip_from_a_pod_captures_client_its_node_and_backend() -> None:
     assert "(host 10.96.33.4 and tcp port 6379)" in client.filter
     # redis does not speak HTTP: the request is a TCP connect from the capture container
     assert plan.request.url == "tcp://redis.vote.svc.cluster.local:6379"
-    assert plan.request.command() == ("nc", "-z", "-v", "-w", "5",
-                                      "redis.vote.svc.cluster.local", "6379")
+    assert plan.request.command() == (
+        "nc",
+        "-z",
+        "-v",
+        "-w",
+        "5",
+        "redis.vote.svc.cluster.local",
+        "6379",
+    )
     assert (plan.request.origin, plan.request.point) == ("pod", WORKER_POD)
     assert any("PREROUTING" in why for why in plan.point(W2).why)
 
@@ -229,31 +263,46 @@ def test_ingress_from_a_pod_is_translated_on_the_client_node_not_the_leader() ->
 
 def test_without_kube_proxy_the_plan_says_ebpf() -> None:
     def cilium(objs: Objects) -> None:
-        for pod in [o for o in objs if o["kind"] == "Pod"
-                    and o["metadata"]["name"].startswith(("kube-proxy", "kindnet"))]:
+        for pod in [
+            o
+            for o in objs
+            if o["kind"] == "Pod" and o["metadata"]["name"].startswith(("kube-proxy", "kindnet"))
+        ]:
             objs.remove(pod)
-        objs.append({"apiVersion": "v1", "kind": "Pod",
-                     "metadata": {"name": "cilium-x7k2p", "namespace": "kube-system",
-                                  "labels": {"k8s-app": "cilium"}},
-                     "spec": {"nodeName": W1, "hostNetwork": True,
-                              "containers": [{"name": "cilium-agent"}]},
-                     "status": {"phase": "Running", "podIP": "172.18.0.3"}})
+        objs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": "cilium-x7k2p",
+                    "namespace": "kube-system",
+                    "labels": {"k8s-app": "cilium"},
+                },
+                "spec": {
+                    "nodeName": W1,
+                    "hostNetwork": True,
+                    "containers": [{"name": "cilium-agent"}],
+                },
+                "status": {"phase": "Running", "podIP": "172.18.0.3"},
+            }
+        )
 
     f = facts(cilium)
     assert (f.cni, f.kube_proxy_mode) == ("cilium", "none")
     plan = plan_walk(WalkRequest(via="nodeport"), f)
-    assert any("eBPF" in why and "no KUBE-* chains" in why
-               for why in plan.point(W2).why)
+    assert any("eBPF" in why and "no KUBE-* chains" in why for why in plan.point(W2).why)
     assert any("No kube-proxy" in n for n in plan.notes)
     assert any("Cilium tunnels" in n for n in plan.notes)
 
 
 def test_kube_proxy_mode_comes_from_its_configmap() -> None:
     f = facts()
-    cm = {"metadata": {"name": "kube-proxy", "namespace": "kube-system"},
-          "data": {"config.conf": "kind: KubeProxyConfiguration\nmode: \"nftables\"\n"}}
+    cm = {
+        "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
+        "data": {"config.conf": 'kind: KubeProxyConfiguration\nmode: "nftables"\n'},
+    }
     assert detect_kube_proxy_mode(f.pods, [cm]) == "nftables"
-    empty = {**cm, "data": {"config.conf": "mode: \"\"\n"}}
+    empty = {**cm, "data": {"config.conf": 'mode: ""\n'}}
     assert detect_kube_proxy_mode(f.pods, [empty]) == "iptables"
 
 
@@ -280,6 +329,7 @@ def test_pod_without_ip_is_an_error_for_client_and_backend() -> None:
         def edit(objs: Objects) -> None:
             pod = find(objs, "Pod", name)
             pod["status"] = {"phase": "Pending"}
+
         return edit
 
     with pytest.raises(InputError, match=rf"pod vote/{WORKER_POD} has no IP \(phase Pending\)"):
@@ -306,8 +356,7 @@ def test_every_replica_is_a_candidate_backend() -> None:
         objs.append(second)
 
     plan = plan_walk(WalkRequest(via="nodeport"), facts(scale))
-    assert names(plan) == ["host", W2, W1, CP, VOTE_POD,
-                           "vote-6d8c7b9f5d-9abcd"]
+    assert names(plan) == ["host", W2, W1, CP, VOTE_POD, "vote-6d8c7b9f5d-9abcd"]
     assert "(host 10.244.0.9 and tcp port 80)" in plan.point(VOTE_POD).filter
     assert any("has 2 ready pods" in n for n in plan.notes)
 
@@ -324,12 +373,15 @@ def test_equivalent_commands_and_plan_data() -> None:
     assert commands[VOTE_POD].startswith("kubectl exec -n vote")
     assert commands["request"].startswith("curl ")
     lines = [c for p, c in equivalent_commands(plan, "img:1") if p == TRAEFIK_POD]
-    assert lines[0] == (f"kubectl debug -n traefik {TRAEFIK_POD} -c pw-cap-traefik-5f9c6d8b47-k8s2d"
-                        " --image=img:1 --profile=netadmin"
-                        " --custom=labs/manifests/capture-as-root.json --target=traefik"
-                        " -- tail -f /dev/null")
-    assert lines[1].startswith(f"kubectl exec -n traefik {TRAEFIK_POD} "
-                               "-c pw-cap-traefik-5f9c6d8b47-k8s2d -- tcpdump ")
+    assert lines[0] == (
+        f"kubectl debug -n traefik {TRAEFIK_POD} -c pw-cap-traefik-5f9c6d8b47-k8s2d"
+        " --image=img:1 --profile=netadmin"
+        " --custom=labs/manifests/capture-as-root.json --target=traefik"
+        " -- tail -f /dev/null"
+    )
+    assert lines[1].startswith(
+        f"kubectl exec -n traefik {TRAEFIK_POD} -c pw-cap-traefik-5f9c6d8b47-k8s2d -- tcpdump "
+    )
     # typed by hand, it adds the very container the walk sends through the API: root included
     point = plan.point(TRAEFIK_POD)
     namespace, pod, typed = debug_container(shlex.split(lines[0]), cwd=REPO)
@@ -353,16 +405,26 @@ def test_flow_filter_deduplicates_and_adds_dns() -> None:
 
 
 @pytest.mark.skipif(shutil.which("tcpdump") is None, reason="tcpdump is not installed")
-@pytest.mark.parametrize("request_", [
-    WalkRequest(), WalkRequest(via="nodeport"), WalkRequest(to="redis", source="worker"),
-    WalkRequest(source="worker", via="ingress"),
-], ids=["ingress", "nodeport", "clusterip", "pod-ingress"])
+@pytest.mark.parametrize(
+    "request_",
+    [
+        WalkRequest(),
+        WalkRequest(via="nodeport"),
+        WalkRequest(to="redis", source="worker"),
+        WalkRequest(source="worker", via="ingress"),
+    ],
+    ids=["ingress", "nodeport", "clusterip", "pod-ingress"],
+)
 def test_filters_compile_with_tcpdump(request_: WalkRequest) -> None:
     plan = plan_walk(request_, facts())
     for point in plan.points:
         linktype = "LINUX_SLL2" if point.interface == "any" else "EN10MB"
-        done = subprocess.run(["tcpdump", "-d", "-y", linktype, point.filter],
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            ["tcpdump", "-d", "-y", linktype, point.filter],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert done.returncode == 0, (point.name, point.filter, done.stderr)
 
 
@@ -377,16 +439,23 @@ def test_traefik_without_an_outside_address_explains_the_cloud_front() -> None:
     f = facts(cluster_ip, platform="gke")
     with pytest.raises(InputError) as err:
         plan_walk(WalkRequest(), f)
-    assert "cloud load balancer" in str(err.value) and err.value.choices == ("nodeport",
-                                                                              "clusterip")
+    assert "cloud load balancer" in str(err.value) and err.value.choices == (
+        "nodeport",
+        "clusterip",
+    )
     # from a pod the ClusterIP is the way in
     plan = plan_walk(WalkRequest(source="worker", via="ingress"), f)
     assert plan.request.url == "http://10.96.45.99:80/"
 
 
-@pytest.mark.parametrize(("mode", "tool"), [("iptables", "iptables-save -t nat"),
-                                             ("nftables", "nft list table ip kube-proxy"),
-                                             ("ipvs", "ipvsadm -Ln")])
+@pytest.mark.parametrize(
+    ("mode", "tool"),
+    [
+        ("iptables", "iptables-save -t nat"),
+        ("nftables", "nft list table ip kube-proxy"),
+        ("ipvs", "ipvsadm -Ln"),
+    ],
+)
 def test_notes_say_where_each_kube_proxy_mode_shows_its_rules(mode: str, tool: str) -> None:
     plan = plan_walk(WalkRequest(via="nodeport"), facts(kube_proxy_mode=mode))
     assert any(tool in n for n in plan.notes)

@@ -22,9 +22,13 @@ MUTATING = ("add_ephemeral_container", "node_debug_pod", "stream", "exec", "shel
 
 @pytest.fixture
 def deps(monkeypatch: pytest.MonkeyPatch) -> Iterator[walk_tasks.Deps]:
-    deps = walk_tasks.Deps(console=Console(file=io.StringIO(), width=200), out=io.StringIO(),
-                           host_capture=FakeHostCapture(lab_pcaps()["host"]), settle=0,
-                           ready_timeout=2)
+    deps = walk_tasks.Deps(
+        console=Console(file=io.StringIO(), width=200),
+        out=io.StringIO(),
+        host_capture=FakeHostCapture(lab_pcaps()["host"]),
+        settle=0,
+        ready_timeout=2,
+    )
     monkeypatch.setattr(walk_tasks, "DEPS", deps)
     yield deps
 
@@ -54,20 +58,35 @@ def test_options_are_the_documented_ones() -> None:
     # invoke hands out each help text once (it pops them), so ask for the arguments once
     arguments = walk_tasks.walk.get_arguments()
     names = {name for arg in arguments for name in arg.names}
-    assert {"to", "from", "via", "stack", "out-dir", "format", "dry-run", "keep", "entry-node",
-            "snapshot", "context"} <= names
+    assert {
+        "to",
+        "from",
+        "via",
+        "stack",
+        "out-dir",
+        "format",
+        "dry-run",
+        "keep",
+        "entry-node",
+        "snapshot",
+        "context",
+    } <= names
     helps = {arg.names[0]: arg.help for arg in arguments}
     assert helps["from"] and "ingress|nodeport|loadbalancer|clusterip" in helps["via"]
 
 
-def test_dry_run_from_a_snapshot_prints_points_filters_and_commands(
-        deps: walk_tasks.Deps) -> None:
+def test_dry_run_from_a_snapshot_prints_points_filters_and_commands(deps: walk_tasks.Deps) -> None:
     walk_tasks.walk(Context(), dry_run=True, snapshot=str(LAB))
     text = console_text(deps)
-    for expected in ("packet walk to vote/vote from user via ingress", "node packetwalk-worker",
-                     "traefik-5f9c6d8b47-k8s2d", "(host 172.18.255.200 and tcp port 80)",
-                     "kubectl debug -n vote vote-6d8c7b9f5d-x2k4q", "MetalLB L2 leader",
-                     "-H 'Host: vote.localhost' http://172.18.255.200:80/"):
+    for expected in (
+        "packet walk to vote/vote from user via ingress",
+        "node packetwalk-worker",
+        "traefik-5f9c6d8b47-k8s2d",
+        "(host 172.18.255.200 and tcp port 80)",
+        "kubectl debug -n vote vote-6d8c7b9f5d-x2k4q",
+        "MetalLB L2 leader",
+        "-H 'Host: vote.localhost' http://172.18.255.200:80/",
+    ):
         assert expected in text, expected
 
 
@@ -76,12 +95,15 @@ def test_dry_run_json_is_the_plan_as_data(deps: walk_tasks.Deps) -> None:
     plan = json.loads(out_text(deps))
     assert plan["via"] == "nodeport"
     assert [p["name"] for p in plan["points"]] == [
-        "host", "packetwalk-worker2", "packetwalk-worker", "vote-6d8c7b9f5d-x2k4q"]
+        "host",
+        "packetwalk-worker2",
+        "packetwalk-worker",
+        "vote-6d8c7b9f5d-x2k4q",
+    ]
     assert plan["request"]["command"].endswith("http://172.18.0.4:31000/")
 
 
-def test_dry_run_against_the_cluster_only_reads_it(deps: walk_tasks.Deps,
-                                                   tmp_path: Path) -> None:
+def test_dry_run_against_the_cluster_only_reads_it(deps: walk_tasks.Deps, tmp_path: Path) -> None:
     fake = lab_cluster()
     asked = use_cluster(deps, fake)
     walk_tasks.walk(Context(), dry_run=True, out_dir=str(tmp_path))
@@ -91,22 +113,28 @@ def test_dry_run_against_the_cluster_only_reads_it(deps: walk_tasks.Deps,
     assert "packet walk to vote/vote" in console_text(deps)
 
 
-def test_walk_runs_writes_the_folder_and_prints_the_analysis(deps: walk_tasks.Deps,
-                                                             tmp_path: Path) -> None:
+def test_walk_runs_writes_the_folder_and_prints_the_analysis(
+    deps: walk_tasks.Deps, tmp_path: Path
+) -> None:
     fake = lab_cluster()
     use_cluster(deps, fake)
     walk_tasks.walk(Context(), out_dir=str(tmp_path), context="kind-other")
     (folder,) = list(tmp_path.iterdir())
     assert {p.name for p in folder.iterdir()} >= {
-        "walk.yaml", "plan.yaml", "host.pcap", "traefik-5f9c6d8b47-k8s2d.pcap",
-        "vote-6d8c7b9f5d-x2k4q.pcap", "packetwalk-worker.pcap", "packetwalk-worker.links.txt"}
+        "walk.yaml",
+        "plan.yaml",
+        "host.pcap",
+        "traefik-5f9c6d8b47-k8s2d.pcap",
+        "vote-6d8c7b9f5d-x2k4q.pcap",
+        "packetwalk-worker.pcap",
+        "packetwalk-worker.links.txt",
+    }
     assert "172.18.255.200:80" in out_text(deps)  # the analysis text
     assert "stopped" in console_text(deps)
     assert len(fake.calls_of("stream")) == 4
 
 
-def test_walk_json_format_prints_the_analysis_json(deps: walk_tasks.Deps,
-                                                   tmp_path: Path) -> None:
+def test_walk_json_format_prints_the_analysis_json(deps: walk_tasks.Deps, tmp_path: Path) -> None:
     use_cluster(deps, lab_cluster())
     walk_tasks.walk(Context(), out_dir=str(tmp_path), format="json")
     body = json.loads(out_text(deps))
@@ -114,7 +142,8 @@ def test_walk_json_format_prints_the_analysis_json(deps: walk_tasks.Deps,
 
 
 def test_walk_with_a_failed_point_exits_non_zero_but_keeps_the_rest(
-        deps: walk_tasks.Deps, tmp_path: Path) -> None:
+    deps: walk_tasks.Deps, tmp_path: Path
+) -> None:
     fake = lab_cluster()
     key = ("vote", "vote-6d8c7b9f5d-x2k4q", "pw-cap-vote-6d8c7b9f5d-x2k4q")
     fake.stream_payloads[key] = b""
@@ -129,29 +158,34 @@ def test_walk_with_a_failed_point_exits_non_zero_but_keeps_the_rest(
     assert (folder / "walk.yaml").is_file() and (folder / "traefik-5f9c6d8b47-k8s2d.pcap").is_file()
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"format": "png"}, "--format: unknown format 'png' (valid: text, json, mermaid, svg)"),
-    ({"via": "tunnel"}, "--via: unknown path 'tunnel' (valid: ingress, nodeport, loadbalancer, "
-                        "clusterip)"),
-    ({"snapshot": str(LAB)}, "--snapshot: a snapshot can only be planned, not captured"),
-    ({"stack": "nope", "dry_run": True}, "nope"),
-    ({"to": "votes", "dry_run": True, "snapshot": str(LAB)}, "--to: no Service named 'votes'"),
-    ({"dry_run": True, "snapshot": "/does/not/exist.yaml"}, "cannot read the snapshot"),
-])
-def test_bad_input_exits_with_the_choices(deps: walk_tasks.Deps, tmp_path: Path,
-                                          kwargs: dict[str, object], message: str) -> None:
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"format": "png"}, "--format: unknown format 'png' (valid: text, json, mermaid, svg)"),
+        (
+            {"via": "tunnel"},
+            "--via: unknown path 'tunnel' (valid: ingress, nodeport, loadbalancer, clusterip)",
+        ),
+        ({"snapshot": str(LAB)}, "--snapshot: a snapshot can only be planned, not captured"),
+        ({"stack": "nope", "dry_run": True}, "nope"),
+        ({"to": "votes", "dry_run": True, "snapshot": str(LAB)}, "--to: no Service named 'votes'"),
+        ({"dry_run": True, "snapshot": "/does/not/exist.yaml"}, "cannot read the snapshot"),
+    ],
+)
+def test_bad_input_exits_with_the_choices(
+    deps: walk_tasks.Deps, tmp_path: Path, kwargs: dict[str, object], message: str
+) -> None:
     fake = lab_cluster()
     use_cluster(deps, fake)
     with pytest.raises(Exit) as exit_:
-        walk_tasks.walk(Context(), out_dir=str(tmp_path), **kwargs)  # type: ignore[arg-type]
+        walk_tasks.walk(Context(), out_dir=str(tmp_path), **kwargs)
     assert exit_.value.code == 1
     assert message in str(exit_.value.message)
     assert not list(tmp_path.iterdir())
     assert not [c for c in fake.calls if c.kind in ("add_ephemeral_container", "stream")]
 
 
-def test_svg_format_is_also_saved_in_the_run_folder(deps: walk_tasks.Deps,
-                                                    tmp_path: Path) -> None:
+def test_svg_format_is_also_saved_in_the_run_folder(deps: walk_tasks.Deps, tmp_path: Path) -> None:
     use_cluster(deps, lab_cluster())
     walk_tasks.walk(Context(), out_dir=str(tmp_path), format="svg")
     (folder,) = list(tmp_path.iterdir())

@@ -12,10 +12,24 @@ def test_scalars_follow_yaml_1_2() -> None:
     doc = load_document(
         "a: yes\nb: on\nc: true\nd: False\ne: 010\nf: 0x1F\ng: 1.5\nh: ~\ni: '3'\nj: !!str 4\n"
         "k: 0o17\nl: .5\nm: 1e3\nn: .\n",
-        source="s")
-    assert doc.data == {"a": "yes", "b": "on", "c": True, "d": False, "e": 10, "f": 31,
-                        "g": 1.5, "h": None, "i": "3", "j": "4", "k": 15, "l": 0.5, "m": 1000.0,
-                        "n": "."}
+        source="s",
+    )
+    assert doc.data == {
+        "a": "yes",
+        "b": "on",
+        "c": True,
+        "d": False,
+        "e": 10,
+        "f": 31,
+        "g": 1.5,
+        "h": None,
+        "i": "3",
+        "j": "4",
+        "k": 15,
+        "l": 0.5,
+        "m": 1000.0,
+        "n": ".",
+    }
 
 
 def test_lines_by_path() -> None:

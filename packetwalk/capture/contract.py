@@ -43,9 +43,7 @@ class _Doc:
         if node is not None:
             self.data, self.positions = build_or_fail(node, source=source)
 
-    def error(
-        self, message: str, path: Loc, choices: tuple[str, ...] | None = None
-    ) -> InputError:
+    def error(self, message: str, path: Loc, choices: tuple[str, ...] | None = None) -> InputError:
         field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in path).replace(
             ".[", "["
         )

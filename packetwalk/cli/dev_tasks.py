@@ -13,7 +13,7 @@ from invoke.tasks import task
     help={
         "k": "only run tests matching this pytest -k expression",
         "checks": "also run ruff (lint and format), mypy and the import-linter contracts "
-                  "(default: yes)",
+        "(default: yes)",
     }
 )
 def test(c: Context, k: str = "", checks: bool = True) -> None:

@@ -35,10 +35,22 @@ from packetwalk.netpol.loader import cluster_from_objects, load_cluster
 from packetwalk.netpol.model import Cluster
 
 FORMATS = ("table", "json", "csv", "md", "connlist", "dot", "svg", "png", "mermaid")
-SUFFIX_FORMATS = {".json": "json", ".csv": "csv", ".md": "md", ".txt": "connlist",
-                  ".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png", ".mmd": "mermaid"}
-CLUSTER_RESOURCES = (("namespaces", "Namespace"), ("pods", "Pod"),
-                     ("networkpolicies", "NetworkPolicy"))
+SUFFIX_FORMATS = {
+    ".json": "json",
+    ".csv": "csv",
+    ".md": "md",
+    ".txt": "connlist",
+    ".dot": "dot",
+    ".gv": "dot",
+    ".svg": "svg",
+    ".png": "png",
+    ".mmd": "mermaid",
+}
+CLUSTER_RESOURCES = (
+    ("namespaces", "Namespace"),
+    ("pods", "Pod"),
+    ("networkpolicies", "NetworkPolicy"),
+)
 
 
 def _kubectl_cluster() -> ClusterAccess:
@@ -78,15 +90,19 @@ def _err_console() -> Console:
     return DEPS.err_console or Console(stderr=True)
 
 
-def load_source(manifests: Sequence[str], use_cluster: bool, stack: str, *,
-                include_finished: bool = False) -> tuple[Cluster, str]:
+def load_source(
+    manifests: Sequence[str], use_cluster: bool, stack: str, *, include_finished: bool = False
+) -> tuple[Cluster, str]:
     """The cluster to evaluate and a short description of where it came from."""
     if manifests and use_cluster:
-        raise InputError("give either --manifests or --cluster, not both",
-                         location="--manifests/--cluster")
+        raise InputError(
+            "give either --manifests or --cluster, not both", location="--manifests/--cluster"
+        )
     if manifests:
-        return (load_cluster([Path(m) for m in manifests], include_finished=include_finished),
-                ", ".join(manifests))
+        return (
+            load_cluster([Path(m) for m in manifests], include_finished=include_finished),
+            ", ".join(manifests),
+        )
     if use_cluster:
         access = DEPS.cluster()
         objects: list[dict[str, Any]] = []
@@ -95,11 +111,16 @@ def load_source(manifests: Sequence[str], use_cluster: bool, stack: str, *,
                 item = dict(item)
                 item.setdefault("kind", kind)
                 objects.append(item)
-        return (cluster_from_objects(objects, source="cluster", include_finished=include_finished),
-                "the current kube context")
-    return (cluster_from_objects(DEPS.lab_objects(stack), source=f"lab stack {stack}",
-                                 include_finished=include_finished),
-            f"the lab's own objects (stack {stack})")
+        return (
+            cluster_from_objects(objects, source="cluster", include_finished=include_finished),
+            "the current kube context",
+        )
+    return (
+        cluster_from_objects(
+            DEPS.lab_objects(stack), source=f"lab stack {stack}", include_finished=include_finished
+        ),
+        f"the lab's own objects (stack {stack})",
+    )
 
 
 def finished_note(cluster: Cluster, where: str) -> str | None:
@@ -112,8 +133,10 @@ def finished_note(cluster: Cluster, where: str) -> str | None:
     if count > FINISHED_NAMED:
         listed += f" and {count - FINISHED_NAMED} more"
     pods = "pod" if count == 1 else "pods"
-    return (f"left out {count} {pods} in phase Succeeded or Failed (no network endpoint) from "
-            f"{where}: {listed}; --include-finished evaluates them as netpol-analyzer does")
+    return (
+        f"left out {count} {pods} in phase Succeeded or Failed (no network endpoint) from "
+        f"{where}: {listed}; --include-finished evaluates them as netpol-analyzer does"
+    )
 
 
 def _report(err: Console, cluster: Cluster, where: str) -> None:
@@ -128,8 +151,7 @@ def _report(err: Console, cluster: Cluster, where: str) -> None:
 def _refuse_to_replace(out: str, force: bool) -> None:
     """Never replace a file the user made unless --force says so."""
     if Path(out).exists() and not force:
-        raise InputError("exists already; pass --force to replace it", source=out,
-                         location="--out")
+        raise InputError("exists already; pass --force to replace it", source=out, location="--out")
 
 
 def _write(out: str, data: str | bytes, force: bool) -> None:
@@ -163,7 +185,8 @@ def _parse_explain(text: str) -> tuple[str, str, str | None]:
     if len(parts) not in (2, 3):
         raise InputError(
             f"--explain takes 'SRC DST [PORT/PROTO]' in one quoted argument, got {text!r}",
-            location="--explain")
+            location="--explain",
+        )
     return parts[0], parts[1], parts[2] if len(parts) == 3 else None
 
 
@@ -216,15 +239,35 @@ def matrix(
 ) -> None:
     """Show which connections the NetworkPolicies allow (the lab's own by default)."""
     try:
-        run_matrix(manifests or [], cluster, stack, format, out, force, diff, explain,
-                   ipblock_matches_pods, include_finished=include_finished)
+        run_matrix(
+            manifests or [],
+            cluster,
+            stack,
+            format,
+            out,
+            force,
+            diff,
+            explain,
+            ipblock_matches_pods,
+            include_finished=include_finished,
+        )
     except PacketwalkError as err:
         raise Exit(str(err), code=1) from err
 
 
-def run_matrix(manifests: Sequence[str], use_cluster: bool, stack: str, fmt: str, out: str,
-               force: bool, diff_path: str, explain_text: str,
-               ipblock_matches_pods: bool, *, include_finished: bool = False) -> None:
+def run_matrix(
+    manifests: Sequence[str],
+    use_cluster: bool,
+    stack: str,
+    fmt: str,
+    out: str,
+    force: bool,
+    diff_path: str,
+    explain_text: str,
+    ipblock_matches_pods: bool,
+    *,
+    include_finished: bool = False,
+) -> None:
     console, err = _console(), _err_console()
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}", location="--format", choices=FORMATS)
@@ -236,8 +279,9 @@ def run_matrix(manifests: Sequence[str], use_cluster: bool, stack: str, fmt: str
     mode = "connlist" if fmt == "connlist" else "spec"
     options = EvalOptions(mode=mode, ipblock_matches_pods=ipblock_matches_pods)
     with err.status("reading objects and evaluating policies…"):
-        source, where = load_source(manifests, use_cluster, stack,
-                                    include_finished=include_finished)
+        source, where = load_source(
+            manifests, use_cluster, stack, include_finished=include_finished
+        )
         analysis = analyze(source, options)
         other = other_source = None
         if diff_path:
@@ -264,8 +308,10 @@ def run_matrix(manifests: Sequence[str], use_cluster: bool, stack: str, fmt: str
             return
         diff_fmt = {"connlist": "txt", "table": "txt"}.get(fmt, fmt)
         if diff_fmt not in netpol_diff.FORMATS:
-            raise InputError(f"--diff supports formats table, connlist, json, csv, md; not {fmt}",
-                             location="--format")
+            raise InputError(
+                f"--diff supports formats table, connlist, json, csv, md; not {fmt}",
+                location="--format",
+            )
         text = netpol_diff.render(lines, diff_fmt)
         _text_out(console, text, out, force)
         return
@@ -277,8 +323,10 @@ def run_matrix(manifests: Sequence[str], use_cluster: bool, stack: str, fmt: str
         blocked_self = [(w.label, conn) for w, conn in analysis.self_pairs() if not conn.is_all]
         if blocked_self and not options.self_always_allowed:
             console.print(matrix_views.self_table(blocked_self))
-        console.print(f"{len(analysis.workloads)} workloads, {len(source.pods)} pods, "
-                      f"{len(source.policies)} policies, {len(analysis.classes)} label classes")
+        console.print(
+            f"{len(analysis.workloads)} workloads, {len(source.pods)} pods, "
+            f"{len(source.policies)} policies, {len(analysis.classes)} label classes"
+        )
         return
     if out:
         _write(out, rendered, force)
@@ -286,5 +334,4 @@ def run_matrix(manifests: Sequence[str], use_cluster: bool, stack: str, fmt: str
     elif isinstance(rendered, bytes):
         raise InputError(f"{fmt} is binary: give --out FILE", location="--out")
     else:
-        console.print(rendered, markup=False, highlight=False, emoji=False, end="",
-                      soft_wrap=True)
+        console.print(rendered, markup=False, highlight=False, emoji=False, end="", soft_wrap=True)

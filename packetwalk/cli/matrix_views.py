@@ -33,8 +33,9 @@ def render_dot(dot_text: str, fmt: str, *, binary: str = "dot") -> bytes:
             "(Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz) or use "
             "--format dot / mermaid and render elsewhere."
         )
-    result = subprocess.run([path, f"-T{fmt}"], input=dot_text.encode(), capture_output=True,
-                            timeout=120, check=False)
+    result = subprocess.run(
+        [path, f"-T{fmt}"], input=dot_text.encode(), capture_output=True, timeout=120, check=False
+    )
     if result.returncode != 0:
         raise PacketwalkError(f"dot -T{fmt} failed: {result.stderr.decode(errors='replace')}")
     return result.stdout
@@ -61,8 +62,9 @@ def _cell(conn: ConnSet) -> Text:
     return Text(_conn_text(conn), style="bold red" if conn.is_all else "green")
 
 
-def matrix_table(analysis: Analysis, edges: list[tuple[Node, Node, ConnSet]],
-                 *, title: str) -> Table:
+def matrix_table(
+    analysis: Analysis, edges: list[tuple[Node, Node, ConnSet]], *, title: str
+) -> Table:
     workloads = analysis.workloads
     if len(workloads) <= GRID_LIMIT:
         table = Table(title=title, show_lines=True)
@@ -80,8 +82,11 @@ def matrix_table(analysis: Analysis, edges: list[tuple[Node, Node, ConnSet]],
                 else:
                     cells.append(_cell(analysis.conn(src, dst)))
             if has_external:
-                ext = [f"{_range(d)}: {_conn_text(c)}" for s, d, c in edges
-                       if s is src and isinstance(d, External)]
+                ext = [
+                    f"{_range(d)}: {_conn_text(c)}"
+                    for s, d, c in edges
+                    if s is src and isinstance(d, External)
+                ]
                 cells.append(Text("\n".join(ext) or "-", style="yellow" if ext else "dim"))
             table.add_row(*cells)
         inbound = [(s, d, c) for s, d, c in edges if isinstance(s, External)]
@@ -104,8 +109,9 @@ def matrix_table(analysis: Analysis, edges: list[tuple[Node, Node, ConnSet]],
 
 
 def self_table(pairs: list[tuple[str, ConnSet]]) -> Table:
-    table = Table(title="Between pods of one workload (replicas; a pod to itself is not "
-                  "blocked by most CNIs)")
+    table = Table(
+        title="Between pods of one workload (replicas; a pod to itself is not blocked by most CNIs)"
+    )
     table.add_column("workload")
     table.add_column("allowed between its own pods")
     for label, conn in pairs:
@@ -119,6 +125,5 @@ def diff_table(lines: list[DiffLine], *, title: str) -> Table:
         table.add_column(col)
     styles = {"added": "green", "removed": "red", "changed": "yellow"}
     for d in lines:
-        table.add_row(Text(d.kind, style=styles[d.kind]), d.src, d.dst, str(d.ref1),
-                      str(d.ref2))
+        table.add_row(Text(d.kind, style=styles[d.kind]), d.src, d.dst, str(d.ref1), str(d.ref2))
     return table

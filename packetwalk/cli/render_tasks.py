@@ -28,13 +28,19 @@ def _facts(cfg: LabConfig, lb_range: str, address: str) -> tuple[ClusterFacts, l
     defaults = ClusterFacts()
     notes: list[str] = []
     if cfg.platform == "kind" and not lb_range:
-        notes.append(f"MetalLB range {defaults.lb_address_range} assumed (Docker's usual kind "
-                     "network); `invoke status` shows the real one, pass --lb-range to use it")
+        notes.append(
+            f"MetalLB range {defaults.lb_address_range} assumed (Docker's usual kind "
+            "network); `invoke status` shows the real one, pass --lb-range to use it"
+        )
     if cfg.platform == "gke" and not address and (cfg.gke is None or cfg.gke.domain is None):
-        notes.append(f"ingress address {defaults.ingress_address} assumed (a documentation "
-                     "address); `invoke status` shows the reserved one, pass --address")
-    return ClusterFacts(lb_address_range=lb_range or defaults.lb_address_range,
-                        ingress_address=address or defaults.ingress_address), notes
+        notes.append(
+            f"ingress address {defaults.ingress_address} assumed (a documentation "
+            "address); `invoke status` shows the reserved one, pass --address"
+        )
+    return ClusterFacts(
+        lb_address_range=lb_range or defaults.lb_address_range,
+        ingress_address=address or defaults.ingress_address,
+    ), notes
 
 
 @task(
@@ -42,14 +48,21 @@ def _facts(cfg: LabConfig, lb_range: str, address: str) -> tuple[ClusterFacts, l
         "stack": STACK_HELP,
         "out": "folder for the YAML files (default: rendered/<stack>)",
         "charts": "folder with the pinned chart packages (default: the cache in "
-                  ".packetwalk/lab/charts, filled from the chart repositories)",
+        ".packetwalk/lab/charts, filled from the chart repositories)",
         "lb_range": "kind: the MetalLB address range to render with (see `invoke status`)",
         "address": "GKE: the ingress address to render the nip.io hosts with",
         "force": "replace files in --out that differ",
     }
 )
-def render(c: Context, stack: str = DEFAULT_STACK, out: str = "", charts: str = "",
-           lb_range: str = "", address: str = "", force: bool = False) -> None:
+def render(
+    c: Context,
+    stack: str = DEFAULT_STACK,
+    out: str = "",
+    charts: str = "",
+    lb_range: str = "",
+    address: str = "",
+    force: bool = False,
+) -> None:
     """Write every object the stack creates, in apply order, one YAML file per component.
 
     The desired state is then checked (namespaces created before use, Pod Security levels that
@@ -59,10 +72,10 @@ def render(c: Context, stack: str = DEFAULT_STACK, out: str = "", charts: str = 
     target = Path(out) if out else deps.repo / "rendered" / stack
     try:
         cfg = resolve_stack(stack, deps)
-        cache = ChartCache(deps.repo / CACHE_DIR,
-                           source=Path(charts) if charts else None)
+        cache = ChartCache(deps.repo / CACHE_DIR, source=Path(charts) if charts else None)
         facts, notes = _facts(cfg, lb_range, address)
         with ERR.status(f"rendering stack {stack!r} with Helm ...") as status:
+
             def locate(spec: ChartSpec) -> Path:
                 status.update(f"rendering {spec.chart} {spec.version} with Helm ...")
                 return cache.locate(spec)
@@ -91,5 +104,8 @@ def render(c: Context, stack: str = DEFAULT_STACK, out: str = "", charts: str = 
     if problems:
         for problem in problems:
             ERR.print(f"problem: {problem}", highlight=False, markup=False, soft_wrap=True)
-        raise Exit(f"error: the stack would not apply cleanly ({len(problems)} problem(s) above; "
-                   "the files are written for review)", code=1)
+        raise Exit(
+            f"error: the stack would not apply cleanly ({len(problems)} problem(s) above; "
+            "the files are written for review)",
+            code=1,
+        )

@@ -178,8 +178,11 @@ def participant_rows(outputs: LabOutputs | Mapping[str, object]) -> list[dict[st
     listed = outputs.get("participants")
     if not isinstance(listed, list):
         return []
-    return [{key: str(value) for key, value in entry.items()}
-            for entry in listed if isinstance(entry, Mapping)]
+    return [
+        {key: str(value) for key, value in entry.items()}
+        for entry in listed
+        if isinstance(entry, Mapping)
+    ]
 
 
 def participants_table(outputs: LabOutputs | Mapping[str, object]) -> Table | None:
@@ -191,9 +194,13 @@ def participants_table(outputs: LabOutputs | Mapping[str, object]) -> Table | No
     for column in ("participant", "namespace", "cluster", "vote", "result"):
         table.add_column(column)
     for row in rows:
-        table.add_row(row.get("name", ""), row.get("namespace", ""), row.get("cluster", ""),
-                      Text(row.get("voteUrl", ""), style="cyan underline"),
-                      Text(row.get("resultUrl", ""), style="cyan underline"))
+        table.add_row(
+            row.get("name", ""),
+            row.get("namespace", ""),
+            row.get("cluster", ""),
+            Text(row.get("voteUrl", ""), style="cyan underline"),
+            Text(row.get("resultUrl", ""), style="cyan underline"),
+        )
     return table
 
 

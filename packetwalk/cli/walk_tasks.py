@@ -72,24 +72,30 @@ class Deps:
 DEPS = Deps()
 
 
-def _facts(cfg: LabConfig, snapshot: str, access: Callable[[], ClusterAccess],
-           console: Console) -> ClusterFacts:
+def _facts(
+    cfg: LabConfig, snapshot: str, access: Callable[[], ClusterAccess], console: Console
+) -> ClusterFacts:
     """What the cluster (or snapshot) shows; where it contradicts the stack config, the walk
     follows the cluster, and says so."""
     if snapshot:
-        facts = facts_from_objects(load_objects(Path(snapshot)),
-                                   app_namespace=cfg.app_namespace, platform=cfg.platform)
+        facts = facts_from_objects(
+            load_objects(Path(snapshot)), app_namespace=cfg.app_namespace, platform=cfg.platform
+        )
     else:
         facts = gather_facts(access(), app_namespace=cfg.app_namespace, platform=cfg.platform)
     if facts.cni == "unknown":
         facts = replace(facts, cni=cfg.cni)
-    for what, seen, configured in (("CNI", facts.cni, cfg.cni),
-                                   ("kube-proxy mode", facts.kube_proxy_mode,
-                                    cfg.kube_proxy_mode)):
+    for what, seen, configured in (
+        ("CNI", facts.cni, cfg.cni),
+        ("kube-proxy mode", facts.kube_proxy_mode, cfg.kube_proxy_mode),
+    ):
         if seen != configured:
-            console.print(f"[yellow]warning:[/] the cluster runs {what} {seen!r} but "
-                          f"{cfg.source} says {configured!r}; the walk follows the cluster "
-                          "(is the kube context the stack's?)", highlight=False)
+            console.print(
+                f"[yellow]warning:[/] the cluster runs {what} {seen!r} but "
+                f"{cfg.source} says {configured!r}; the walk follows the cluster "
+                "(is the kube context the stack's?)",
+                highlight=False,
+            )
     return facts
 
 
@@ -110,7 +116,8 @@ def _render_plan(plan: WalkPlan, fmt: str, deps: Deps) -> None:
         "to": "the Service to reach: vote, result, or any Service name (NAMESPACE/NAME too)",
         "from_": "where the request starts: 'user' (your machine) or a pod (name, NAMESPACE/NAME "
         "or the app label, e.g. worker)",
-        "via": "the path: " + "|".join(VIAS)
+        "via": "the path: "
+        + "|".join(VIAS)
         + " (default: ingress from user, clusterip from a pod)",
         "stack": "the lab stack (its config gives the CNI, kube-proxy mode and kind context)",
         "out_dir": "where run folders go (walks/<timestamp>/, never overwritten)",
@@ -146,8 +153,9 @@ def walk(
         if via and via not in VIAS:
             raise InputError(f"unknown path {via!r}", location="--via", choices=VIAS)
         if snapshot and not dry_run:
-            raise InputError("a snapshot can only be planned, not captured: add --dry-run",
-                             location="--snapshot")
+            raise InputError(
+                "a snapshot can only be planned, not captured: add --dry-run", location="--snapshot"
+            )
         cfg = load_stack_config(stack, deps.stacks_dir)
         access_cache: list[ClusterAccess] = []
 
@@ -165,18 +173,22 @@ def walk(
                 f"cannot read the cluster of stack {stack!r}: {describe_error(err)} (is the lab "
                 "up? `invoke status` shows it; --context picks another kubeconfig context)"
             ) from err
-        request = WalkRequest(to=to, source=from_, via=via or None,
-                              entry_node=entry_node or None)
+        request = WalkRequest(to=to, source=from_, via=via or None, entry_node=entry_node or None)
         plan = plan_walk(request, facts)
         if dry_run:
             _render_plan(plan, format, deps)
             return
         deps.console.print(walk_views.plan_view(plan, deps.image))
         folder = new_run_folder(Path(out_dir))
-        runner = WalkRunner(access(), image=deps.image, keep=keep,
-                            progress=walk_views.RichPointProgress(deps.console),
-                            host_capture=deps.host_capture, settle=deps.settle,
-                            ready_timeout=deps.ready_timeout)
+        runner = WalkRunner(
+            access(),
+            image=deps.image,
+            keep=keep,
+            progress=walk_views.RichPointProgress(deps.console),
+            host_capture=deps.host_capture,
+            settle=deps.settle,
+            ready_timeout=deps.ready_timeout,
+        )
         from packetwalk.capture import analyze_folder, render
 
         run = runner.run(plan, folder, analyze=analyze_folder)
@@ -188,8 +200,13 @@ def walk(
         _print_result(rendered, deps)
         if format in PICTURES:
             (folder / f"walk.{PICTURES[format]}").write_text(rendered)
-        deps.console.print(f"captures, walk.yaml and plan.yaml are in {folder}; "
-                           f"`invoke analyze {folder}` shows the walk again")
+        deps.console.print(
+            f"captures, walk.yaml and plan.yaml are in {folder}; "
+            f"`invoke analyze {folder}` shows the walk again"
+        )
     if run.errors:
-        raise Exit(f"the walk finished with {len(run.errors)} problem(s); see above "
-                   f"(what was captured is in {folder})", code=1)
+        raise Exit(
+            f"the walk finished with {len(run.errors)} problem(s); see above "
+            f"(what was captured is in {folder})",
+            code=1,
+        )

@@ -27,8 +27,10 @@ def _where(kind: str, namespace: str | None, pod: str | None, node: str | None) 
 
 def plan_view(plan: WalkPlan, image: str) -> RenderableType:
     """The whole plan: the path, each capture point with its filter and reasons, the commands."""
-    title = (f"packet walk to {plan.to} from {plan.source} via {plan.via} "
-             f"(CNI {plan.cni}, kube-proxy {plan.kube_proxy_mode})")
+    title = (
+        f"packet walk to {plan.to} from {plan.source} via {plan.via} "
+        f"(CNI {plan.cni}, kube-proxy {plan.kube_proxy_mode})"
+    )
     path = Text()
     for i, step in enumerate(plan.path, 1):
         path.append(f"{i}. ", style="bold")
@@ -43,16 +45,21 @@ def plan_view(plan: WalkPlan, image: str) -> RenderableType:
         for reason in point.why:
             why.append(f"- {reason}\n")
         why.append(point.filter, style="dim")
-        points.add_row(point.name, _where(point.kind, point.namespace, point.pod, point.node),
-                       point.interface, why)
+        points.add_row(
+            point.name,
+            _where(point.kind, point.namespace, point.pod, point.node),
+            point.interface,
+            why,
+        )
     commands = Text()
     for point_name, command in equivalent_commands(plan, image):
         commands.append(f"# {point_name}\n", style="dim")
         commands.append(command + "\n")
     parts: list[RenderableType] = [Panel(path, title=title, title_align="left"), points]
     if plan.notes:
-        parts.append(Panel(Text("\n".join(f"- {n}" for n in plan.notes)), title="notes",
-                           title_align="left"))
+        parts.append(
+            Panel(Text("\n".join(f"- {n}" for n in plan.notes)), title="notes", title_align="left")
+        )
     parts.append(Panel(commands, title="the same by hand", title_align="left"))
     return Group(*parts)
 
@@ -69,14 +76,17 @@ def run_view(run: WalkRun) -> RenderableType:
         detail = result.error or result.file
         if result.reused and result.point.kind == "pod":
             detail += f" (reused container {result.point.container})"
-        table.add_row(result.point.name, Text(result.state, style=style), str(result.bytes),
-                      detail)
+        table.add_row(result.point.name, Text(result.state, style=style), str(result.bytes), detail)
     parts: list[RenderableType] = [table]
     if run.request is not None:
         answer = run.request.stdout.strip() or run.request.stderr.strip()
-        parts.append(Text(f"request: exit code {run.request.exit_code}"
-                          + (f", answered {answer}" if answer else ""),
-                          style="green" if run.request.ok else "red"))
+        parts.append(
+            Text(
+                f"request: exit code {run.request.exit_code}"
+                + (f", answered {answer}" if answer else ""),
+                style="green" if run.request.ok else "red",
+            )
+        )
     for warning in run.warnings:
         parts.append(Text(f"warning: {warning}", style="yellow"))
     for error in run.errors:
@@ -88,14 +98,20 @@ class RichPointProgress:
     """Each capture point's state as a live line (the walk's :class:`PointProgress`)."""
 
     def __init__(self, console: Console) -> None:
-        self._progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[point]}"),
-                                  TextColumn("{task.description}"), TimeElapsedColumn(),
-                                  console=console, transient=False)
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.fields[point]}"),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
         self._tasks: dict[str, TaskID] = {}
 
     def begin(self, points: Sequence[str]) -> None:
-        self._tasks = {name: self._progress.add_task("planned", total=None, point=name)
-                       for name in points}
+        self._tasks = {
+            name: self._progress.add_task("planned", total=None, point=name) for name in points
+        }
         self._progress.start()
 
     def update(self, point: str, text: str) -> None:

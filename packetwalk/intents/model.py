@@ -27,13 +27,14 @@ API_SERVER_SERVICE: Final = "kubernetes"
 SUPPORTED_TARGETS: Final = ("service", "kubernetes", "internet")
 UNSUPPORTED_TARGETS: Final = {
     "sql": "grants database privileges, not a network path (Otterize writes no NetworkPolicy for "
-           "it either)",
+    "it either)",
     "aws": "grants cloud IAM permissions, not a network path",
     "gcp": "grants cloud IAM permissions, not a network path",
     "azure": "grants cloud IAM permissions, not a network path",
     "kafka": "is about topics and operations, which NetworkPolicy cannot express; use a "
-             "`service` target for the broker's Service to allow its ports",
+    "`service` target for the broker's Service to allow its ports",
 }
+
 
 @dataclass(frozen=True)
 class Target:
@@ -72,5 +73,3 @@ class ClientIntents:
     """Where the object starts (``document N, line L``), for errors."""
     workload_where: str = ""
     """Where the client workload is named (``spec.workload.name`` or ``spec.service.name``)."""
-
-

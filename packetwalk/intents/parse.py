@@ -18,15 +18,34 @@ from packetwalk.intents.model import (
 )
 from packetwalk.yamlsource import Document, load_documents
 
-_HTTP_REASON: Final = ("HTTP paths and methods need a service mesh (Otterize enforces them with "
-                       "Istio); NetworkPolicy is L3/L4. Remove it to allow the whole port")
-_DOMAINS_REASON: Final = ("domain names need DNS resolution at runtime (Otterize fills "
-                          "status.resolvedIPs from its network-mapper); list `ips` instead")
+_HTTP_REASON: Final = (
+    "HTTP paths and methods need a service mesh (Otterize enforces them with "
+    "Istio); NetworkPolicy is L3/L4. Remove it to allow the whole port"
+)
+_DOMAINS_REASON: Final = (
+    "domain names need DNS resolution at runtime (Otterize fills "
+    "status.resolvedIPs from its network-mapper); list `ips` instead"
+)
 _V1_CALL_TYPES: Final = ("http", "internet", "kafka", "database", "aws", "gcp", "azure")
-_V1_TYPE_TO_TARGET: Final = {"database": "sql", "kafka": "kafka", "aws": "aws", "gcp": "gcp",
-                             "azure": "azure"}
-_META_FIELDS: Final = ("name", "namespace", "labels", "annotations", "uid", "resourceVersion",
-                       "generation", "creationTimestamp", "managedFields", "finalizers")
+_V1_TYPE_TO_TARGET: Final = {
+    "database": "sql",
+    "kafka": "kafka",
+    "aws": "aws",
+    "gcp": "gcp",
+    "azure": "azure",
+}
+_META_FIELDS: Final = (
+    "name",
+    "namespace",
+    "labels",
+    "annotations",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "finalizers",
+)
 
 # Otterize's own name rules, read from otterize/intents-operator tag v3.0.19,
 # src/operator/webhooks/clientintents_webhook_v2beta1.go (same in _v2alpha1.go):
@@ -36,14 +55,17 @@ _META_FIELDS: Final = ("name", "namespace", "labels", "annotations", "uid", "res
 # target rule, on calls[].name as written (the `svc:` prefix has no dot), and never look at
 # spec.service.name: a dotted v1 client name is accepted there, and so it is here (it is
 # looked up as a workload of that name). The details quote the webhooks' messages.
-_WORKLOAD_DOT_RULE: Final = ("Otterize's admission webhook refuses it (\"Workload name should not "
-                             "contain '.' character\"): the client always lives in the "
-                             "ClientIntents' own namespace (metadata.namespace), so its name "
-                             "never carries one")
-_TARGET_DOTS_RULE: Final = ("Otterize's admission webhook refuses it (\"Target server name should "
-                            "not contain more than one '.' character\"): write `<name>` or "
-                            "`<name>.<namespace>`")
-
+_WORKLOAD_DOT_RULE: Final = (
+    "Otterize's admission webhook refuses it (\"Workload name should not "
+    "contain '.' character\"): the client always lives in the "
+    "ClientIntents' own namespace (metadata.namespace), so its name "
+    "never carries one"
+)
+_TARGET_DOTS_RULE: Final = (
+    "Otterize's admission webhook refuses it (\"Target server name should "
+    "not contain more than one '.' character\"): write `<name>` or "
+    "`<name>.<namespace>`"
+)
 
 
 class _Doc:
@@ -60,13 +82,18 @@ class _Doc:
         where = f"document {self.document.index + 1}, line {self.document.line(path)}"
         return f"{where}, {dotted}" if dotted else where
 
-    def fail(self, path: tuple[str | int, ...], message: str,
-             choices: Iterable[str] | None = None) -> InputError:
-        return InputError(message, source=self.source, location=self.locate(path),
-                          choices=choices)
+    def fail(
+        self, path: tuple[str | int, ...], message: str, choices: Iterable[str] | None = None
+    ) -> InputError:
+        return InputError(message, source=self.source, location=self.locate(path), choices=choices)
 
-    def mapping(self, value: object, path: tuple[str | int, ...], allowed: Sequence[str],
-                required: Sequence[str] = ()) -> dict[str, Any]:
+    def mapping(
+        self,
+        value: object,
+        path: tuple[str | int, ...],
+        allowed: Sequence[str],
+        required: Sequence[str] = (),
+    ) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise self.fail(path, f"expected a mapping, got {type(value).__name__}")
         for key in value:
@@ -93,13 +120,15 @@ def _target_name(doc: _Doc, value: object, path: tuple[str | int, ...]) -> str:
     """A target's name as written, refused when Otterize refuses it (see _TARGET_DOTS_RULE)."""
     name = doc.string(value, path)
     if name.count(".") > 1:
-        raise doc.fail(path, f"target name {name!r} has {name.count('.')} '.' characters; "
-                       f"{_TARGET_DOTS_RULE}")
+        raise doc.fail(
+            path, f"target name {name!r} has {name.count('.')} '.' characters; {_TARGET_DOTS_RULE}"
+        )
     return name
 
 
-def duplicate_error(earlier: Iterable[ClientIntents], intent: ClientIntents, *,
-                    name_location: str | None = None) -> InputError | None:
+def duplicate_error(
+    earlier: Iterable[ClientIntents], intent: ClientIntents, *, name_location: str | None = None
+) -> InputError | None:
     """Why ``intent`` cannot join ``earlier`` (None when it can).
 
     Two objects with the same namespace and name: applied to a cluster, the later replaces the
@@ -120,19 +149,23 @@ def duplicate_error(earlier: Iterable[ClientIntents], intent: ClientIntents, *,
             return InputError(
                 f"a second ClientIntents {intent.namespace}/{intent.name} (the first is at "
                 f"{first.source}:{first.where}); applied to a cluster, the second would replace "
-                "the first", source=intent.source, location=name_location or intent.where)
+                "the first",
+                source=intent.source,
+                location=name_location or intent.where,
+            )
         if first.workload == intent.workload and first.workload_kind == intent.workload_kind:
-            kind = (f"kind {intent.workload_kind}" if intent.workload_kind
-                    else "no kind")
+            kind = f"kind {intent.workload_kind}" if intent.workload_kind else "no kind"
             return InputError(
                 f"ClientIntents {intent.namespace}/{intent.name} is a second ClientIntents for "
                 f"client {intent.workload} ({kind}) in namespace {intent.namespace}; the first "
                 f"is {first.namespace}/{first.name} at {first.source}:"
                 f"{first.workload_where or first.where}. Otterize's admission webhook refuses "
-                f"the second (\"Intents for client {intent.workload} already exist in resource "
-                f"{first.name}\"): one ClientIntents per client workload and kind in a "
+                f'the second ("Intents for client {intent.workload} already exist in resource '
+                f'{first.name}"): one ClientIntents per client workload and kind in a '
                 "namespace. Move these targets into the first",
-                source=intent.source, location=intent.workload_where or intent.where)
+                source=intent.source,
+                location=intent.workload_where or intent.where,
+            )
     return None
 
 
@@ -164,11 +197,16 @@ def parse_client_intents(
     result: list[ClientIntents] = []
     for document in load_documents(text, source=source):
         doc = _Doc(document, source)
-        obj = doc.mapping(document.data, (), ("apiVersion", "kind", "metadata", "spec", "status"),
-                          required=("apiVersion", "kind", "metadata", "spec"))
+        obj = doc.mapping(
+            document.data,
+            (),
+            ("apiVersion", "kind", "metadata", "spec", "status"),
+            required=("apiVersion", "kind", "metadata", "spec"),
+        )
         if obj["kind"] != "ClientIntents":
-            raise doc.fail(("kind",), f"expected kind ClientIntents, got {obj['kind']!r}",
-                           ("ClientIntents",))
+            raise doc.fail(
+                ("kind",), f"expected kind ClientIntents, got {obj['kind']!r}", ("ClientIntents",)
+            )
         api = obj["apiVersion"]
         if api not in API_VERSIONS:
             raise doc.fail(("apiVersion",), f"unsupported apiVersion {api!r}", API_VERSIONS)
@@ -186,8 +224,13 @@ def parse_client_intents(
             workload, wkind, targets = _parse_v1(doc, obj["spec"])
             client_path = ("spec", "service", "name")
         intent = ClientIntents(
-            name=name, namespace=namespace, workload=workload, workload_kind=wkind,
-            targets=tuple(targets), api_version=api, source=source,
+            name=name,
+            namespace=namespace,
+            workload=workload,
+            workload_kind=wkind,
+            targets=tuple(targets),
+            api_version=api,
+            source=source,
             where=f"document {document.index + 1}, line {document.start_line}",
             workload_where=doc.locate(client_path),
         )
@@ -198,14 +241,16 @@ def parse_client_intents(
     return result
 
 
-def load_client_intents(path: Path, *, source: str | None = None,
-                        default_namespace: str | None = None) -> list[ClientIntents]:
+def load_client_intents(
+    path: Path, *, source: str | None = None, default_namespace: str | None = None
+) -> list[ClientIntents]:
     """Read a ClientIntents file; a missing file is an InputError."""
     label = source or str(path)
     if not path.is_file():
         raise InputError(f"ClientIntents file {label} does not exist")
-    return parse_client_intents(path.read_text(encoding="utf-8"), source=label,
-                                default_namespace=default_namespace)
+    return parse_client_intents(
+        path.read_text(encoding="utf-8"), source=label, default_namespace=default_namespace
+    )
 
 
 def _parse_v2(doc: _Doc, spec_value: object) -> tuple[str, str | None, list[Target]]:
@@ -213,8 +258,10 @@ def _parse_v2(doc: _Doc, spec_value: object) -> tuple[str, str | None, list[Targ
     wl = doc.mapping(spec["workload"], ("spec", "workload"), ("name", "kind"), required=("name",))
     workload = doc.string(wl["name"], ("spec", "workload", "name"))
     if "." in workload:
-        raise doc.fail(("spec", "workload", "name"),
-                       f"workload name {workload!r} contains '.'; {_WORKLOAD_DOT_RULE}")
+        raise doc.fail(
+            ("spec", "workload", "name"),
+            f"workload name {workload!r} contains '.'; {_WORKLOAD_DOT_RULE}",
+        )
     wkind = doc.string(wl["kind"], ("spec", "workload", "kind")) if "kind" in wl else None
     targets: list[Target] = []
     all_keys = (*SUPPORTED_TARGETS, *UNSUPPORTED_TARGETS)
@@ -222,12 +269,16 @@ def _parse_v2(doc: _Doc, spec_value: object) -> tuple[str, str | None, list[Targ
         path: tuple[str | int, ...] = ("spec", "targets", i)
         entry = doc.mapping(item, path, all_keys)
         if len(entry) != 1:
-            raise doc.fail(path, f"a target sets exactly one of {', '.join(all_keys)}; "
-                           f"found {sorted(entry) or 'none'}")
-        (key, body), = entry.items()
+            raise doc.fail(
+                path,
+                f"a target sets exactly one of {', '.join(all_keys)}; "
+                f"found {sorted(entry) or 'none'}",
+            )
+        ((key, body),) = entry.items()
         if key in UNSUPPORTED_TARGETS:
-            raise doc.fail((*path, key), f"a {key!r} target {UNSUPPORTED_TARGETS[key]}",
-                           SUPPORTED_TARGETS)
+            raise doc.fail(
+                (*path, key), f"a {key!r} target {UNSUPPORTED_TARGETS[key]}", SUPPORTED_TARGETS
+            )
         where = doc.locate(path)
         if key == "internet":
             targets.append(_internet(doc, body, (*path, key), where))
@@ -242,8 +293,9 @@ def _parse_v2(doc: _Doc, spec_value: object) -> tuple[str, str | None, list[Targ
             kind = doc.string(kind, (*path, key, "kind"))
         if key == "kubernetes" and kind == "Service":
             key, kind = "service", None
-        targets.append(Target(kind=key, name=name, namespace=namespace, workload_kind=kind,
-                              where=where))
+        targets.append(
+            Target(kind=key, name=name, namespace=namespace, workload_kind=kind, where=where)
+        )
     return workload, wkind, targets
 
 
@@ -252,9 +304,21 @@ def _parse_v1(doc: _Doc, spec_value: object) -> tuple[str, str | None, list[Targ
     svc = doc.mapping(spec["service"], ("spec", "service"), ("name", "kind"), required=("name",))
     workload = doc.string(svc["name"], ("spec", "service", "name"))
     wkind = doc.string(svc["kind"], ("spec", "service", "kind")) if "kind" in svc else None
-    call_fields = ("name", "kind", "type", "kafkaTopics", "HTTPResources", "databaseResources",
-                   "awsActions", "gcpPermissions", "azureRoles", "azureKeyVaultPolicy",
-                   "azureActions", "azureDataActions", "internet")
+    call_fields = (
+        "name",
+        "kind",
+        "type",
+        "kafkaTopics",
+        "HTTPResources",
+        "databaseResources",
+        "awsActions",
+        "gcpPermissions",
+        "azureRoles",
+        "azureKeyVaultPolicy",
+        "azureActions",
+        "azureDataActions",
+        "internet",
+    )
     targets: list[Target] = []
     for i, item in enumerate(doc.listing(spec.get("calls") or [], ("spec", "calls"))):
         path: tuple[str | int, ...] = ("spec", "calls", i)
@@ -264,13 +328,25 @@ def _parse_v1(doc: _Doc, spec_value: object) -> tuple[str, str | None, list[Targ
             raise doc.fail((*path, "type"), f"unknown call type {call_type!r}", _V1_CALL_TYPES)
         if call_type in _V1_TYPE_TO_TARGET:
             target_key = _V1_TYPE_TO_TARGET[str(call_type)]
-            raise doc.fail((*path, "type"), f"a {call_type!r} call "
-                           f"{UNSUPPORTED_TARGETS[target_key]}", ("http", "internet"))
-        for extra in ("kafkaTopics", "databaseResources", "awsActions", "gcpPermissions",
-                      "azureRoles", "azureKeyVaultPolicy", "azureActions", "azureDataActions"):
+            raise doc.fail(
+                (*path, "type"),
+                f"a {call_type!r} call {UNSUPPORTED_TARGETS[target_key]}",
+                ("http", "internet"),
+            )
+        for extra in (
+            "kafkaTopics",
+            "databaseResources",
+            "awsActions",
+            "gcpPermissions",
+            "azureRoles",
+            "azureKeyVaultPolicy",
+            "azureActions",
+            "azureDataActions",
+        ):
             if extra in call:
-                raise doc.fail((*path, extra), f"{extra} belongs to a call type NetworkPolicy "
-                               "cannot express")
+                raise doc.fail(
+                    (*path, extra), f"{extra} belongs to a call type NetworkPolicy cannot express"
+                )
         if "HTTPResources" in call:
             raise doc.fail((*path, "HTTPResources"), _HTTP_REASON)
         where = doc.locate(path)
@@ -291,9 +367,15 @@ def _parse_v1(doc: _Doc, spec_value: object) -> tuple[str, str | None, list[Targ
             kind = doc.string(kind, (*path, "kind"))
         is_service = raw.startswith("svc:") or kind == "Service"
         name, namespace = _split_name(raw.removeprefix("svc:"))
-        targets.append(Target(kind="service" if is_service else "kubernetes", name=name,
-                              namespace=namespace,
-                              workload_kind=None if is_service else kind, where=where))
+        targets.append(
+            Target(
+                kind="service" if is_service else "kubernetes",
+                name=name,
+                namespace=namespace,
+                workload_kind=None if is_service else kind,
+                where=where,
+            )
+        )
     return workload, wkind, targets
 
 
@@ -307,8 +389,9 @@ def _internet(doc: _Doc, body: object, path: tuple[str | int, ...], where: str) 
         try:
             network = ipaddress.ip_network(text, strict=True)
         except ValueError as err:
-            raise doc.fail((*path, "ips", j), f"{text!r} is not an IP address or CIDR "
-                           f"({err})") from err
+            raise doc.fail(
+                (*path, "ips", j), f"{text!r} is not an IP address or CIDR ({err})"
+            ) from err
         ips.append(str(network))
     if not ips:
         raise doc.fail(path, "an internet target needs at least one entry in `ips`")
@@ -318,4 +401,3 @@ def _internet(doc: _Doc, body: object, path: tuple[str | int, ...], where: str) 
             raise doc.fail((*path, "ports", j), f"expected a port number 1..65535, got {raw!r}")
         ports.append(raw)
     return Target(kind="internet", ips=tuple(ips), ports=tuple(ports), where=where)
-

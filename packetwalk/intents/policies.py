@@ -36,8 +36,14 @@ class ApiServerAddressesUnknown(InputError):
     which stack, which service subnet) catch it to add what they know.
     """
 
-    def __init__(self, message: str, *, missing: Sequence[str], source: str | None = None,
-                 location: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        missing: Sequence[str],
+        source: str | None = None,
+        location: str | None = None,
+    ) -> None:
         self.missing = tuple(missing)
         super().__init__(message, source=source, location=location)
 
@@ -59,8 +65,10 @@ Rule = dict[str, Any]
 
 
 def _peer(namespace: str, selector: Mapping[str, str]) -> dict[str, Any]:
-    return {"namespaceSelector": {"matchLabels": {NS_LABEL: namespace}},
-            "podSelector": {"matchLabels": dict(sorted(selector.items()))}}
+    return {
+        "namespaceSelector": {"matchLabels": {NS_LABEL: namespace}},
+        "podSelector": {"matchLabels": dict(sorted(selector.items()))},
+    }
 
 
 def _label_value(text: str) -> str:
@@ -69,19 +77,27 @@ def _label_value(text: str) -> str:
     return value.strip("-._")
 
 
-def _resolve_port(service: ServiceInfo, port: ServicePort, servers: list[WorkloadInfo],
-                  intent: ClientIntents, target: Target) -> PortSpec:
+def _resolve_port(
+    service: ServiceInfo,
+    port: ServicePort,
+    servers: list[WorkloadInfo],
+    intent: ClientIntents,
+    target: Target,
+) -> PortSpec:
     if isinstance(port.target_port, int):
         return {"protocol": port.protocol, "port": port.target_port}
     numbers = {
-        cp.port for server in servers for cp in server.ports
+        cp.port
+        for server in servers
+        for cp in server.ports
         if cp.name == port.target_port and cp.protocol == port.protocol
     }
     if not numbers:
         raise InputError(
             f"Service {service.name}.{service.namespace} port {port.port} targets the named port "
             f"{port.target_port!r}, which no pod behind it declares",
-            source=intent.source, location=target.where,
+            source=intent.source,
+            location=target.where,
         )
     if len(numbers) == 1:
         return {"protocol": port.protocol, "port": numbers.pop()}
@@ -97,41 +113,64 @@ class _Policy:
     intents: set[str] = field(default_factory=set)
 
 
-def _fail(intent: ClientIntents, target: Target | None, message: str,
-          choices: Iterable[str] | None = None) -> InputError:
+def _fail(
+    intent: ClientIntents, target: Target | None, message: str, choices: Iterable[str] | None = None
+) -> InputError:
     location = target.where if target is not None else intent.where
     return InputError(message, source=intent.source, location=location, choices=choices)
 
 
-def _servers(intent: ClientIntents, target: Target, workloads: Workloads
-             ) -> tuple[list[WorkloadInfo], list[PortSpec] | None]:
+def _servers(
+    intent: ClientIntents, target: Target, workloads: Workloads
+) -> tuple[list[WorkloadInfo], list[PortSpec] | None]:
     namespace = target.namespace or intent.namespace
     if target.kind == "service":
         service = workloads.service(namespace, target.name)
         if service is None:
-            raise _fail(intent, target, f"ClientIntents {intent.namespace}/{intent.name} calls "
-                        f"unknown Service {target.name}.{namespace}", workloads.known_services())
+            raise _fail(
+                intent,
+                target,
+                f"ClientIntents {intent.namespace}/{intent.name} calls "
+                f"unknown Service {target.name}.{namespace}",
+                workloads.known_services(),
+            )
         servers = workloads.backing(service)
         if not servers:
-            raise _fail(intent, target, f"Service {target.name}.{namespace} selects no known "
-                        "workload, so there are no pods to allow traffic to")
+            raise _fail(
+                intent,
+                target,
+                f"Service {target.name}.{namespace} selects no known "
+                "workload, so there are no pods to allow traffic to",
+            )
         if not service.ports:
             # `ports: []` in a rule would mean every port, the opposite of a Service target.
-            raise _fail(intent, target, f"Service {target.name}.{namespace} has no ports to "
-                        "allow; use a `kubernetes` target for all ports")
+            raise _fail(
+                intent,
+                target,
+                f"Service {target.name}.{namespace} has no ports to "
+                "allow; use a `kubernetes` target for all ports",
+            )
         ports: list[PortSpec] = []
         for port in service.ports:
             spec = _resolve_port(service, port, servers, intent, target)
             if spec not in ports:
                 ports.append(spec)
         return servers, ports
-    server = _one_workload(workloads, intent, target, namespace, target.name,
-                           target.workload_kind, "calls")
+    server = _one_workload(
+        workloads, intent, target, namespace, target.name, target.workload_kind, "calls"
+    )
     return [server], None
 
 
-def _one_workload(workloads: Workloads, intent: ClientIntents, target: Target | None,
-                  namespace: str, name: str, kind: str | None, verb: str) -> WorkloadInfo:
+def _one_workload(
+    workloads: Workloads,
+    intent: ClientIntents,
+    target: Target | None,
+    namespace: str,
+    name: str,
+    kind: str | None,
+    verb: str,
+) -> WorkloadInfo:
     found = workloads.matching(namespace, name, kind)
     if len(found) == 1:
         return found[0]
@@ -139,12 +178,24 @@ def _one_workload(workloads: Workloads, intent: ClientIntents, target: Target | 
     if not found:
         hint = ""
         if target is not None and (namespace, name) == (API_SERVER_NAMESPACE, API_SERVER_SERVICE):
-            hint = ("; the API server is a Service target: `service: {name: kubernetes.default}` "
-                    "(v1: `name: svc:kubernetes.default`)")
-        raise _fail(intent, target, f"{what} unknown workload {name}.{namespace}"
-                    + (f" of kind {kind}" if kind else "") + hint, workloads.known_workloads())
-    raise _fail(intent, target, f"{what} {name}.{namespace}, which is ambiguous: set its kind",
-                sorted(w.kind for w in found))
+            hint = (
+                "; the API server is a Service target: `service: {name: kubernetes.default}` "
+                "(v1: `name: svc:kubernetes.default`)"
+            )
+        raise _fail(
+            intent,
+            target,
+            f"{what} unknown workload {name}.{namespace}"
+            + (f" of kind {kind}" if kind else "")
+            + hint,
+            workloads.known_workloads(),
+        )
+    raise _fail(
+        intent,
+        target,
+        f"{what} {name}.{namespace}, which is ambiguous: set its kind",
+        sorted(w.kind for w in found),
+    )
 
 
 def _is_api_server(intent: ClientIntents, target: Target, workloads: Workloads) -> bool:
@@ -187,15 +238,18 @@ def _api_server_rule(intent: ClientIntents, target: Target, workloads: Workloads
     ref = f"{API_SERVER_SERVICE}.{API_SERVER_NAMESPACE}"
     missing: list[str] = []
     if service is None:
-        missing.append(f"the Service {API_SERVER_SERVICE} in namespace {API_SERVER_NAMESPACE} "
-                       "(for its spec.clusterIP, the address clients dial)")
+        missing.append(
+            f"the Service {API_SERVER_SERVICE} in namespace {API_SERVER_NAMESPACE} "
+            "(for its spec.clusterIP, the address clients dial)"
+        )
     elif not service.cluster_ips:
-        missing.append(f"the ClusterIP of Service {ref} (the object given has no "
-                       "spec.clusterIP)")
+        missing.append(f"the ClusterIP of Service {ref} (the object given has no spec.clusterIP)")
     if endpoints is None:
-        missing.append(f"its endpoints: an EndpointSlice labelled kubernetes.io/service-name="
-                       f"{API_SERVER_SERVICE} or the Endpoints {API_SERVER_SERVICE}, in namespace "
-                       f"{API_SERVER_NAMESPACE} (the API server's own addresses and port)")
+        missing.append(
+            f"its endpoints: an EndpointSlice labelled kubernetes.io/service-name="
+            f"{API_SERVER_SERVICE} or the Endpoints {API_SERVER_SERVICE}, in namespace "
+            f"{API_SERVER_NAMESPACE} (the API server's own addresses and port)"
+        )
     elif not endpoints.addresses:
         missing.append(f"a ready endpoint address ({', '.join(endpoints.sources)} list none)")
     elif not endpoints.ports:
@@ -210,15 +264,21 @@ def _api_server_rule(intent: ClientIntents, target: Target, workloads: Workloads
             f"{API_SERVER_NAMESPACE} -o yaml; kubectl get endpointslices -n "
             f"{API_SERVER_NAMESPACE} -l kubernetes.io/service-name={API_SERVER_SERVICE} -o yaml) "
             "and pass them with the other objects",
-            missing=missing, source=intent.source, location=target.where)
+            missing=missing,
+            source=intent.source,
+            location=target.where,
+        )
     assert service is not None and endpoints is not None
     peers: list[dict[str, Any]] = []
     for text in dict.fromkeys((*service.cluster_ips, *endpoints.addresses)):
         try:
             address = ipaddress.ip_address(text)
         except ValueError as err:
-            raise _fail(intent, target, f"Service {ref}: {text!r} (from the objects given) is "
-                        f"not an IP address ({err})") from err
+            raise _fail(
+                intent,
+                target,
+                f"Service {ref}: {text!r} (from the objects given) is not an IP address ({err})",
+            ) from err
         peers.append({"ipBlock": {"cidr": f"{address}/{address.max_prefixlen}"}})
     ports: list[PortSpec] = [{"protocol": p.protocol, "port": p.port} for p in endpoints.ports]
     return _rule("to", peers, ports)
@@ -257,11 +317,21 @@ def policies_from_intents(
             policies[key] = _Policy(workload)
         return policies[key]
 
-    dns_rule = _rule("to", [_peer(options.dns_namespace, options.dns_selector)],
-                     [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}])
+    dns_rule = _rule(
+        "to",
+        [_peer(options.dns_namespace, options.dns_selector)],
+        [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    )
     for intent in intents:
-        client = _one_workload(workloads, intent, None, intent.namespace, intent.workload,
-                               intent.workload_kind, "is for")
+        client = _one_workload(
+            workloads,
+            intent,
+            None,
+            intent.namespace,
+            intent.workload,
+            intent.workload_kind,
+            "is for",
+        )
         label = f"{intent.namespace}/{intent.name}"
         client_managed = client.namespace in options.namespaces
         if client_managed:
@@ -273,8 +343,11 @@ def policies_from_intents(
             if target.kind == "internet":
                 if client_managed:
                     peers = [{"ipBlock": {"cidr": ip}} for ip in target.ips]
-                    ports = ([{"protocol": "TCP", "port": p} for p in target.ports]
-                             if target.ports else None)
+                    ports = (
+                        [{"protocol": "TCP", "port": p} for p in target.ports]
+                        if target.ports
+                        else None
+                    )
                     _add(policy(client).egress, _rule("to", peers, ports))
                 continue
             if _is_api_server(intent, target, workloads):
@@ -284,18 +357,24 @@ def policies_from_intents(
             servers, ports = _servers(intent, target, workloads)
             for server in servers:
                 if client_managed:
-                    _add(policy(client).egress,
-                         _rule("to", [_peer(server.namespace, server.selector)], ports))
+                    _add(
+                        policy(client).egress,
+                        _rule("to", [_peer(server.namespace, server.selector)], ports),
+                    )
                 if server.namespace in options.namespaces:
                     theirs = policy(server)
                     theirs.intents.add(label)
-                    _add(theirs.ingress,
-                         _rule("from", [_peer(client.namespace, client.selector)], ports))
+                    _add(
+                        theirs.ingress,
+                        _rule("from", [_peer(client.namespace, client.selector)], ports),
+                    )
 
     result: list[dict[str, Any]] = []
     if options.default_deny:
-        result.extend(default_deny(ns, generated_from=options.generated_from)
-                      for ns in sorted(options.namespaces))
+        result.extend(
+            default_deny(ns, generated_from=options.generated_from)
+            for ns in sorted(options.namespaces)
+        )
     # `<workload>-access`, the kind joined only when two kinds share a workload name. Otterize
     # joins it whenever the identity has one (see "Names" in the package docstring).
     shared = Counter((ns, name) for ns, name, _ in policies)
@@ -306,8 +385,12 @@ def policies_from_intents(
     return result
 
 
-def _metadata(name: str, namespace: str, generated_from: str,
-              extra_annotations: Mapping[str, str] | None = None) -> dict[str, Any]:
+def _metadata(
+    name: str,
+    namespace: str,
+    generated_from: str,
+    extra_annotations: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     labels = dict(MANAGED_BY)
     annotations: dict[str, str] = dict(extra_annotations or {})
     if generated_from:
@@ -345,9 +428,11 @@ def _policy_object(entry: _Policy, options: PolicyOptions, name: str) -> dict[st
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": _metadata(name, workload.namespace,
-                              options.generated_from,
-                              {INTENTS_ANNOTATION: ", ".join(sorted(entry.intents))}),
+        "metadata": _metadata(
+            name,
+            workload.namespace,
+            options.generated_from,
+            {INTENTS_ANNOTATION: ", ".join(sorted(entry.intents))},
+        ),
         "spec": spec,
     }
-

@@ -17,8 +17,12 @@ from packetwalk.cluster.services import read_endpoints, read_service, unique
 class Workloads:
     """The workloads and Services intents may name, built from Kubernetes object dicts."""
 
-    def __init__(self, workloads: Iterable[WorkloadInfo], services: Iterable[ServiceInfo] = (),
-                 endpoints: Iterable[ServiceEndpoints] = ()):
+    def __init__(
+        self,
+        workloads: Iterable[WorkloadInfo],
+        services: Iterable[ServiceInfo] = (),
+        endpoints: Iterable[ServiceEndpoints] = (),
+    ):
         self._workloads = sorted(workloads, key=lambda w: (w.namespace, w.name, w.kind))
         self._services = sorted(services, key=lambda s: (s.namespace, s.name))
         merged: dict[tuple[str, str], ServiceEndpoints] = {}
@@ -27,14 +31,19 @@ class Workloads:
             if key in merged:
                 old = merged[key]
                 entry = ServiceEndpoints(
-                    entry.namespace, entry.service, unique((*old.addresses, *entry.addresses)),
-                    unique((*old.ports, *entry.ports)), (*old.sources, *entry.sources))
+                    entry.namespace,
+                    entry.service,
+                    unique((*old.addresses, *entry.addresses)),
+                    unique((*old.ports, *entry.ports)),
+                    (*old.sources, *entry.sources),
+                )
             merged[key] = entry
         self._endpoints = merged
 
     @classmethod
-    def from_objects(cls, objects: Iterable[Mapping[str, Any]], *,
-                     source: str = "objects") -> Workloads:
+    def from_objects(
+        cls, objects: Iterable[Mapping[str, Any]], *, source: str = "objects"
+    ) -> Workloads:
         """The workloads (Pods and pod-owning kinds), Services, EndpointSlices and Endpoints
         among ``objects``, read with the cluster reader; ``source`` names them in its errors."""
         origin = Origin(source)
@@ -63,8 +72,11 @@ class Workloads:
 
     def matching(self, namespace: str, name: str, kind: str | None = None) -> list[WorkloadInfo]:
         """Every workload with that name (and kind, when given) in ``namespace``."""
-        return [w for w in self._workloads if w.namespace == namespace and w.name == name
-                and (kind is None or w.kind == kind)]
+        return [
+            w
+            for w in self._workloads
+            if w.namespace == namespace and w.name == name and (kind is None or w.kind == kind)
+        ]
 
     def workload(self, namespace: str, name: str, kind: str | None = None) -> WorkloadInfo | None:
         """The one workload so named; None when there is none or the name is ambiguous."""
@@ -78,8 +90,8 @@ class Workloads:
         return None
 
     def endpoints(self, namespace: str, service: str) -> ServiceEndpoints | None:
-        """What the EndpointSlices/Endpoints given for that Service say; None when none was given.
-        """
+        """What the EndpointSlices/Endpoints given for that Service say; None when none was "
+        "given."""
         return self._endpoints.get((namespace, service))
 
     def backing(self, service: ServiceInfo) -> list[WorkloadInfo]:
@@ -91,4 +103,3 @@ class Workloads:
 
     def known_services(self) -> list[str]:
         return [f"{s.name}.{s.namespace}" for s in self._services]
-

@@ -47,8 +47,9 @@ def ipv4_subnet(
         try:
             subnet = ipaddress.ip_network(text, strict=False)
         except ValueError as err:
-            raise InputError(f"bad subnet {text!r}: {err}", source=source,
-                             location="IPAM.Config") from err
+            raise InputError(
+                f"bad subnet {text!r}: {err}", source=source, location="IPAM.Config"
+            ) from err
         if isinstance(subnet, ipaddress.IPv4Network):
             return subnet
     name = network.get("Name", "kind")
@@ -95,8 +96,9 @@ def first_address(range_text: str) -> str:
     try:
         return str(ipaddress.IPv4Address(first.strip()))
     except ValueError as err:
-        raise InputError(f"bad address range {range_text!r}: {err}",
-                         location="lbAddressRange") from err
+        raise InputError(
+            f"bad address range {range_text!r}: {err}", location="lbAddressRange"
+        ) from err
 
 
 def metallb_objects(address_range: object) -> list[dict[str, Any]]:

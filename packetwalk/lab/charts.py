@@ -157,8 +157,11 @@ def traefik_chart(load_balancer_ip: Any = None) -> ChartSpec:
         version=versions.TRAEFIK_CHART_VERSION,
         namespace=TRAEFIK_NAMESPACE,
         values={
-            "ingressClass": {"enabled": True, "isDefaultClass": True,
-                             "name": TRAEFIK_INGRESS_CLASS},
+            "ingressClass": {
+                "enabled": True,
+                "isDefaultClass": True,
+                "name": TRAEFIK_INGRESS_CLASS,
+            },
             "providers": {
                 "kubernetesIngress": {"enabled": True},
                 "kubernetesCRD": {"enabled": True},
@@ -192,8 +195,12 @@ def gke_traefik_chart(cfg: LabConfig) -> ChartSpec:
     )
 
 
-CALICO_OPERATOR_RESOURCES = {"installation": "Installation", "apiServer": "APIServer",
-                             "goldmane": "Goldmane", "whisker": "Whisker"}
+CALICO_OPERATOR_RESOURCES = {
+    "installation": "Installation",
+    "apiServer": "APIServer",
+    "goldmane": "Goldmane",
+    "whisker": "Whisker",
+}
 """tigera-operator v3.31.5 templates/crs/custom-resources.yaml: each value block with
 ``enabled: true`` becomes that ``operator.tigera.io/v1`` object named ``default``."""
 
@@ -212,20 +219,32 @@ def calico_operator_resources(cfg: LabConfig) -> list[dict[str, Any]]:
         "kubeletVolumePluginPath": "None",
         "calicoNetwork": {
             # The stock pool is 192.168.0.0/16; it must lie inside kind's podSubnet.
-            "ipPools": [{
-                "cidr": cfg.pod_subnet,
-                "blockSize": 26,
-                "encapsulation": "VXLANCrossSubnet",
-                "natOutgoing": "Enabled",
-                "nodeSelector": "all()",
-            }],
+            "ipPools": [
+                {
+                    "cidr": cfg.pod_subnet,
+                    "blockSize": 26,
+                    "encapsulation": "VXLANCrossSubnet",
+                    "natOutgoing": "Enabled",
+                    "nodeSelector": "all()",
+                }
+            ],
         },
     }
-    specs: dict[str, dict[str, Any]] = {"installation": installation, "apiServer": {},
-                                        "goldmane": {}, "whisker": {}}
-    return [{"apiVersion": "operator.tigera.io/v1", "kind": kind,
-             "metadata": {"name": "default"}, "spec": specs[key]}
-            for key, kind in CALICO_OPERATOR_RESOURCES.items()]
+    specs: dict[str, dict[str, Any]] = {
+        "installation": installation,
+        "apiServer": {},
+        "goldmane": {},
+        "whisker": {},
+    }
+    return [
+        {
+            "apiVersion": "operator.tigera.io/v1",
+            "kind": kind,
+            "metadata": {"name": "default"},
+            "spec": specs[key],
+        }
+        for key, kind in CALICO_OPERATOR_RESOURCES.items()
+    ]
 
 
 def namespace_object(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:

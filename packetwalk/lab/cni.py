@@ -47,32 +47,62 @@ class CniProfile:
 
 
 PROFILES: dict[CniName, CniProfile] = {
-    profile.name: profile for profile in (
+    profile.name: profile
+    for profile in (
         CniProfile(
-            name="kindnet", platforms=("kind",), enforces_policy=True, overlay=False,
+            name="kindnet",
+            platforms=("kind",),
+            enforces_policy=True,
+            overlay=False,
             datapath="kindnet routes pod CIDRs between nodes without encapsulation, so node eth0 "
             "shows the pod addresses themselves",
-            agent_pod_prefix="kindnet", kind_builtin=True),
+            agent_pod_prefix="kindnet",
+            kind_builtin=True,
+        ),
         CniProfile(
-            name="flannel", platforms=("kind",), enforces_policy=False, overlay=True,
+            name="flannel",
+            platforms=("kind",),
+            enforces_policy=False,
+            overlay=True,
             datapath="Flannel encapsulates node-to-node traffic in VXLAN (UDP 8472 on eth0); the "
             "capture filter keeps the decapsulated packets on flannel.1 and the pod veths",
-            agent_pod_prefix="kube-flannel", chart="flannel", needs_cni_plugins=True),
+            agent_pod_prefix="kube-flannel",
+            chart="flannel",
+            needs_cni_plugins=True,
+        ),
         CniProfile(
-            name="dataplane-v2", platforms=("gke",), enforces_policy=True, overlay=False,
+            name="dataplane-v2",
+            platforms=("gke",),
+            enforces_policy=True,
+            overlay=False,
             datapath="GKE Dataplane V2 (Cilium-based eBPF) routes pod ranges natively in the VPC; "
             "Services are translated in eBPF, so there are no KUBE-* chains",
-            agent_pod_prefix="anetd", replaces_kube_proxy=True, gke_kube_proxy="none"),
+            agent_pod_prefix="anetd",
+            replaces_kube_proxy=True,
+            gke_kube_proxy="none",
+        ),
         CniProfile(
-            name="calico", platforms=("kind", "gke"), enforces_policy=True, overlay=True,
+            name="calico",
+            platforms=("kind", "gke"),
+            enforces_policy=True,
+            overlay=True,
             datapath="Calico may encapsulate node-to-node traffic (IP-in-IP or VXLAN UDP 4789); "
             "the capture filter keeps the inner packets on the tunnel and pod interfaces",
-            agent_pod_prefix="calico-node", chart="tigera-operator", gke_kube_proxy="iptables"),
+            agent_pod_prefix="calico-node",
+            chart="tigera-operator",
+            gke_kube_proxy="iptables",
+        ),
         CniProfile(
-            name="cilium", platforms=("kind",), enforces_policy=True, overlay=True,
+            name="cilium",
+            platforms=("kind",),
+            enforces_policy=True,
+            overlay=True,
             datapath="Cilium tunnels node-to-node traffic (VXLAN or Geneve) unless native routing "
             "is on; the filter keeps the inner packets on the pod interfaces",
-            agent_pod_prefix="cilium", replaces_kube_proxy=True, chart="cilium"),
+            agent_pod_prefix="cilium",
+            replaces_kube_proxy=True,
+            chart="cilium",
+        ),
     )
 }
 

@@ -174,14 +174,18 @@ class _Reader:
             return default
         value = self.values[key]
         if isinstance(value, bool) or not isinstance(value, str):
-            raise self.fail(key, f"expected a string, got {_show(value)}"
-                            + (" (quote it)" if isinstance(value, int | float | bool) else ""))
+            raise self.fail(
+                key,
+                f"expected a string, got {_show(value)}"
+                + (" (quote it)" if isinstance(value, int | float | bool) else ""),
+            )
         if not value.strip():
             raise self.fail(key, "must not be empty")
         return value
 
-    def choice(self, key: str, default: _Choice, choices: tuple[_Choice, ...], what: str
-               ) -> _Choice:
+    def choice(
+        self, key: str, default: _Choice, choices: tuple[_Choice, ...], what: str
+    ) -> _Choice:
         value = self.string(key, default)
         assert value is not None
         for choice in choices:
@@ -214,28 +218,51 @@ class _Reader:
             return value
         if isinstance(value, str) and value.strip().lower() in ("true", "false"):
             return value.strip().lower() == "true"
-        raise self.fail(key, f"expected true or false, got {_show(value)}"
-                        " (YAML 1.1 words like yes/no/on/off are not booleans here)",
-                        ("true", "false"))
+        raise self.fail(
+            key,
+            f"expected true or false, got {_show(value)}"
+            " (YAML 1.1 words like yes/no/on/off are not booleans here)",
+            ("true", "false"),
+        )
 
 
 def _show(value: object) -> str:
     if value is None:
         return "no value"
-    kind = {bool: "boolean", int: "number", float: "number", str: "string", list: "list",
-            dict: "mapping"}.get(type(value), type(value).__name__)
+    kind = {
+        bool: "boolean",
+        int: "number",
+        float: "number",
+        str: "string",
+        list: "list",
+        dict: "mapping",
+    }.get(type(value), type(value).__name__)
     return f"{kind} {value!r}" if kind not in ("list", "mapping") else kind
 
 
 # --- keys ----------------------------------------------------------------------------------------
 
 _COMMON_KEYS = (
-    "platform", "clusterName", "cni", "kubeProxyMode", "workers", "podSubnet", "serviceSubnet",
-    "appNamespace", "intents", "kubeconfig", "kubeContext",
+    "platform",
+    "clusterName",
+    "cni",
+    "kubeProxyMode",
+    "workers",
+    "podSubnet",
+    "serviceSubnet",
+    "appNamespace",
+    "intents",
+    "kubeconfig",
+    "kubeContext",
 )
 _GKE_KEYS = (
-    "machineType", "nodeCount", "releaseChannel", "ingressMode", "participants",
-    "participantClusters", "domain",
+    "machineType",
+    "nodeCount",
+    "releaseChannel",
+    "ingressMode",
+    "participants",
+    "participantClusters",
+    "domain",
 )
 KNOWN_KEYS = tuple(f"{NAMESPACE}:{key}" for key in (*_COMMON_KEYS, *_GKE_KEYS))
 
@@ -250,7 +277,8 @@ def _check_keys(reader: _Reader) -> None:
             raise InputError(f"config key {key!r} must be a string", source=reader.source)
         if ":" not in key:
             raise reader.fail(
-                key, f"config keys need a namespace; did you mean {_k(key)!r}?", KNOWN_KEYS)
+                key, f"config keys need a namespace; did you mean {_k(key)!r}?", KNOWN_KEYS
+            )
         if key.startswith(f"{NAMESPACE}:") and key not in KNOWN_KEYS:
             # Case slips (podsubnet) first: difflib's ratio is case-sensitive.
             lowered = {known.lower(): known for known in KNOWN_KEYS}
@@ -302,8 +330,7 @@ def parse_lab_config(
 
     if platform == "kind":
         cni = reader.choice(_k("cni"), "kindnet", KIND_CNIS, "a CNI for kind")
-        mode = reader.choice(_k("kubeProxyMode"), "iptables", KUBE_PROXY_MODES,
-                             "a kube-proxy mode")
+        mode = reader.choice(_k("kubeProxyMode"), "iptables", KUBE_PROXY_MODES, "a kube-proxy mode")
         if mode == "none" and not PROFILES[cni].replaces_kube_proxy:
             raise reader.fail(
                 _k("kubeProxyMode"),
@@ -317,8 +344,9 @@ def parse_lab_config(
                 raise reader.fail(_k(gke_key), "is a GKE setting; it needs platform: gke")
     else:
         _refuse_both_policy_engines(reader)
-        cni = reader.choice(_k("cni"), "dataplane-v2", GKE_CNIS, "a network-policy dataplane "
-                            "for GKE")
+        cni = reader.choice(
+            _k("cni"), "dataplane-v2", GKE_CNIS, "a network-policy dataplane for GKE"
+        )
         derived = PROFILES[cni].gke_kube_proxy
         assert derived is not None  # every GKE profile says what GKE runs
         mode = reader.choice(_k("kubeProxyMode"), derived, KUBE_PROXY_MODES, "a kube-proxy mode")
@@ -345,40 +373,61 @@ def parse_lab_config(
             "or larger",
         )
     if services.prefixlen < 12:
-        raise reader.fail(_k("serviceSubnet"),
-                          f"{services} is too large: the API server accepts /12 or smaller")
+        raise reader.fail(
+            _k("serviceSubnet"), f"{services} is too large: the API server accepts /12 or smaller"
+        )
     if pods.overlaps(services):
-        raise reader.fail(_k("serviceSubnet"), f"{services} overlaps podSubnet {pods}; "
-                          "Service and pod addresses must be distinct")
+        raise reader.fail(
+            _k("serviceSubnet"),
+            f"{services} overlaps podSubnet {pods}; Service and pod addresses must be distinct",
+        )
 
     namespace = reader.string(_k("appNamespace"), "vote")
     assert namespace is not None
     if not _DNS_LABEL.match(namespace) or len(namespace) > 63:
-        raise reader.fail(_k("appNamespace"), f"{namespace!r} is not a valid namespace name "
-                          "(lower-case letters, digits and '-')")
+        raise reader.fail(
+            _k("appNamespace"),
+            f"{namespace!r} is not a valid namespace name (lower-case letters, digits and '-')",
+        )
     if namespace in RESERVED_NAMESPACES:
-        raise reader.fail(_k("appNamespace"), f"{namespace!r} belongs to the cluster or a chart; "
-                          "the lab's default-deny would break it")
+        raise reader.fail(
+            _k("appNamespace"),
+            f"{namespace!r} belongs to the cluster or a chart; "
+            "the lab's default-deny would break it",
+        )
 
     intents = reader.string(_k("intents"), DEFAULT_INTENTS_FILE)
     assert intents is not None
     kubeconfig = reader.string(_k("kubeconfig"), None)
     kube_context = reader.string(_k("kubeContext"), None)
     if kube_context is not None and kubeconfig is None:
-        raise reader.fail(_k("kubeContext"), "needs packetwalk:kubeconfig (the file the context "
-                          "is in)")
+        raise reader.fail(
+            _k("kubeContext"), "needs packetwalk:kubeconfig (the file the context is in)"
+        )
 
     if platform == "gke" and kubeconfig is not None:
-        raise reader.fail(_k("kubeconfig"), "is for kind clusters made elsewhere (CI); a GKE "
-                          "lab runs on the clusters its cluster stack makes: remove the key")
+        raise reader.fail(
+            _k("kubeconfig"),
+            "is for kind clusters made elsewhere (CI); a GKE "
+            "lab runs on the clusters its cluster stack makes: remove the key",
+        )
     gke = _gke_settings(reader) if platform == "gke" else None
     if gke is not None:
         _check_gke_names(reader, cluster_name, namespace, gke)
     return LabConfig(
-        stack=stack, platform=platform, cluster_name=cluster_name, cni=cni,
-        kube_proxy_mode=mode, workers=workers if platform == "kind" else 0,
-        pod_subnet=str(pods), service_subnet=str(services), app_namespace=namespace,
-        intents_file=intents, kubeconfig=kubeconfig, kube_context=kube_context, gke=gke,
+        stack=stack,
+        platform=platform,
+        cluster_name=cluster_name,
+        cni=cni,
+        kube_proxy_mode=mode,
+        workers=workers if platform == "kind" else 0,
+        pod_subnet=str(pods),
+        service_subnet=str(services),
+        app_namespace=namespace,
+        intents_file=intents,
+        kubeconfig=kubeconfig,
+        kube_context=kube_context,
+        gke=gke,
         source=source,
     )
 
@@ -386,14 +435,20 @@ def parse_lab_config(
 def _gke_settings(reader: _Reader) -> GkeSettings:
     project = reader.string("gcp:project", None)
     if project is None:
-        raise InputError("gcp:project is required for platform gke (the Google Cloud project "
-                         "id)", source=reader.source, location=reader.where(_k("platform")))
+        raise InputError(
+            "gcp:project is required for platform gke (the Google Cloud project id)",
+            source=reader.source,
+            location=reader.where(_k("platform")),
+        )
     region = reader.string("gcp:region", None)
     zone = reader.string("gcp:zone", None)
     if region is None and zone is None:
-        raise InputError("gcp:region or gcp:zone is required for platform gke (a zone gives a "
-                         "zonal cluster, a region a regional one)", source=reader.source,
-                         location=reader.where(_k("platform")))
+        raise InputError(
+            "gcp:region or gcp:zone is required for platform gke (a zone gives a "
+            "zonal cluster, a region a regional one)",
+            source=reader.source,
+            location=reader.where(_k("platform")),
+        )
     machine_type = reader.string(_k("machineType"), "e2-standard-4")
     assert machine_type is not None
     return GkeSettings(
@@ -402,10 +457,10 @@ def _gke_settings(reader: _Reader) -> GkeSettings:
         zone=zone,
         machine_type=machine_type,
         node_count=reader.integer(_k("nodeCount"), 2, 1, 100),
-        release_channel=reader.choice(_k("releaseChannel"), "REGULAR", RELEASE_CHANNELS,
-                                      "a GKE release channel"),
-        ingress_mode=reader.choice(_k("ingressMode"), "gateway", INGRESS_MODES,
-                                   "an ingress mode"),
+        release_channel=reader.choice(
+            _k("releaseChannel"), "REGULAR", RELEASE_CHANNELS, "a GKE release channel"
+        ),
+        ingress_mode=reader.choice(_k("ingressMode"), "gateway", INGRESS_MODES, "an ingress mode"),
         participants=reader.integer(_k("participants"), 1, 1, MAX_PARTICIPANTS),
         participant_clusters=reader.boolean(_k("participantClusters"), False),
         domain=_domain(reader),
@@ -420,23 +475,40 @@ def _domain(reader: _Reader) -> str | None:
     if domain is None:
         return None
     if not _DOMAIN.match(domain):
-        raise reader.fail(_k("domain"), f"{domain!r} is not a DNS name like 'lab.example.org' "
-                          "(lower-case labels separated by dots)")
+        raise reader.fail(
+            _k("domain"),
+            f"{domain!r} is not a DNS name like 'lab.example.org' "
+            "(lower-case labels separated by dots)",
+        )
     if reader.boolean(_k("participantClusters"), False):
-        raise reader.fail(_k("domain"), "one wildcard record can point at only one address, "
-                          "and each participant's cluster has its own: leave the domain out "
-                          "(hosts then use nip.io) or share one cluster")
+        raise reader.fail(
+            _k("domain"),
+            "one wildcard record can point at only one address, "
+            "and each participant's cluster has its own: leave the domain out "
+            "(hosts then use nip.io) or share one cluster",
+        )
     return domain
 
 
 def _refuse_both_policy_engines(reader: _Reader) -> None:
     """``cni: [dataplane-v2, calico]`` or ``dataplane-v2+calico``: say why it cannot be."""
     raw = reader.values.get(_k("cni"))
-    words = ([str(item) for item in raw] if isinstance(raw, list)
-             else re.split(r"[\s,+&/]+", raw) if isinstance(raw, str) else [])
+    words = (
+        [str(item) for item in raw]
+        if isinstance(raw, list)
+        else re.split(r"[\s,+&/]+", raw)
+        if isinstance(raw, str)
+        else []
+    )
     lowered = {word.strip().lower() for word in words}
-    if "calico" in lowered and lowered & {"dataplane-v2", "dataplanev2", "dpv2",
-                                          "advanced_datapath", "advanced-datapath", "cilium"}:
+    if "calico" in lowered and lowered & {
+        "dataplane-v2",
+        "dataplanev2",
+        "dpv2",
+        "advanced_datapath",
+        "advanced-datapath",
+        "cilium",
+    }:
         raise reader.fail(
             _k("cni"),
             "Dataplane V2 and Calico network policy exclude each other on GKE (the API refuses "
@@ -446,8 +518,7 @@ def _refuse_both_policy_engines(reader: _Reader) -> None:
         )
 
 
-def _check_gke_names(reader: _Reader, cluster_name: str, namespace: str,
-                     gke: GkeSettings) -> None:
+def _check_gke_names(reader: _Reader, cluster_name: str, namespace: str, gke: GkeSettings) -> None:
     """Names that grow a participant suffix (``-p01``) must still fit their limits."""
     if gke.participants == 1:
         return
@@ -457,12 +528,14 @@ def _check_gke_names(reader: _Reader, cluster_name: str, namespace: str,
             _k("clusterName"),
             f"{cluster_name!r} is too long for one cluster per participant: with the suffix "
             f"'-p01' it must stay within {_CLUSTER_NAME_MAX} characters, so use at most "
-            f"{_CLUSTER_NAME_MAX - suffix}")
+            f"{_CLUSTER_NAME_MAX - suffix}",
+        )
     if not gke.participant_clusters and len(namespace) + suffix > 63:
         raise reader.fail(
             _k("appNamespace"),
             f"{namespace!r} is too long for {gke.participants} participants: each gets "
-            f"'{namespace}-p01', and namespace names have at most 63 characters")
+            f"'{namespace}-p01', and namespace names have at most 63 characters",
+        )
 
 
 PLACEHOLDER_PROJECT = "your-gcp-project"
@@ -475,7 +548,9 @@ def check_deployable(cfg: LabConfig) -> None:
         raise InputError(
             f"gcp:project is still the placeholder {PLACEHOLDER_PROJECT!r}: set your Google "
             "Cloud project id there (`gcloud projects list` shows them)",
-            source=cfg.source, location="key gcp:project")
+            source=cfg.source,
+            location="key gcp:project",
+        )
 
 
 # --- stack files ---------------------------------------------------------------------------------
@@ -494,7 +569,7 @@ def stack_names(stacks_dir: Path = STACKS_DIR) -> list[str]:
     """The stacks that have a config file, sorted."""
     prefix, suffix = "Pulumi.", ".yaml"
     return sorted(
-        path.name[len(prefix):-len(suffix)]
+        path.name[len(prefix) : -len(suffix)]
         for path in stacks_dir.glob("Pulumi.*.yaml")
         if path.is_file()
     )
@@ -514,22 +589,32 @@ def load_stack_config(stack: str, stacks_dir: Path = STACKS_DIR) -> LabConfig:
     if not path.is_file():
         known = stack_names(stacks_dir)
         hint = did_you_mean(stack, known)
-        raise InputError(f"no stack {stack!r}: {source} does not exist{hint}",
-                         choices=known or None)
+        raise InputError(
+            f"no stack {stack!r}: {source} does not exist{hint}", choices=known or None
+        )
     document = load_document(path.read_text(encoding="utf-8"), source=source)
     if not isinstance(document.data, dict):
-        raise InputError("a stack file must be a mapping with a `config:` key", source=source,
-                         location=f"line {document.start_line}")
+        raise InputError(
+            "a stack file must be a mapping with a `config:` key",
+            source=source,
+            location=f"line {document.start_line}",
+        )
     for key in document.data:
         if key not in STACK_FILE_KEYS:
             hint = did_you_mean(str(key), STACK_FILE_KEYS)
-            raise InputError(f"unknown top-level key {key!r} in a stack file{hint}",
-                             source=source, location=f"line {document.line((str(key),))}",
-                             choices=STACK_FILE_KEYS)
+            raise InputError(
+                f"unknown top-level key {key!r} in a stack file{hint}",
+                source=source,
+                location=f"line {document.line((str(key),))}",
+                choices=STACK_FILE_KEYS,
+            )
     values = document.data.get("config") or {}
     if not isinstance(values, dict):
-        raise InputError("`config:` must be a mapping of keys to values", source=source,
-                         location=f"line {document.line(('config',))}")
+        raise InputError(
+            "`config:` must be a mapping of keys to values",
+            source=source,
+            location=f"line {document.line(('config',))}",
+        )
     lines = {
         key: line
         for (top, *rest), line in document.lines.items()

@@ -94,19 +94,21 @@ def clusters(cfg: LabConfig) -> list[GkeCluster]:
     node_ranges = list(NODE_NETWORK.subnets(new_prefix=24))
     result = []
     for index, name in enumerate(names):
-        result.append(GkeCluster(
-            name=name,
-            index=index,
-            subnet=f"{name}-nodes",
-            node_range=str(node_ranges[index]),
-            pods_range_name=f"{name}-pods",
-            pods_range=cfg.pod_subnet if single else str(pod_ranges[index]),
-            services_range_name=f"{name}-services",
-            services_range=cfg.service_subnet if single else str(service_ranges[index]),
-            address_name=f"{name}-ingress",
-            node_tag=f"{name}-node",
-            participants=tuple(participants_in(cfg, name)),
-        ))
+        result.append(
+            GkeCluster(
+                name=name,
+                index=index,
+                subnet=f"{name}-nodes",
+                node_range=str(node_ranges[index]),
+                pods_range_name=f"{name}-pods",
+                pods_range=cfg.pod_subnet if single else str(pod_ranges[index]),
+                services_range_name=f"{name}-services",
+                services_range=cfg.service_subnet if single else str(service_ranges[index]),
+                address_name=f"{name}-ingress",
+                node_tag=f"{name}-node",
+                participants=tuple(participants_in(cfg, name)),
+            )
+        )
     return result
 
 
@@ -125,20 +127,32 @@ def kubeconfig(*, context: str, endpoint: str, ca_certificate: str) -> str:
     document: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": context, "cluster": {
-            "server": f"https://{endpoint}",
-            "certificate-authority-data": ca_certificate,
-        }}],
+        "clusters": [
+            {
+                "name": context,
+                "cluster": {
+                    "server": f"https://{endpoint}",
+                    "certificate-authority-data": ca_certificate,
+                },
+            }
+        ],
         "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
         "current-context": context,
         "preferences": {},
-        "users": [{"name": context, "user": {"exec": {
-            "apiVersion": "client.authentication.k8s.io/v1beta1",
-            "command": AUTH_PLUGIN,
-            "installHint": AUTH_PLUGIN_HINT,
-            "provideClusterInfo": True,
-            "interactiveMode": "IfAvailable",
-        }}}],
+        "users": [
+            {
+                "name": context,
+                "user": {
+                    "exec": {
+                        "apiVersion": "client.authentication.k8s.io/v1beta1",
+                        "command": AUTH_PLUGIN,
+                        "installHint": AUTH_PLUGIN_HINT,
+                        "provideClusterInfo": True,
+                        "interactiveMode": "IfAvailable",
+                    }
+                },
+            }
+        ],
     }
     return yaml.safe_dump(document, sort_keys=False)
 

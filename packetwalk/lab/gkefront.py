@@ -24,13 +24,20 @@ from packetwalk.lab.gke import (
 TRAEFIK_SERVICE = "traefik"
 """The chart's Service name for release ``traefik`` in namespace ``traefik``."""
 
-HEALTH_CHECK_TIMING = {"checkIntervalSec": 5, "timeoutSec": 5, "healthyThreshold": 1,
-                       "unhealthyThreshold": 3}
+HEALTH_CHECK_TIMING = {
+    "checkIntervalSec": 5,
+    "timeoutSec": 5,
+    "healthyThreshold": 1,
+    "unhealthyThreshold": 3,
+}
 
 
 def _meta(name: str) -> dict[str, Any]:
-    return {"name": name, "namespace": TRAEFIK_NAMESPACE,
-            "labels": {"app.kubernetes.io/managed-by": "packetwalk"}}
+    return {
+        "name": name,
+        "namespace": TRAEFIK_NAMESPACE,
+        "labels": {"app.kubernetes.io/managed-by": "packetwalk"},
+    }
 
 
 def gateway_objects(address_name: str) -> list[dict[str, Any]]:
@@ -42,8 +49,14 @@ def gateway_objects(address_name: str) -> list[dict[str, Any]]:
         "spec": {
             "gatewayClassName": GATEWAY_CLASS,
             "addresses": [{"type": "NamedAddress", "value": address_name}],
-            "listeners": [{"name": "http", "protocol": "HTTP", "port": 80,
-                           "allowedRoutes": {"namespaces": {"from": "Same"}}}],
+            "listeners": [
+                {
+                    "name": "http",
+                    "protocol": "HTTP",
+                    "port": 80,
+                    "allowedRoutes": {"namespaces": {"from": "Same"}},
+                }
+            ],
         },
     }
     route = {
@@ -52,8 +65,7 @@ def gateway_objects(address_name: str) -> list[dict[str, Any]]:
         "metadata": _meta("traefik"),
         "spec": {
             "parentRefs": [{"kind": "Gateway", "name": "traefik"}],
-            "rules": [{"backendRefs": [{"name": TRAEFIK_SERVICE,
-                                        "port": TRAEFIK_SERVICE_PORT}]}],
+            "rules": [{"backendRefs": [{"name": TRAEFIK_SERVICE, "port": TRAEFIK_SERVICE_PORT}]}],
         },
     }
     policy = {
@@ -63,11 +75,14 @@ def gateway_objects(address_name: str) -> list[dict[str, Any]]:
         "spec": {
             "default": {
                 **HEALTH_CHECK_TIMING,
-                "config": {"type": "HTTP", "httpHealthCheck": {
-                    "portSpecification": "USE_FIXED_PORT",
-                    "port": TRAEFIK_PING_PORT,
-                    "requestPath": PING_PATH,
-                }},
+                "config": {
+                    "type": "HTTP",
+                    "httpHealthCheck": {
+                        "portSpecification": "USE_FIXED_PORT",
+                        "port": TRAEFIK_PING_PORT,
+                        "requestPath": PING_PATH,
+                    },
+                },
             },
             "targetRef": {"group": "", "kind": "Service", "name": TRAEFIK_SERVICE},
         },
@@ -80,23 +95,31 @@ def ingress_objects(address_name: str) -> list[dict[str, Any]]:
     ingress = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
-        "metadata": {**_meta("traefik"), "annotations": {
-            INGRESS_CLASS_ANNOTATION: "gce",
-            STATIC_IP_ANNOTATION: address_name,
-        }},
-        "spec": {"defaultBackend": {"service": {
-            "name": TRAEFIK_SERVICE, "port": {"number": TRAEFIK_SERVICE_PORT}}}},
+        "metadata": {
+            **_meta("traefik"),
+            "annotations": {
+                INGRESS_CLASS_ANNOTATION: "gce",
+                STATIC_IP_ANNOTATION: address_name,
+            },
+        },
+        "spec": {
+            "defaultBackend": {
+                "service": {"name": TRAEFIK_SERVICE, "port": {"number": TRAEFIK_SERVICE_PORT}}
+            }
+        },
     }
     backend_config = {
         "apiVersion": "cloud.google.com/v1",
         "kind": "BackendConfig",
         "metadata": _meta("traefik"),
-        "spec": {"healthCheck": {
-            **HEALTH_CHECK_TIMING,
-            "type": "HTTP",
-            "requestPath": PING_PATH,
-            "port": TRAEFIK_PING_PORT,
-        }},
+        "spec": {
+            "healthCheck": {
+                **HEALTH_CHECK_TIMING,
+                "type": "HTTP",
+                "requestPath": PING_PATH,
+                "port": TRAEFIK_PING_PORT,
+            }
+        },
     }
     return [ingress, backend_config]
 

@@ -67,8 +67,9 @@ def kind_node_names(cluster_name: str, workers: int) -> list[str]:
     """kind's node container names, control plane first: ``<name>-control-plane``,
     ``<name>-worker``, ``<name>-worker2``..."""
     names = [f"{cluster_name}-control-plane"]
-    names += [f"{cluster_name}-worker{'' if index == 1 else index}"
-              for index in range(1, workers + 1)]
+    names += [
+        f"{cluster_name}-worker{'' if index == 1 else index}" for index in range(1, workers + 1)
+    ]
     return names
 
 
@@ -92,12 +93,14 @@ def kind_cluster_config(cfg: LabConfig, *, cni_plugins_dir: str | None = None) -
             raise InputError(
                 "cni flannel needs the CNI plugins directory (the kind node image has no "
                 f"`bridge` plugin); download cni-plugins {versions.CNI_PLUGINS_VERSION} first",
-                source=cfg.source, location="key packetwalk:cni",
+                source=cfg.source,
+                location="key packetwalk:cni",
             )
         if not PurePosixPath(cni_plugins_dir).is_absolute():
             raise InputError(
                 f"the CNI plugins directory must be an absolute path, got {cni_plugins_dir!r}",
-                source=cfg.source, location="key packetwalk:cni",
+                source=cfg.source,
+                location="key packetwalk:cni",
             )
         # Writable on purpose: Flannel's install-cni-plugin init container copies its own
         # `flannel` binary into /opt/cni/bin, i.e. into this host directory.
@@ -108,15 +111,22 @@ def kind_cluster_config(cfg: LabConfig, *, cni_plugins_dir: str | None = None) -
         "image": versions.KIND_NODE_IMAGE,
         "labels": {INGRESS_NODE_LABEL[0]: INGRESS_NODE_LABEL[1]},
         "extraPortMappings": [
-            {"containerPort": INGRESS_HTTP_NODE_PORT, "hostPort": INGRESS_HTTP_HOST_PORT,
-             "listenAddress": INGRESS_LISTEN_ADDRESS, "protocol": "TCP"},
-            {"containerPort": INGRESS_HTTPS_NODE_PORT, "hostPort": INGRESS_HTTPS_HOST_PORT,
-             "listenAddress": INGRESS_LISTEN_ADDRESS, "protocol": "TCP"},
+            {
+                "containerPort": INGRESS_HTTP_NODE_PORT,
+                "hostPort": INGRESS_HTTP_HOST_PORT,
+                "listenAddress": INGRESS_LISTEN_ADDRESS,
+                "protocol": "TCP",
+            },
+            {
+                "containerPort": INGRESS_HTTPS_NODE_PORT,
+                "hostPort": INGRESS_HTTPS_HOST_PORT,
+                "listenAddress": INGRESS_LISTEN_ADDRESS,
+                "protocol": "TCP",
+            },
         ],
     }
     nodes: list[dict[str, object]] = [control_plane]
-    nodes.extend({"role": "worker", "image": versions.KIND_NODE_IMAGE}
-                 for _ in range(cfg.workers))
+    nodes.extend({"role": "worker", "image": versions.KIND_NODE_IMAGE} for _ in range(cfg.workers))
     if mounts:
         for node in nodes:
             node["extraMounts"] = [dict(mount) for mount in mounts]
@@ -154,8 +164,14 @@ _BlockStrDumper.add_representer(str, _str_presenter)
 
 def render_kind_config(cfg: LabConfig, *, cni_plugins_dir: str | None = None) -> str:
     """The kind config as YAML text, for ``kind create cluster --config -``."""
-    header = (f"# kind cluster for packetwalk stack {cfg.stack!r} (generated from {cfg.source}; "
-              "edit the stack config, not this)\n")
-    body = yaml.dump(kind_cluster_config(cfg, cni_plugins_dir=cni_plugins_dir),
-                     Dumper=_BlockStrDumper, sort_keys=False, default_flow_style=False)
+    header = (
+        f"# kind cluster for packetwalk stack {cfg.stack!r} (generated from {cfg.source}; "
+        "edit the stack config, not this)\n"
+    )
+    body = yaml.dump(
+        kind_cluster_config(cfg, cni_plugins_dir=cni_plugins_dir),
+        Dumper=_BlockStrDumper,
+        sort_keys=False,
+        default_flow_style=False,
+    )
     return header + body

@@ -57,13 +57,14 @@ only exists once the cluster stack is up. Only the Ingress host ever holds that 
 def local_host(prefix: str) -> str:
     return f"{prefix}.{HOST_DOMAIN}"
 
+
 _KIND_ORDER: Final = ("Namespace", "NetworkPolicy", "Service", "Deployment", "Ingress")
 """Apply order for plain ``kubectl apply``: policies exist before any pod starts unprotected."""
 
 
 def app_hosts(cfg: LabConfig) -> dict[str, str]:
-    """The Ingress host of each web app of the first participant (``vote`` -> ``vote.localhost``).
-    """
+    """The Ingress host of each web app of the first participant (``vote`` -> "
+    "``vote.localhost``)."""
     first = participants(cfg)[0]
     return {app: local_host(prefix) for app, prefix in first.host_prefixes().items()}
 
@@ -84,20 +85,27 @@ def _ingress(app: str, namespace: str, host: object, port: int) -> dict[str, Any
         "metadata": {"name": app, "namespace": namespace, "labels": {"app": app}},
         "spec": {
             "ingressClassName": INGRESS_CLASS,
-            "rules": [{
-                "host": host,
-                "http": {"paths": [{
-                    "path": "/",
-                    "pathType": "Prefix",
-                    "backend": {"service": {"name": app, "port": {"number": port}}},
-                }]},
-            }],
+            "rules": [
+                {
+                    "host": host,
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": app, "port": {"number": port}}},
+                            }
+                        ]
+                    },
+                }
+            ],
         },
     }
 
 
-def _for_namespace(intents: list[ClientIntents], app_namespace: str,
-                   namespace: str) -> list[ClientIntents]:
+def _for_namespace(
+    intents: list[ClientIntents], app_namespace: str, namespace: str
+) -> list[ClientIntents]:
     """The intents with every mention of ``app_namespace`` moved to ``namespace``.
 
     A participant's copy of the lab lives in ``vote-p03``; the intents file speaks of ``vote``
@@ -114,40 +122,53 @@ def _for_namespace(intents: list[ClientIntents], app_namespace: str,
         dataclasses.replace(
             intent,
             namespace=move(intent.namespace) or intent.namespace,
-            targets=tuple(dataclasses.replace(t, namespace=move(t.namespace))
-                          for t in intent.targets),
+            targets=tuple(
+                dataclasses.replace(t, namespace=move(t.namespace)) for t in intent.targets
+            ),
         )
         for intent in intents
     ]
 
 
-def _policies(cfg: LabConfig, app: list[dict[str, Any]], repo_root: Path,
-              namespace: str) -> list[dict[str, Any]]:
+def _policies(
+    cfg: LabConfig, app: list[dict[str, Any]], repo_root: Path, namespace: str
+) -> list[dict[str, Any]]:
     path = cfg.intents_path(repo_root)
     if not path.is_file():
-        raise InputError(f"the ClientIntents file {cfg.intents_file!r} does not exist "
-                         f"(looked for {path})", source=cfg.source,
-                         location="key packetwalk:intents")
-    intents = load_client_intents(path, source=cfg.intents_file,
-                                  default_namespace=cfg.app_namespace)
+        raise InputError(
+            f"the ClientIntents file {cfg.intents_file!r} does not exist (looked for {path})",
+            source=cfg.source,
+            location="key packetwalk:intents",
+        )
+    intents = load_client_intents(
+        path, source=cfg.intents_file, default_namespace=cfg.app_namespace
+    )
     intents = _for_namespace(intents, cfg.app_namespace, namespace)
     workloads = Workloads.from_objects([*app, *lab_peer_objects(cfg)])
-    options = PolicyOptions(namespaces=frozenset({namespace}),
-                            dns_namespace=DNS_NAMESPACE, dns_selector=DNS_SELECTOR,
-                            generated_from=cfg.intents_file)
+    options = PolicyOptions(
+        namespaces=frozenset({namespace}),
+        dns_namespace=DNS_NAMESPACE,
+        dns_selector=DNS_SELECTOR,
+        generated_from=cfg.intents_file,
+    )
     try:
         return policies_from_intents(intents, workloads, options)
     except ApiServerAddressesUnknown as err:
-        raise ApiServerAddressesUnknown(f"{err.detail}. {_api_server_note(cfg)}",
-                                        missing=err.missing, source=err.source,
-                                        location=err.location) from err
+        raise ApiServerAddressesUnknown(
+            f"{err.detail}. {_api_server_note(cfg)}",
+            missing=err.missing,
+            source=err.source,
+            location=err.location,
+        ) from err
     except InputError as err:
         if cfg.intents_file != DEFAULT_INTENTS_FILE or cfg.app_namespace == "vote":
             raise
         raise InputError(
             f"{err.detail}; {DEFAULT_INTENTS_FILE} is written for appNamespace 'vote': point "
             f"packetwalk:intents at a copy that names namespace {cfg.app_namespace!r}",
-            source=err.source, location=err.location, choices=err.choices,
+            source=err.source,
+            location=err.location,
+            choices=err.choices,
         ) from err
 
 
@@ -168,25 +189,37 @@ def _api_server_note(cfg: LabConfig) -> str:
     """
     if cfg.is_kind and not cfg.uses_existing_cluster:
         first = next(ipaddress.ip_network(cfg.service_subnet).hosts())
-        known = (f"On stack {cfg.stack!r} (kind) the ClusterIP will be {first}, the first address "
-                 f"of packetwalk:serviceSubnet {cfg.service_subnet}, but the endpoint is the "
-                 "control-plane node's address on Docker's `kind` network (port 6443), which "
-                 "Docker assigns only when the cluster is created")
+        known = (
+            f"On stack {cfg.stack!r} (kind) the ClusterIP will be {first}, the first address "
+            f"of packetwalk:serviceSubnet {cfg.service_subnet}, but the endpoint is the "
+            "control-plane node's address on Docker's `kind` network (port 6443), which "
+            "Docker assigns only when the cluster is created"
+        )
     elif cfg.uses_existing_cluster:
-        known = (f"Stack {cfg.stack!r} points at an existing cluster (packetwalk:kubeconfig): "
-                 "its service range and control-plane address are that cluster's, not in the "
-                 "stack config")
+        known = (
+            f"Stack {cfg.stack!r} points at an existing cluster (packetwalk:kubeconfig): "
+            "its service range and control-plane address are that cluster's, not in the "
+            "stack config"
+        )
     else:
-        known = (f"On stack {cfg.stack!r} ({cfg.platform}) the endpoint is the control plane's "
-                 "address, which exists only once the cluster does")
-    return (f"{known}. The lab builds its policies before the cluster exists and is given "
-            "neither object, so it cannot write this rule: remove the target from "
-            f"{cfg.intents_file}")
+        known = (
+            f"On stack {cfg.stack!r} ({cfg.platform}) the endpoint is the control plane's "
+            "address, which exists only once the cluster does"
+        )
+    return (
+        f"{known}. The lab builds its policies before the cluster exists and is given "
+        "neither object, so it cannot write this rule: remove the target from "
+        f"{cfg.intents_file}"
+    )
 
 
-def participant_objects(cfg: LabConfig, participant: Participant, *,
-                        repo_root: Path = REPO_ROOT,
-                        host: HostFn = local_host) -> list[dict[str, Any]]:
+def participant_objects(
+    cfg: LabConfig,
+    participant: Participant,
+    *,
+    repo_root: Path = REPO_ROOT,
+    host: HostFn = local_host,
+) -> list[dict[str, Any]]:
     """One participant's namespace, voting app, Ingress routes and NetworkPolicies."""
     namespace = participant.namespace
     app = voting_app_objects(namespace)
@@ -195,12 +228,21 @@ def participant_objects(cfg: LabConfig, participant: Participant, *,
         _ingress("vote", namespace, host(prefixes["vote"]), VOTE_SERVICE_PORT),
         _ingress("result", namespace, host(prefixes["result"]), RESULT_SERVICE_PORT),
     ]
-    return [namespace_object(namespace, privileged=True), *app, *ingresses,
-            *_policies(cfg, app, repo_root, namespace)]
+    return [
+        namespace_object(namespace, privileged=True),
+        *app,
+        *ingresses,
+        *_policies(cfg, app, repo_root, namespace),
+    ]
 
 
-def lab_objects(cfg: LabConfig, *, repo_root: Path = REPO_ROOT, cluster: str | None = None,
-                host: HostFn = local_host) -> list[dict[str, Any]]:
+def lab_objects(
+    cfg: LabConfig,
+    *,
+    repo_root: Path = REPO_ROOT,
+    cluster: str | None = None,
+    host: HostFn = local_host,
+) -> list[dict[str, Any]]:
     """Every participant's namespace, voting app, Ingress routes and NetworkPolicies.
 
     ``cluster`` limits the list to the labs in that cluster. Without it, a stack with one
@@ -225,67 +267,101 @@ def lab_peer_objects(cfg: LabConfig) -> list[dict[str, Any]]:
     traefik = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": "traefik", "namespace": TRAEFIK_NAMESPACE, "labels": traefik_labels,
-                     "annotations": stand_in},
+        "metadata": {
+            "name": "traefik",
+            "namespace": TRAEFIK_NAMESPACE,
+            "labels": traefik_labels,
+            "annotations": stand_in,
+        },
         "spec": {
             "replicas": 1,
             "selector": {"matchLabels": dict(TRAEFIK_SELECTOR)},
             "template": {
                 "metadata": {"labels": traefik_labels},
-                "spec": {"containers": [{
-                    "name": "traefik",
-                    "image": f"traefik:{versions.TRAEFIK_APP_VERSION}",
-                    "ports": [
-                        {"name": "web", "containerPort": 8000, "protocol": "TCP"},
-                        {"name": "websecure", "containerPort": 8443, "protocol": "TCP"},
-                        {"name": "traefik", "containerPort": 8080, "protocol": "TCP"},
-                    ],
-                }]},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "traefik",
+                            "image": f"traefik:{versions.TRAEFIK_APP_VERSION}",
+                            "ports": [
+                                {"name": "web", "containerPort": 8000, "protocol": "TCP"},
+                                {"name": "websecure", "containerPort": 8443, "protocol": "TCP"},
+                                {"name": "traefik", "containerPort": 8080, "protocol": "TCP"},
+                            ],
+                        }
+                    ]
+                },
             },
         },
     }
     traefik_service = {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": "traefik", "namespace": TRAEFIK_NAMESPACE, "labels": traefik_labels,
-                     "annotations": stand_in},
+        "metadata": {
+            "name": "traefik",
+            "namespace": TRAEFIK_NAMESPACE,
+            "labels": traefik_labels,
+            "annotations": stand_in,
+        },
         "spec": {
             "type": "NodePort",
             "selector": dict(traefik_labels),
             "ports": [
-                {"name": "web", "port": 80, "targetPort": "web", "protocol": "TCP",
-                 "nodePort": INGRESS_HTTP_NODE_PORT},
-                {"name": "websecure", "port": 443, "targetPort": "websecure", "protocol": "TCP",
-                 "nodePort": INGRESS_HTTPS_NODE_PORT},
+                {
+                    "name": "web",
+                    "port": 80,
+                    "targetPort": "web",
+                    "protocol": "TCP",
+                    "nodePort": INGRESS_HTTP_NODE_PORT,
+                },
+                {
+                    "name": "websecure",
+                    "port": 443,
+                    "targetPort": "websecure",
+                    "protocol": "TCP",
+                    "nodePort": INGRESS_HTTPS_NODE_PORT,
+                },
             ],
         },
     }
     coredns = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": "coredns", "namespace": DNS_NAMESPACE, "labels": dict(DNS_SELECTOR),
-                     "annotations": stand_in},
+        "metadata": {
+            "name": "coredns",
+            "namespace": DNS_NAMESPACE,
+            "labels": dict(DNS_SELECTOR),
+            "annotations": stand_in,
+        },
         "spec": {
             "replicas": 1,
             "selector": {"matchLabels": dict(DNS_SELECTOR)},
             "template": {
                 "metadata": {"labels": dict(DNS_SELECTOR)},
-                "spec": {"containers": [{
-                    "name": "coredns",
-                    "image": versions.COREDNS_STAND_IN_IMAGE,
-                    "ports": [
-                        {"name": "dns", "containerPort": 53, "protocol": "UDP"},
-                        {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
-                    ],
-                }]},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "coredns",
+                            "image": versions.COREDNS_STAND_IN_IMAGE,
+                            "ports": [
+                                {"name": "dns", "containerPort": 53, "protocol": "UDP"},
+                                {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
+                            ],
+                        }
+                    ]
+                },
             },
         },
     }
     kube_dns = {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": "kube-dns", "namespace": DNS_NAMESPACE,
-                     "labels": dict(DNS_SELECTOR), "annotations": stand_in},
+        "metadata": {
+            "name": "kube-dns",
+            "namespace": DNS_NAMESPACE,
+            "labels": dict(DNS_SELECTOR),
+            "annotations": stand_in,
+        },
         "spec": {
             "selector": dict(DNS_SELECTOR),
             "ports": [
@@ -300,8 +376,12 @@ def lab_peer_objects(cfg: LabConfig) -> list[dict[str, Any]]:
 
 def object_key(obj: dict[str, Any]) -> tuple[str, str, str, str]:
     meta = obj.get("metadata") or {}
-    return (str(obj.get("apiVersion")), str(obj.get("kind")), str(meta.get("namespace", "")),
-            str(meta.get("name")))
+    return (
+        str(obj.get("apiVersion")),
+        str(obj.get("kind")),
+        str(meta.get("namespace", "")),
+        str(meta.get("name")),
+    )
 
 
 def check_unique(objects: Iterable[dict[str, Any]]) -> None:
@@ -325,4 +405,3 @@ def sort_objects(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return (rank, kind, namespace, name + "\0" + api)
 
     return sorted(objects, key=key)
-

@@ -56,8 +56,10 @@ def cluster_names(cfg: LabConfig) -> list[str]:
     gke = cfg.gke
     if gke is None or not gke.participant_clusters:
         return [cfg.cluster_name]
-    return [f"{cfg.cluster_name}-{participant_tag(i, gke.participants)}"
-            for i in range(1, gke.participants + 1)]
+    return [
+        f"{cfg.cluster_name}-{participant_tag(i, gke.participants)}"
+        for i in range(1, gke.participants + 1)
+    ]
 
 
 def participants(cfg: LabConfig) -> list[Participant]:
@@ -67,13 +69,16 @@ def participants(cfg: LabConfig) -> list[Participant]:
     if total == 1:
         return [Participant(1, "lab", cfg.app_namespace, cfg.cluster_name)]
     if gke is not None and gke.participant_clusters:
-        return [Participant(i, participant_tag(i, total), cfg.app_namespace, cluster)
-                for i, cluster in enumerate(cluster_names(cfg), start=1)]
+        return [
+            Participant(i, participant_tag(i, total), cfg.app_namespace, cluster)
+            for i, cluster in enumerate(cluster_names(cfg), start=1)
+        ]
     result = []
     for i in range(1, total + 1):
         tag = participant_tag(i, total)
-        result.append(Participant(i, tag, f"{cfg.app_namespace}-{tag}", cfg.cluster_name,
-                                  shares_cluster=True))
+        result.append(
+            Participant(i, tag, f"{cfg.app_namespace}-{tag}", cfg.cluster_name, shares_cluster=True)
+        )
     return result
 
 
@@ -81,6 +86,8 @@ def participants_in(cfg: LabConfig, cluster: str) -> list[Participant]:
     """The participants whose labs run in ``cluster``."""
     found = [p for p in participants(cfg) if p.cluster == cluster]
     if not found:
-        raise ValueError(f"no cluster {cluster!r} in stack {cfg.stack!r} "
-                         f"(clusters: {', '.join(cluster_names(cfg))})")
+        raise ValueError(
+            f"no cluster {cluster!r} in stack {cfg.stack!r} "
+            f"(clusters: {', '.join(cluster_names(cfg))})"
+        )
     return found

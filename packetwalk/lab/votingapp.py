@@ -73,36 +73,59 @@ def _service(name: str, namespace: str, port: int, target: int, port_name: str) 
 
 
 def _http_probe() -> dict[str, Any]:
-    return {"httpGet": {"path": "/", "port": WEB_PORT}, "initialDelaySeconds": 2,
-            "periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 3}
+    return {
+        "httpGet": {"path": "/", "port": WEB_PORT},
+        "initialDelaySeconds": 2,
+        "periodSeconds": 5,
+        "timeoutSeconds": 3,
+        "failureThreshold": 3,
+    }
 
 
 def _exec_probe(*command: str) -> dict[str, Any]:
-    return {"exec": {"command": list(command)}, "initialDelaySeconds": 2, "periodSeconds": 5,
-            "timeoutSeconds": 3, "failureThreshold": 3}
+    return {
+        "exec": {"command": list(command)},
+        "initialDelaySeconds": 2,
+        "periodSeconds": 5,
+        "timeoutSeconds": 3,
+        "failureThreshold": 3,
+    }
 
 
 def voting_app_objects(namespace: str = "vote") -> list[dict[str, Any]]:
     """Deployments vote, result, worker, redis, db and Services vote, result, redis, db."""
-    vote = _deployment(namespace=namespace, name="vote", container={
-        "name": "vote",
-        "image": versions.VOTE_IMAGE,
-        "ports": [{"name": "vote", "containerPort": WEB_PORT, "protocol": "TCP"}],
-        "readinessProbe": _http_probe(),
-    })
-    result = _deployment(namespace=namespace, name="result", container={
-        "name": "result",
-        "image": versions.RESULT_IMAGE,
-        "ports": [{"name": "result", "containerPort": WEB_PORT, "protocol": "TCP"}],
-        "readinessProbe": _http_probe(),
-    })
+    vote = _deployment(
+        namespace=namespace,
+        name="vote",
+        container={
+            "name": "vote",
+            "image": versions.VOTE_IMAGE,
+            "ports": [{"name": "vote", "containerPort": WEB_PORT, "protocol": "TCP"}],
+            "readinessProbe": _http_probe(),
+        },
+    )
+    result = _deployment(
+        namespace=namespace,
+        name="result",
+        container={
+            "name": "result",
+            "image": versions.RESULT_IMAGE,
+            "ports": [{"name": "result", "containerPort": WEB_PORT, "protocol": "TCP"}],
+            "readinessProbe": _http_probe(),
+        },
+    )
     # The worker listens on nothing: no ports, no probe (its "Waiting for db" log is its signal).
-    worker = _deployment(namespace=namespace, name="worker", container={
-        "name": "worker",
-        "image": versions.WORKER_IMAGE,
-    })
+    worker = _deployment(
+        namespace=namespace,
+        name="worker",
+        container={
+            "name": "worker",
+            "image": versions.WORKER_IMAGE,
+        },
+    )
     redis = _deployment(
-        namespace=namespace, name="redis",
+        namespace=namespace,
+        name="redis",
         container={
             "name": "redis",
             "image": versions.REDIS_IMAGE,
@@ -113,13 +136,16 @@ def voting_app_objects(namespace: str = "vote") -> list[dict[str, Any]]:
         volumes=[{"name": "redis-data", "emptyDir": {}}],
     )
     db = _deployment(
-        namespace=namespace, name="db",
+        namespace=namespace,
+        name="db",
         container={
             "name": "postgres",
             "image": versions.POSTGRES_IMAGE,
             # Upstream's lab credentials; the app images hard-code them too.
-            "env": [{"name": "POSTGRES_USER", "value": "postgres"},
-                    {"name": "POSTGRES_PASSWORD", "value": "postgres"}],
+            "env": [
+                {"name": "POSTGRES_USER", "value": "postgres"},
+                {"name": "POSTGRES_PASSWORD", "value": "postgres"},
+            ],
             "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT, "protocol": "TCP"}],
             "volumeMounts": [{"name": "db-data", "mountPath": "/var/lib/postgresql/data"}],
             "readinessProbe": _exec_probe("pg_isready", "-U", "postgres"),
@@ -137,5 +163,10 @@ def voting_app_objects(namespace: str = "vote") -> list[dict[str, Any]]:
 
 def voting_app_images() -> list[str]:
     """Every image the app runs, for ``kind load docker-image`` before a workshop."""
-    return [versions.VOTE_IMAGE, versions.RESULT_IMAGE, versions.WORKER_IMAGE,
-            versions.REDIS_IMAGE, versions.POSTGRES_IMAGE]
+    return [
+        versions.VOTE_IMAGE,
+        versions.RESULT_IMAGE,
+        versions.WORKER_IMAGE,
+        versions.REDIS_IMAGE,
+        versions.POSTGRES_IMAGE,
+    ]

@@ -58,7 +58,9 @@ def pod_matrix(analysis: Analysis, *, as_bool: bool = False) -> str:
         for dst in pods:
             conn: ConnSet = ALL if src is dst else analysis.pod_conn(src, dst)
             value = str(conn.is_all).lower() if as_bool else str(conn)
-            lines.append(f"src: {src.namespace}/{src.name}, dest: {dst.namespace}/{dst.name}, "
-                         f"allowed conns: {value}")
+            lines.append(
+                f"src: {src.namespace}/{src.name}, dest: {dst.namespace}/{dst.name}, "
+                f"allowed conns: {value}"
+            )
     lines.sort()
     return "\n".join(lines) + "\n"

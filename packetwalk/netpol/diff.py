@@ -30,8 +30,10 @@ class DiffLine:
     info: str = ""
 
     def text(self) -> str:
-        line = (f"diff-type: {self.kind}, source: {self.src}, destination: {self.dst}, "
-                f"ref1: {self.ref1}, ref2: {self.ref2}")
+        line = (
+            f"diff-type: {self.kind}, source: {self.src}, destination: {self.dst}, "
+            f"ref1: {self.ref1}, ref2: {self.ref2}"
+        )
         if self.info:
             line += f", workloads-diff-info: {self.info}"
         return line
@@ -78,29 +80,38 @@ def connectivity_diff(ref1: Analysis, ref2: Analysis) -> list[DiffLine]:
     labels = sorted(set(w1) | set(w2))
     pairs: dict[tuple[str, str], tuple[ConnSet, ConnSet]] = {}
 
-    def conn(analysis: Analysis, side: dict[str, Workload], src: str | External,
-             dst: str | External) -> ConnSet:
+    def conn(
+        analysis: Analysis, side: dict[str, Workload], src: str | External, dst: str | External
+    ) -> ConnSet:
         s: Node | None = side.get(src) if isinstance(src, str) else src
         d: Node | None = side.get(dst) if isinstance(dst, str) else dst
         if s is None or d is None:
             return NONE
         return analysis.conn(s, d)
 
-    common_in = [(lo, hi, _locate(ref1.sources, lo), _locate(ref2.sources, lo))
-                 for lo, hi in _common(ref1.sources, ref2.sources)]
-    common_out = [(lo, hi, _locate(ref1.destinations, lo), _locate(ref2.destinations, lo))
-                  for lo, hi in _common(ref1.destinations, ref2.destinations)]
+    common_in = [
+        (lo, hi, _locate(ref1.sources, lo), _locate(ref2.sources, lo))
+        for lo, hi in _common(ref1.sources, ref2.sources)
+    ]
+    common_out = [
+        (lo, hi, _locate(ref1.destinations, lo), _locate(ref2.destinations, lo))
+        for lo, hi in _common(ref1.destinations, ref2.destinations)
+    ]
     for dst in labels:
-        runs = [(lo, hi, (conn(ref1, w1, e1, dst), conn(ref2, w2, e2, dst)))
-                for lo, hi, e1, e2 in common_in]
+        runs = [
+            (lo, hi, (conn(ref1, w1, e1, dst), conn(ref2, w2, e2, dst)))
+            for lo, hi, e1, e2 in common_in
+        ]
         for lo, hi, both in _merge(runs):
             pairs[(External(lo, hi, -1).label, dst)] = both
     for src in labels:
         for dst in labels:
             if src != dst:
                 pairs[(src, dst)] = (conn(ref1, w1, src, dst), conn(ref2, w2, src, dst))
-        runs = [(lo, hi, (conn(ref1, w1, src, e1), conn(ref2, w2, src, e2)))
-                for lo, hi, e1, e2 in common_out]
+        runs = [
+            (lo, hi, (conn(ref1, w1, src, e1), conn(ref2, w2, src, e2)))
+            for lo, hi, e1, e2 in common_out
+        ]
         for lo, hi, both in _merge(runs):
             pairs[(src, External(lo, hi, -1).label)] = both
 
@@ -115,8 +126,9 @@ def connectivity_diff(ref1: Analysis, ref2: Analysis) -> list[DiffLine]:
     return out
 
 
-def _workload_info(src: str, dst: str, w1: dict[str, Workload], w2: dict[str, Workload],
-                   kind: str) -> str:
+def _workload_info(
+    src: str, dst: str, w1: dict[str, Workload], w2: dict[str, Workload], kind: str
+) -> str:
     if kind == "added":
         new = [p for p in (src, dst) if p in w2 and p not in w1]
         verb = "added"
@@ -135,8 +147,17 @@ def render(lines: list[DiffLine], fmt: str = "txt") -> str:
         if not lines:
             return ""
         return "Connectivity diff:\n" + "".join(d.text() + "\n" for d in lines)
-    records = [{"diff-type": d.kind, "src": d.src, "dst": d.dst, "ref1": str(d.ref1),
-                "ref2": str(d.ref2), "workloads-diff-info": d.info} for d in lines]
+    records = [
+        {
+            "diff-type": d.kind,
+            "src": d.src,
+            "dst": d.dst,
+            "ref1": str(d.ref1),
+            "ref2": str(d.ref2),
+            "workloads-diff-info": d.info,
+        }
+        for d in lines
+    ]
     if fmt == "json":
         return json.dumps(records, indent=2)
     header = ["diff-type", "source", "destination", "ref1", "ref2", "workloads-diff-info"]

@@ -170,10 +170,12 @@ class Analysis:
         self._group_pods()
         self._full = (1 << len(self.classes)) - 1
         self._index_labels()
-        self.sources = [External(lo, hi, i) for i, (lo, hi) in
-                        enumerate(split_space(self._blocks("ingress")))]
-        self.destinations = [External(lo, hi, i) for i, (lo, hi) in
-                             enumerate(split_space(self._blocks("egress")))]
+        self.sources = [
+            External(lo, hi, i) for i, (lo, hi) in enumerate(split_space(self._blocks("ingress")))
+        ]
+        self.destinations = [
+            External(lo, hi, i) for i, (lo, hi) in enumerate(split_space(self._blocks("egress")))
+        ]
         self._selector_cache: dict[Selector, int] = {}
         self._ns_select_cache: dict[Selector, int] = {}
         self.subjects: dict[int, int] = {}  # id(policy) -> class mask it selects
@@ -224,8 +226,9 @@ class Analysis:
             index = keys.get(key)
             if index is None:
                 index = keys[key] = len(self.classes)
-                self.classes.append(PodClass(index, shape.namespace, shape.labels, shape.ports,
-                                             lazy=lazy))
+                self.classes.append(
+                    PodClass(index, shape.namespace, shape.labels, shape.ports, lazy=lazy)
+                )
                 self._ip_sig.append(sig)
             cls = self.classes[index]
             cls.members.extend(members)
@@ -233,15 +236,23 @@ class Analysis:
                 for pod in members:
                     self._join(by_owner, shape.namespace, "Pod", pod.name, index, [pod])
             else:
-                workload = self._join(by_owner, shape.namespace, shape.owner.kind,
-                                      shape.owner.name, index, members)
+                workload = self._join(
+                    by_owner, shape.namespace, shape.owner.kind, shape.owner.name, index, members
+                )
                 if lazy is not None:
                     workload.lazy = lazy
                     lazy.targets[shape] = (cls.members, workload.members)
         self.workloads.sort(key=lambda w: w.label)
 
-    def _join(self, by_owner: dict[tuple[str, str, str], Workload], namespace: str, kind: str,
-              name: str, index: int, pods: list[Pod]) -> Workload:
+    def _join(
+        self,
+        by_owner: dict[tuple[str, str, str], Workload],
+        namespace: str,
+        kind: str,
+        name: str,
+        index: int,
+        pods: list[Pod],
+    ) -> Workload:
         key = (namespace, kind, name)
         workload = by_owner.get(key)
         if workload is None:
@@ -308,8 +319,9 @@ class Analysis:
                 return 0
             target = (peer.ip_block.cidr, peer.ip_block.excepts)
             ids = [i for i, b in enumerate(self._ip_blocks) if (b.cidr, b.excepts) == target]
-            return sum(1 << c for c in range(len(self.classes))
-                       if ids and ids[0] in self._ip_sig[c])
+            return sum(
+                1 << c for c in range(len(self.classes)) if ids and ids[0] in self._ip_sig[c]
+            )
         if peer.namespace_selector is None:
             ns_mask = self._by_ns.get(policy_namespace, 0)
         else:
@@ -349,10 +361,22 @@ class Analysis:
             if not subjects:
                 continue
             for direction, isolates, rules, atoms, merged, store in (
-                ("ingress", policy.isolates_ingress, policy.ingress, self.sources, merged_in,
-                 self._ingress),
-                ("egress", policy.isolates_egress, policy.egress, self.destinations, merged_out,
-                 self._egress),
+                (
+                    "ingress",
+                    policy.isolates_ingress,
+                    policy.ingress,
+                    self.sources,
+                    merged_in,
+                    self._ingress,
+                ),
+                (
+                    "egress",
+                    policy.isolates_egress,
+                    policy.egress,
+                    self.destinations,
+                    merged_out,
+                    self._egress,
+                ),
             ):
                 if not isolates:
                     continue
@@ -394,15 +418,19 @@ class Analysis:
                 checks: list[tuple[str, int]] = []
                 if policy.namespace == workload.namespace:
                     checks.append(("spec.podSelector", self.policy_subjects(policy)))
-                for direction, key, rules in (("ingress", "from", policy.ingress),
-                                              ("egress", "to", policy.egress)):
+                for direction, key, rules in (
+                    ("ingress", "from", policy.ingress),
+                    ("egress", "to", policy.egress),
+                ):
                     for rule in rules:
                         for pi, peer in enumerate(rule.peers or ()):
                             if peer.pod_selector is not None:
-                                checks.append((
-                                    f"spec.{direction}[{rule.index}].{key}[{pi}].podSelector",
-                                    self.peer_mask(peer, policy.namespace),
-                                ))
+                                checks.append(
+                                    (
+                                        f"spec.{direction}[{rule.index}].{key}[{pi}].podSelector",
+                                        self.peer_mask(peer, policy.namespace),
+                                    )
+                                )
                 for field_path, mask in checks:
                     part = mask & wmask
                     if part and part != wmask:
@@ -536,8 +564,9 @@ class Analysis:
         self._row_cache[a] = row
         return row
 
-    def _atom_row(self, entries: list[_Entry] | None, count: int,
-                  dst_ports: tuple[ContainerPort, ...]) -> dict[int, ConnSet]:
+    def _atom_row(
+        self, entries: list[_Entry] | None, count: int, dst_ports: tuple[ContainerPort, ...]
+    ) -> dict[int, ConnSet]:
         if entries is None:
             return dict.fromkeys(range(count), ALL)
         row: dict[int, ConnSet] = {}
@@ -563,8 +592,7 @@ class Analysis:
             for dst in self.workloads:
                 inbound: dict[int, ConnSet] = {}
                 for b in dst.classes:
-                    row = self._atom_row(self._ingress[b], len(self.sources),
-                                         self.classes[b].ports)
+                    row = self._atom_row(self._ingress[b], len(self.sources), self.classes[b].ports)
                     for atom_index, conn in row.items():
                         inbound[atom_index] = inbound.get(atom_index, NONE) | conn
                 for atom_index in sorted(inbound):
@@ -583,15 +611,18 @@ class Analysis:
                 outbound: dict[int, ConnSet] = {}
                 for a in src.classes:
                     for atom_index, conn in self._atom_row(
-                            self._egress[a], len(self.destinations), ()).items():
+                        self._egress[a], len(self.destinations), ()
+                    ).items():
                         outbound[atom_index] = outbound.get(atom_index, NONE) | conn
                 for atom_index in sorted(outbound):
                     yield src, self.destinations[atom_index], outbound[atom_index]
 
     def self_pairs(self) -> list[tuple[Workload, ConnSet]]:
         """Spec mode: what each workload's pods may send to pods of the same workload."""
-        return [(w, _union(self.class_pair(a, b) for a in w.classes for b in w.classes))
-                for w in self.workloads]
+        return [
+            (w, _union(self.class_pair(a, b) for a in w.classes for b in w.classes))
+            for w in self.workloads
+        ]
 
     @cached_property
     def peers(self) -> dict[str, Node]:

@@ -66,13 +66,15 @@ def parse_port_query(text: str) -> tuple[str, int]:
     number, _, proto = text.partition("/")
     protocol = (proto or "TCP").upper()
     if protocol not in PROTOCOL_CHOICES:
-        raise InputError(f"unknown protocol in {text!r}", location="PORT/PROTO",
-                         choices=PROTOCOL_CHOICES)
+        raise InputError(
+            f"unknown protocol in {text!r}", location="PORT/PROTO", choices=PROTOCOL_CHOICES
+        )
     try:
         port = int(number)
     except ValueError:
-        raise InputError(f"{text!r} is not PORT[/PROTO], e.g. 80/TCP",
-                         location="PORT/PROTO") from None
+        raise InputError(
+            f"{text!r} is not PORT[/PROTO], e.g. 80/TCP", location="PORT/PROTO"
+        ) from None
     if not 1 <= port <= 65535:
         raise InputError(f"port {port} is out of range 1-65535", location="PORT/PROTO")
     return protocol, port
@@ -86,19 +88,25 @@ def resolve_peer(analysis: Analysis, text: str, *, as_source: bool) -> Node:
     if atom is not None:
         return atom
     choices = [w.label for w in analysis.workloads][:30]
-    raise InputError(f"no workload, pod or IPv4 address {text!r}",
-                     location="SRC" if as_source else "DST", choices=choices)
+    raise InputError(
+        f"no workload, pod or IPv4 address {text!r}",
+        location="SRC" if as_source else "DST",
+        choices=choices,
+    )
 
 
 def _selector_reason(selector: Selector, labels: dict[str, str] | object, what: str) -> str:
     assert isinstance(labels, dict)
     failing = selector.failing(labels)
-    return (f"{what} [{selector.text()}] does not match {labels_text(labels)} "
-            f"(fails {', '.join(r.text() for r in failing)})")
+    return (
+        f"{what} [{selector.text()}] does not match {labels_text(labels)} "
+        f"(fails {', '.join(r.text() for r in failing)})"
+    )
 
 
-def peer_matches(analysis: Analysis, peer: Peer, policy: Policy, other: Node,
-                 pod: Pod | None) -> tuple[bool, str]:
+def peer_matches(
+    analysis: Analysis, peer: Peer, policy: Policy, other: Node, pod: Pod | None
+) -> tuple[bool, str]:
     """Whether one from/to element matches the other end, and the reason in words."""
     if isinstance(other, External):
         if peer.ip_block is None:
@@ -109,19 +117,24 @@ def peer_matches(analysis: Analysis, peer: Peer, policy: Policy, other: Node,
     assert pod is not None
     if peer.ip_block is not None:
         if not analysis.options.ipblock_matches_pods:
-            return False, ("an ipBlock never matches a pod in this mode (use the "
-                           "ipBlock-matches-pods switch for Calico-like CNIs)")
+            return False, (
+                "an ipBlock never matches a pod in this mode (use the "
+                "ipBlock-matches-pods switch for Calico-like CNIs)"
+            )
         if pod.ip and peer.ip_block.contains_ip(pod.ip):
             return True, f"pod IP {pod.ip} is in ipBlock {peer.ip_block.text()}"
         return False, f"pod IP {pod.ip or '(unknown)'} is not in ipBlock {peer.ip_block.text()}"
     ns_labels = dict(analysis.cluster.namespace_labels(pod.namespace))
     if peer.namespace_selector is None:
         if pod.namespace != policy.namespace:
-            return False, (f"a podSelector without namespaceSelector only matches pods in "
-                           f"namespace {policy.namespace}; this pod is in {pod.namespace}")
+            return False, (
+                f"a podSelector without namespaceSelector only matches pods in "
+                f"namespace {policy.namespace}; this pod is in {pod.namespace}"
+            )
     elif not peer.namespace_selector.matches(ns_labels):
-        return False, _selector_reason(peer.namespace_selector, ns_labels,
-                                       f"namespaceSelector (namespace {pod.namespace})")
+        return False, _selector_reason(
+            peer.namespace_selector, ns_labels, f"namespaceSelector (namespace {pod.namespace})"
+        )
     if peer.pod_selector is not None and not peer.pod_selector.matches(pod.labels):
         return False, _selector_reason(peer.pod_selector, dict(pod.labels), "podSelector")
     return True, f"matches {peer.text(policy.namespace)}"
@@ -129,8 +142,7 @@ def peer_matches(analysis: Analysis, peer: Peer, policy: Policy, other: Node,
 
 def _side(analysis: Analysis, subject: Workload, other: Node, direction: str) -> SideReport:
     pod = analysis.classes[subject.classes[0]].pods[0]
-    other_pod = (analysis.classes[other.classes[0]].pods[0]
-                 if isinstance(other, Workload) else None)
+    other_pod = analysis.classes[other.classes[0]].pods[0] if isinstance(other, Workload) else None
     dst_ports = pod.ports if direction == "ingress" else (other_pod.ports if other_pod else ())
     report = SideReport(direction, subject.label, isolated=False)
     allowed = NONE
@@ -142,7 +154,8 @@ def _side(analysis: Analysis, subject: Workload, other: Node, direction: str) ->
             continue
         if not policy.pod_selector.matches(pod.labels):
             report.not_selecting.append(
-                (policy, _selector_reason(policy.pod_selector, dict(pod.labels), "podSelector")))
+                (policy, _selector_reason(policy.pod_selector, dict(pod.labels), "podSelector"))
+            )
             continue
         report.isolated = True
         report.selecting.append(policy)
@@ -164,22 +177,25 @@ def _side(analysis: Analysis, subject: Workload, other: Node, direction: str) ->
             if matched and conns.is_empty:
                 reason += " - but its ports match nothing on the destination (named port "
                 reason += "missing or with another protocol)"
-            report.rules.append(RuleReport(policy, direction, rule, matched, reason,
-                                           conns if matched else NONE))
+            report.rules.append(
+                RuleReport(policy, direction, rule, matched, reason, conns if matched else NONE)
+            )
             if matched:
                 allowed = allowed | conns
     report.allowed = allowed if report.isolated else ALL
     return report
 
 
-def explain(analysis: Analysis, src_text: str, dst_text: str,
-            port: str | None = None) -> Explanation:
+def explain(
+    analysis: Analysis, src_text: str, dst_text: str, port: str | None = None
+) -> Explanation:
     src = resolve_peer(analysis, src_text, as_source=True)
     dst = resolve_peer(analysis, dst_text, as_source=False)
     query = parse_port_query(port) if port else None
     if isinstance(src, External) and isinstance(dst, External):
-        raise InputError("both ends are outside the cluster; NetworkPolicy does not apply",
-                         location="SRC DST")
+        raise InputError(
+            "both ends are outside the cluster; NetworkPolicy does not apply", location="SRC DST"
+        )
     egress = _side(analysis, src, dst, "egress") if isinstance(src, Workload) else None
     ingress = _side(analysis, dst, src, "ingress") if isinstance(dst, Workload) else None
     allowed = (egress.allowed if egress else ALL) & (ingress.allowed if ingress else ALL)
@@ -197,14 +213,18 @@ def render_text(exp: Explanation) -> str:
     lines.append(f"  allowed connections: {exp.allowed}")
     if exp.note:
         lines.append(f"  note: {exp.note}")
-    for side, title in ((exp.egress, "egress of the source"),
-                        (exp.ingress, "ingress of the destination")):
+    for side, title in (
+        (exp.egress, "egress of the source"),
+        (exp.ingress, "ingress of the destination"),
+    ):
         if side is None:
             lines.append(f"{title}: outside the cluster, no policy applies (all allowed)")
             continue
         if not side.isolated:
-            lines.append(f"{title} ({side.subject}): not isolated, no policy selects it for "
-                         f"{side.direction} -> all allowed")
+            lines.append(
+                f"{title} ({side.subject}): not isolated, no policy selects it for "
+                f"{side.direction} -> all allowed"
+            )
         else:
             names = ", ".join(p.ref for p in side.selecting)
             lines.append(f"{title} ({side.subject}): isolated by {names}; allows {side.allowed}")

@@ -22,8 +22,9 @@ def _quote(text: str) -> str:
 
 
 def _edges(analysis: Analysis, edges: Iterable[Edge] | None) -> list[Edge]:
-    return sorted(edges if edges is not None else analysis.edges(),
-                  key=lambda e: (e[0].label, e[1].label))
+    return sorted(
+        edges if edges is not None else analysis.edges(), key=lambda e: (e[0].label, e[1].label)
+    )
 
 
 def _used(edges: list[Edge], analysis: Analysis) -> tuple[list[Workload], list[External]]:
@@ -35,8 +36,12 @@ def _used(edges: list[Edge], analysis: Analysis) -> tuple[list[Workload], list[E
     return analysis.workloads, [externals[k] for k in sorted(externals)]
 
 
-def to_dot(analysis: Analysis, edges: Iterable[Edge] | None = None, *,
-           title: str = "NetworkPolicy connectivity") -> str:
+def to_dot(
+    analysis: Analysis,
+    edges: Iterable[Edge] | None = None,
+    *,
+    title: str = "NetworkPolicy connectivity",
+) -> str:
     items = _edges(analysis, edges)
     workloads, externals = _used(items, analysis)
     by_ns: dict[str, list[Workload]] = defaultdict(list)
@@ -52,18 +57,23 @@ def to_dot(analysis: Analysis, edges: Iterable[Edge] | None = None, *,
         out.append(f"    label={_quote('namespace ' + ns)}; style=rounded; color=grey60;")
         for w in by_ns[ns]:
             text = _quote(w.name + "\n" + w.kind)
-            out.append(f"    {_quote(w.label)} [label={text}, "
-                       "shape=box, style=filled, fillcolor=lightblue];")
+            out.append(
+                f"    {_quote(w.label)} [label={text}, "
+                "shape=box, style=filled, fillcolor=lightblue];"
+            )
         out.append("  }")
     for ext in externals:
         body = ext.label.removesuffix("[External]")
         text = _quote(body + "\nExternal")
-        out.append(f"  {_quote(ext.label)} [label={text}, "
-                   "shape=ellipse, style=filled, fillcolor=khaki];")
+        out.append(
+            f"  {_quote(ext.label)} [label={text}, shape=ellipse, style=filled, fillcolor=khaki];"
+        )
     for src, dst, conn in items:
         color = "red" if conn.is_all else "darkgreen"
-        out.append(f"  {_quote(src.label)} -> {_quote(dst.label)} "
-                   f"[label={_quote(str(conn))}, color={color}];")
+        out.append(
+            f"  {_quote(src.label)} -> {_quote(dst.label)} "
+            f"[label={_quote(str(conn))}, color={color}];"
+        )
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -95,6 +105,8 @@ def to_mermaid(analysis: Analysis, edges: Iterable[Edge] | None = None) -> str:
         body = ext.label.removesuffix("[External]")
         out.append(f'  {_mermaid_id(ext.label, ids)}(["{body}<br/>External"])')
     for src, dst, conn in items:
-        out.append(f'  {_mermaid_id(src.label, ids)} -->|"{_mermaid_text(str(conn))}"| '
-                   f"{_mermaid_id(dst.label, ids)}")
+        out.append(
+            f'  {_mermaid_id(src.label, ids)} -->|"{_mermaid_text(str(conn))}"| '
+            f"{_mermaid_id(dst.label, ids)}"
+        )
     return "\n".join(out) + "\n"

@@ -25,8 +25,13 @@ from packetwalk.cluster.pods import WORKLOAD_TEMPLATES, read_objects
 from packetwalk.netpol.model import Cluster
 from packetwalk.netpol.policyspec import parse_policy
 
-__all__ = ["WORKLOAD_TEMPLATES", "build_cluster", "cluster_from_objects", "load_cluster",
-           "read_documents"]
+__all__ = [
+    "WORKLOAD_TEMPLATES",
+    "build_cluster",
+    "cluster_from_objects",
+    "load_cluster",
+    "read_documents",
+]
 
 
 def load_cluster(paths: Sequence[Path], *, include_finished: bool = False) -> Cluster:
@@ -37,8 +42,9 @@ def load_cluster(paths: Sequence[Path], *, include_finished: bool = False) -> Cl
     return build_cluster(docs, include_finished=include_finished)
 
 
-def cluster_from_objects(objects: Iterable[Mapping[str, Any]], *, source: str,
-                         include_finished: bool = False) -> Cluster:
+def cluster_from_objects(
+    objects: Iterable[Mapping[str, Any]], *, source: str, include_finished: bool = False
+) -> Cluster:
     """Build a cluster from in-memory objects (the lab's own, or ``kubectl get`` items)."""
     origin = Origin(source)  # one for all: nothing tells the objects apart but their names
     return build_cluster(with_origin(objects, origin), include_finished=include_finished)
@@ -59,14 +65,19 @@ def build_cluster(docs: Iterable[Document], *, include_finished: bool = False) -
         read = parse_policy(obj, origin)
         key = (read.namespace, read.name)
         if key in seen:
-            raise _err(origin, f"NetworkPolicy {read.ref}", "metadata.name",
-                       f"two NetworkPolicies named {read.ref} in one namespace "
-                       f"(first in {_where(seen[key])}); names must be unique")
+            raise _err(
+                origin,
+                f"NetworkPolicy {read.ref}",
+                "metadata.name",
+                f"two NetworkPolicies named {read.ref} in one namespace "
+                f"(first in {_where(seen[key])}); names must be unique",
+            )
         seen[key] = origin
         cluster.policies.append(read)
 
-    pod_namespaces = read_objects(cluster, docs, include_finished=include_finished,
-                                  readers={"NetworkPolicy": policy})
+    pod_namespaces = read_objects(
+        cluster, docs, include_finished=include_finished, readers={"NetworkPolicy": policy}
+    )
     # Namespaces only referenced by objects exist too (netpol-analyzer convention 7).
     referenced = pod_namespaces | {p.namespace for p in cluster.policies}
     for name in sorted(referenced):

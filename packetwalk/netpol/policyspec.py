@@ -40,15 +40,22 @@ def parse_policy(obj: Mapping[str, Any], origin: Origin) -> Policy:
             raise _err(origin, ref, "spec.policyTypes", "must be a list", POLICY_TYPES)
         for index, item in enumerate(types):
             if item not in POLICY_TYPES:
-                raise _err(origin, ref, f"spec.policyTypes[{index}]",
-                           f"unknown policy type {item!r}", POLICY_TYPES)
+                raise _err(
+                    origin,
+                    ref,
+                    f"spec.policyTypes[{index}]",
+                    f"unknown policy type {item!r}",
+                    POLICY_TYPES,
+                )
         isolates_ingress, isolates_egress = "Ingress" in types, "Egress" in types
-    return Policy(namespace, name, pod_selector, ingress, egress, isolates_ingress,
-                  isolates_egress, origin)
+    return Policy(
+        namespace, name, pod_selector, ingress, egress, isolates_ingress, isolates_egress, origin
+    )
 
 
-def _rules(raw: object, direction: str, peer_key: str, origin: Origin, ref: str,
-           namespace: str) -> tuple[Rule, ...]:
+def _rules(
+    raw: object, direction: str, peer_key: str, origin: Origin, ref: str, namespace: str
+) -> tuple[Rule, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -62,22 +69,25 @@ def _rules(raw: object, direction: str, peer_key: str, origin: Origin, ref: str,
             raise _err(origin, ref, where, f"must be a mapping with {peer_key} and/or ports")
         unknown = set(item) - {peer_key, "ports"}
         if unknown:
-            raise _err(origin, ref, f"{where}.{sorted(unknown)[0]}", "unknown field",
-                       (peer_key, "ports"))
+            raise _err(
+                origin, ref, f"{where}.{sorted(unknown)[0]}", "unknown field", (peer_key, "ports")
+            )
         raw_peers = item.get(peer_key)
         peers = None
         if raw_peers:
             if not isinstance(raw_peers, list):
                 raise _err(origin, ref, f"{where}.{peer_key}", "must be a list of peers")
-            peers = tuple(_peer(p, origin, ref, f"{where}.{peer_key}[{i}]")
-                          for i, p in enumerate(raw_peers))
+            peers = tuple(
+                _peer(p, origin, ref, f"{where}.{peer_key}[{i}]") for i, p in enumerate(raw_peers)
+            )
         raw_ports = item.get("ports")
         ports = None
         if raw_ports:
             if not isinstance(raw_ports, list):
                 raise _err(origin, ref, f"{where}.ports", "must be a list")
-            ports = tuple(_port(p, origin, ref, f"{where}.ports[{i}]")
-                          for i, p in enumerate(raw_ports))
+            ports = tuple(
+                _port(p, origin, ref, f"{where}.ports[{i}]") for i, p in enumerate(raw_ports)
+            )
         rules.append(Rule(index, peers, ports))
     return tuple(rules)
 
@@ -87,17 +97,30 @@ def _peer(raw: object, origin: Origin, ref: str, where: str) -> Peer:
         raise _err(origin, ref, where, "must be a mapping")
     unknown = set(raw) - {"podSelector", "namespaceSelector", "ipBlock"}
     if unknown:
-        raise _err(origin, ref, f"{where}.{sorted(unknown)[0]}", "unknown field",
-                   ("podSelector", "namespaceSelector", "ipBlock"))
+        raise _err(
+            origin,
+            ref,
+            f"{where}.{sorted(unknown)[0]}",
+            "unknown field",
+            ("podSelector", "namespaceSelector", "ipBlock"),
+        )
     if not raw:
-        raise _err(origin, ref, where,
-                   "an empty peer {} is invalid; omit from/to to allow all peers, or use "
-                   "namespaceSelector: {} for all pods in all namespaces")
+        raise _err(
+            origin,
+            ref,
+            where,
+            "an empty peer {} is invalid; omit from/to to allow all peers, or use "
+            "namespaceSelector: {} for all pods in all namespaces",
+        )
     if "ipBlock" in raw:
         if "podSelector" in raw or "namespaceSelector" in raw:
-            raise _err(origin, ref, where,
-                       "ipBlock cannot be combined with podSelector or namespaceSelector in one "
-                       "peer; use two peers")
+            raise _err(
+                origin,
+                ref,
+                where,
+                "ipBlock cannot be combined with podSelector or namespaceSelector in one "
+                "peer; use two peers",
+            )
         block = raw["ipBlock"]
         if not isinstance(block, dict):
             raise _err(origin, ref, f"{where}.ipBlock", "must be a mapping with cidr and except")
@@ -115,8 +138,10 @@ def _peer(raw: object, origin: Origin, ref: str, where: str) -> Peer:
                 selectors[key] = parse_selector(raw[key])
             except SelectorError as err:
                 raise _err(origin, ref, f"{where}.{key}", str(err)) from None
-    return Peer(pod_selector=selectors.get("podSelector"),
-                namespace_selector=selectors.get("namespaceSelector"))
+    return Peer(
+        pod_selector=selectors.get("podSelector"),
+        namespace_selector=selectors.get("namespaceSelector"),
+    )
 
 
 def _port(raw: object, origin: Origin, ref: str, where: str) -> PortSpec:
@@ -124,32 +149,46 @@ def _port(raw: object, origin: Origin, ref: str, where: str) -> PortSpec:
         raise _err(origin, ref, where, "must be a mapping with protocol, port, endPort")
     protocol = raw.get("protocol") or "TCP"
     if protocol not in PROTOCOL_CHOICES:
-        raise _err(origin, ref, f"{where}.protocol", f"unknown protocol {protocol!r}",
-                   PROTOCOL_CHOICES)
+        raise _err(
+            origin, ref, f"{where}.protocol", f"unknown protocol {protocol!r}", PROTOCOL_CHOICES
+        )
     port = raw.get("port")
     end_port = raw.get("endPort")
     if isinstance(port, bool) or (port is not None and not isinstance(port, int | str)):
         raise _err(origin, ref, f"{where}.port", "must be a number or a port name")
     if isinstance(port, int) and not (MIN_PORT <= port <= MAX_PORT):
-        raise _err(origin, ref, f"{where}.port",
-                   f"port {port} is out of range {MIN_PORT}-{MAX_PORT}")
+        raise _err(
+            origin, ref, f"{where}.port", f"port {port} is out of range {MIN_PORT}-{MAX_PORT}"
+        )
     if isinstance(port, str) and (
         not _PORT_NAME.match(port) or len(port) > 15 or not any(c.isalpha() for c in port)
     ):
-        raise _err(origin, ref, f"{where}.port",
-                   f"{port!r} is not a valid port name (1-15 lower-case letters, digits and "
-                   "'-', with a letter; write numbers unquoted)")
+        raise _err(
+            origin,
+            ref,
+            f"{where}.port",
+            f"{port!r} is not a valid port name (1-15 lower-case letters, digits and "
+            "'-', with a letter; write numbers unquoted)",
+        )
     if end_port is not None:
         if isinstance(port, str):
-            raise _err(origin, ref, f"{where}.endPort",
-                       "endPort field cannot be defined if the port field is defined as a "
-                       f"named (string) port (port: {port!r})")
+            raise _err(
+                origin,
+                ref,
+                f"{where}.endPort",
+                "endPort field cannot be defined if the port field is defined as a "
+                f"named (string) port (port: {port!r})",
+            )
         if port is None:
             raise _err(origin, ref, f"{where}.endPort", "endPort needs a numeric port")
         if isinstance(end_port, bool) or not isinstance(end_port, int):
             raise _err(origin, ref, f"{where}.endPort", "must be a number")
         if end_port < port or end_port > MAX_PORT:
-            raise _err(origin, ref, f"{where}.endPort",
-                       f"port range {port}-{end_port} is empty or invalid: endPort must be "
-                       f">= port and both in {MIN_PORT}-{MAX_PORT}")
+            raise _err(
+                origin,
+                ref,
+                f"{where}.endPort",
+                f"port range {port}-{end_port} is empty or invalid: endPort must be "
+                f">= port and both in {MIN_PORT}-{MAX_PORT}",
+            )
     return PortSpec(str(protocol), port, end_port)

@@ -22,8 +22,15 @@ from packetwalk.playbook.model import Module, check_problems
 from packetwalk.yamlsource import Loc, Positions, Problem, YAMLSyntaxError, build, compose
 
 __all__ = [
-    "LoadedModule", "Loc", "PlaybookError", "Positions", "Problem", "load_module", "module_id",
-    "parse_yaml", "validation_problems",
+    "LoadedModule",
+    "Loc",
+    "PlaybookError",
+    "Positions",
+    "Problem",
+    "load_module",
+    "module_id",
+    "parse_yaml",
+    "validation_problems",
 ]
 
 _YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}

@@ -53,8 +53,13 @@ from packetwalk.lab import versions
 from packetwalk.render import protobuf
 from packetwalk.render.discovery import BUILTIN_RESOURCES, ApiResource, version_priority
 
-INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease",
-                      "local-path-storage")
+INITIAL_NAMESPACES = (
+    "default",
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "local-path-storage",
+)
 """The namespaces a fresh kind cluster has before anything is installed."""
 
 Json = dict[str, Any]
@@ -87,8 +92,15 @@ class ApiError(Exception):
         self.code, self.reason, self.message = code, reason, message
 
     def status(self) -> Json:
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                "message": self.message, "reason": self.reason, "code": int(self.code)}
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": int(self.code),
+        }
 
 
 @dataclass
@@ -107,8 +119,11 @@ class ClusterState:
             self.resources[(resource.group_version, resource.plural)] = resource
         namespaces = self.resources[("v1", "namespaces")]
         for name in INITIAL_NAMESPACES:
-            self._store(namespaces, "", {"apiVersion": "v1", "kind": "Namespace",
-                                         "metadata": {"name": name}})
+            self._store(
+                namespaces,
+                "",
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+            )
 
     # --- discovery -----------------------------------------------------------------------
 
@@ -127,9 +142,13 @@ class ClusterState:
         found = self.group_versions().get(group) if group else None
         if not found:
             return None
-        return {"kind": "APIGroup", "apiVersion": "v1", "name": group,
-                "versions": [{"groupVersion": f"{group}/{v}", "version": v} for v in found],
-                "preferredVersion": {"groupVersion": f"{group}/{found[0]}", "version": found[0]}}
+        return {
+            "kind": "APIGroup",
+            "apiVersion": "v1",
+            "name": group,
+            "versions": [{"groupVersion": f"{group}/{v}", "version": v} for v in found],
+            "preferredVersion": {"groupVersion": f"{group}/{found[0]}", "version": found[0]},
+        }
 
     def resource_list(self, group_version: str) -> Json | None:
         with self.lock:
@@ -138,15 +157,40 @@ class ClusterState:
             return None
         entries: list[Json] = []
         for r in served:
-            entries.append({"name": r.plural, "singularName": r.singular, "namespaced":
-                            r.namespaced, "kind": r.kind, "verbs": [
-                                "create", "delete", "deletecollection", "get", "list", "patch",
-                                "update", "watch"]})
-            entries += [{"name": f"{r.plural}/{sub}", "singularName": "", "namespaced":
-                         r.namespaced, "kind": r.kind, "verbs": ["get", "patch", "update"]}
-                        for sub in r.subresources]
-        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
-                "resources": entries}
+            entries.append(
+                {
+                    "name": r.plural,
+                    "singularName": r.singular,
+                    "namespaced": r.namespaced,
+                    "kind": r.kind,
+                    "verbs": [
+                        "create",
+                        "delete",
+                        "deletecollection",
+                        "get",
+                        "list",
+                        "patch",
+                        "update",
+                        "watch",
+                    ],
+                }
+            )
+            entries += [
+                {
+                    "name": f"{r.plural}/{sub}",
+                    "singularName": "",
+                    "namespaced": r.namespaced,
+                    "kind": r.kind,
+                    "verbs": ["get", "patch", "update"],
+                }
+                for sub in r.subresources
+            ]
+        return {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": group_version,
+            "resources": entries,
+        }
 
     def openapi_paths(self) -> Json:
         """``/openapi/v3``: where each group version's document is; the hash changes with it."""
@@ -155,8 +199,9 @@ class ClusterState:
         paths: Json = {}
         for group_version in served:
             path = _openapi_path(group_version)
-            digest = hashlib.sha256(json.dumps(self.openapi_document(group_version),
-                                               sort_keys=True).encode()).hexdigest()[:16]
+            digest = hashlib.sha256(
+                json.dumps(self.openapi_document(group_version), sort_keys=True).encode()
+            ).hexdigest()[:16]
             paths[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={digest.upper()}"}
         return {"paths": paths}
 
@@ -174,16 +219,33 @@ class ClusterState:
         paths: Json = {}
         for r in served:
             scope = "/namespaces/{namespace}" if r.namespaced else ""
-            paths[f"{prefix}{scope}/{r.plural}/{{name}}"] = {"patch": {
-                "operationId": f"patch{r.kind}",
-                "x-kubernetes-group-version-kind": {"group": r.group, "version": r.version,
-                                                    "kind": r.kind},
-                "parameters": [{"name": "fieldValidation", "in": "query",
-                                "schema": {"type": "string", "uniqueItems": True}}],
-                "responses": {"200": {"description": "OK"}}}}
-        return {"openapi": "3.0.0", "info": {"title": "Kubernetes (packetwalk stand-in)",
-                                             "version": versions.KUBECTL_VERSION},
-                "paths": paths, "components": {"schemas": {}}}
+            paths[f"{prefix}{scope}/{r.plural}/{{name}}"] = {
+                "patch": {
+                    "operationId": f"patch{r.kind}",
+                    "x-kubernetes-group-version-kind": {
+                        "group": r.group,
+                        "version": r.version,
+                        "kind": r.kind,
+                    },
+                    "parameters": [
+                        {
+                            "name": "fieldValidation",
+                            "in": "query",
+                            "schema": {"type": "string", "uniqueItems": True},
+                        }
+                    ],
+                    "responses": {"200": {"description": "OK"}},
+                }
+            }
+        return {
+            "openapi": "3.0.0",
+            "info": {
+                "title": "Kubernetes (packetwalk stand-in)",
+                "version": versions.KUBECTL_VERSION,
+            },
+            "paths": paths,
+            "components": {"schemas": {}},
+        }
 
     def find_kind(self, api_version: str, kind: str) -> ApiResource | None:
         with self.lock:
@@ -200,8 +262,7 @@ class ClusterState:
     def _store(self, resource: ApiResource, namespace: str, body: Json) -> Json:
         metadata = body.setdefault("metadata", {})
         metadata.setdefault("uid", str(uuid.uuid4()))
-        metadata.setdefault("creationTimestamp",
-                            datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        metadata.setdefault("creationTimestamp", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         metadata["resourceVersion"] = str(next(self._revision))
         if resource.namespaced:
             metadata["namespace"] = namespace
@@ -212,8 +273,7 @@ class ClusterState:
 
     def _require_namespace(self, resource: ApiResource, namespace: str) -> None:
         if resource.namespaced and ("v1", "namespaces", "", namespace) not in self.objects:
-            raise ApiError(HTTPStatus.NOT_FOUND, "NotFound",
-                           f'namespaces "{namespace}" not found')
+            raise ApiError(HTTPStatus.NOT_FOUND, "NotFound", f'namespaces "{namespace}" not found')
 
     def get(self, route: _Route) -> Json:
         with self.lock:
@@ -225,32 +285,49 @@ class ClusterState:
     def list(self, resource: ApiResource, namespace: str, selector: str) -> Json:
         match = parse_label_selector(selector)
         with self.lock:
-            items = [copy.deepcopy(obj) for (gv, plural, ns, _), obj in self.objects.items()
-                     if gv == resource.group_version and plural == resource.plural
-                     and (not namespace or ns == namespace)
-                     and match((obj.get("metadata") or {}).get("labels") or {})]
+            items = [
+                copy.deepcopy(obj)
+                for (gv, plural, ns, _), obj in self.objects.items()
+                if gv == resource.group_version
+                and plural == resource.plural
+                and (not namespace or ns == namespace)
+                and match((obj.get("metadata") or {}).get("labels") or {})
+            ]
             revision = str(next(self._revision))
-        return {"kind": f"{resource.kind}List", "apiVersion": resource.group_version,
-                "metadata": {"resourceVersion": revision}, "items": items}
+        return {
+            "kind": f"{resource.kind}List",
+            "apiVersion": resource.group_version,
+            "metadata": {"resourceVersion": revision},
+            "items": items,
+        }
 
     def create(self, resource: ApiResource, namespace: str, body: Json) -> Json:
         metadata = _metadata(body)
         if resource.namespaced and not namespace:
             # Namespaced kinds take creates only under /namespaces/<ns>/.
-            raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, "MethodNotAllowed",
-                           "the server does not allow this method on the requested resource")
+            raise ApiError(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            )
         _same_namespace(resource, namespace, metadata)
         with self.lock:
             if not metadata.get("name") and metadata.get("generateName"):
                 metadata["name"] = f"{metadata['generateName']}{uuid.uuid4().hex[:5]}"
             name = metadata.get("name")
             if not name:
-                raise ApiError(HTTPStatus.UNPROCESSABLE_ENTITY, "Invalid",
-                               f"{resource.kind} is invalid: metadata.name: Required value")
+                raise ApiError(
+                    HTTPStatus.UNPROCESSABLE_ENTITY,
+                    "Invalid",
+                    f"{resource.kind} is invalid: metadata.name: Required value",
+                )
             self._require_namespace(resource, namespace)
             if self._key(resource, namespace, name) in self.objects:
-                raise ApiError(HTTPStatus.CONFLICT, "AlreadyExists",
-                               f'{resource.plural} "{name}" already exists')
+                raise ApiError(
+                    HTTPStatus.CONFLICT,
+                    "AlreadyExists",
+                    f'{resource.plural} "{name}" already exists',
+                )
             if _is_crd(resource):
                 _check_crd(body)
             self.writes.append(Write("create", resource, namespace, name, copy.deepcopy(body)))
@@ -263,16 +340,20 @@ class ClusterState:
     def replace(self, route: _Route, body: Json) -> Json:
         metadata = _metadata(body)
         if metadata.get("name", route.name) != route.name:
-            raise ApiError(HTTPStatus.BAD_REQUEST, "BadRequest",
-                           f"the name of the object ({metadata['name']}) does not match the "
-                           f"name on the URL ({route.name})")
+            raise ApiError(
+                HTTPStatus.BAD_REQUEST,
+                "BadRequest",
+                f"the name of the object ({metadata['name']}) does not match the "
+                f"name on the URL ({route.name})",
+            )
         _same_namespace(route.resource, route.namespace, metadata)
         with self.lock:
             current = self.get(route)
             if _is_crd(route.resource):
                 _check_crd(body)
-            self.writes.append(Write("replace", route.resource, route.namespace, route.name,
-                                     copy.deepcopy(body)))
+            self.writes.append(
+                Write("replace", route.resource, route.namespace, route.name, copy.deepcopy(body))
+            )
             metadata["name"] = route.name
             # A replace keeps the object's identity, as on the API server.
             for kept in ("uid", "creationTimestamp"):
@@ -287,12 +368,14 @@ class ClusterState:
             else:  # merge and strategic-merge: for the maps Helm patches, both merge keys
                 patched = merge_patch(current, patch)
             if not isinstance(patched, dict):
-                raise ApiError(HTTPStatus.UNPROCESSABLE_ENTITY, "Invalid",
-                               "the patch does not leave an object")
+                raise ApiError(
+                    HTTPStatus.UNPROCESSABLE_ENTITY, "Invalid", "the patch does not leave an object"
+                )
             if _is_crd(route.resource):
                 _check_crd(patched)
-            self.writes.append(Write("patch", route.resource, route.namespace, route.name,
-                                     copy.deepcopy(patch)))
+            self.writes.append(
+                Write("patch", route.resource, route.namespace, route.name, copy.deepcopy(patch))
+            )
             return copy.deepcopy(self._update(route, current, patched))
 
     def _update(self, route: _Route, current: Json, body: Json) -> Json:
@@ -316,8 +399,11 @@ class ClusterState:
         """Stop serving a CRD's kinds; on its deletion its objects go too, as on a cluster."""
         spec = crd.get("spec") or {}
         plural = (spec.get("names") or {}).get("plural", "")
-        gone = {gv for gv, p in self.resources
-                if p == plural and gv.startswith(f"{spec.get('group', '')}/")}
+        gone = {
+            gv
+            for gv, p in self.resources
+            if p == plural and gv.startswith(f"{spec.get('group', '')}/")
+        }
         for group_version in gone:
             del self.resources[(group_version, plural)]
         if drop_objects:
@@ -331,21 +417,32 @@ class ClusterState:
             if not version.get("served", True):
                 continue
             resource = ApiResource(
-                group=spec.get("group", ""), version=version["name"],
-                plural=names.get("plural", ""), kind=names.get("kind", ""),
+                group=spec.get("group", ""),
+                version=version["name"],
+                plural=names.get("plural", ""),
+                kind=names.get("kind", ""),
                 namespaced=spec.get("scope") == "Namespaced",
-                subresources=tuple(sorted(version.get("subresources") or {})))
+                subresources=tuple(sorted(version.get("subresources") or {})),
+            )
             self.resources[(resource.group_version, resource.plural)] = resource
         crd["status"] = {
             "acceptedNames": names,
-            "storedVersions": [v["name"] for v in spec.get("versions") or []
-                               if v.get("storage")],
+            "storedVersions": [v["name"] for v in spec.get("versions") or [] if v.get("storage")],
             "conditions": [
-                {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
-                 "message": "no conflicts found", "lastTransitionTime": _now()},
-                {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-                 "message": "the initial names have been accepted",
-                 "lastTransitionTime": _now()},
+                {
+                    "type": "NamesAccepted",
+                    "status": "True",
+                    "reason": "NoConflicts",
+                    "message": "no conflicts found",
+                    "lastTransitionTime": _now(),
+                },
+                {
+                    "type": "Established",
+                    "status": "True",
+                    "reason": "InitialNamesAccepted",
+                    "message": "the initial names have been accepted",
+                    "lastTransitionTime": _now(),
+                },
             ],
         }
 
@@ -362,17 +459,21 @@ class ClusterState:
             return None
         namespace = ""
         with self.lock:
-            if (len(rest) >= 3 and rest[0] == "namespaces"
-                    and (group_version, rest[2]) in self.resources
-                    and self.resources[(group_version, rest[2])].namespaced):
+            if (
+                len(rest) >= 3
+                and rest[0] == "namespaces"
+                and (group_version, rest[2]) in self.resources
+                and self.resources[(group_version, rest[2])].namespaced
+            ):
                 namespace, rest = rest[1], rest[2:]
             if not rest or (group_version, rest[0]) not in self.resources:
                 return None
             resource = self.resources[(group_version, rest[0])]
         if len(rest) > 3:
             return None
-        return _Route(resource, namespace, rest[1] if len(rest) > 1 else "",
-                      rest[2] if len(rest) > 2 else "")
+        return _Route(
+            resource, namespace, rest[1] if len(rest) > 1 else "", rest[2] if len(rest) > 2 else ""
+        )
 
 
 def _metadata(body: Json) -> Json:
@@ -385,20 +486,25 @@ def _metadata(body: Json) -> Json:
 def _same_namespace(resource: ApiResource, namespace: str, metadata: Json) -> None:
     given = metadata.get("namespace")
     if resource.namespaced and given and given != namespace:
-        raise ApiError(HTTPStatus.BAD_REQUEST, "BadRequest",
-                       "the namespace of the provided object does not match the namespace "
-                       "sent on the request")
+        raise ApiError(
+            HTTPStatus.BAD_REQUEST,
+            "BadRequest",
+            "the namespace of the provided object does not match the namespace sent on the request",
+        )
 
 
 def _finish_hook(resource: ApiResource, body: Json) -> None:
     """Mark a hook Job or Pod as finished, the status Helm's hook wait looks for."""
     if (resource.group_version, resource.kind) == ("batch/v1", "Job"):
-        body["status"] = {"succeeded": 1, "startTime": _now(), "completionTime": _now(),
-                          "conditions": [
-                              {"type": "SuccessCriteriaMet", "status": "True",
-                               "lastTransitionTime": _now()},
-                              {"type": "Complete", "status": "True",
-                               "lastTransitionTime": _now()}]}
+        body["status"] = {
+            "succeeded": 1,
+            "startTime": _now(),
+            "completionTime": _now(),
+            "conditions": [
+                {"type": "SuccessCriteriaMet", "status": "True", "lastTransitionTime": _now()},
+                {"type": "Complete", "status": "True", "lastTransitionTime": _now()},
+            ],
+        }
     elif (resource.group_version, resource.kind) == ("v1", "Pod"):
         body["status"] = {"phase": "Succeeded"}
 
@@ -409,17 +515,27 @@ def _check_crd(crd: Json) -> None:
     if not isinstance(spec, dict):
         spec = {}
     listed, names = spec.get("versions"), spec.get("names")
-    if (not isinstance(listed, list) or not isinstance(names, dict)
-            or not spec.get("group") or not names.get("plural") or not names.get("kind")
-            or not all(isinstance(v, dict) and v.get("name") for v in listed)):
-        raise ApiError(HTTPStatus.UNPROCESSABLE_ENTITY, "Invalid",
-                       "CustomResourceDefinition is invalid: spec.group, spec.names.plural, "
-                       "spec.names.kind and a name for every spec.versions entry are required")
+    if (
+        not isinstance(listed, list)
+        or not isinstance(names, dict)
+        or not spec.get("group")
+        or not names.get("plural")
+        or not names.get("kind")
+        or not all(isinstance(v, dict) and v.get("name") for v in listed)
+    ):
+        raise ApiError(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "Invalid",
+            "CustomResourceDefinition is invalid: spec.group, spec.names.plural, "
+            "spec.names.kind and a name for every spec.versions entry are required",
+        )
 
 
 def _is_crd(resource: ApiResource) -> bool:
-    return (resource.group, resource.plural) == ("apiextensions.k8s.io",
-                                                 "customresourcedefinitions")
+    return (resource.group, resource.plural) == (
+        "apiextensions.k8s.io",
+        "customresourcedefinitions",
+    )
 
 
 def _openapi_path(group_version: str) -> str:
@@ -431,15 +547,19 @@ def _now() -> str:
 
 
 def _not_found(route: _Route) -> ApiError:
-    return ApiError(HTTPStatus.NOT_FOUND, "NotFound",
-                    f'{route.resource.plural}.{route.resource.group} "{route.name}" not found'
-                    if route.resource.group else
-                    f'{route.resource.plural} "{route.name}" not found')
+    return ApiError(
+        HTTPStatus.NOT_FOUND,
+        "NotFound",
+        f'{route.resource.plural}.{route.resource.group} "{route.name}" not found'
+        if route.resource.group
+        else f'{route.resource.plural} "{route.name}" not found',
+    )
 
 
 _REQUIREMENT = re.compile(
     r"\s*(?P<key>[A-Za-z0-9._/-]+)\s*(?:(?P<op>==|=|!=)\s*(?P<value>[A-Za-z0-9._-]*)"
-    r"|\s+(?P<set_op>in|notin)\s*\((?P<values>[^)]*)\))?\s*$")
+    r"|\s+(?P<set_op>in|notin)\s*\((?P<values>[^)]*)\))?\s*$"
+)
 
 
 def parse_label_selector(selector: str) -> Any:
@@ -461,8 +581,11 @@ def parse_label_selector(selector: str) -> Any:
         text = requirement.strip().lstrip("!")
         found = _REQUIREMENT.match(text)
         if found is None:
-            raise ApiError(HTTPStatus.BAD_REQUEST, "BadRequest",
-                           f"unable to parse requirement: {requirement!r}")
+            raise ApiError(
+                HTTPStatus.BAD_REQUEST,
+                "BadRequest",
+                f"unable to parse requirement: {requirement!r}",
+            )
         checks.append((negated, found.groupdict()))
 
     def matches(labels: Mapping[str, str]) -> bool:
@@ -473,8 +596,11 @@ def parse_label_selector(selector: str) -> Any:
                 ok = not ok if part["op"] == "!=" else ok
             elif part["set_op"]:
                 values = {v.strip() for v in part["values"].split(",")}
-                ok = labels.get(key) in values if part["set_op"] == "in" else (
-                    labels.get(key) not in values)
+                ok = (
+                    labels.get(key) in values
+                    if part["set_op"] == "in"
+                    else (labels.get(key) not in values)
+                )
             else:
                 ok = key in labels
             if ok == negated:
@@ -507,19 +633,26 @@ def apply_json_patch(target: Json, operations: Any) -> Json:
             _apply_operation(document, operation)
         except (KeyError, IndexError, ValueError, TypeError, AttributeError) as err:
             # What the API server says of a patch that does not fit the object.
-            raise ApiError(HTTPStatus.UNPROCESSABLE_ENTITY, "Invalid",
-                           f"the JSON patch operation {operation!r} cannot be applied: "
-                           f"{type(err).__name__}: {err}") from err
+            raise ApiError(
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                "Invalid",
+                f"the JSON patch operation {operation!r} cannot be applied: "
+                f"{type(err).__name__}: {err}",
+            ) from err
     result: Json = document
     return result
 
 
 def _apply_operation(document: Any, operation: Json) -> None:
     if operation["op"] not in ("add", "replace", "remove"):
-        raise ApiError(HTTPStatus.UNPROCESSABLE_ENTITY, "Invalid",
-                       f"JSON patch op {operation['op']!r} is not supported")
-    *parents, last = [p.replace("~1", "/").replace("~0", "~")
-                      for p in operation["path"].split("/")[1:]]
+        raise ApiError(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "Invalid",
+            f"JSON patch op {operation['op']!r} is not supported",
+        )
+    *parents, last = [
+        p.replace("~1", "/").replace("~0", "~") for p in operation["path"].split("/")[1:]
+    ]
     node = document
     for part in parents:
         node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
@@ -567,8 +700,9 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError as err:
             self.close_connection = True  # where this body ends is anyone's guess
-            raise ApiError(HTTPStatus.BAD_REQUEST, "BadRequest",
-                           f"bad Content-Length: {err}") from err
+            raise ApiError(
+                HTTPStatus.BAD_REQUEST, "BadRequest", f"bad Content-Length: {err}"
+            ) from err
         return self.rfile.read(length) if length > 0 else b""
 
     def _body(self, raw: bytes) -> Any:
@@ -578,19 +712,26 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 return protobuf.decode_object(raw)
             except protobuf.ProtobufError as err:
-                raise ApiError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType",
-                               str(err)) from err
+                raise ApiError(
+                    HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType", str(err)
+                ) from err
         try:
             return json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ApiError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType",
-                           f"the stand-in takes JSON bodies only: {err}") from err
+            raise ApiError(
+                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                "UnsupportedMediaType",
+                f"the stand-in takes JSON bodies only: {err}",
+            ) from err
 
     def _object(self, raw: bytes) -> Json:
         body = self._body(raw)
         if not isinstance(body, dict):
-            raise ApiError(HTTPStatus.BAD_REQUEST, "BadRequest",
-                           f"the request body is not an object but a {type(body).__name__}")
+            raise ApiError(
+                HTTPStatus.BAD_REQUEST,
+                "BadRequest",
+                f"the request body is not an object but a {type(body).__name__}",
+            )
         return body
 
     def _handle(self, verb: str) -> None:
@@ -607,27 +748,36 @@ class _Handler(BaseHTTPRequestHandler):
             if route is None or route.subresource not in ("", *route.resource.subresources):
                 with state.lock:
                     state.unrouted.append(f"{verb} {self.path}")
-                raise ApiError(HTTPStatus.NOT_FOUND, "NotFound",
-                               f"the server could not find the requested resource ({verb} "
-                               f"{url.path})")
+                raise ApiError(
+                    HTTPStatus.NOT_FOUND,
+                    "NotFound",
+                    f"the server could not find the requested resource ({verb} {url.path})",
+                )
             if query.get("watch", ["false"])[0] in ("true", "1"):
-                raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, "MethodNotAllowed",
-                               "the recording stand-in serves no watches")
+                raise ApiError(
+                    HTTPStatus.METHOD_NOT_ALLOWED,
+                    "MethodNotAllowed",
+                    "the recording stand-in serves no watches",
+                )
             self._send(*self._serve(verb, route, query, raw))
         except ApiError as err:
             self._send(err.code, err.status())
         except Exception as err:  # a stand-in bug: say so in a Status, keep the connection sane
-            failure = ApiError(HTTPStatus.INTERNAL_SERVER_ERROR, "InternalError",
-                               f"the recording stand-in failed on {verb} {url.path}: "
-                               f"{type(err).__name__}: {err}")
+            failure = ApiError(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                "InternalError",
+                f"the recording stand-in failed on {verb} {url.path}: {type(err).__name__}: {err}",
+            )
             self._send(failure.code, failure.status())
 
-    def _serve(self, verb: str, route: _Route, query: dict[str, list[str]],
-               raw: bytes) -> tuple[int, Json]:
+    def _serve(
+        self, verb: str, route: _Route, query: dict[str, list[str]], raw: bytes
+    ) -> tuple[int, Json]:
         state = self.server.state
         if verb == "GET" and not route.name:
-            return HTTPStatus.OK, state.list(route.resource, route.namespace,
-                                             query.get("labelSelector", [""])[0])
+            return HTTPStatus.OK, state.list(
+                route.resource, route.namespace, query.get("labelSelector", [""])[0]
+            )
         if verb == "GET":
             return HTTPStatus.OK, state.get(route)
         if verb == "POST" and not route.name:
@@ -638,25 +788,36 @@ class _Handler(BaseHTTPRequestHandler):
         if verb == "PUT" and route.name:
             return HTTPStatus.OK, state.replace(route, self._object(raw))
         if verb == "PATCH" and route.name:
-            return HTTPStatus.OK, state.patch(route, self._body(raw),
-                                              self.headers.get("Content-Type", ""))
+            return HTTPStatus.OK, state.patch(
+                route, self._body(raw), self.headers.get("Content-Type", "")
+            )
         if verb == "DELETE" and route.name:
             state.delete(route)
-            return HTTPStatus.OK, {"kind": "Status", "apiVersion": "v1", "status": "Success",
-                                   "metadata": {}}
-        raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, "MethodNotAllowed",
-                       f"{verb} is not served on {self.path}")
+            return HTTPStatus.OK, {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "status": "Success",
+                "metadata": {},
+            }
+        raise ApiError(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            f"{verb} is not served on {self.path}",
+        )
 
     def _discovery(self, path: str) -> Json | None:
         state = self.server.state
         if path == "/version":
             major, minor = versions.KUBERNETES_VERSION.split(".")
             git_version = versions.KUBECTL_VERSION
-            return {"major": major, "minor": minor, "gitVersion": git_version,
-                    "platform": "linux/amd64"}
+            return {
+                "major": major,
+                "minor": minor,
+                "gitVersion": git_version,
+                "platform": "linux/amd64",
+            }
         if path == "/api":
-            return {"kind": "APIVersions", "versions": ["v1"],
-                    "serverAddressByClientCIDRs": []}
+            return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
         if path == "/apis":
             groups = [state.api_group(group) for group in state.group_versions() if group]
             return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
@@ -698,8 +859,9 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.state = state
 
-    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket],
-                     client_address: Any) -> None:
+    def handle_error(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
+    ) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):
             return  # the client hung up (Helm drops a refused watch's connection): no error
         super().handle_error(request, client_address)
@@ -731,21 +893,30 @@ class StandInApiServer:
     def kubeconfig(self) -> str:
         """A kubeconfig pointing at the stand-in, no credentials (YAML: helm-sdkpy takes JSON
         for a file path)."""
-        return yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "stand-in",
-            "clusters": [{"name": "stand-in", "cluster": {"server": self.url}}],
-            "users": [{"name": "stand-in", "user": {}}],
-            "contexts": [{"name": "stand-in",
-                          "context": {"cluster": "stand-in", "user": "stand-in"}}],
-        }, sort_keys=False)
+        return yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "stand-in",
+                "clusters": [{"name": "stand-in", "cluster": {"server": self.url}}],
+                "users": [{"name": "stand-in", "user": {}}],
+                "contexts": [
+                    {"name": "stand-in", "context": {"cluster": "stand-in", "user": "stand-in"}}
+                ],
+            },
+            sort_keys=False,
+        )
 
     @contextmanager
     def running(self) -> Iterator[StandInApiServer]:
         self._server = _Server(self.state)
         server = self._server
         # A short poll: shutdown() waits up to one interval, and every render stops a server.
-        thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05),
-                                  name="stand-in-api", daemon=True)
+        thread = threading.Thread(
+            target=lambda: server.serve_forever(poll_interval=0.05),
+            name="stand-in-api",
+            daemon=True,
+        )
         thread.start()
         try:
             yield self

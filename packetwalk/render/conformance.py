@@ -53,8 +53,12 @@ def _where(component: str, obj: Mapping[str, Any]) -> str:
 def namespace_problems(components: Sequence[Component]) -> list[str]:
     """Objects whose namespace is created after them, or by nobody."""
     created = dict.fromkeys(BUILTIN_NAMESPACES, "the cluster")
-    later = {(obj.get("metadata") or {}).get("name") for c in components for obj in c.objects
-             if obj.get("kind") == "Namespace"}
+    later = {
+        (obj.get("metadata") or {}).get("name")
+        for c in components
+        for obj in c.objects
+        if obj.get("kind") == "Namespace"
+    }
     problems = []
     for component in components:
         for obj in component.objects:
@@ -64,8 +68,11 @@ def namespace_problems(components: Sequence[Component]) -> list[str]:
                 continue
             namespace = meta.get("namespace")
             if namespace and namespace not in created:
-                why = ("is created only later" if namespace in later
-                       else "is created by nothing in the stack")
+                why = (
+                    "is created only later"
+                    if namespace in later
+                    else "is created by nothing in the stack"
+                )
                 problems.append(f"{_where(component.name, obj)}: namespace {namespace!r} {why}")
     return problems
 
@@ -84,15 +91,20 @@ def pod_template(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return node if isinstance(node, Mapping) else None
 
 
-def pod_security_problems(components: Sequence[Component],
-                          extra: Iterable[tuple[str, Mapping[str, Any]]] = ()) -> list[str]:
+def pod_security_problems(
+    components: Sequence[Component], extra: Iterable[tuple[str, Mapping[str, Any]]] = ()
+) -> list[str]:
     """Pods a namespace's enforce level would refuse.
 
     ``extra`` adds ``(namespace, pod spec)`` pairs that are not in the desired state but will be
     placed there at run time (the packet walk's capture containers).
     """
-    labels = {(obj.get("metadata") or {}).get("name"): (obj.get("metadata") or {}).get("labels")
-              for c in components for obj in c.objects if obj.get("kind") == "Namespace"}
+    labels = {
+        (obj.get("metadata") or {}).get("name"): (obj.get("metadata") or {}).get("labels")
+        for c in components
+        for obj in c.objects
+        if obj.get("kind") == "Namespace"
+    }
     problems = []
     checks: list[tuple[str, str, Mapping[str, Any], Mapping[str, str]]] = []
     for component in components:
@@ -101,8 +113,14 @@ def pod_security_problems(components: Sequence[Component],
             if template is None:
                 continue
             namespace = (obj.get("metadata") or {}).get("namespace") or "default"
-            checks.append((_where(component.name, obj), namespace, template.get("spec") or {},
-                           (template.get("metadata") or {}).get("annotations") or {}))
+            checks.append(
+                (
+                    _where(component.name, obj),
+                    namespace,
+                    template.get("spec") or {},
+                    (template.get("metadata") or {}).get("annotations") or {},
+                )
+            )
     checks += [(f"run-time pod in {namespace}", namespace, spec, {}) for namespace, spec in extra]
     for where, namespace, spec, pod_annotations in checks:
         level = namespace_level(labels.get(namespace))
@@ -111,8 +129,9 @@ def pod_security_problems(components: Sequence[Component],
     return problems
 
 
-def unknown_value_keys(values: Mapping[str, Any], defaults: Mapping[str, Any],
-                       free_form: Iterable[str] = ()) -> list[str]:
+def unknown_value_keys(
+    values: Mapping[str, Any], defaults: Mapping[str, Any], free_form: Iterable[str] = ()
+) -> list[str]:
     """Dotted paths of ``values`` that the chart's ``values.yaml`` (``defaults``) does not have.
 
     Below a key whose default is an empty map or null, or a path listed in ``free_form``, any key
@@ -153,27 +172,40 @@ def chart_default_values(package: Path) -> dict[str, Any]:
 
 def app_namespaces(components: Sequence[Component]) -> list[str]:
     """The voting app's namespaces (one per participant on a workshop stack)."""
-    return sorted({obj["metadata"]["name"] for component in components
-                   if component.name.startswith("app") for obj in component.objects
-                   if obj.get("kind") == "Namespace"})
+    return sorted(
+        {
+            obj["metadata"]["name"]
+            for component in components
+            if component.name.startswith("app")
+            for obj in component.objects
+            if obj.get("kind") == "Namespace"
+        }
+    )
 
 
 def run_time_pods(components: Sequence[Component]) -> list[tuple[str, Mapping[str, Any]]]:
     """What packetwalk places at run time, as ``(namespace, pod spec)``: the root netshoot
     capture containers the walk and the labs add to Traefik's and the app's pods, and the
     privileged node debug pods."""
-    capture = ephemeral_container_body(tool_container(
-        capture_container_name("x"), versions.NETSHOOT_IMAGE, target_container="app"))
+    capture = ephemeral_container_body(
+        tool_container(capture_container_name("x"), versions.NETSHOOT_IMAGE, target_container="app")
+    )
     pod = {"containers": [{"name": "app", "image": "app"}], "ephemeralContainers": [capture]}
-    node_pod = node_debug_pod_manifest("node", name=node_debug_pod_name("node"),
-                                       image=versions.NETSHOOT_IMAGE, namespace=DEBUG_NAMESPACE)
-    return [*((namespace, pod) for namespace in [TRAEFIK_NAMESPACE,
-                                                 *app_namespaces(components)]),
-            (node_pod["metadata"]["namespace"], node_pod["spec"])]
+    node_pod = node_debug_pod_manifest(
+        "node",
+        name=node_debug_pod_name("node"),
+        image=versions.NETSHOOT_IMAGE,
+        namespace=DEBUG_NAMESPACE,
+    )
+    return [
+        *((namespace, pod) for namespace in [TRAEFIK_NAMESPACE, *app_namespaces(components)]),
+        (node_pod["metadata"]["namespace"], node_pod["spec"]),
+    ]
 
 
-def value_key_problems(components: Sequence[Component],
-                       locate: Callable[[ChartSpec], Path]) -> list[str]:
+def value_key_problems(
+    components: Sequence[Component], locate: Callable[[ChartSpec], Path]
+) -> list[str]:
     """Chart values packetwalk sets that the chart's ``values.yaml`` does not have."""
     found = []
     for component in components:
@@ -181,15 +213,18 @@ def value_key_problems(components: Sequence[Component],
         if spec is None:
             continue
         defaults = chart_default_values(locate(spec))
-        found += [f"{component.name}: chart {spec.chart} {spec.version} has no value {path} "
-                  "(Helm ignores it)"
-                  for path in unknown_value_keys(spec.values, defaults, spec.free_form)]
+        found += [
+            f"{component.name}: chart {spec.chart} {spec.version} has no value {path} "
+            "(Helm ignores it)"
+            for path in unknown_value_keys(spec.values, defaults, spec.free_form)
+        ]
     return found
 
 
-def problems(components: Sequence[Component],
-             locate: Callable[[ChartSpec], Path]) -> list[str]:
+def problems(components: Sequence[Component], locate: Callable[[ChartSpec], Path]) -> list[str]:
     """Every check of this module over a stack's desired state."""
-    return [*namespace_problems(components),
-            *pod_security_problems(components, extra=run_time_pods(components)),
-            *value_key_problems(components, locate)]
+    return [
+        *namespace_problems(components),
+        *pod_security_problems(components, extra=run_time_pods(components)),
+        *value_key_problems(components, locate),
+    ]

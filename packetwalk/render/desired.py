@@ -40,8 +40,9 @@ ChartLocator = Callable[[ChartSpec], Path]
 
 
 class ChartRenderer(Protocol):
-    def __call__(self, package: Path, *, release: str, namespace: str,
-                 values: Mapping[str, Any]) -> RenderedChart: ...
+    def __call__(
+        self, package: Path, *, release: str, namespace: str, values: Mapping[str, Any]
+    ) -> RenderedChart: ...
 
 
 @dataclass(frozen=True)
@@ -66,36 +67,55 @@ class ClusterFacts:
     """GKE: the reserved global address (RFC 5737 documentation address until it exists)."""
 
 
-def _component(name: str, spec: ChartSpec | None, locate: ChartLocator, render: ChartRenderer,
-               own: list[dict[str, Any]]) -> ComponentState:
+def _component(
+    name: str,
+    spec: ChartSpec | None,
+    locate: ChartLocator,
+    render: ChartRenderer,
+    own: list[dict[str, Any]],
+) -> ComponentState:
     if spec is None:
         return ComponentState(name, list(own))
-    rendered = render(locate(spec), release=spec.release, namespace=spec.namespace,
-                            values=spec.values)
-    namespace = ([namespace_object(spec.namespace, spec.namespace_labels)]
-                 if spec.create_namespace else [])
-    return ComponentState(name, [*namespace, *rendered.registered, *own], chart=spec,
-                          hooks=list(rendered.hooks), rendered=rendered)
+    rendered = render(
+        locate(spec), release=spec.release, namespace=spec.namespace, values=spec.values
+    )
+    namespace = (
+        [namespace_object(spec.namespace, spec.namespace_labels)] if spec.create_namespace else []
+    )
+    return ComponentState(
+        name,
+        [*namespace, *rendered.registered, *own],
+        chart=spec,
+        hooks=list(rendered.hooks),
+        rendered=rendered,
+    )
 
 
-def desired_state(cfg: LabConfig, locate: ChartLocator, facts: ClusterFacts = ClusterFacts(),
-                  render: ChartRenderer = render_chart) -> list[ComponentState]:
+def desired_state(
+    cfg: LabConfig,
+    locate: ChartLocator,
+    facts: ClusterFacts = ClusterFacts(),
+    render: ChartRenderer = render_chart,
+) -> list[ComponentState]:
     """The stack's components with every object they create, in apply order."""
     if cfg.platform == "gke":
         return _gke_state(cfg, locate, render, facts)
     cni_objects = calico_operator_resources(cfg) if cfg.cni == "calico" else []
     return [
         _component("cni", cni_chart(cfg), locate, render, cni_objects),
-        _component("metallb", metallb_chart(), locate, render,
-                   metallb_objects(facts.lb_address_range)),
-        _component("traefik", traefik_chart(first_address(facts.lb_address_range)), locate,
-                   render, []),
+        _component(
+            "metallb", metallb_chart(), locate, render, metallb_objects(facts.lb_address_range)
+        ),
+        _component(
+            "traefik", traefik_chart(first_address(facts.lb_address_range)), locate, render, []
+        ),
         ComponentState("app", lab_objects(cfg)),
     ]
 
 
-def _gke_state(cfg: LabConfig, locate: ChartLocator, render: ChartRenderer,
-               facts: ClusterFacts) -> list[ComponentState]:
+def _gke_state(
+    cfg: LabConfig, locate: ChartLocator, render: ChartRenderer, facts: ClusterFacts
+) -> list[ComponentState]:
     assert cfg.gke is not None
     domain = cfg.gke.domain
     plans = clusters(cfg)
@@ -104,11 +124,22 @@ def _gke_state(cfg: LabConfig, locate: ChartLocator, render: ChartRenderer,
         suffix = "" if len(plans) == 1 else f"-{plan.name}"
 
         def host(prefix: str) -> str:
-            return (f"{prefix}.{domain}" if domain is not None
-                    else f"{prefix}.{facts.ingress_address}.{NIP_IO}")
+            return (
+                f"{prefix}.{domain}"
+                if domain is not None
+                else f"{prefix}.{facts.ingress_address}.{NIP_IO}"
+            )
 
-        components.append(_component(f"traefik{suffix}", gke_traefik_chart(cfg), locate,
-                                     render, front_objects(cfg, plan.address_name)))
-        components.append(ComponentState(
-            f"app{suffix}", lab_objects(cfg, cluster=plan.name, host=host)))
+        components.append(
+            _component(
+                f"traefik{suffix}",
+                gke_traefik_chart(cfg),
+                locate,
+                render,
+                front_objects(cfg, plan.address_name),
+            )
+        )
+        components.append(
+            ComponentState(f"app{suffix}", lab_objects(cfg, cluster=plan.name, host=host))
+        )
     return components

@@ -72,7 +72,8 @@ def _helm() -> Any:
         raise RenderError(
             f"rendering charts needs helm-sdkpy=={HELM_SDKPY_VERSION} (the Helm v4 library), "
             "which is not installed: run any ./invoke task once (it installs it), or "
-            f"`pip install --ignore-requires-python helm-sdkpy=={HELM_SDKPY_VERSION}`") from err
+            f"`pip install --ignore-requires-python helm-sdkpy=={HELM_SDKPY_VERSION}`"
+        ) from err
     except OSError as err:
         raise RenderError(f"helm-sdkpy could not load its Helm library: {err}") from err
     return helm_sdkpy
@@ -95,8 +96,9 @@ def decode_release(stored: Mapping[str, Any]) -> dict[str, Any]:
         raw = gzip.decompress(encoded) if encoded[:2] == b"\x1f\x8b" else encoded
         release = json.loads(raw)
     except (binascii.Error, OSError, EOFError, zlib.error, ValueError) as err:
-        raise RenderError(f"the release {kind}'s data.release is not Helm's base64 of "
-                          f"(gzipped) JSON: {err}") from err
+        raise RenderError(
+            f"the release {kind}'s data.release is not Helm's base64 of (gzipped) JSON: {err}"
+        ) from err
     if not isinstance(release, dict):
         raise RenderError(f"the release {kind}'s data.release is not a release object")
     return release
@@ -113,14 +115,16 @@ def parse_manifest(text: str, *, source: str) -> list[dict[str, Any]]:
         if document is None:
             continue
         if not isinstance(document, dict) or "kind" not in document:
-            raise RenderError(f"{source}: a rendered document is not a Kubernetes object: "
-                              f"{str(document)[:80]!r}")
+            raise RenderError(
+                f"{source}: a rendered document is not a Kubernetes object: {str(document)[:80]!r}"
+            )
         objects.append(document)
     return objects
 
 
-def render_chart(package: Path, *, release: str, namespace: str,
-                 values: Mapping[str, Any], timeout: int = 120) -> RenderedChart:
+def render_chart(
+    package: Path, *, release: str, namespace: str, values: Mapping[str, Any], timeout: int = 120
+) -> RenderedChart:
     """Render ``package`` (a chart .tgz) as release ``release`` in ``namespace``."""
     helm = _helm()
     api = StandInApiServer()
@@ -128,8 +132,11 @@ def render_chart(package: Path, *, release: str, namespace: str,
     if namespace not in {key[3] for key in api.state.objects if key[1] == "namespaces"}:
         # The release Secret lives in the release namespace; who creates that namespace on a
         # real cluster is checked over the desired state, not here.
-        api.state.create(namespaces, "", {"apiVersion": "v1", "kind": "Namespace",
-                                          "metadata": {"name": namespace}})
+        api.state.create(
+            namespaces,
+            "",
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+        )
     before = len(api.writes)
     # Helm reads HELM_DRIVER from the environment; only the Secret driver leaves a release
     # Secret to read back.
@@ -144,13 +151,23 @@ def render_chart(package: Path, *, release: str, namespace: str,
                 # Pinned, not left to helm-sdkpy's defaults: client-side creates (the stand-in
                 # has no server-side apply) and no OpenAPI validation, like helm.v4.Chart's
                 # client-only render.
-                loop.run_until_complete(helm.Install(config).run(
-                    release, str(package), values=json.loads(json.dumps(values)),
-                    create_namespace=False, wait=False, timeout=timeout,
-                    server_side_apply=False, disable_openapi_validation=True))
+                loop.run_until_complete(
+                    helm.Install(config).run(
+                        release,
+                        str(package),
+                        values=json.loads(json.dumps(values)),
+                        create_namespace=False,
+                        wait=False,
+                        timeout=timeout,
+                        server_side_apply=False,
+                        disable_openapi_validation=True,
+                    )
+                )
             except Exception as err:  # helm_sdkpy raises its own HelmError subclasses
-                raise RenderError(f"helm could not render {package.name} as release "
-                                  f"{release!r} in namespace {namespace!r}: {err}") from err
+                raise RenderError(
+                    f"helm could not render {package.name} as release "
+                    f"{release!r} in namespace {namespace!r}: {err}"
+                ) from err
             finally:
                 loop.close()
     finally:
@@ -159,18 +176,28 @@ def render_chart(package: Path, *, release: str, namespace: str,
     writes = api.writes[before:]
     storage_name = f"sh.helm.release.v1.{release}.v1"
     storage, stored = next(
-        ((plural, found) for plural in ("secrets", "configmaps")
-         if (found := api.state.objects.get(("v1", plural, namespace, storage_name)))),
-        ("", None))
+        (
+            (plural, found)
+            for plural in ("secrets", "configmaps")
+            if (found := api.state.objects.get(("v1", plural, namespace, storage_name)))
+        ),
+        ("", None),
+    )
     if stored is None:
-        raise RenderError(f"helm left no release Secret (or ConfigMap) {namespace}/"
-                          f"{storage_name}; was HELM_DRIVER set to memory or sql when the Helm "
-                          "library loaded?")
+        raise RenderError(
+            f"helm left no release Secret (or ConfigMap) {namespace}/"
+            f"{storage_name}; was HELM_DRIVER set to memory or sql when the Helm "
+            "library loaded?"
+        )
     manifest = decode_release(stored)
-    first_release_write = next(i for i, w in enumerate(writes)
-                               if w.resource.plural == storage and w.name == storage_name)
-    crds = tuple(w.body for w in writes[:first_release_write]
-                 if w.verb == "create" and w.resource.plural == "customresourcedefinitions")
+    first_release_write = next(
+        i for i, w in enumerate(writes) if w.resource.plural == storage and w.name == storage_name
+    )
+    crds = tuple(
+        w.body
+        for w in writes[:first_release_write]
+        if w.verb == "create" and w.resource.plural == "customresourcedefinitions"
+    )
     objects = []
     for obj in parse_manifest(manifest.get("manifest", ""), source=package.name):
         resource = api.state.find_kind(str(obj.get("apiVersion")), str(obj.get("kind")))
@@ -178,7 +205,11 @@ def render_chart(package: Path, *, release: str, namespace: str,
         if resource is not None and resource.namespaced and not metadata.get("namespace"):
             metadata["namespace"] = namespace
         objects.append(obj)
-    hooks = tuple(obj for hook in manifest.get("hooks") or []
-                  for obj in parse_manifest(hook.get("manifest", ""), source=package.name))
-    return RenderedChart(release=release, namespace=namespace, crds=crds,
-                         objects=tuple(objects), hooks=hooks)
+    hooks = tuple(
+        obj
+        for hook in manifest.get("hooks") or []
+        for obj in parse_manifest(hook.get("manifest", ""), source=package.name)
+    )
+    return RenderedChart(
+        release=release, namespace=namespace, crds=crds, objects=tuple(objects), hooks=hooks
+    )

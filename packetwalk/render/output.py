@@ -20,19 +20,26 @@ def _describe(obj: dict[str, object]) -> str:
     return f"{obj.get('kind')} {namespace + '/' if namespace else ''}{name}"
 
 
-def component_files(stack: str, components: list[ComponentState],
-                    notes: list[str]) -> dict[str, str]:
+def component_files(
+    stack: str, components: list[ComponentState], notes: list[str]
+) -> dict[str, str]:
     """File name -> YAML text (a header saying what it holds, then one document an object)."""
     files: dict[str, str] = {}
     for number, component in enumerate(components, start=1):
-        header = [f"# packetwalk render: stack {stack!r}, component {component.name!r}, "
-                  f"{len(component.objects)} objects in apply order"]
+        header = [
+            f"# packetwalk render: stack {stack!r}, component {component.name!r}, "
+            f"{len(component.objects)} objects in apply order"
+        ]
         if component.chart is not None:
             spec = component.chart
-            header.append(f"# chart {spec.chart} {spec.version} ({spec.repo}) as release "
-                          f"{spec.release!r} in namespace {spec.namespace!r}")
-        header += [f"# hook dropped (helm.v4.Chart runs no hooks): {_describe(hook)}"
-                   for hook in component.hooks]
+            header.append(
+                f"# chart {spec.chart} {spec.version} ({spec.repo}) as release "
+                f"{spec.release!r} in namespace {spec.namespace!r}"
+            )
+        header += [
+            f"# hook dropped (helm.v4.Chart runs no hooks): {_describe(hook)}"
+            for hook in component.hooks
+        ]
         header += [f"# note: {note}" for note in notes]
         body = yaml.safe_dump_all(component.objects, sort_keys=False, explicit_start=True)
         files[f"{number:02d}-{component.name}.yaml"] = "\n".join(header) + "\n" + body
@@ -52,8 +59,11 @@ def write_files(out: Path, files: dict[str, str], *, force: bool) -> None:
         differing = sorted(p.name for p in out.iterdir() if not _holds(p, files.get(p.name)))
         if differing:
             more = f" and {len(differing) - 5} more" if len(differing) > 5 else ""
-            raise InputError(f"holds other content ({', '.join(differing[:5])}{more}); not "
-                             "overwriting it (use --force, or another --out)", source=str(out))
+            raise InputError(
+                f"holds other content ({', '.join(differing[:5])}{more}); not "
+                "overwriting it (use --force, or another --out)",
+                source=str(out),
+            )
     out.parent.mkdir(parents=True, exist_ok=True)
     # Not tempfile.mkdtemp: its 0700 would stay on the folder once renamed to ``out``.
     staging = out.parent / f".{out.name}-{secrets.token_hex(4)}"

@@ -21,25 +21,58 @@ LEVELS: tuple[Level, ...] = ("privileged", "baseline", "restricted")
 ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 DEFAULT_LEVEL: Level = "privileged"
 
-BASELINE_CAPABILITIES = frozenset({
-    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
-    "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
-})
+BASELINE_CAPABILITIES = frozenset(
+    {
+        "AUDIT_WRITE",
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "MKNOD",
+        "NET_BIND_SERVICE",
+        "SETFCAP",
+        "SETGID",
+        "SETPCAP",
+        "SETUID",
+        "SYS_CHROOT",
+    }
+)
 """check_capabilities_baseline.go: the container runtimes' default set may be added again."""
 
-SAFE_SYSCTLS = frozenset({
-    "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range",
-    "net.ipv4.ip_unprivileged_port_start", "net.ipv4.tcp_syncookies",
-    "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
-    "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
-    "net.ipv4.tcp_keepalive_probes", "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem",
-})
+SAFE_SYSCTLS = frozenset(
+    {
+        "kernel.shm_rmid_forced",
+        "net.ipv4.ip_local_port_range",
+        "net.ipv4.ip_unprivileged_port_start",
+        "net.ipv4.tcp_syncookies",
+        "net.ipv4.ping_group_range",
+        "net.ipv4.ip_local_reserved_ports",
+        "net.ipv4.tcp_keepalive_time",
+        "net.ipv4.tcp_fin_timeout",
+        "net.ipv4.tcp_keepalive_intvl",
+        "net.ipv4.tcp_keepalive_probes",
+        "net.ipv4.tcp_rmem",
+        "net.ipv4.tcp_wmem",
+    }
+)
 """check_sysctls.go at 1.32 and later."""
 
-SELINUX_TYPES = frozenset({"", "container_t", "container_init_t", "container_kvm_t",
-                           "container_engine_t"})
-RESTRICTED_VOLUMES = frozenset({"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
-                                "persistentVolumeClaim", "projected", "secret"})
+SELINUX_TYPES = frozenset(
+    {"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
+)
+RESTRICTED_VOLUMES = frozenset(
+    {
+        "configMap",
+        "csi",
+        "downwardAPI",
+        "emptyDir",
+        "ephemeral",
+        "persistentVolumeClaim",
+        "projected",
+        "secret",
+    }
+)
 """check_restrictedVolumes.go: every other volume source is refused."""
 
 _VOLUME_KEYS_IGNORED = frozenset({"name"})
@@ -86,8 +119,11 @@ def _baseline(spec: Mapping[str, Any], annotations: Mapping[str, str]) -> Iterat
             yield f"sysctl {sysctl.get('name')} is not in the safe set"
     yield from _profiles("securityContext", pod)
     for key, value in annotations.items():
-        if key.startswith(_APPARMOR_PREFIX) and value not in ("runtime/default",) and \
-                not value.startswith("localhost/"):
+        if (
+            key.startswith(_APPARMOR_PREFIX)
+            and value not in ("runtime/default",)
+            and not value.startswith("localhost/")
+        ):
             yield f"annotation {key}: {value} (AppArmor)"
     for where, container in _containers(spec):
         context = _security(container)
@@ -154,8 +190,9 @@ def _restricted(spec: Mapping[str, Any]) -> Iterator[str]:
             yield f"{where}: capabilities.add {extra} (restricted allows NET_BIND_SERVICE only)"
 
 
-def violations(level: Level, pod_spec: Mapping[str, Any],
-               annotations: Mapping[str, str] | None = None) -> list[str]:
+def violations(
+    level: Level, pod_spec: Mapping[str, Any], annotations: Mapping[str, str] | None = None
+) -> list[str]:
     """Why ``level`` would refuse a pod with ``pod_spec`` (empty: admitted)."""
     if level == "privileged":
         return []

@@ -53,10 +53,12 @@ def fields(data: bytes) -> Iterator[tuple[int, int | bytes]]:
             else:  # fixed64, fixed32: skipped, no field the stand-in reads has them
                 length = 8 if wire == 1 else 4
             if pos + length > len(data):
-                raise ProtobufError(f"field {number} at byte {start} is truncated: "
-                                    f"{length} bytes announced, {len(data) - pos} left")
+                raise ProtobufError(
+                    f"field {number} at byte {start} is truncated: "
+                    f"{length} bytes announced, {len(data) - pos} left"
+                )
             if wire == 2:
-                yield number, data[pos:pos + length]
+                yield number, data[pos : pos + length]
             pos += length
         else:
             raise ProtobufError(f"unsupported wire type {wire} (field {number} at byte {start})")
@@ -157,12 +159,14 @@ def decode_object(body: bytes) -> dict[str, Any]:
     if not body.startswith(MAGIC):
         raise ProtobufError("no k8s protobuf magic")
     kind, raw = "", b""
-    for number, value in fields(body[len(MAGIC):]):
+    for number, value in fields(body[len(MAGIC) :]):
         if number == 1 and isinstance(value, bytes):
             kind = next((_text(v) for n, v in fields(value) if n == 2), "")
         elif number == 2 and isinstance(value, bytes):
             raw = value
     if kind not in ("Secret", "ConfigMap"):
-        raise ProtobufError(f"the stand-in reads protobuf Secrets and ConfigMaps only, "
-                            f"not {kind or 'an untyped body'}")
+        raise ProtobufError(
+            f"the stand-in reads protobuf Secrets and ConfigMaps only, "
+            f"not {kind or 'an untyped body'}"
+        )
     return _secret(raw) if kind == "Secret" else _config_map(raw)

@@ -100,9 +100,9 @@ def routes_from_ingresses(objects: Sequence[Mapping[str, object]]) -> list[Route
                     Route(
                         service_namespace=namespace,
                         service_name=str(backend["name"]),
-                        service_port=port_ref if isinstance(port_ref, int) else (
-                            str(port_ref) if port_ref else None
-                        ),
+                        service_port=port_ref
+                        if isinstance(port_ref, int)
+                        else (str(port_ref) if port_ref else None),
                         host=str(host) if host else None,
                         path=str(path.get("path", "/")),
                         source=source,
@@ -136,9 +136,9 @@ def routes_from_ingressroutes(objects: Sequence[Mapping[str, object]]) -> list[R
                     Route(
                         service_namespace=str(service.get("namespace", namespace)),
                         service_name=str(service["name"]),
-                        service_port=port if isinstance(port, int) else (
-                            str(port) if port else None
-                        ),
+                        service_port=port
+                        if isinstance(port, int)
+                        else (str(port) if port else None),
                         host=host.group(1) if host else None,
                         path=prefix.group(1) if prefix else "/",
                         source=source,
@@ -215,19 +215,21 @@ def facts_from_state(
     pods = state.pods
     if kube_proxy_mode is None:
         kube_proxy_mode = detect_kube_proxy_mode(
-            pods, state.optional_objects("configmaps", "kube-system"))
+            pods, state.optional_objects("configmaps", "kube-system")
+        )
     return ClusterFacts(
         pods=pods,
         nodes=state.nodes,
         services=state.services,
-        routes=(*routes_from_ingresses(state.optional_objects("ingresses")),
-                *routes_from_ingressroutes(state.optional_objects("ingressroutes.traefik.io"))),
+        routes=(
+            *routes_from_ingresses(state.optional_objects("ingresses")),
+            *routes_from_ingressroutes(state.optional_objects("ingressroutes.traefik.io")),
+        ),
         cni=cni or detect_cni(pods),
         kube_proxy_mode=kube_proxy_mode,
         platform=platform,
         app_namespace=app_namespace,
         host_ip=host_ip,
-        l2_leaders=l2_leaders_from_objects(
-            state.optional_objects("servicel2statuses.metallb.io")),
+        l2_leaders=l2_leaders_from_objects(state.optional_objects("servicel2statuses.metallb.io")),
         named_ports=named_ports(state.container_ports),
     )

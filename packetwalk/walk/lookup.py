@@ -19,17 +19,20 @@ def find_service(facts: ClusterFacts, name: str) -> ServiceInfo:
     if "/" in name:
         matches = [s for s in facts.services if s.key == name]
     else:
-        matches = [s for s in facts.services
-                   if s.name == name and s.namespace == facts.app_namespace]
+        matches = [
+            s for s in facts.services if s.name == name and s.namespace == facts.app_namespace
+        ]
         if not matches:
             matches = [s for s in facts.services if s.name == name]
     if len(matches) == 1:
         return matches[0]
-    choices = sorted(s.name if s.namespace == facts.app_namespace else s.key
-                     for s in facts.services)
+    choices = sorted(
+        s.name if s.namespace == facts.app_namespace else s.key for s in facts.services
+    )
     if matches:
         raise InputError(
-            f"Service {name!r} exists in several namespaces; name one", location="--to",
+            f"Service {name!r} exists in several namespaces; name one",
+            location="--to",
             choices=sorted(s.key for s in matches),
         )
     raise InputError(f"no Service named {name!r}", location="--to", choices=choices)
@@ -44,19 +47,29 @@ def find_pod(facts: ClusterFacts, name: str) -> PodInfo:
         matches = [p for p in candidates if p.name == name]
         if not matches:
             matches = [
-                p for p in candidates
-                if p.namespace == facts.app_namespace and p.labels.get("app") == name
+                p
+                for p in candidates
+                if p.namespace == facts.app_namespace
+                and p.labels.get("app") == name
                 and p.phase == "Running"
             ]
             matches = matches[:1]
     if len(matches) == 1:
         return matches[0]
     app_pods = sorted(p.name for p in candidates if p.namespace == facts.app_namespace)
-    apps = sorted({p.labels["app"] for p in candidates
-                   if p.namespace == facts.app_namespace and "app" in p.labels})
+    apps = sorted(
+        {
+            p.labels["app"]
+            for p in candidates
+            if p.namespace == facts.app_namespace and "app" in p.labels
+        }
+    )
     if matches:
-        raise InputError(f"pod name {name!r} is ambiguous", location="--from",
-                         choices=sorted(f"{p.namespace}/{p.name}" for p in matches))
+        raise InputError(
+            f"pod name {name!r} is ambiguous",
+            location="--from",
+            choices=sorted(f"{p.namespace}/{p.name}" for p in matches),
+        )
     raise InputError(f"no pod {name!r}", location="--from", choices=[USER, *apps, *app_pods])
 
 
@@ -74,7 +87,8 @@ def service_port(service: ServiceInfo, wanted: int | str | None = None) -> Servi
         return (web or tcp)[0]
     raise InputError(
         f"Service {service.key} has no TCP port {wanted if wanted is not None else ''}".rstrip(),
-        location="--to", choices=[str(p.port) for p in tcp],
+        location="--to",
+        choices=[str(p.port) for p in tcp],
     )
 
 
@@ -88,14 +102,16 @@ def target_port(facts: ClusterFacts, pod: PodInfo, port: ServicePort, traefik: b
         return TRAEFIK_NAMED_PORTS[port.target_port]
     raise InputError(
         f"cannot resolve named targetPort {port.target_port!r} on pod {pod.namespace}/{pod.name}",
-        location="--to", choices=sorted(named),
+        location="--to",
+        choices=sorted(named),
     )
 
 
 def endpoint_pods(facts: ClusterFacts, service: ServiceInfo) -> list[PodInfo]:
     if not service.selector:
-        raise InputError(f"Service {service.key} has no selector, so no pods to walk to",
-                         location="--to")
+        raise InputError(
+            f"Service {service.key} has no selector, so no pods to walk to", location="--to"
+        )
     selected = [p for p in facts.pods if service.selects(p)]
     ready = [p for p in selected if p.ip and p.phase == "Running"]
     if not ready:
@@ -114,12 +130,16 @@ def traefik_front(facts: ClusterFacts) -> tuple[list[PodInfo], ServiceInfo]:
     if not pods:
         raise InputError(
             f"no running Traefik pod (label {key}={value}) in the cluster, so no ingress path",
-            location="--via", choices=[v for v in VIAS if v != "ingress"],
+            location="--via",
+            choices=[v for v in VIAS if v != "ingress"],
         )
     services = [s for s in facts.services if any(s.selects(p) for p in pods)]
     if not services:
-        raise InputError("no Service selects the Traefik pods", location="--via",
-                         choices=[v for v in VIAS if v != "ingress"])
+        raise InputError(
+            "no Service selects the Traefik pods",
+            location="--via",
+            choices=[v for v in VIAS if v != "ingress"],
+        )
     services.sort(key=lambda s: (s.type != "LoadBalancer", s.type != "NodePort"))
     return pods[:MAX_REPLICA_POINTS], services[0]
 
@@ -129,18 +149,25 @@ def route_to(facts: ClusterFacts, service: ServiceInfo) -> Route:
         if (route.service_namespace, route.service_name) == (service.namespace, service.name):
             return route
     routed = sorted({r.service_name for r in facts.routes})
-    raise InputError(f"no Ingress or IngressRoute routes to Service {service.key}",
-                     location="--to", choices=routed)
+    raise InputError(
+        f"no Ingress or IngressRoute routes to Service {service.key}",
+        location="--to",
+        choices=routed,
+    )
 
 
-def pick_entry_node(facts: ClusterFacts, wanted: str | None, avoid: set[str],
-                     *, ingress: bool = False) -> NodeInfo:
+def pick_entry_node(
+    facts: ClusterFacts, wanted: str | None, avoid: set[str], *, ingress: bool = False
+) -> NodeInfo:
     usable = [n for n in facts.nodes if n.internal_ip]
     if wanted is not None:
         node = node_named(facts, wanted)
         if node is None or not node.internal_ip:
-            raise InputError(f"no node {wanted!r} with an InternalIP", location="--entry-node",
-                             choices=[n.name for n in usable])
+            raise InputError(
+                f"no node {wanted!r} with an InternalIP",
+                location="--entry-node",
+                choices=[n.name for n in usable],
+            )
         return node
     if not usable:
         raise InputError("no node has an InternalIP", location="--via")
@@ -153,5 +180,3 @@ def pick_entry_node(facts: ClusterFacts, wanted: str | None, avoid: set[str],
     others = [n for n in usable if n.name not in avoid]
     workers = [n for n in others if "control-plane" not in n.name]
     return (workers or others or usable)[0]
-
-

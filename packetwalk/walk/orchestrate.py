@@ -152,10 +152,12 @@ class WalkRun:
     def created_debug_pods(self) -> list[tuple[str, str]]:
         """Node debug pods this run created (and so removes unless --keep), in point order."""
         return [r.created for r in self.points if r.created is not None]
+
     @property
     def ok(self) -> bool:
-        return not self.errors and all(p.state == "stopped" for p in self.points
-                                       if p.point.kind != "host")
+        return not self.errors and all(
+            p.state == "stopped" for p in self.points if p.point.kind != "host"
+        )
 
 
 # -- cluster facts -----------------------------------------------------------------------------
@@ -172,12 +174,20 @@ def gather_facts(
     """Read what the planner needs; ``cni``/``kube_proxy_mode`` None means detect them."""
     host_ip = None
     if platform == "kind":
-        result = access.shell("docker network inspect kind -f "
-                              "'{{range .IPAM.Config}}{{.Gateway}} {{end}}'", timeout=15)
+        result = access.shell(
+            "docker network inspect kind -f '{{range .IPAM.Config}}{{.Gateway}} {{end}}'",
+            timeout=15,
+        )
         if result.ok:
             host_ip = next((g for g in result.stdout.split() if re.fullmatch(r"[\d.]+", g)), None)
-    return facts_from_state(ClusterState(access), app_namespace=app_namespace, platform=platform,
-                            cni=cni, kube_proxy_mode=kube_proxy_mode, host_ip=host_ip)
+    return facts_from_state(
+        ClusterState(access),
+        app_namespace=app_namespace,
+        platform=platform,
+        cni=cni,
+        kube_proxy_mode=kube_proxy_mode,
+        host_ip=host_ip,
+    )
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -189,14 +199,19 @@ def walk_yaml(run: WalkRun) -> dict[str, Any]:
     for result in run.points:
         if result.bytes < PCAP_HEADER_BYTES:
             continue
-        entry: dict[str, Any] = {"file": result.file, "point": result.point.name,
-                                 "kind": result.point.kind}
+        entry: dict[str, Any] = {
+            "file": result.file,
+            "point": result.point.name,
+            "kind": result.point.kind,
+        }
         if result.interfaces and result.point.interface == "any":
             entry["interfaces"] = dict(sorted(result.interfaces.items()))
         captures.append(entry)
-    return {"captures": captures,
-            "inventory": {k: dict(v) for k, v in run.plan.inventory.items()},
-            "path": path_hint(run, [entry["point"] for entry in captures])}
+    return {
+        "captures": captures,
+        "inventory": {k: dict(v) for k, v in run.plan.inventory.items()},
+        "path": path_hint(run, [entry["point"] for entry in captures]),
+    }
 
 
 def path_hint(run: WalkRun, captured: Sequence[str]) -> list[str]:
@@ -217,13 +232,21 @@ def plan_record(run: WalkRun, image: str) -> dict[str, Any]:
     results = results_by_point(run)
     for point in record["points"]:
         result = results[point["name"]]
-        point.update({"state": result.state, "error": result.error,
-                      "reusedContainer": result.reused, "bytes": result.bytes})
+        point.update(
+            {
+                "state": result.state,
+                "error": result.error,
+                "reusedContainer": result.reused,
+                "bytes": result.bytes,
+            }
+        )
     request = run.request
-    record["request"].update({
-        "exitCode": request.exit_code if request else None,
-        "output": (request.stdout.strip() or request.stderr.strip()) if request else None,
-    })
+    record["request"].update(
+        {
+            "exitCode": request.exit_code if request else None,
+            "output": (request.stdout.strip() or request.stderr.strip()) if request else None,
+        }
+    )
     record["errors"] = list(run.errors)
     record["warnings"] = list(run.warnings)
     return record
@@ -260,14 +283,18 @@ class WalkRunner:
         self._sleep = sleep
         self._clock = clock
 
-    def run(self, plan: WalkPlan, folder: Path,
-            analyze: Callable[[Path], Any] | None = None) -> WalkRun:
+    def run(
+        self, plan: WalkPlan, folder: Path, analyze: Callable[[Path], Any] | None = None
+    ) -> WalkRun:
         folder.mkdir(parents=True, exist_ok=True)
         if any(folder.iterdir()):
-            raise PacketwalkError(f"{folder} is not empty; a walk writes into a new folder "
-                                  "(nothing there is overwritten)")
-        run = WalkRun(folder=folder, plan=plan,
-                      points=[PointResult(p, f"{p.name}.pcap") for p in plan.points])
+            raise PacketwalkError(
+                f"{folder} is not empty; a walk writes into a new folder "
+                "(nothing there is overwritten)"
+            )
+        run = WalkRun(
+            folder=folder, plan=plan, points=[PointResult(p, f"{p.name}.pcap") for p in plan.points]
+        )
         self.progress.begin([r.point.name for r in run.points])
         try:
 
@@ -307,8 +334,9 @@ class WalkRunner:
     def _prepare_all(self, run: WalkRun, show: Callable[[PointResult, str], None]) -> None:
         """Attach every capture container and debug pod at once: each may wait for an image
         pull and a pod start, and they do not depend on each other."""
-        pool = ThreadPoolExecutor(max_workers=max(1, len(run.points)),
-                                  thread_name_prefix="pw-prepare")
+        pool = ThreadPoolExecutor(
+            max_workers=max(1, len(run.points)), thread_name_prefix="pw-prepare"
+        )
         try:
             futures = [pool.submit(self._prepare, run, result, show) for result in run.points]
             for future in futures:
@@ -325,14 +353,20 @@ class WalkRunner:
             # from the results as far as it is known.
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def _fail(self, run: WalkRun, result: PointResult, message: str,
-              show: Callable[[PointResult, str], None]) -> None:
+    def _fail(
+        self,
+        run: WalkRun,
+        result: PointResult,
+        message: str,
+        show: Callable[[PointResult, str], None],
+    ) -> None:
         result.state, result.error = "failed", message
         run.errors.append(f"{result.point.name}: {message}")
         show(result, f"[red]failed: {message}")
 
-    def _prepare(self, run: WalkRun, result: PointResult,
-                 show: Callable[[PointResult, str], None]) -> None:
+    def _prepare(
+        self, run: WalkRun, result: PointResult, show: Callable[[PointResult, str], None]
+    ) -> None:
         point = result.point
         try:
             if point.kind == "pod":
@@ -342,21 +376,33 @@ class WalkRunner:
                 spec = capture_container(point, self.image)
                 try:
                     result.reused = not self.access.add_ephemeral_container(
-                        point.namespace, point.pod, spec)
+                        point.namespace, point.pod, spec
+                    )
                 except ClusterRefused as refused:
                     # Decided once every point is prepared: whether the node capture that would
                     # stand in for this one started is not known yet.
                     result.state, result.error = "refused", describe_error(refused)
                     return
-                if not self.access.wait_container_running(point.namespace, point.pod,
-                                                          point.container, timeout=120):
-                    self._fail(run, result, (
-                        f"container {point.container} in pod {point.namespace}/{point.pod} is not "
-                        "running" + (" (it exists from an earlier walk and has ended; ephemeral "
-                                     "containers never restart: delete the pod to get a new one)"
-                                     if result.reused else " (image pull or start error: see "
-                                     f"kubectl describe pod -n {point.namespace} {point.pod})")),
-                        show)
+                if not self.access.wait_container_running(
+                    point.namespace, point.pod, point.container, timeout=120
+                ):
+                    self._fail(
+                        run,
+                        result,
+                        (
+                            f"container {point.container} in pod {point.namespace}/{point.pod} is "
+                            "not "
+                            "running"
+                            + (
+                                " (it exists from an earlier walk and has ended; ephemeral "
+                                "containers never restart: delete the pod to get a new one)"
+                                if result.reused
+                                else " (image pull or start error: see "
+                                f"kubectl describe pod -n {point.namespace} {point.pod})"
+                            )
+                        ),
+                        show,
+                    )
                     return
                 result.target = (point.namespace, point.pod, point.container)
             elif point.kind == "node":
@@ -369,8 +415,9 @@ class WalkRunner:
                     result.created = (pod.namespace, pod.name)
                 result.reused = existed
                 result.target = (pod.namespace, pod.name, DEBUG_CONTAINER)
-                links = self.access.exec(pod.namespace, pod.name, IP_LINK_COMMAND,
-                                         container=DEBUG_CONTAINER, timeout=30)
+                links = self.access.exec(
+                    pod.namespace, pod.name, IP_LINK_COMMAND, container=DEBUG_CONTAINER, timeout=30
+                )
                 self._save_links(run, result, links)
             else:
                 links = self.access.shell(shlex.join(IP_LINK_COMMAND), timeout=15)
@@ -384,12 +431,15 @@ class WalkRunner:
             (run.folder / links_file_name(result.point.name)).write_text(links.stdout)
             result.interfaces = parse_ip_link(links.stdout)
         else:
-            run.warnings.append(f"{result.point.name}: could not list interfaces (ip -o link: "
-                              f"{links.stderr.strip() or links.exit_code}); 'any' captures will "
-                              "show interface numbers only")
+            run.warnings.append(
+                f"{result.point.name}: could not list interfaces (ip -o link: "
+                f"{links.stderr.strip() or links.exit_code}); 'any' captures will "
+                "show interface numbers only"
+            )
 
-    def _start(self, run: WalkRun, result: PointResult,
-               show: Callable[[PointResult, str], None]) -> None:
+    def _start(
+        self, run: WalkRun, result: PointResult, show: Callable[[PointResult, str], None]
+    ) -> None:
         point = result.point
         try:
             result.sink = CountingSink(run.folder / result.file)
@@ -400,15 +450,23 @@ class WalkRunner:
                 namespace, pod, container = result.target
                 # Stopped through its pid file (see _stop), not by ending the exec stream.
                 command = stoppable_command(point.name, point.tcpdump_command())
-                result.handle = self.access.stream(namespace, pod, command, result.sink,
-                                                   container=container)
+                result.handle = self.access.stream(
+                    namespace, pod, command, result.sink, container=container
+                )
             result.state = "starting"
             show(result, f"starting tcpdump -i {point.interface}")
         except self.errors as error:
             self._fail_or_skip(run, result, describe_error(error), show)
 
-    def _fail_or_skip(self, run: WalkRun, result: PointResult, message: str,
-                      show: Callable[[PointResult, str], None], *, refused: bool = False) -> None:
+    def _fail_or_skip(
+        self,
+        run: WalkRun,
+        result: PointResult,
+        message: str,
+        show: Callable[[PointResult, str], None],
+        *,
+        refused: bool = False,
+    ) -> None:
         """Skip with a warning where another capture sees the same packets, else fail.
 
         The host point is a bonus (its packets reach the first node unchanged). The Traefik pod
@@ -416,9 +474,16 @@ class WalkRunner:
         its node's capture, which sees the pod's veth, stand in for it.
         """
         point = result.point
-        cover = next((r.point.name for r in run.points if r.point.kind == "node"
-                      and r.point.node == point.node and r.state not in ("failed", "skipped")),
-                     None)
+        cover = next(
+            (
+                r.point.name
+                for r in run.points
+                if r.point.kind == "node"
+                and r.point.node == point.node
+                and r.state not in ("failed", "skipped")
+            ),
+            None,
+        )
         if point.kind == "host" or (refused and point.role == "traefik" and cover):
             result.state, result.error = "skipped", message
             seen_by = f" (node capture {cover} sees its packets)" if point.kind != "host" else ""
@@ -442,15 +507,20 @@ class WalkRunner:
                     result.exit_code = code
                     with contextlib.suppress(*self.errors):
                         result.handle.stop(timeout=1)  # collects tcpdump's complaint (stderr)
-                    self._fail_or_skip(run, result, f"tcpdump ended before capturing (exit code "
-                                       f"{code}){self._stderr(result)}", show)
+                    self._fail_or_skip(
+                        run,
+                        result,
+                        f"tcpdump ended before capturing (exit code {code}){self._stderr(result)}",
+                        show,
+                    )
             if not [r for r in run.points if r.state == "starting"]:
                 return
             if self._clock() >= deadline:
                 for result in run.points:
                     if result.state == "starting":
-                        self._fail_or_skip(run, result, f"no capture header after "
-                                           f"{self.ready_timeout:.0f}s", show)
+                        self._fail_or_skip(
+                            run, result, f"no capture header after {self.ready_timeout:.0f}s", show
+                        )
                 return
             self._sleep(0.2)
 
@@ -468,18 +538,22 @@ class WalkRunner:
         else:
             client = next(r for r in run.points if r.point.name == request.point)
             if client.target is None:
-                run.errors.append(f"{client.point.name}: cannot send the request: its capture "
-                                  "container is not running")
+                run.errors.append(
+                    f"{client.point.name}: cannot send the request: its capture "
+                    "container is not running"
+                )
                 return
             namespace, pod, container = client.target
-            run.request = self.access.exec(namespace, pod, command, container=container,
-                                           timeout=30)
+            run.request = self.access.exec(namespace, pod, command, container=container, timeout=30)
         if not run.request.ok:
-            run.errors.append(f"request {shlex.join(command)} failed (exit code "
-                              f"{run.request.exit_code}): {run.request.stderr.strip()}")
+            run.errors.append(
+                f"request {shlex.join(command)} failed (exit code "
+                f"{run.request.exit_code}): {run.request.stderr.strip()}"
+            )
 
-    def _stop(self, run: WalkRun, result: PointResult,
-              show: Callable[[PointResult, str], None]) -> None:
+    def _stop(
+        self, run: WalkRun, result: PointResult, show: Callable[[PointResult, str], None]
+    ) -> None:
         if result.handle is None:
             return
         handle, result.handle = result.handle, None
@@ -488,8 +562,9 @@ class WalkRunner:
                 self.host_capture.stop_command(handle)
             elif result.target is not None:
                 namespace, pod, container = result.target
-                self.access.exec(namespace, pod, stop_command(result.point.name),
-                                 container=container, timeout=15)
+                self.access.exec(
+                    namespace, pod, stop_command(result.point.name), container=container, timeout=15
+                )
             code = handle.stop(timeout=5)
         except self.errors as error:
             code = None
@@ -506,7 +581,8 @@ class WalkRunner:
     def _write(self, run: WalkRun) -> None:
         (run.folder / "walk.yaml").write_text(yaml.safe_dump(walk_yaml(run), sort_keys=False))
         (run.folder / "plan.yaml").write_text(
-            yaml.safe_dump(plan_record(run, self.image), sort_keys=False))
+            yaml.safe_dump(plan_record(run, self.image), sort_keys=False)
+        )
 
     def _cleanup(self, run: WalkRun) -> None:
         if self.keep:
@@ -514,8 +590,10 @@ class WalkRunner:
         for namespace, name in run.created_debug_pods:
             result = self.access.kubectl(["delete", "pod", "-n", namespace, name, "--wait=false"])
             if not result.ok:
-                run.errors.append(f"could not delete debug pod {namespace}/{name}: "
-                                  f"{result.stderr.strip() or result.exit_code}")
+                run.errors.append(
+                    f"could not delete debug pod {namespace}/{name}: "
+                    f"{result.stderr.strip() or result.exit_code}"
+                )
 
 
 def results_by_point(run: WalkRun) -> Mapping[str, PointResult]:

@@ -173,14 +173,24 @@ def flow_filter(addresses: Sequence[ServerAddress], *, dns: bool = False) -> str
 
 # -- the plan ----------------------------------------------------------------------------------
 
-_ANY_WHY = ("captured on 'any' in the node's network namespace: every veth, tunnel and eth0 at "
-            "once (ip -o link is saved to name the interfaces)")
+_ANY_WHY = (
+    "captured on 'any' in the node's network namespace: every veth, tunnel and eth0 at "
+    "once (ip -o link is saved to name the interfaces)"
+)
 
 
 def _pod_point(role: str, pod: PodInfo, flt: str, why: Sequence[str]) -> CapturePoint:
     return CapturePoint(
-        name=pod.name, kind="pod", role=role, interface="eth0", filter=flt, why=tuple(why),
-        namespace=pod.namespace, pod=pod.name, node=pod.node, address=pod.ip,
+        name=pod.name,
+        kind="pod",
+        role=role,
+        interface="eth0",
+        filter=flt,
+        why=tuple(why),
+        namespace=pod.namespace,
+        pod=pod.name,
+        node=pod.node,
+        address=pod.ip,
         target_container=pod.containers[0] if pod.containers else None,
     )
 
@@ -188,15 +198,20 @@ def _pod_point(role: str, pod: PodInfo, flt: str, why: Sequence[str]) -> Capture
 def _general_notes(facts: ClusterFacts) -> list[str]:
     notes: list[str] = []
     if facts.kube_proxy_mode == "none":
-        notes.append("No kube-proxy: Service translation happens in eBPF, so iptables-save and "
-                     "conntrack show nothing; with socket-LB the client's own capture may already "
-                     "show the backend pod address.")
+        notes.append(
+            "No kube-proxy: Service translation happens in eBPF, so iptables-save and "
+            "conntrack show nothing; with socket-LB the client's own capture may already "
+            "show the backend pod address."
+        )
     elif facts.kube_proxy_mode in _INSPECT:
-        notes.append(f"To see the rules behind each DNAT on a node: "
-                     f"{_INSPECT[facts.kube_proxy_mode]}.")
+        notes.append(
+            f"To see the rules behind each DNAT on a node: {_INSPECT[facts.kube_proxy_mode]}."
+        )
     if facts.platform == "gke":
-        notes.append("GKE nodes have their own clocks: the analysis orders hops by what each "
-                     "packet looks like before and after NAT, not by timestamps.")
+        notes.append(
+            "GKE nodes have their own clocks: the analysis orders hops by what each "
+            "packet looks like before and after NAT, not by timestamps."
+        )
     profile = PROFILES.get(facts.cni)  # type: ignore[call-overload]
     if profile is not None:
         notes.append(profile.datapath + ".")
@@ -246,121 +261,195 @@ class _Walk:
 
     # -- how the request enters: the first address it is sent to ------------------------------
 
-    def enter_cluster_ip(self, front: ServiceInfo, port: ServicePort
-                         ) -> tuple[ServerAddress, str]:
+    def enter_cluster_ip(self, front: ServiceInfo, port: ServicePort) -> tuple[ServerAddress, str]:
         if not front.cluster_ip:
-            raise InputError(f"Service {front.key} is headless (no ClusterIP)", location="--via",
-                             choices=["nodeport", "loadbalancer", "ingress"])
+            raise InputError(
+                f"Service {front.key} is headless (no ClusterIP)",
+                location="--via",
+                choices=["nodeport", "loadbalancer", "ingress"],
+            )
         entry = ServerAddress(front.cluster_ip, port.port, f"ClusterIP of {front.name}")
         step = ""
         if self.client is not None:
-            step = (f"on the client's node {self.client.node}, {self.nat_by} DNATs {entry} to a "
-                    f"{front.name} pod (no SNAT: the source stays the pod IP)")
-            self.on_node(self.client.node, f"client pod's node: {self.nat_by} translates {entry} "
-                         f"to a {front.name} pod on the way out (PREROUTING), before routing")
+            step = (
+                f"on the client's node {self.client.node}, {self.nat_by} DNATs {entry} to a "
+                f"{front.name} pod (no SNAT: the source stays the pod IP)"
+            )
+            self.on_node(
+                self.client.node,
+                f"client pod's node: {self.nat_by} translates {entry} "
+                f"to a {front.name} pod on the way out (PREROUTING), before routing",
+            )
         return entry, step
 
-    def enter_node_port(self, front: ServiceInfo, port: ServicePort, avoid: set[str],
-                        host_header: str | None) -> tuple[ServerAddress, str]:
+    def enter_node_port(
+        self, front: ServiceInfo, port: ServicePort, avoid: set[str], host_header: str | None
+    ) -> tuple[ServerAddress, str]:
         if not port.node_port and self.via == "ingress":
             raise InputError(
                 f"Traefik's Service {front.key} is type {front.type}, without a LoadBalancer "
                 "address or nodePort: its clients come through a cloud load balancer (GKE "
                 "Ingress/Gateway with NEGs) that cannot be captured; walk --from a pod instead",
-                location="--via", choices=["nodeport", "clusterip"])
+                location="--via",
+                choices=["nodeport", "clusterip"],
+            )
         if not port.node_port:
-            raise InputError(f"Service {front.key} has no nodePort (type {front.type})",
-                             location="--via", choices=["clusterip", "loadbalancer", "ingress"])
-        node = pick_entry_node(self.facts, self.request.entry_node, avoid,
-                               ingress=self.via == "ingress")
-        if (self.via == "ingress" and self.client is None
-                and node.labels.get(INGRESS_READY[0]) == INGRESS_READY[1]):
-            self.notes.append(f"A browser on http://{host_header or 'localhost'}/ takes the same "
-                              f"hop: kind publishes {node.name}:{port.node_port} on 127.0.0.1:80.")
+            raise InputError(
+                f"Service {front.key} has no nodePort (type {front.type})",
+                location="--via",
+                choices=["clusterip", "loadbalancer", "ingress"],
+            )
+        node = pick_entry_node(
+            self.facts, self.request.entry_node, avoid, ingress=self.via == "ingress"
+        )
+        if (
+            self.via == "ingress"
+            and self.client is None
+            and node.labels.get(INGRESS_READY[0]) == INGRESS_READY[1]
+        ):
+            self.notes.append(
+                f"A browser on http://{host_header or 'localhost'}/ takes the same "
+                f"hop: kind publishes {node.name}:{port.node_port} on 127.0.0.1:80."
+            )
         entry = ServerAddress(str(node.internal_ip), port.node_port, f"NodePort on {node.name}")
         if self.client is not None:
-            self.on_node(self.client.node, "client pod's node: routes the request on to the entry "
-                         f"node {node.name} (a NodePort is translated where it is addressed)")
-        masq = ("" if front.external_traffic_policy == "Local"
-                else f" and masquerades the source to {node.internal_ip}")
-        self.on_node(node.name, f"entry node: the request is sent to its NodePort {entry}; "
-                     f"{self.nat_by} DNATs it to a {front.name} pod{masq}"
-                     + (" (externalTrafficPolicy Cluster)" if masq else ""))
+            self.on_node(
+                self.client.node,
+                "client pod's node: routes the request on to the entry "
+                f"node {node.name} (a NodePort is translated where it is addressed)",
+            )
+        masq = (
+            ""
+            if front.external_traffic_policy == "Local"
+            else f" and masquerades the source to {node.internal_ip}"
+        )
+        self.on_node(
+            node.name,
+            f"entry node: the request is sent to its NodePort {entry}; "
+            f"{self.nat_by} DNATs it to a {front.name} pod{masq}"
+            + (" (externalTrafficPolicy Cluster)" if masq else ""),
+        )
         return entry, f"on {node.name}, {self.nat_by} DNATs {entry} to a {front.name} pod{masq}"
 
-    def enter_load_balancer(self, front: ServiceInfo, port: ServicePort,
-                            front_pods: Sequence[PodInfo]) -> tuple[ServerAddress, str]:
+    def enter_load_balancer(
+        self, front: ServiceInfo, port: ServicePort, front_pods: Sequence[PodInfo]
+    ) -> tuple[ServerAddress, str]:
         if not front.lb_ips:
             with_lb = sorted(s.key for s in self.facts.services if s.lb_ips)
-            raise InputError(f"Service {front.key} has no LoadBalancer address (type {front.type})",
-                             location="--to", choices=with_lb)
-        entry = ServerAddress(front.lb_ips[0], port.port,
-                              f"LoadBalancer address of {front.name}")
+            raise InputError(
+                f"Service {front.key} has no LoadBalancer address (type {front.type})",
+                location="--to",
+                choices=with_lb,
+            )
+        entry = ServerAddress(front.lb_ips[0], port.port, f"LoadBalancer address of {front.name}")
         if self.client is not None:
-            self.on_node(self.client.node, f"client pod's node: {self.nat_by} matches the "
-                         f"LoadBalancer address {entry} for in-cluster clients and DNATs it right "
-                         "here (no MetalLB hop)")
-            return entry, (f"on the client's node {self.client.node}, {self.nat_by} DNATs {entry} "
-                           f"to a {front.name} pod without leaving the node first")
+            self.on_node(
+                self.client.node,
+                f"client pod's node: {self.nat_by} matches the "
+                f"LoadBalancer address {entry} for in-cluster clients and DNATs it right "
+                "here (no MetalLB hop)",
+            )
+            return entry, (
+                f"on the client's node {self.client.node}, {self.nat_by} DNATs {entry} "
+                f"to a {front.name} pod without leaving the node first"
+            )
         local = front.external_traffic_policy == "Local"
-        masq = "" if local else ("; externalTrafficPolicy Cluster masquerades the source to the "
-                                 "node IP")
+        masq = (
+            ""
+            if local
+            else ("; externalTrafficPolicy Cluster masquerades the source to the node IP")
+        )
         if self.facts.platform == "gke":
             # A passthrough Network LB: no leader, every healthy node may get the packets.
             with_pods = {p.node for p in front_pods}
-            who = (f"nodes with a {front.name} pod (externalTrafficPolicy Local: the others fail "
-                   "the health check)" if local else "any node")
+            who = (
+                f"nodes with a {front.name} pod (externalTrafficPolicy Local: the others fail "
+                "the health check)"
+                if local
+                else "any node"
+            )
             for node in self.facts.nodes:
                 if node.internal_ip and (not local or node.name in with_pods):
-                    self.on_node(node.name, f"may receive it: Google's passthrough load balancer "
-                                 f"delivers packets for {entry.ip} unchanged (client address kept, "
-                                 f"destination still the LB address) to {who}; {self.nat_by} "
-                                 f"DNATs there{masq}")
-            return entry, (f"Google's passthrough load balancer hands it unchanged to a node; "
-                           f"{self.nat_by} there DNATs {entry} to a {front.name} pod{masq}")
+                    self.on_node(
+                        node.name,
+                        f"may receive it: Google's passthrough load balancer "
+                        f"delivers packets for {entry.ip} unchanged (client address kept, "
+                        f"destination still the LB address) to {who}; {self.nat_by} "
+                        f"DNATs there{masq}",
+                    )
+            return entry, (
+                f"Google's passthrough load balancer hands it unchanged to a node; "
+                f"{self.nat_by} there DNATs {entry} to a {front.name} pod{masq}"
+            )
         leader = self.facts.l2_leaders.get(front.key)
         leader_node = node_named(self.facts, leader)
         if leader_node is not None:
-            self.on_node(leader_node.name, f"MetalLB L2 leader for {entry.ip}: it answers ARP, so "
-                         f"every packet enters here; {self.nat_by} DNATs {entry} to a "
-                         f"{front.name} pod{masq}")
+            self.on_node(
+                leader_node.name,
+                f"MetalLB L2 leader for {entry.ip}: it answers ARP, so "
+                f"every packet enters here; {self.nat_by} DNATs {entry} to a "
+                f"{front.name} pod{masq}",
+            )
         else:
-            self.notes.append(f"The MetalLB L2 leader for {entry.ip} is unknown (no "
-                              "ServiceL2Status), so every node is captured; the one that sees the "
-                              "request is the leader.")
+            self.notes.append(
+                f"The MetalLB L2 leader for {entry.ip} is unknown (no "
+                "ServiceL2Status), so every node is captured; the one that sees the "
+                "request is the leader."
+            )
             for node in (n for n in self.facts.nodes if n.internal_ip):
-                self.on_node(node.name, f"candidate MetalLB L2 leader for {entry.ip}: the leader "
-                             f"answers ARP and {self.nat_by} DNATs there{masq}")
-        return entry, (f"the MetalLB L2 leader {leader or '(unknown)'} receives it; {self.nat_by} "
-                       f"there DNATs {entry} to a {front.name} pod{masq}")
+                self.on_node(
+                    node.name,
+                    f"candidate MetalLB L2 leader for {entry.ip}: the leader "
+                    f"answers ARP and {self.nat_by} DNATs there{masq}",
+                )
+        return entry, (
+            f"the MetalLB L2 leader {leader or '(unknown)'} receives it; {self.nat_by} "
+            f"there DNATs {entry} to a {front.name} pod{masq}"
+        )
 
     # -- the rest of the way ------------------------------------------------------------------
 
-    def through_traefik(self, pods: Sequence[PodInfo], front_port: ServicePort,
-                        service: ServiceInfo, backend_port: ServicePort, native_lb: bool) -> None:
+    def through_traefik(
+        self,
+        pods: Sequence[PodInfo],
+        front_port: ServicePort,
+        service: ServiceInfo,
+        backend_port: ServicePort,
+        native_lb: bool,
+    ) -> None:
         ports = [target_port(self.facts, p, front_port, True) for p in pods]
         for pod, port in zip(pods, ports, strict=True):
             self.addresses.append(ServerAddress(str(pod.ip), port, f"Traefik pod {pod.name}"))
-            self.on_node(pod.node, f"hosts Traefik pod {pod.name}: the translated request "
-                         "arrives on its veth")
+            self.on_node(
+                pod.node,
+                f"hosts Traefik pod {pod.name}: the translated request arrives on its veth",
+            )
         for pod in pods:
             self.reach(pod.name)
         at = ", ".join(f"{p.name} {p.ip}:{port}" for p, port in zip(pods, ports, strict=True))
         self.path.append(f"Traefik ({at}) receives it and terminates HTTP")
         if not native_lb:
-            self.path.append(f"Traefik opens a new connection from its pod IP straight to a "
-                             f"{service.name} pod IP: it reads EndpointSlices, so kube-proxy is "
-                             "not on this hop")
+            self.path.append(
+                f"Traefik opens a new connection from its pod IP straight to a "
+                f"{service.name} pod IP: it reads EndpointSlices, so kube-proxy is "
+                "not on this hop"
+            )
             return
         if not service.cluster_ip:
             raise InputError(f"nativeLB needs a ClusterIP on {service.key}", location="--to")
-        self.addresses.append(ServerAddress(service.cluster_ip, backend_port.port,
-                                       f"ClusterIP of {service.name}"))
+        self.addresses.append(
+            ServerAddress(service.cluster_ip, backend_port.port, f"ClusterIP of {service.name}")
+        )
         for pod in pods:
-            self.on_node(pod.node, f"nativeLB: Traefik dials ClusterIP {service.cluster_ip}, so "
-                         f"{self.nat_by} on Traefik's node DNATs it to a {service.name} pod")
-        self.path.append(f"Traefik opens a new connection to ClusterIP {service.cluster_ip}:"
-                         f"{backend_port.port} (nativeLB); {self.nat_by} on its node DNATs it")
+            self.on_node(
+                pod.node,
+                f"nativeLB: Traefik dials ClusterIP {service.cluster_ip}, so "
+                f"{self.nat_by} on Traefik's node DNATs it to a {service.name} pod",
+            )
+        self.path.append(
+            f"Traefik opens a new connection to ClusterIP {service.cluster_ip}:"
+            f"{backend_port.port} (nativeLB); {self.nat_by} on its node DNATs it"
+        )
 
     def to_backends(self, backends: Sequence[PodInfo], port: ServicePort, seen_src: str) -> None:
         ports = [target_port(self.facts, p, port, False) for p in backends]
@@ -371,50 +460,97 @@ class _Walk:
             self.reach(pod.name)
         at = ", ".join(f"{p.name} {p.ip}:{n}" for p, n in zip(backends, ports, strict=True))
         self.path.append(f"backend {at} answers; it sees source {seen_src}")
-        self.path.append("each reply retraces its connection; conntrack reverses every NAT on the "
-                         "way back")
+        self.path.append(
+            "each reply retraces its connection; conntrack reverses every NAT on the way back"
+        )
 
-    def points(self, entry: ServerAddress, traefik_pods: Sequence[PodInfo],
-               backends: Sequence[PodInfo], seen_src: str, dns: bool) -> list[CapturePoint]:
+    def points(
+        self,
+        entry: ServerAddress,
+        traefik_pods: Sequence[PodInfo],
+        backends: Sequence[PodInfo],
+        seen_src: str,
+        dns: bool,
+    ) -> list[CapturePoint]:
         flt = flow_filter(self.addresses)
         client_flt = flow_filter(self.addresses, dns=dns)
         client = self.client
         points: list[CapturePoint] = []
         if client is None:
-            points.append(CapturePoint(
-                name="host", kind="host", role="client", interface="any", filter=flt,
-                why=("the request starts on your machine; this capture shows the address you "
-                     "dialled, before any NAT (needs tcpdump and capture rights here; skipped if "
-                     "not)",),
-                address=self.facts.host_ip,
-            ))
+            points.append(
+                CapturePoint(
+                    name="host",
+                    kind="host",
+                    role="client",
+                    interface="any",
+                    filter=flt,
+                    why=(
+                        "the request starts on your machine; this capture shows the address you "
+                        "dialled, before any NAT (needs tcpdump and capture rights here; skipped "
+                        "if "
+                        "not)",
+                    ),
+                    address=self.facts.host_ip,
+                )
+            )
         else:
-            points.append(_pod_point("client", client, client_flt, [
-                f"the request starts in pod {client.name}: its eth0 shows the destination "
-                f"{entry} before any NAT"
-                + (" and the DNS lookup of the Service name" if dns else ""),
-            ]))
+            points.append(
+                _pod_point(
+                    "client",
+                    client,
+                    client_flt,
+                    [
+                        f"the request starts in pod {client.name}: its eth0 shows the destination "
+                        f"{entry} before any NAT"
+                        + (" and the DNS lookup of the Service name" if dns else ""),
+                    ],
+                )
+            )
         for node_name, why in self.node_why.items():
             info = node_named(self.facts, node_name)
-            points.append(CapturePoint(
-                name=node_name, kind="node", role="node", interface="any",
-                filter=client_flt if client is not None and node_name == client.node else flt,
-                why=(*why, _ANY_WHY), node=node_name,
-                address=info.internal_ip if info else None, roles=len(why),
-            ))
-        points.extend(_pod_point("traefik", pod, flt, [
-            f"Traefik pod {pod.name}: terminates HTTP from the client and opens a new connection "
-            "to the backend, so two TCP flows meet here",
-            "Traefik's pod runs as non-root (runAsNonRoot, user 65532): its capture container "
-            "sets runAsUser 0 itself, so tcpdump keeps NET_RAW; only if the API server refuses "
-            "that container (a PodSecurity level stricter than privileged) does the capture on "
-            f"node {pod.node}, which sees the same packets on the pod's veth, stand in for it",
-        ]) for pod in traefik_pods)
-        points.extend(_pod_point("backend", pod, flt, [
-            f"backend pod {pod.name}: eth0 shows the request after every translation "
-            f"(destination its own IP); it sees source {seen_src}",
-        ]) for pod in backends if client is None or pod.name != client.name
-            or pod.namespace != client.namespace)
+            points.append(
+                CapturePoint(
+                    name=node_name,
+                    kind="node",
+                    role="node",
+                    interface="any",
+                    filter=client_flt if client is not None and node_name == client.node else flt,
+                    why=(*why, _ANY_WHY),
+                    node=node_name,
+                    address=info.internal_ip if info else None,
+                    roles=len(why),
+                )
+            )
+        points.extend(
+            _pod_point(
+                "traefik",
+                pod,
+                flt,
+                [
+                    f"Traefik pod {pod.name}: terminates HTTP from the client and opens a new "
+                    "connection to the backend, so two TCP flows meet here",
+                    "Traefik's pod runs as non-root (runAsNonRoot, user 65532): its capture "
+                    "container sets runAsUser 0 itself, so tcpdump keeps NET_RAW; only if the "
+                    "API server refuses that container (a PodSecurity level stricter than "
+                    f"privileged) does the capture on node {pod.node}, which sees the same "
+                    "packets on the pod's veth, stand in for it",
+                ],
+            )
+            for pod in traefik_pods
+        )
+        points.extend(
+            _pod_point(
+                "backend",
+                pod,
+                flt,
+                [
+                    f"backend pod {pod.name}: eth0 shows the request after every translation "
+                    f"(destination its own IP); it sees source {seen_src}",
+                ],
+            )
+            for pod in backends
+            if client is None or pod.name != client.name or pod.namespace != client.namespace
+        )
         rank = {name: i for i, name in enumerate(self.sequence)}
         return sorted(points, key=lambda point: rank.get(point.name, len(rank)))
 
@@ -428,17 +564,23 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
     service = find_service(facts, request.to)
     client = None if from_user else find_pod(facts, request.source)
     if client is not None and not client.ip:
-        raise InputError(f"pod {client.namespace}/{client.name} has no IP (phase {client.phase})",
-                         location="--from")
+        raise InputError(
+            f"pod {client.namespace}/{client.name} has no IP (phase {client.phase})",
+            location="--from",
+        )
     if from_user and via == "clusterip":
         raise InputError(
             "a ClusterIP is reachable only from inside the cluster: pass --from POD, or pick a "
-            "path that enters from outside", location="--via",
+            "path that enters from outside",
+            location="--via",
             choices=[v for v in VIAS if v != "clusterip"],
         )
     backends = endpoint_pods(facts, service)
-    nat_by = ("Cilium's eBPF service load balancer (no kube-proxy, no KUBE-* chains)"
-              if facts.kube_proxy_mode == "none" else f"kube-proxy ({facts.kube_proxy_mode} mode)")
+    nat_by = (
+        "Cilium's eBPF service load balancer (no kube-proxy, no KUBE-* chains)"
+        if facts.kube_proxy_mode == "none"
+        else f"kube-proxy ({facts.kube_proxy_mode} mode)"
+    )
     walk = _Walk(request, facts, via, client, nat_by, _general_notes(facts))
     walk.reach(walk.client_name)
 
@@ -460,59 +602,84 @@ def plan_walk(request: WalkRequest, facts: ClusterFacts) -> WalkPlan:
     front_pods = traefik_pods if via == "ingress" else backends
     avoid = {p.node for p in front_pods if p.node}
 
-    if via == "clusterip" or (via == "ingress" and client is not None and not front.lb_ips
-                              and not front_port.node_port):
+    if via == "clusterip" or (
+        via == "ingress" and client is not None and not front.lb_ips and not front_port.node_port
+    ):
         entry, step = walk.enter_cluster_ip(front, front_port)
     elif via == "nodeport" or (via == "ingress" and not front.lb_ips):
         entry, step = walk.enter_node_port(front, front_port, avoid, host_header)
     else:  # loadbalancer, or ingress through Traefik's LoadBalancer address
         entry, step = walk.enter_load_balancer(front, front_port, front_pods)
-    http = via == "ingress" or from_user or backend_port.target_port in HTTP_PORTS or any(
-        word in (backend_port.name or "") for word in ("http", "web"))
+    http = (
+        via == "ingress"
+        or from_user
+        or backend_port.target_port in HTTP_PORTS
+        or any(word in (backend_port.name or "") for word in ("http", "web"))
+    )
     walk.addresses.append(entry)
-    walk.path.append(f"{walk.client_label} " + (f"sends GET {url_path} to" if http else
-                                                "opens a TCP connection to")
-                     + f" {entry} ({entry.label})")
+    walk.path.append(
+        f"{walk.client_label} "
+        + (f"sends GET {url_path} to" if http else "opens a TCP connection to")
+        + f" {entry} ({entry.label})"
+    )
     if step:
         walk.path.append(step)
 
     if via == "ingress":
         walk.through_traefik(traefik_pods, front_port, service, backend_port, native_lb)
     client_addr = facts.host_ip if client is None else client.ip
-    seen_src = ("the Traefik pod IP (the user only in X-Forwarded-For)" if via == "ingress"
-                else f"the client pod IP {client_addr}" if via == "clusterip"
-                or (via == "loadbalancer" and client is not None)
-                else f"the client address {client_addr or '(your machine)'}"
-                if front.external_traffic_policy == "Local"
-                else "the entry node's IP (masqueraded)")
+    seen_src = (
+        "the Traefik pod IP (the user only in X-Forwarded-For)"
+        if via == "ingress"
+        else f"the client pod IP {client_addr}"
+        if via == "clusterip" or (via == "loadbalancer" and client is not None)
+        else f"the client address {client_addr or '(your machine)'}"
+        if front.external_traffic_policy == "Local"
+        else "the entry node's IP (masqueraded)"
+    )
     walk.to_backends(backends, backend_port, seen_src)
     dns = via == "clusterip" and client is not None
     points = walk.points(entry, traefik_pods, backends, seen_src, dns)
 
     notes = walk.notes
-    if client is not None and any((p.namespace, p.name) == (client.namespace, client.name)
-                                  for p in backends):
-        notes.append("The client pod is also a backend: a connection to its own Service is "
-                     "hairpinned and masqueraded on its node.")
+    if client is not None and any(
+        (p.namespace, p.name) == (client.namespace, client.name) for p in backends
+    ):
+        notes.append(
+            "The client pod is also a backend: a connection to its own Service is "
+            "hairpinned and masqueraded on its node."
+        )
     if len(backends) > 1:
-        notes.append(f"{service.name} has {len(backends)} ready pods; the one that serves is "
-                     "chosen per connection, so each is captured.")
+        notes.append(
+            f"{service.name} has {len(backends)} ready pods; the one that serves is "
+            "chosen per connection, so each is captured."
+        )
     if from_user and facts.platform == "kind":
-        notes.append("kind on Linux: your machine reaches node and MetalLB addresses through the "
-                     "Docker bridge; Docker Desktop (macOS/Windows) does not route them.")
+        notes.append(
+            "kind on Linux: your machine reaches node and MetalLB addresses through the "
+            "Docker bridge; Docker Desktop (macOS/Windows) does not route them."
+        )
 
     scheme_host = f"{entry.ip}:{entry.port}"
     if dns:
         scheme_host = f"{service.name}.{service.namespace}.svc.cluster.local:{entry.port}"
     client_request = ClientRequest(
         url=f"http://{scheme_host}{url_path}" if http else f"tcp://{scheme_host}",
-        host_header=host_header, origin="host" if from_user else "pod",
+        host_header=host_header,
+        origin="host" if from_user else "pod",
         point=None if from_user else walk.client_name,
     )
     return WalkPlan(
-        to=service.key, source=request.source, via=via, points=tuple(points),
-        request=client_request, path=tuple(walk.path), notes=tuple(notes),
-        inventory=build_inventory(facts), cni=facts.cni, kube_proxy_mode=facts.kube_proxy_mode,
+        to=service.key,
+        source=request.source,
+        via=via,
+        points=tuple(points),
+        request=client_request,
+        path=tuple(walk.path),
+        notes=tuple(notes),
+        inventory=build_inventory(facts),
+        cni=facts.cni,
+        kube_proxy_mode=facts.kube_proxy_mode,
     )
 
 
@@ -532,4 +699,3 @@ def build_inventory(facts: ClusterFacts) -> dict[str, dict[str, str]]:
         "services": dict(sorted(services.items())),
     }
     return inventory
-

@@ -32,18 +32,29 @@ def equivalent_commands(plan: WalkPlan, image: str) -> list[tuple[str, str]]:
             assert point.namespace and point.pod
             debug = debug_command(point.namespace, point.pod, capture_container(point, image))
             lines.append((point.name, shlex.join(debug)))
-            lines.append((point.name, f"kubectl exec -n {point.namespace} {point.pod} "
-                          f"-c {point.container} -- {tcpdump} > {pcap}"))
+            lines.append(
+                (
+                    point.name,
+                    f"kubectl exec -n {point.namespace} {point.pod} "
+                    f"-c {point.container} -- {tcpdump} > {pcap}",
+                )
+            )
         elif point.kind == "node":
-            lines.append((point.name, f"kubectl debug node/{point.node} -q -i --image={image} "
-                          f"--profile=netadmin -- {tcpdump} > {pcap}"))
+            lines.append(
+                (
+                    point.name,
+                    f"kubectl debug node/{point.node} -q -i --image={image} "
+                    f"--profile=netadmin -- {tcpdump} > {pcap}",
+                )
+            )
         else:
             lines.append((point.name, f"sudo {tcpdump} > {pcap}"))
     request = shlex.join(plan.request.command())
     if plan.request.origin == "pod":
         client = plan.point(plan.request.point or "client")
-        request = (f"kubectl exec -n {client.namespace} {client.pod} -c {client.container} -- "
-                   f"{request}")
+        request = (
+            f"kubectl exec -n {client.namespace} {client.pod} -c {client.container} -- {request}"
+        )
     lines.append(("request", request))
     return lines
 
@@ -51,20 +62,38 @@ def equivalent_commands(plan: WalkPlan, image: str) -> list[tuple[str, str]]:
 def plan_as_dict(plan: WalkPlan, image: str) -> dict[str, Any]:
     """The plan as plain data (``--dry-run --format json`` and ``plan.yaml`` in the run folder)."""
     return {
-        "to": plan.to, "from": plan.source, "via": plan.via, "cni": plan.cni,
+        "to": plan.to,
+        "from": plan.source,
+        "via": plan.via,
+        "cni": plan.cni,
         "kubeProxyMode": plan.kube_proxy_mode,
-        "request": {"url": plan.request.url, "host": plan.request.host_header,
-                    "origin": plan.request.origin, "command": shlex.join(plan.request.command())},
+        "request": {
+            "url": plan.request.url,
+            "host": plan.request.host_header,
+            "origin": plan.request.origin,
+            "command": shlex.join(plan.request.command()),
+        },
         "path": list(plan.path),
         "notes": list(plan.notes),
         "points": [
-            {"name": p.name, "kind": p.kind, "role": p.role, "namespace": p.namespace,
-             "pod": p.pod, "node": p.node, "address": p.address, "interface": p.interface,
-             "filter": p.filter, "container": p.container if p.kind == "pod" else None,
-             "why": list(p.why)}
+            {
+                "name": p.name,
+                "kind": p.kind,
+                "role": p.role,
+                "namespace": p.namespace,
+                "pod": p.pod,
+                "node": p.node,
+                "address": p.address,
+                "interface": p.interface,
+                "filter": p.filter,
+                "container": p.container if p.kind == "pod" else None,
+                "why": list(p.why),
+            }
             for p in plan.points
         ],
-        "commands": [{"point": point, "command": command}
-                     for point, command in equivalent_commands(plan, image)],
+        "commands": [
+            {"point": point, "command": command}
+            for point, command in equivalent_commands(plan, image)
+        ],
         "inventory": {k: dict(v) for k, v in plan.inventory.items()},
     }

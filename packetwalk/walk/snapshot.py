@@ -30,9 +30,14 @@ def facts_from_objects(
 ) -> ClusterFacts:
     """:class:`ClusterFacts` from plain API objects (the same reading as against a cluster);
     ``source`` names them in reading errors."""
-    return facts_from_state(ClusterState.from_objects(objects, source=source),
-                            app_namespace=app_namespace, platform=platform, cni=cni,
-                            kube_proxy_mode=kube_proxy_mode, host_ip=host_ip)
+    return facts_from_state(
+        ClusterState.from_objects(objects, source=source),
+        app_namespace=app_namespace,
+        platform=platform,
+        cni=cni,
+        kube_proxy_mode=kube_proxy_mode,
+        host_ip=host_ip,
+    )
 
 
 def load_objects(path: Path) -> list[Mapping[str, Any]]:
@@ -43,8 +48,11 @@ def load_objects(path: Path) -> list[Mapping[str, Any]]:
         raise InputError(f"cannot read the snapshot: {error.strerror}", source=str(path)) from error
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        raise InputError(f"not YAML: {getattr(error, 'problem', error)}", source=str(path),
-                         location=f"line {mark.line + 1}" if mark else None) from error
+        raise InputError(
+            f"not YAML: {getattr(error, 'problem', error)}",
+            source=str(path),
+            location=f"line {mark.line + 1}" if mark else None,
+        ) from error
     objects: list[Mapping[str, Any]] = []
     for doc in documents:
         if doc is None:
@@ -52,8 +60,9 @@ def load_objects(path: Path) -> list[Mapping[str, Any]]:
         if not isinstance(doc, Mapping):
             raise InputError("expected Kubernetes objects or a List of them", source=str(path))
         items = doc.get("items") if str(doc.get("kind", "")).endswith("List") else None
-        objects.extend(i for i in (items if isinstance(items, list) else [doc])
-                       if isinstance(i, Mapping))
+        objects.extend(
+            i for i in (items if isinstance(items, list) else [doc]) if isinstance(i, Mapping)
+        )
     if not objects:
         raise InputError("the snapshot holds no objects", source=str(path))
     return objects

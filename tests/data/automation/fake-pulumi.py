@@ -52,11 +52,22 @@ elif argv[:2] == ["stack", "export"]:
     print(json.dumps({"version": 3, "deployment": {"resources": []}}))
 elif argv[:2] == ["stack", "history"]:
     changes = state[key].get("changes", {})
-    print(json.dumps([{
-        "kind": "update", "startTime": "2026-11-26T22:00:00.000Z", "message": "",
-        "environment": {}, "config": {}, "result": "succeeded",
-        "endTime": "2026-11-26T22:00:05.000Z", "resourceChanges": changes,
-    }]))
+    print(
+        json.dumps(
+            [
+                {
+                    "kind": "update",
+                    "startTime": "2026-11-26T22:00:00.000Z",
+                    "message": "",
+                    "environment": {},
+                    "config": {},
+                    "result": "succeeded",
+                    "endTime": "2026-11-26T22:00:05.000Z",
+                    "resourceChanges": changes,
+                }
+            ]
+        )
+    )
 elif argv[:1] == ["up"]:
     first = not state[key]["deployed"]
     state[key]["deployed"] = True
