@@ -1,6 +1,6 @@
 """One GKE cluster: VPC-native, release channel, workload identity, Gateway API, own node pool.
 
-The network-policy flavour comes from the stack's CNI (``shared/reference/gke.md`` section 1):
+The network-policy flavour comes from the stack's CNI (``docs/design/gke.md`` section 1):
 
 - ``dataplane-v2``: ``datapath_provider=ADVANCED_DATAPATH``. Cilium-based, enforces
   NetworkPolicy, no kube-proxy and no iptables Service chains. GKE's Calico add-on must stay off.

@@ -1,6 +1,6 @@
 """A kind cluster as Pulumi resources (there is no kind provider: ``local.Command`` runs the CLI).
 
-Shape (see ``shared/reference/pulumi.md`` section 3):
+Shape (see ``docs/design/pulumi.md`` section 3):
 
 - ``kind-cluster``: ``kind create cluster --config -`` with the rendered kind config on stdin;
   the config is also the replace trigger, and ``delete_before_replace`` because a same-named kind

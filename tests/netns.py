@@ -330,7 +330,7 @@ def _wait_file(path: Path, timeout: float = 10) -> None:
     raise RuntimeError(f"{path} was not created")
 
 
-# --- topologies (packet-walk-and-capture.md section 6) ----------------------------------------
+# --- topologies (docs/design/packet-walk-and-capture.md section 6) ---------------------------
 
 POD_A, POD_B, TRAEFIK = "10.244.1.10", "10.244.2.20", "10.244.3.30"
 VIP, TRAEFIK_VIP, HOST, NODE = "10.96.0.10", "10.96.0.20", "172.18.0.1", "172.18.0.2"

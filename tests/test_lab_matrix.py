@@ -1,4 +1,4 @@
-"""The lab's own policies allow exactly the voting-app flows of voting-app.md section 3.
+"""The lab's own policies allow exactly the voting-app flows of docs/design/voting-app.md section 3.
 
 This evaluates the very objects the lab stack deploys (``lab_objects``) plus the stand-ins for
 Traefik and CoreDNS (``lab_peer_objects``): the proof for issue 2 that the generated policies

@@ -164,7 +164,7 @@ def test_every_repository_stack_builds(stack: str) -> None:
 # A deliberately small check, not an evaluator (packetwalk.netpol is that): it reads only the
 # shapes the generator emits (matchLabels selectors, peers with both selectors, numeric ports) and
 # asserts that it saw nothing else, then applies "egress of the source AND ingress of the
-# destination" (netpol-semantics.md section 1).
+# destination" (docs/design/netpol-semantics.md section 1).
 
 Pod = tuple[str, str, dict[str, str]]  # namespace, workload, labels
 

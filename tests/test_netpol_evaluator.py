@@ -1,5 +1,5 @@
-"""NetworkPolicy semantics (netpol-semantics.md sections 1-2), property tests, and a cross-check
-of the class-based evaluator against the direct rule walk in ``explain``."""
+"""NetworkPolicy semantics (docs/design/netpol-semantics.md sections 1-2), property tests, and a
+cross-check of the class-based evaluator against the direct rule walk in ``explain``."""
 
 from __future__ import annotations
 

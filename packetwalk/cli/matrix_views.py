@@ -1,7 +1,7 @@
 """Rich views of an evaluated policy set, and the Graphviz adapter for pictures.
 
-A grid (rows = sources, columns = destinations, like voting-app.md section 3) when it fits a
-terminal, a list of allowed pairs otherwise.
+A grid (rows = sources, columns = destinations, like docs/design/voting-app.md section 3) when it
+fits a terminal, a list of allowed pairs otherwise.
 """
 
 from __future__ import annotations

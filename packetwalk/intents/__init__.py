@@ -1,7 +1,7 @@
 """Otterize-style ClientIntents, read from YAML and turned into Kubernetes NetworkPolicies.
 
 A ClientIntents object lives in the client's namespace and lists what the client calls. Both of
-Otterize's shapes are read (``shared/reference/otterize-intents.md``): v2 (``v2beta1`` and
+Otterize's shapes are read (``docs/design/otterize-intents.md``): v2 (``v2beta1`` and
 ``v2alpha1``: ``spec.workload`` + ``spec.targets``) and v1 (``v1alpha3`` and ``v1beta1``:
 ``spec.service`` + ``spec.calls``, ``svc:`` prefix for Services); the same intents give the same
 policies in either shape.

@@ -3,7 +3,7 @@
 The stack config validates ``packetwalk:cni`` against it, the kind config decides from it whether
 kind's own CNI stays, the chart specs pick the chart, the packet walk explains the datapath from
 it, the lab modules get their facts from it, and live detection recognises a CNI by its node
-agent's pod name. Facts are from ../shared/reference/kind-and-cnis.md and gke.md.
+agent's pod name. Facts are from docs/design/kind-and-cnis.md and docs/design/gke.md.
 """
 
 from __future__ import annotations

@@ -117,7 +117,8 @@ class LabConfig:
 
     @property
     def enforces_network_policy(self) -> bool:
-        """Whether the CNI enforces NetworkPolicy (Flannel never does; see kind-and-cnis.md)."""
+        """Whether the CNI enforces NetworkPolicy (Flannel never does; see
+        docs/design/kind-and-cnis.md)."""
         return PROFILES[self.cni].enforces_policy
 
     @property

@@ -2,7 +2,8 @@
 
 The Pulumi components (``components/gke_*.py``, ``components/gclb.py``) turn this into
 resources; keeping it pure lets the tests and ``invoke status`` read the same names without
-Pulumi. Facts behind the choices are in ``shared/reference/gke.md`` and ``ingress-and-gclb.md``.
+Pulumi. Facts behind the choices are in ``docs/design/gke.md`` and
+``docs/design/ingress-and-gclb.md``.
 
 Address plan (one VPC per stack, one subnet per cluster; VPC-native ranges must not overlap
 anywhere in the VPC, so every cluster of a per-participant stack gets ranges of its own):
@@ -28,7 +29,8 @@ from packetwalk.lab.config import LabConfig
 from packetwalk.lab.participants import Participant, cluster_names, participants_in
 
 HEALTH_CHECK_RANGES: Final = ("130.211.0.0/22", "35.191.0.0/16")
-"""Where Google's health checks and GFE proxies connect from (ingress-and-gclb.md section 2)."""
+"""Where Google's health checks and GFE proxies connect from (docs/design/ingress-and-gclb.md
+section 2)."""
 
 TRAEFIK_WEB_PORT: Final = 8000
 """Traefik's ``web`` entrypoint: the port the load balancer sends requests to (NEG endpoints)."""

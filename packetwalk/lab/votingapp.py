@@ -1,7 +1,7 @@
 """The Docker example voting app as Kubernetes objects (upstream ``k8s-specifications/``).
 
 Names, labels, ports and container names follow upstream exactly (see
-``shared/reference/voting-app.md`` section 1): the apps hard-code the Service names ``redis`` and
+``docs/design/voting-app.md`` section 1): the apps hard-code the Service names ``redis`` and
 ``db``, and the lab's policies and packet walks are written against these labels and ports. The
 deliberate differences from upstream:
 

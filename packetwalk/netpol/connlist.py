@@ -1,7 +1,7 @@
 """netpol-analyzer compatible connectivity lists: ``txt`` (byte-compatible), json, csv, md.
 
 One line per ordered pair of distinct peers with at least one allowed connection, sorted as plain
-strings; see netpol-semantics.md section 3 for the grammar.
+strings; see docs/design/netpol-semantics.md section 3 for the grammar.
 """
 
 from __future__ import annotations

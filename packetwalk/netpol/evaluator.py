@@ -1,15 +1,16 @@
 """Which connections NetworkPolicies allow, with the exact Kubernetes semantics.
 
 A connection src -> dst on a port/protocol is allowed iff src's egress side allows it AND dst's
-ingress side allows it (netpol-semantics.md section 1). A side that no policy isolates allows
-everything; an isolated side allows the union of the rules of every policy that selects the pod.
+ingress side allows it (docs/design/netpol-semantics.md section 1). A side that no policy isolates
+allows everything; an isolated side allows the union of the rules of every policy that selects
+the pod.
 
 Cost follows distinct label sets, not pods: pods are grouped into equivalence classes by
 (namespace, labels, container ports [, which ipBlocks contain the pod IP when those match pods]),
 selectors become bitmasks over classes (one big-int AND/OR per requirement, via an index of
 classes by label), and a pair of classes is evaluated once, whatever the number of pods in them.
 
-Two modes (the oracles disagree, see netpol-semantics.md section 6):
+Two modes (the oracles disagree, see docs/design/netpol-semantics.md section 6):
 
 * ``spec`` (default): the Kubernetes API semantics. ``ipblock_matches_pods`` switches on matching
   ipBlocks against pod IPs (Calico, cyclonus, k8s e2e); off by default, as the API docs ask for

@@ -1,8 +1,8 @@
 """NetworkPolicy manifests in, :class:`~packetwalk.netpol.model.Policy` out.
 
-With the API server's rules (netpol-semantics.md): an invalid policy is an :class:`InputError`
-naming the file, the policy and the field, never a guess. The metadata reader and the error shape
-are the cluster reader's (:mod:`packetwalk.cluster.fields`).
+With the API server's rules (docs/design/netpol-semantics.md): an invalid policy is an
+:class:`InputError` naming the file, the policy and the field, never a guess. The metadata
+reader and the error shape are the cluster reader's (:mod:`packetwalk.cluster.fields`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def parse_policy(obj: Mapping[str, Any], origin: Origin) -> Policy:
     ingress = _rules(spec.get("ingress"), "ingress", "from", origin, ref, namespace)
     egress = _rules(spec.get("egress"), "egress", "to", origin, ref, namespace)
     types = spec.get("policyTypes")
-    if types is None:  # API defaulting (netpol-semantics.md rule 2)
+    if types is None:  # API defaulting (docs/design/netpol-semantics.md rule 2)
         isolates_ingress, isolates_egress = True, bool(spec.get("egress"))
     else:
         if not isinstance(types, list):

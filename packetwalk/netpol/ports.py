@@ -6,7 +6,7 @@ A :class:`ConnSet` holds one port set per protocol Kubernetes defines for Networ
 (SCTP, TCP, UDP: the order netpol-analyzer prints them in).
 
 Named ports never live here: a rule names a port, the *destination* pod resolves it
-(netpol-semantics.md rule 4), and only the resolved number enters a set.
+(docs/design/netpol-semantics.md rule 4), and only the resolved number enters a set.
 """
 
 from __future__ import annotations

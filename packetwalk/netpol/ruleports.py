@@ -1,8 +1,8 @@
 """A rule's ``ports`` turned into connections towards one destination.
 
-Named ports live on the destination pod (netpol-semantics.md rule 4: name and protocol must both
-match), so a rule with a named port resolves once per distinct set of destination container
-ports; a rule without one resolves once, full stop.
+Named ports live on the destination pod (docs/design/netpol-semantics.md rule 4: name and
+protocol must both match), so a rule with a named port resolves once per distinct set of
+destination container ports; a rule without one resolves once, full stop.
 """
 
 from __future__ import annotations

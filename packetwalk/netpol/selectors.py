@@ -2,7 +2,8 @@
 
 All requirements of one selector are ANDed; the empty selector ``{}`` matches everything. A
 selector that is *absent* is not a selector at all: callers keep ``None`` for that, because
-absent and empty mean different things in a NetworkPolicy peer (netpol-semantics.md rule 1).
+absent and empty mean different things in a NetworkPolicy peer (docs/design/netpol-semantics.md
+rule 1).
 """
 
 from __future__ import annotations

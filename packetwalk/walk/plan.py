@@ -2,8 +2,8 @@
 
 Pure: :func:`plan_walk` reads a :class:`~packetwalk.walk.facts.ClusterFacts` snapshot and a
 :class:`WalkRequest` and returns a :class:`WalkPlan`; the orchestrator executes it. The hop facts
-come from ../shared/reference/packet-walk-and-capture.md and ingress-and-gclb.md: kube-proxy DNATs
-Service addresses on the node where the packet enters, NodePort/LoadBalancer traffic with
+come from docs/design/packet-walk-and-capture.md and docs/design/ingress-and-gclb.md: kube-proxy
+DNATs Service addresses on the node where the packet enters, NodePort/LoadBalancer traffic with
 ``externalTrafficPolicy: Cluster`` is masqueraded, MetalLB L2 sends every packet for an address to
 one leader node, and Traefik dials backend pod IPs itself (no kube-proxy hop unless nativeLB).
 """
