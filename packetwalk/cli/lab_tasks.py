@@ -3,6 +3,10 @@
 Tasks stay thin: they parse arguments, call :mod:`packetwalk.playbook` and print through
 :mod:`packetwalk.cli.lab_views`. The cluster and the prompt are collaborators in :data:`DEPS`
 so tests run every task against the in-memory cluster without a terminal.
+
+On a workshop stack (``packetwalk:participants``) ``--participant N`` says whose lab to use: the
+facts (``app_namespace``...) are that participant's, local progress is kept per participant, and
+``lab`` records progress in a ConfigMap of the participant's namespace for ``invoke workshop``.
 """
 
 from __future__ import annotations
@@ -22,9 +26,15 @@ from packetwalk.errors import PacketwalkError
 from packetwalk.kube.access import ClusterAccess
 from packetwalk.lab import config
 from packetwalk.lab.kindconfig import kube_context
+from packetwalk.lab.participants import Participant
 from packetwalk.playbook import catalog, validate
 from packetwalk.playbook.events import Emitter, EventLog, new_run_dir
-from packetwalk.playbook.facts import cluster_facts, offline_facts, static_facts
+from packetwalk.playbook.facts import (
+    cluster_facts,
+    offline_facts,
+    select_participant,
+    static_facts,
+)
 from packetwalk.playbook.loader import LoadedModule, PlaybookError, load_module
 from packetwalk.playbook.progress import ModuleProgress, ProgressStore
 from packetwalk.playbook.runner import LabRunner, RunOptions, refusal
@@ -59,11 +69,26 @@ def _fail(error: PacketwalkError) -> Exit:
     return Exit(lab_views.error_text(error), code=1)
 
 
-def _connect(cfg: config.LabConfig) -> tuple[ClusterAccess, dict[str, object]]:
+PARTICIPANT_HELP = (
+    "on a workshop stack (packetwalk:participants), which participant you are (1..N): "
+    "your namespace (vote-pNN) and hosts"
+)
+
+
+def progress_store(cfg: config.LabConfig, participant: Participant) -> ProgressStore:
+    """The local progress of one participant: per stack, and per participant on a shared
+    cluster (``.packetwalk/progress/<stack>-p03.json``)."""
+    key = f"{cfg.stack}-{participant.name}" if participant.shares_cluster else cfg.stack
+    return ProgressStore(DEPS.repo, key)
+
+
+def _connect(
+    cfg: config.LabConfig, participant: Participant
+) -> tuple[ClusterAccess, dict[str, object]]:
     """Cluster access and facts, or one clear error when the lab's cluster does not answer."""
     try:
         access = DEPS.cluster(cfg)
-        return access, cluster_facts(cfg, access)
+        return access, cluster_facts(cfg, access, participant)
     except PacketwalkError:
         raise
     except Exception as error:  # client/config/connection errors from the adapter
@@ -75,12 +100,18 @@ def _connect(cfg: config.LabConfig) -> tuple[ClusterAccess, dict[str, object]]:
         ) from error
 
 
-@task(help={"stack": f"the stack whose progress to show (default: {config.DEFAULT_STACK})"})
-def labs(c: Context, stack: str = config.DEFAULT_STACK) -> None:
+@task(
+    help={
+        "stack": f"the stack whose progress to show (default: {config.DEFAULT_STACK})",
+        "participant": PARTICIPANT_HELP,
+    }
+)
+def labs(c: Context, stack: str = config.DEFAULT_STACK, participant: int = 0) -> None:
     """List the lab modules, one line each, with your progress on the stack."""
     try:
         cfg = config.load_stack_config(stack, DEPS.stacks_dir)
-        store = ProgressStore(DEPS.repo, cfg.stack)
+        who = select_participant(cfg, participant)
+        store = progress_store(cfg, who)
         entries: list[tuple[LoadedModule, ModuleProgress]] = []
         broken: list[PlaybookError] = []
         for path in catalog.module_paths(DEPS.labs_dir):
@@ -92,7 +123,7 @@ def labs(c: Context, stack: str = config.DEFAULT_STACK) -> None:
             entries.append((loaded, store.load(loaded.id)))
     except PacketwalkError as error:
         raise _fail(error) from error
-    lab_views.print_module_list(entries, cfg)
+    lab_views.print_module_list(entries, cfg, who)
     for problem in broken:
         lab_views.print_broken_module(problem)
     if broken:
@@ -143,6 +174,7 @@ def lab_validate(c: Context, paths: str = "", stack: str = "") -> None:
         "yes": "run without pauses; pause steps run their solution (instructors, CI)",
         "dry_run": "print every step's commands with the stack config's values; no cluster",
         "reset": "forget your progress on this module first",
+        "participant": PARTICIPANT_HELP,
     },
     positional=["module"],
 )
@@ -155,6 +187,7 @@ def lab(
     yes: bool = False,
     dry_run: bool = False,
     reset: bool = False,
+    participant: int = 0,
 ) -> None:
     """Run a lab module step by step: explanation, each command, its output, the checks.
 
@@ -164,18 +197,19 @@ def lab(
     view = lab_views.RunView()
     try:
         cfg = config.load_stack_config(stack, DEPS.stacks_dir)
+        who = select_participant(cfg, participant)
         loaded = load_module(catalog.find_module(module, DEPS.labs_dir))
         if dry_run:
-            runner = LabRunner(loaded, offline_facts(cfg), emit=Emitter(view))
+            runner = LabRunner(loaded, offline_facts(cfg, who), emit=Emitter(view))
             runner.run(options)
             return
-        reason = refusal(loaded, static_facts(cfg))
+        reason = refusal(loaded, static_facts(cfg, who))
         if reason is not None:
             raise Exit(reason, code=1)
-        store = ProgressStore(DEPS.repo, cfg.stack)
+        store = progress_store(cfg, who)
         if reset:
             store.reset(loaded.id)
-        access, facts = _connect(cfg)
+        access, facts = _connect(cfg, who)
         run_dir = new_run_dir(DEPS.repo, loaded.id)
         log = EventLog(run_dir / "events.jsonl")
         try:
@@ -187,6 +221,7 @@ def lab(
                 store=store,
                 run_dir=run_dir,
                 ask=DEPS.ask,
+                publish=True,
             )
             result = runner.run(options)
         finally:

@@ -19,6 +19,7 @@ from rich.text import Text
 
 from packetwalk.errors import PacketwalkError
 from packetwalk.lab.config import LabConfig
+from packetwalk.lab.participants import Participant
 from packetwalk.playbook.events import Event, read_events
 from packetwalk.playbook.facts import static_facts
 from packetwalk.playbook.loader import LoadedModule, PlaybookError
@@ -42,10 +43,17 @@ def progress_text(loaded: LoadedModule, progress: ModuleProgress) -> str:
 
 
 def print_module_list(
-    entries: Sequence[tuple[LoadedModule, ModuleProgress]], cfg: LabConfig
+    entries: Sequence[tuple[LoadedModule, ModuleProgress]],
+    cfg: LabConfig,
+    participant: Participant | None = None,
 ) -> None:
     """One line per module, starting with its id: ``01-pod-networking  Pod networking: ...``."""
-    facts = static_facts(cfg)
+    facts = static_facts(cfg, participant)
+    if participant is not None and participant.shares_cluster:
+        console.print(
+            f"participant {participant.index} ({participant.name}), "
+            f"namespace {escape(participant.namespace)}"
+        )
     width = max((len(loaded.id) for loaded, _ in entries), default=0)
     for loaded, progress in entries:
         summary = " ".join(loaded.module.summary.split())
@@ -207,6 +215,9 @@ class RunView:
             self.out.print(
                 f"[bold red]✘ check failed: {data['failed']} of {data['total']} did not pass[/]"
             )
+
+    def _on_warning(self, data: dict[str, Any]) -> None:
+        self.out.print(f"[yellow]warning:[/] {escape(str(data.get('message', '')))}")
 
     def _on_hint(self, data: dict[str, Any]) -> None:
         title = "Hint" if not data.get("dry") else "Hint (shown when the check fails)"

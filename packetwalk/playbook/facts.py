@@ -6,6 +6,11 @@ cluster); runtime facts (node IPs, pods, Services) are a view of the cluster mod
 :class:`~packetwalk.kube.access.ClusterAccess` or from a snapshot of its objects. Without a
 cluster the runtime facts are :class:`~packetwalk.playbook.templating.Unknown` placeholders,
 which print as their template.
+
+On a workshop stack (``packetwalk:participants: N``) the facts are one participant's:
+``app_namespace`` is that participant's namespace (``vote-p03``), ``app_hosts`` their host
+names, and ``participant`` says who they are; :func:`select_participant` turns the
+``--participant`` option into that participant (a wrong number names the option and the range).
 """
 
 from __future__ import annotations
@@ -15,16 +20,77 @@ from typing import Any
 
 from packetwalk.cluster.model import PodInfo, ServiceInfo, ServicePort
 from packetwalk.cluster.state import ClusterState, ObjectSource
+from packetwalk.errors import InputError
 from packetwalk.lab.config import LabConfig
 from packetwalk.lab.kindconfig import kube_context, node_names
+from packetwalk.lab.objects import local_host
+from packetwalk.lab.participants import Participant, participants
 from packetwalk.playbook.templating import Unknown
 
 RUNTIME_FACTS = ("node_ips", "pods", "app_pods", "services")
 """Facts only a running cluster knows (labs/FORMAT.md documents every fact)."""
 
 
-def static_facts(cfg: LabConfig) -> dict[str, Any]:
-    """Facts from the stack config; node names are Unknown where the platform picks them (GKE)."""
+PARTICIPANT_OPTION = "--participant"
+
+
+def select_participant(cfg: LabConfig, number: int = 0) -> Participant:
+    """The participant ``--participant N`` names (1-based); 0 means the option was not given.
+
+    A workshop stack (several participants) needs the option: a participant who forgot it must
+    not work in someone else's namespace. A number outside the stack's participants is an
+    :class:`InputError` naming the option, the stack and the valid range.
+    """
+    everyone = participants(cfg)
+    count = len(everyone)
+    if number == 0 and count == 1:
+        return everyone[0]
+    if not 1 <= number <= count:
+        valid = "1 (a single-participant stack)" if count == 1 else f"1 to {count}"
+        problem = (
+            f"stack {cfg.stack} has {count} participants: say which one you are"
+            if number == 0
+            else f"stack {cfg.stack} has no participant {number}"
+        )
+        raise InputError(
+            f"{problem} (valid: {valid})",
+            location=PARTICIPANT_OPTION,
+        )
+    return everyone[number - 1]
+
+
+def participant_fact(cfg: LabConfig, participant: Participant) -> dict[str, Any]:
+    """``participant``: ``number``, ``name`` (``p03``; ``lab`` alone), ``namespace``,
+    ``count`` (how many the stack has) and ``shares_cluster``."""
+    return {
+        "number": participant.index,
+        "name": participant.name,
+        "namespace": participant.namespace,
+        "count": len(participants(cfg)),
+        "shares_cluster": participant.shares_cluster,
+    }
+
+
+def app_hosts_fact(cfg: LabConfig, participant: Participant) -> dict[str, Any] | Unknown:
+    """The participant's web app hosts (``vote`` -> ``vote-p03.lab.example.org``); Unknown on
+    GKE without ``packetwalk:domain`` (nip.io names carry the address the cluster stack
+    reserves)."""
+    prefixes = participant.host_prefixes()
+    if cfg.platform == "kind":
+        return {app: local_host(prefix) for app, prefix in prefixes.items()}
+    domain = cfg.gke.domain if cfg.gke is not None else None
+    if domain is None:
+        return Unknown("app_hosts")
+    return {app: f"{prefix}.{domain}" for app, prefix in prefixes.items()}
+
+
+def static_facts(cfg: LabConfig, participant: Participant | None = None) -> dict[str, Any]:
+    """Facts from the stack config; node names are Unknown where the platform picks them (GKE).
+
+    ``participant`` (default: the first) decides ``app_namespace``, ``app_hosts`` and
+    ``participant``.
+    """
+    who = participant if participant is not None else participants(cfg)[0]
     facts: dict[str, Any] = {
         "stack": cfg.stack,
         "platform": cfg.platform,
@@ -36,7 +102,9 @@ def static_facts(cfg: LabConfig) -> dict[str, Any]:
         "has_kube_proxy": cfg.has_kube_proxy,
         "pod_subnet": cfg.pod_subnet,
         "service_subnet": cfg.service_subnet,
-        "app_namespace": cfg.app_namespace,
+        "app_namespace": who.namespace,
+        "app_hosts": app_hosts_fact(cfg, who),
+        "participant": participant_fact(cfg, who),
     }
     if cfg.platform == "kind":
         names = node_names(cfg)
@@ -50,22 +118,26 @@ def static_facts(cfg: LabConfig) -> dict[str, Any]:
     return facts
 
 
-def offline_facts(cfg: LabConfig) -> dict[str, Any]:
+def offline_facts(cfg: LabConfig, participant: Participant | None = None) -> dict[str, Any]:
     """Static facts plus Unknown placeholders for the runtime ones (dry runs, validation)."""
-    facts = static_facts(cfg)
+    facts = static_facts(cfg, participant)
     facts.update({name: Unknown(name) for name in RUNTIME_FACTS})
     return facts
 
 
-def cluster_facts(cfg: LabConfig, access: ObjectSource) -> dict[str, Any]:
+def cluster_facts(
+    cfg: LabConfig, access: ObjectSource, participant: Participant | None = None
+) -> dict[str, Any]:
     """Static facts completed (and node names corrected) from a live cluster (a
     :class:`~packetwalk.kube.access.ClusterAccess`)."""
-    return lab_facts(cfg, ClusterState(access))
+    return lab_facts(cfg, ClusterState(access), participant)
 
 
-def lab_facts(cfg: LabConfig, state: ClusterState) -> dict[str, Any]:
+def lab_facts(
+    cfg: LabConfig, state: ClusterState, participant: Participant | None = None
+) -> dict[str, Any]:
     """Static facts completed (and node names corrected) from a cluster's read model."""
-    facts = static_facts(cfg)
+    facts = static_facts(cfg, participant)
     nodes = state.nodes
     if nodes:
         names = [node.name for node in nodes]
@@ -79,7 +151,7 @@ def lab_facts(cfg: LabConfig, state: ClusterState) -> dict[str, Any]:
     app_pods: dict[str, dict[str, Any]] = {}
     for pod in pods:
         app = pod.labels.get("app")
-        if pod.namespace == cfg.app_namespace and app and app not in app_pods:
+        if pod.namespace == facts["app_namespace"] and app and app not in app_pods:
             app_pods[app] = _pod_fact(pod)
     facts["app_pods"] = app_pods
     facts["services"] = services_fact(state.services)

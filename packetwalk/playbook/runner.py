@@ -5,10 +5,16 @@ The runner is the engine behind ``invoke lab``. It talks to the cluster only thr
 the view renders and the run folder keeps) and ``ask`` (one line of input), and to the disk
 only through the progress store and the run folder, so tests drive it end to end with the
 in-memory cluster and a scripted ``ask``.
+
+With ``publish=True`` every save of the progress is also applied, as a ConfigMap in the
+participant's namespace (``app_namespace``), through ``kubectl apply -f -``: the step the
+participant is on and the checks that failed, for ``invoke workshop``. A refused apply is a
+warning event, never a failed step: the participant's lab goes on without the instructor view.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -33,7 +39,12 @@ from packetwalk.playbook.actions import finish_capture as _finish_capture
 from packetwalk.playbook.events import Emitter
 from packetwalk.playbook.loader import LoadedModule, validation_problems
 from packetwalk.playbook.model import Step, Task
-from packetwalk.playbook.progress import ModuleProgress, ProgressStore
+from packetwalk.playbook.progress import (
+    ModuleProgress,
+    ProgressStore,
+    module_record,
+    progress_configmap,
+)
 from packetwalk.playbook.validate import NOT_TEMPLATED, requires_mismatch
 
 Ask = Callable[[str], str]
@@ -87,6 +98,7 @@ class LabRunner:
         run_dir: Path | None = None,
         ask: Ask = input,
         sleep: Callable[[float], None] = time.sleep,
+        publish: bool = False,
     ) -> None:
         self.loaded = loaded
         self.module = loaded.module
@@ -97,6 +109,9 @@ class LabRunner:
         self.run_dir = run_dir
         self._ask = ask
         self.sleep = sleep
+        self.publish = publish
+        self.failed_checks: tuple[str, ...] = ()
+        """The names of the checks that failed in the last check run (for the instructor)."""
         self.registered: dict[str, Any] = {}
         self.vars: dict[str, Any] = {}
         self._pending: list[PendingCapture] = []
@@ -147,7 +162,7 @@ class LabRunner:
                 return self._check_only(start, progress)
             return self._steps(start, progress, options)
         except _Quit:
-            self._save(progress)
+            self._save(progress, "stopped")
             self.emit(
                 "run_end",
                 status="stopped",
@@ -157,7 +172,7 @@ class LabRunner:
             )
             return RunResult("stopped", progress.current)
         except PacketwalkError as error:  # a template or expression broke at run time
-            self._save(progress)
+            self._save(progress, "failed")
             self.emit("run_end", status="failed", step=progress.current, message=str(error))
             return RunResult("failed", progress.current, str(error))
         finally:
@@ -172,7 +187,7 @@ class LabRunner:
             progress.current = index
             status = self._step(index, options)
             if status == "failed":
-                self._save(progress)
+                self._save(progress, "failed")
                 self.emit(
                     "run_end",
                     status="failed",
@@ -181,7 +196,7 @@ class LabRunner:
                 )
                 return RunResult("failed", index)
             progress.complete(index, total)
-            self._save(progress)
+            self._save(progress, "completed" if index + 1 == total else "running")
             if not options.yes and index + 1 < total:
                 self.ask("Enter: next step · q: stop here")
         self.emit(
@@ -277,11 +292,11 @@ class LabRunner:
             self._close_forwards()
         if passed:
             progress.complete(index, len(self.module.steps))
-            self._save(progress)
+            self._save(progress, "checked")
             self.emit("run_end", status="checked", step=index, message=f"step {index + 1} passes")
             return RunResult("checked", index)
         self._hint(step)
-        self._save(progress)
+        self._save(progress, "check_failed")
         self.emit(
             "run_end",
             status="check_failed",
@@ -292,9 +307,12 @@ class LabRunner:
 
     def _run_check(self, step: Step, raw: Mapping[str, Any]) -> bool:
         failed = 0
+        names: list[str] = []
         for position, task in enumerate(step.check):
             if not self._task("check", position, task, self._raw_task(raw, "check", position)):
                 failed += 1
+                names.append(self._text(task.name or f"check {position + 1}"))
+        self.failed_checks = tuple(names)
         self.emit("check_result", passed=failed == 0, failed=failed, total=len(step.check))
         return failed == 0
 
@@ -599,7 +617,7 @@ class LabRunner:
         if answer.strip().lower() in ("q", "quit", "exit"):
             raise _Quit
 
-    def _save(self, progress: ModuleProgress) -> None:
+    def _save(self, progress: ModuleProgress, status: str) -> None:
         if self.store is None:
             return
         progress.registered = {
@@ -608,3 +626,38 @@ class LabRunner:
             if not isinstance(value, templating.Unknown)
         }
         self.store.save(progress)
+        if status in ("completed", "running", "checked"):
+            self.failed_checks = ()
+        if self.publish:
+            self._publish(progress, status)
+
+    def _publish(self, progress: ModuleProgress, status: str) -> None:
+        """Apply the progress ConfigMap in the participant's namespace (see the module doc)."""
+        if self.access is None:
+            return
+        participant = self.facts.get("participant")
+        name = participant.get("name") if isinstance(participant, Mapping) else None
+        namespace = str(self.facts.get("app_namespace"))
+        record = module_record(
+            progress,
+            namespace=namespace,
+            participant=str(name or "lab"),
+            steps=len(self.module.steps),
+            status=status,
+            failed_checks=self.failed_checks,
+        )
+        manifest = progress_configmap(record, stack=str(self.facts.get("stack")))
+        args = ["apply", "-n", namespace, "-f", "-"]
+        try:
+            result = self.access.kubectl(args, stdin=json.dumps(manifest))
+        except PacketwalkError as error:
+            problem = str(error)
+        else:
+            if result.ok:
+                return
+            problem = (result.stderr or result.stdout).strip() or f"exit code {result.exit_code}"
+        self.emit(
+            "warning",
+            message=f"could not record your progress for the instructor in {namespace} "
+            f"(kubectl {' '.join(args)}): {problem}",
+        )
