@@ -1,6 +1,6 @@
 """Conformance of every stack's desired state, the pinned charts rendered with the real Helm.
 
-Under Pulumi mocks a chart renders to nothing, so tests/test_stacks.py only sees the values
+Under Pulumi mocks a chart renders to nothing, so tests/test_stack_programs.py only sees the values
 packetwalk passes. Here the chart packages of ../shared/charts are rendered by Helm v4's own
 library (tests/rendering.py) together with packetwalk's own objects, in apply order, exactly as
 ``invoke render`` writes them, and the checks run over what a cluster would really receive.

@@ -16,7 +16,7 @@ from invoke.exceptions import Exit
 from invoke.runners import Result
 from pulumi.automation import OutputValue
 from rich.console import Console
-from test_toolchain import FixtureFetcher
+from test_host_toolchain import FixtureFetcher
 
 from packetwalk.cli import stack_tasks
 from packetwalk.cli.stack_tasks import Deps

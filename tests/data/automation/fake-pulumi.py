@@ -1,6 +1,6 @@
 """A stand-in for the `pulumi` CLI, enough for the Automation API calls packetwalk makes.
 
-Used by tests/test_automation.py: it is put on PATH as `pulumi`. Every call is appended to
+Used by tests/test_host_stacks.py: it is put on PATH as `pulumi`. Every call is appended to
 $FAKE_PULUMI_LOG (argv, working directory, the Pulumi variables it saw); stacks live in the JSON
 file $FAKE_PULUMI_STATE keyed by "<project name>/<stack>". Commands it does not know fail loudly.
 """
