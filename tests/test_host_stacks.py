@@ -40,6 +40,7 @@ from packetwalk.host.stacks import (
     StepStarted,
     urn_name,
 )
+from packetwalk.lab.config import load_stack_config
 from packetwalk.lab.urns import kind_recreate_urns
 
 __all__ = ["repo"]  # the fixture, shared with test_stack_tasks
@@ -494,17 +495,19 @@ def test_kind_failing_to_answer_means_no_recreation(tmp_path: Path) -> None:
 def test_the_cluster_name_comes_from_the_config_when_the_state_has_no_outputs(
     tmp_path: Path,
 ) -> None:
-    """An up cut off after `kind create` but before the outputs were recorded."""
+    """An up cut off after `kind create` but before the outputs were recorded: the name comes
+    from the settings the task parsed (the config file is not read again here)."""
     (tmp_path / "stacks").mkdir()
     config = (REPO_STACKS / "Pulumi.kind.yaml").read_text()
     config = config.replace("clusterName: packetwalk", "clusterName: workshop")
     (tmp_path / "stacks" / "Pulumi.kind.yaml").write_text(config)
+    settings = load_stack_config("kind", tmp_path / "stacks")
     world = kind_world()
     world.outputs_when_up[CLUSTER_PROJECT] = {}
     world.deployed[(CLUSTER_PROJECT, "kind")] = True
     world.existing.add((CLUSTER_PROJECT, "kind"))
     world.kind_clusters = {"packetwalk"}  # another lab's cluster; "workshop" is gone
-    lab, _ = make(tmp_path, world, **with_kind(world))
+    lab, _ = make(tmp_path, world, config=settings, **with_kind(world))
     lab.up()
     assert up_args(world)[0] == (
         CLUSTER_PROJECT,
@@ -532,18 +535,22 @@ def test_a_gke_stack_is_never_checked_with_kind(tmp_path: Path) -> None:
     assert len(world.kind_calls) == 1
 
 
-def test_the_stack_config_is_read_and_a_broken_one_left_to_the_task(tmp_path: Path) -> None:
-    """The platform comes from the stack config when it is valid, else from the state."""
+def test_without_parsed_settings_the_state_decides(tmp_path: Path) -> None:
+    """The task hands over the config it parsed; the adapter never parses it again (a config
+    file on disk is not read), and without settings it goes by the state's outputs."""
     (tmp_path / "stacks").mkdir()
     config = (REPO_STACKS / "Pulumi.kind.yaml").read_text()
-    (tmp_path / "stacks" / "Pulumi.kind.yaml").write_text(config)
+    (tmp_path / "stacks" / "Pulumi.kind.yaml").write_text(
+        config.replace("clusterName: packetwalk", "clusterName: on-disk")
+    )
     world = kind_world()
     lab, _ = make(tmp_path, world, **with_kind(world))
-    assert lab._config() is not None and lab._config().platform == "kind"  # type: ignore[union-attr]
-    (tmp_path / "stacks" / "Pulumi.kind.yaml").write_text(
-        config.replace("packetwalk:platform: kind", "packetwalk:platform: minikube")
+    assert lab.config is None
+    cluster_only = kind_recreate_urns("kind")[:1]
+    check = lab.check_kind_cluster(
+        {"resources": [{"urn": u, "type": "command:local:Command"} for u in cluster_only]}
     )
-    assert lab._config() is None  # invalid: the task reports it; here the state decides
+    assert check.replace == () and check.note is not None and "not its name" in check.note
 
 
 def test_recreate_urns_are_only_those_in_the_state(tmp_path: Path) -> None:

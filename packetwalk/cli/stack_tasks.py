@@ -138,9 +138,10 @@ def require(requirements: Sequence[prereqs.Requirement], deps: Deps) -> None:
         raise Exit(prereqs.missing_message(results), code=1)
 
 
-def _lab(stack: str, deps: Deps, printer: stack_views.EventPrinter | None = None) -> LabStacks:
+def _lab(cfg: LabConfig, deps: Deps, printer: stack_views.EventPrinter | None = None) -> LabStacks:
     return LabStacks(
-        stack,
+        cfg.stack,
+        config=cfg,
         repo=deps.repo,
         factory=deps.factory,
         environ=deps.environ,
@@ -176,7 +177,7 @@ def up(c: Context, stack: str = DEFAULT_STACK, unlock: bool = False) -> None:
         require(prereqs.requirements_for(cfg.platform), deps)
         deps.console.print(f"[bold]invoke up[/] stack [cyan]{stack}[/] ({cfg.platform}, {cfg.cni})")
         printer = stack_views.EventPrinter(deps.console)
-        lab = _lab(stack, deps, printer)
+        lab = _lab(cfg, deps, printer)
         with deps.console.status("starting pulumi...") as printer.status:
             summary = lab.up(unlock=unlock)
         outputs = lab.outputs()
@@ -196,7 +197,7 @@ def down(c: Context, stack: str = DEFAULT_STACK, unlock: bool = False) -> None:
         require(prereqs.requirements_for(cfg.platform), deps)
         printer = stack_views.EventPrinter(deps.console)
         with deps.console.status("starting pulumi...") as printer.status:
-            summary = _lab(stack, deps, printer).down(unlock=unlock)
+            summary = _lab(cfg, deps, printer).down(unlock=unlock)
     except PacketwalkError as err:
         raise _fail(err) from err
     except KeyboardInterrupt:
@@ -213,7 +214,7 @@ def preview(c: Context, stack: str = DEFAULT_STACK) -> None:
         cfg = resolve_stack(stack, deps)
         check_deployable(cfg)
         require(_only(["pulumi"], cfg.platform), deps)
-        summary = _lab(stack, deps).preview()
+        summary = _lab(cfg, deps).preview()
     except PacketwalkError as err:
         raise _fail(err) from err
     deps.console.print(stack_views.run_summary(summary))
@@ -247,7 +248,7 @@ def status(c: Context, stack: str = DEFAULT_STACK) -> None:
     try:
         cfg = resolve_stack(stack, deps)
         require(_only(["pulumi"], cfg.platform), deps)
-        outputs = _lab(stack, deps).outputs()
+        outputs = _lab(cfg, deps).outputs()
     except PacketwalkError as err:
         raise _fail(err) from err
     nodes: list[stack_views.NodeRow] | None = None

@@ -38,7 +38,7 @@ from pulumi import automation as auto
 
 from packetwalk.errors import PacketwalkError
 from packetwalk.host import probes
-from packetwalk.lab.config import LabConfig, load_stack_config, stack_file
+from packetwalk.lab.config import LabConfig
 from packetwalk.lab.urns import CLUSTER_PROJECT as CLUSTER_PROJECT  # re-exported (tasks, tests)
 from packetwalk.lab.urns import KIND_CLUSTER_COMMAND, STACK_TYPE, kind_child_urn, kind_recreate_urns
 from packetwalk.lab.urns import LAB_PROJECT as LAB_PROJECT
@@ -420,6 +420,7 @@ class LabStacks:
         stack: str,
         *,
         repo: Path,
+        config: LabConfig | None = None,
         factory: StackFactory = local_stack,
         environ: Mapping[str, str] | None = None,
         sink: EventSink | None = None,
@@ -430,6 +431,8 @@ class LabStacks:
     ) -> None:
         self.stack = stack
         self.repo = repo
+        self.config = config
+        """The settings the task already parsed (None: read what the state holds instead)."""
         self.factory = factory
         self.environ = dict(os.environ if environ is None else environ)
         self.sink: EventSink = sink or (lambda _event: None)
@@ -486,23 +489,13 @@ class LabStacks:
             deployment = stack.export_stack().deployment or {}
         return notes, deployment
 
-    def _config(self) -> LabConfig | None:
-        """The stack's config file, when there is a valid one (the tasks validated it already)."""
-        stacks_dir = self.repo / "stacks"
-        if not stack_file(self.stack, stacks_dir).is_file():
-            return None
-        try:
-            return load_stack_config(self.stack, stacks_dir)
-        except PacketwalkError:
-            return None
-
     def check_kind_cluster(self, deployment: Mapping[str, Any]) -> ClusterCheck:
         """Does the kind cluster the cluster stack's state holds still exist?
 
         Only a definite "kind lists clusters, and not this one" leads to a recreation; when kind
         cannot be asked the run goes on as before (``invoke up`` checked the tools already).
         """
-        cfg = self._config()
+        cfg = self.config
         resources = state_resources(deployment)
         outputs = state_outputs(resources)
         platform = cfg.platform if cfg is not None else outputs.get("platform", "kind")
