@@ -115,6 +115,20 @@ def test_status_view_prefers_outputs_and_marks_configured_fallbacks() -> None:
     assert "extra" in text and "secret outputs (not shown): kubeconfig" in text
 
 
+def test_status_view_names_a_deployed_cni_the_stack_config_no_longer_says() -> None:
+    outputs = LabOutputs({"cni": "kindnet", "kubeProxyMode": "iptables"}, {}, frozenset())
+    text = render(
+        stack_views.status_view(
+            "kind",
+            outputs,
+            configured={"cni": "cilium", "kube_proxy_mode": "iptables"},
+            nodes=None,
+        )
+    )
+    assert "kindnet  (the stack config now says cilium: `invoke up` applies it)" in text
+    assert "now says iptables" not in text
+
+
 def _gke_outputs(count: int) -> LabOutputs:
     people = [
         {

@@ -303,12 +303,17 @@ def status_view(
         ("namespace", "appNamespace", "app_namespace"),
     ):
         value = outputs.get(key)
-        if value in (None, "") and fallback:
-            value = configured.get(fallback)
-            if value:
-                value = f"{value} (configured)"
+        wanted = configured.get(fallback) if fallback else None
+        if value in (None, "") and wanted:
+            value = f"{wanted} (configured)"
+        elif wanted and value not in (None, "") and str(value) != wanted:
+            # the deployed lab and the stack file disagree: say so, prefer neither
+            value = Text.assemble(
+                str(value),
+                (f"  (the stack config now says {wanted}: `invoke up` applies it)", "yellow"),
+            )
         if value not in (None, ""):
-            facts.add_row(label, str(value))
+            facts.add_row(label, value if isinstance(value, Text) else str(value))
     table = participants_table(outputs)
     if table is None:
         for label, url in urls(outputs):
