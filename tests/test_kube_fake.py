@@ -5,12 +5,16 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
+import time
 
 import pytest
+from verify_lab import lab_fake
 
 from packetwalk.cluster.model import NodeInfo, PodInfo
 from packetwalk.errors import PacketwalkError
 from packetwalk.kube.access import ClusterRefused, CommandResult, EphemeralContainer
+from packetwalk.kube.captures import PROBE_CONTAINER, tool_container
 from packetwalk.kube.fake import FakeCluster
 
 
@@ -182,3 +186,55 @@ def test_port_forward_to_a_missing_or_pending_pod_fails() -> None:
     with pytest.raises(PacketwalkError, match="it is Pending"):
         fake.port_forward("vote", "new-1", 80)
     assert fake.port_forwards == {}
+
+
+# -- enforcement model (invoke verify) -------------------------------------------------------------
+
+PROBES = (
+    "p 0 10.244.2.11 6379 &\np 1 10.244.1.12 5432 &\np 2 10.244.2.11 81 &\n"
+    "d 3 10.244.2.30 &\nwait\n"
+)
+"""vote-0 -> redis:6379 (allowed), db:5432 (denied), redis:81 (denied, nothing listens), DNS."""
+
+
+def probe_answers(fake: FakeCluster, pod: str = "vote-0") -> list[str]:
+    fake.add_ephemeral_container("vote", pod, tool_container(PROBE_CONTAINER, "netshoot"))
+    result = fake.exec("vote", pod, ["bash", "-c", PROBES], container=PROBE_CONTAINER)
+    assert result.ok
+    return result.stdout.splitlines()
+
+
+def test_an_enforcing_fake_answers_probes_from_the_policies() -> None:
+    assert probe_answers(lab_fake()) == ["PW 0 0", "PW 1 124", "PW 2 124", "PW 3 0"]
+
+
+def test_a_non_enforcing_fake_lets_everything_reach_the_pod() -> None:
+    assert probe_answers(lab_fake(enforcing=False)) == ["PW 0 0", "PW 1 0", "PW 2 1", "PW 3 0"]
+
+
+def test_an_ignored_policy_is_not_enforced() -> None:
+    answers = probe_answers(lab_fake(ignored_policies=("vote/allow-dns",)))
+    assert answers == ["PW 0 0", "PW 1 124", "PW 2 124", "PW 3 9"]
+
+
+def test_scripts_win_over_the_model_and_other_commands_stay_unscripted() -> None:
+    fake = lab_fake()
+    assert fake.exec("vote", "vote-0", ["ls"]).exit_code == 127
+    fake.on_exec("wait", "PW 0 1\n")
+    assert fake.exec("vote", "vote-0", ["bash", "-c", PROBES]).stdout == "PW 0 1\n"
+
+
+def test_exec_latency_and_peak_concurrency() -> None:
+    fake = lab_fake()
+    fake.exec_latency = 0.1
+    start = time.monotonic()
+    threads = [
+        threading.Thread(target=fake.exec, args=("vote", pod, ["bash", "-c", PROBES]))
+        for pod in ("vote-0", "redis-0", "db-0")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert time.monotonic() - start >= 0.1
+    assert fake.peak_execs == 3

@@ -10,6 +10,13 @@ Refusals (PodSecurity, RBAC) and pods that run as non-root are scriptable too, a
 delete pod`` removes a pod unless a script answers it first. Port-forwards open no socket: they
 are book-kept while open (:meth:`FakeCluster.forwarded`), so a scripted ``curl 127.0.0.1:PORT``
 can answer as the pod behind that port would, and fail once the forward is closed.
+
+The fake can also model a CNI's enforcement (:meth:`FakeCluster.model_enforcement`): the probe
+scripts of ``invoke verify`` (:mod:`packetwalk.verify.script`) are answered by evaluating the
+NetworkPolicies among its objects with :mod:`packetwalk.netpol`, as an enforcing CNI would, or
+by letting everything through, as a non-enforcing one (Flannel) does; a policy the dataplane
+ignores (a broken policy) shows as a difference. ``exec_latency`` makes every exec take that
+long, and the peak number of execs running at once is recorded.
 """
 
 from __future__ import annotations
@@ -17,11 +24,14 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Literal
 
-from packetwalk.cluster.model import NodeInfo, PodInfo
+from packetwalk.cluster.model import NodeInfo, Origin, Pod, PodInfo
+from packetwalk.cluster.pods import read_pod_info
 from packetwalk.errors import PacketwalkError
 from packetwalk.kube.access import (
     DEBUG_CONTAINER,
@@ -30,6 +40,8 @@ from packetwalk.kube.access import (
     CommandResult,
     EphemeralContainer,
 )
+from packetwalk.netpol.evaluator import Analysis, analyze
+from packetwalk.netpol.loader import cluster_from_objects
 
 CommandKind = Literal["kubectl", "shell", "exec"]
 
@@ -123,6 +135,27 @@ class FakePortForward:
         self.close()
 
 
+@dataclass(frozen=True)
+class Enforcement:
+    """How the fake dataplane treats connections between pods (see ``model_enforcement``)."""
+
+    enforcing: bool = True
+    """False: a CNI that does not enforce NetworkPolicy; every connection gets through."""
+    ignored_policies: frozenset[str] = frozenset()
+    """``namespace/name`` of policies the dataplane does not apply (a broken policy)."""
+    external_reachable: bool = True
+    """Whether addresses outside the cluster answer (a lab without internet: False)."""
+
+
+PROBE_SCRIPT_LINE = re.compile(
+    r"^(?P<kind>[pd]) (?P<id>\d+) (?P<host>[0-9A-Za-z.:-]+)(?: (?P<port>\d+))? &$"
+)
+"""A probe line of a ``invoke verify`` script (:data:`packetwalk.verify.script.PROBE_LINE`):
+``p ID HOST PORT &`` connects over TCP, ``d ID HOST &`` asks a DNS server over UDP 53."""
+
+RESOURCE_OF_KIND = {"Namespace": "namespaces", "Pod": "pods", "NetworkPolicy": "networkpolicies"}
+
+
 class FakeCluster:
     """A scriptable in-memory :class:`ClusterAccess`.
 
@@ -163,6 +196,43 @@ class FakeCluster:
         self.next_local_port = 40000
         """The local port the next forward asking for port 0 gets (then counts up)."""
         self.calls: list[Call] = []
+        self.exec_latency = 0.0
+        """Seconds every exec takes (``invoke verify``'s parallelism is measured with it)."""
+        self.enforcement: Enforcement | None = None
+        """Set by :meth:`model_enforcement`: probe scripts are answered from the policies."""
+        self.peak_execs = 0
+        """The most execs that ran at the same time."""
+        self._running_execs = 0
+        self._exec_lock = threading.Lock()
+
+    @classmethod
+    def from_objects(
+        cls, objects: Sequence[Mapping[str, object]], *, nodes: Sequence[NodeInfo] = ()
+    ) -> FakeCluster:
+        """A fake holding ``objects`` (by resource: ``pods``, ``networkpolicies``, ...) whose
+        running pods are the Pod objects among them, read as the real reader reads them."""
+        by_resource: dict[str, list[Mapping[str, object]]] = {}
+        for obj in objects:
+            kind = str(obj.get("kind"))
+            by_resource.setdefault(RESOURCE_OF_KIND.get(kind, kind.lower() + "s"), []).append(obj)
+        pods = [read_pod_info(obj, Origin("fake")) for obj in by_resource.get("pods", [])]
+        return cls(pods=pods, nodes=nodes, objects=by_resource)
+
+    def model_enforcement(
+        self,
+        *,
+        enforcing: bool = True,
+        ignored_policies: Sequence[str] = (),
+        external_reachable: bool = True,
+    ) -> None:
+        """Answer ``invoke verify`` probe scripts by evaluating this fake's own objects.
+
+        A connection gets through when the CNI does not enforce or the policies (less the
+        ignored ones) allow it; then it connects when the destination declares the port (DNS:
+        UDP 53), else it is refused. A blocked one times out. A node (a host-network pod)
+        always reaches the pods on its own node.
+        """
+        self.enforcement = Enforcement(enforcing, frozenset(ignored_policies), external_reachable)
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -233,7 +303,19 @@ class FakeCluster:
             return CommandResult(
                 call.command, 1, "", f"container {container} not found in pod {pod}"
             )
-        return self._answer("exec", call) or self._unscripted(call)
+        with self._exec_lock:
+            self._running_execs += 1
+            self.peak_execs = max(self.peak_execs, self._running_execs)
+        try:
+            if self.exec_latency:
+                time.sleep(self.exec_latency)
+            scripted = self._answer("exec", call)
+            if scripted is None and self.enforcement is not None:
+                scripted = self._answer_probes(call, self.enforcement)
+            return scripted or self._unscripted(call)
+        finally:
+            with self._exec_lock:
+                self._running_execs -= 1
 
     def pods(self, namespace: str | None = None, *, selector: str | None = None) -> list[PodInfo]:
         self.calls.append(Call("pods", namespace=namespace, detail={"selector": selector}))
@@ -436,6 +518,63 @@ class FakeCluster:
                 err.append(f'Error from server (NotFound): pods "{name}" not found\n')
         return CommandResult(call.command, 1 if err else 0, "".join(out), "".join(err))
 
+    def _answer_probes(self, call: Call, model: Enforcement) -> CommandResult | None:
+        """``PW ID RC`` for each probe line of a verify script, as the modelled dataplane would
+        answer; None when the command is not such a script."""
+        script = call.command[-1] if call.command else ""
+        lines = [PROBE_SCRIPT_LINE.match(line.strip()) for line in script.splitlines()]
+        probes = [m for m in lines if m is not None]
+        if not probes or call.namespace is None or call.pod is None:
+            return None
+        objects: list[Mapping[str, object]] = []
+        for resource, kind in (
+            ("namespaces", "Namespace"),
+            ("pods", "Pod"),
+            ("networkpolicies", "NetworkPolicy"),
+        ):
+            for item in self.objects.get(resource, []):
+                if kind == "NetworkPolicy" and _object_ref(item) in model.ignored_policies:
+                    continue
+                objects.append({"kind": kind, **item})
+        analysis = analyze(cluster_from_objects(objects, source="fake dataplane"))
+        by_ip = {p.ip: p for p in analysis.cluster.pods if p.ip and not p.host_network}
+        source = self._pods[(call.namespace, call.pod)]
+        src_pod = None if source.host_network else by_ip.get(source.ip or "")
+        src_atom = analysis.external_for_ip(source.ip or "", as_source=True)
+        infos = {(p.namespace, p.name): p for p in self._pods.values()}
+        out = []
+        for match in probes:
+            host, dns = match["host"], match["kind"] == "d"
+            protocol, port = ("UDP", 53) if dns else ("TCP", int(match["port"] or 0))
+            dst = by_ip.get(host)
+            if dst is None:
+                reached = model.external_reachable and (
+                    not model.enforcing
+                    or src_pod is None
+                    or _external_allowed(analysis, src_pod, host, protocol, port)
+                )
+                listening = reached
+            else:
+                dst_info = infos.get((dst.namespace, dst.name))
+                same_node = dst_info is not None and dst_info.node == source.node
+                if not model.enforcing or (source.host_network and same_node):
+                    reached = True
+                elif src_pod is not None:
+                    reached = analysis.pod_conn(src_pod, dst).allows(protocol, port)
+                else:
+                    reached = src_atom is not None and any(
+                        analysis.from_external(src_atom, cls.index).allows(protocol, port)
+                        for cls in analysis.classes
+                        if dst in cls.pods
+                    )
+                listening = any(p.port == port and p.protocol == protocol for p in dst.ports)
+            if dns:
+                rc = 0 if reached and listening else 9
+            else:
+                rc = (0 if listening else 1) if reached else 124
+            out.append(f"PW {match['id']} {rc}\n")
+        return CommandResult(call.command, 0, "".join(out), "")
+
     @staticmethod
     def _unscripted(call: Call) -> CommandResult:
         return CommandResult(
@@ -449,6 +588,19 @@ def _object_namespace(item: Mapping[str, object]) -> str | None:
         namespace = metadata.get("namespace")
         return namespace if isinstance(namespace, str) else None
     return None
+
+
+def _object_ref(item: Mapping[str, object]) -> str:
+    metadata = item.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, Mapping) else None
+    return f"{_object_namespace(item)}/{name}"
+
+
+def _external_allowed(analysis: Analysis, src: Pod, host: str, protocol: str, port: int) -> bool:
+    atom = analysis.external_for_ip(host, as_source=False)
+    if atom is None:
+        return False
+    return analysis.to_external(analysis.class_of[id(src)], atom).allows(protocol, port)
 
 
 def _parse_selector(selector: str | None) -> list[tuple[str, str, str]]:
