@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,8 @@ from rich.console import Console
 from test_playbook_runner import tour_cluster
 
 from packetwalk.cli import lab_tasks, lab_views
-from packetwalk.kube.fake import FakeCluster
+from packetwalk.kube.access import NodeInfo, PodInfo
+from packetwalk.kube.fake import Call, FakeCluster
 from packetwalk.lab.config import STACKS_DIR
 from packetwalk.playbook.progress import ProgressStore
 
@@ -174,3 +177,132 @@ def test_a_refused_step_leaves_no_run_folder(fake: FakeCluster, tmp_path: Path) 
         lab_tasks.lab(MockContext(), "1", step=9)
     assert "has steps 1 to 4, not 9" in str(caught.value.message)
     assert not any((tmp_path / "runs").iterdir())
+
+
+# -- workshop participants ------------------------------------------------------------------------
+
+WORKSHOP = Path(__file__).parent / "data" / "workshop"
+
+
+def workshop_cluster(*, deny: bool = True) -> FakeCluster:
+    """Twelve participants' vote and redis pods on one cluster, answering like a lab would."""
+    pods = [
+        PodInfo(f"vote-p{n:02d}", f"{app}-{n}", f"10.244.{n}.{i}", "gke-n1", {"app": app}, (app,))
+        for n in range(1, 13)
+        for i, app in enumerate(("vote", "redis"), start=2)
+    ]
+    fake = FakeCluster(pods=pods, nodes=[NodeInfo("gke-n1", "10.0.0.2")])
+
+    def namespace_of(call: Call) -> str:
+        args = list(call.command)
+        return call.namespace or args[args.index("-n") + 1]
+
+    fake.on_kubectl(r"get pods -n", lambda c: f"vote-{namespace_of(c)}-1   Running\n")
+    fake.on_kubectl(r"^kubectl apply -n \S+ -f deny.yaml$", "networkpolicy/default-deny created\n")
+    fake.on_kubectl(r"^kubectl apply -n \S+ -f -$", "configmap/packetwalk-progress configured\n")
+    fake.on_kubectl(
+        r"get ingress",
+        lambda c: f"vote  traefik  vote-{namespace_of(c).removeprefix('vote-')}.lab.example.org\n",
+    )
+    fake.on_exec(r"cat /etc/resolv.conf", lambda c: f"search {c.namespace}.svc.cluster.local\n")
+    fake.on_exec(r"nc -z", f"pw-probe-rc={1 if deny else 0}\n")
+    return fake
+
+
+@pytest.fixture
+def workshop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeCluster:
+    cluster = workshop_cluster()
+    monkeypatch.setattr(lab_tasks.DEPS, "repo", tmp_path)
+    monkeypatch.setattr(lab_tasks.DEPS, "labs_dir", WORKSHOP / "labs")
+    monkeypatch.setattr(lab_tasks.DEPS, "stacks_dir", WORKSHOP)
+    monkeypatch.setattr(lab_tasks.DEPS, "cluster", lambda cfg: cluster)
+    return cluster
+
+
+def _namespaces_touched(fake: FakeCluster) -> set[str]:
+    """Every vote-pNN namespace a call named: as its namespace, in its command or its stdin."""
+    found: set[str] = set()
+    for call in fake.calls:
+        text = " ".join([call.namespace or "", call.line, str(call.detail.get("stdin") or "")])
+        found.update(re.findall(r"vote-p\d\d", text))
+    return found
+
+
+@pytest.mark.parametrize("number", [1, 3, 12])
+def test_lab_runs_in_the_participants_namespace_only(
+    workshop: FakeCluster, screen: io.StringIO, tmp_path: Path, number: int
+) -> None:
+    lab_tasks.lab(MockContext(), "1", stack="gke-workshop", participant=number, yes=True)
+    mine = f"vote-p{number:02d}"
+    text = screen.getvalue()
+    assert f"$ kubectl get pods -n {mine} -o wide" in text
+    assert "module 01-participant done" in text
+    assert _namespaces_touched(workshop) == {mine}
+    assert any(call.namespace == mine for call in workshop.calls_of("add_ephemeral_container"))
+    applied = [
+        json.loads(str(c.detail["stdin"]))
+        for c in workshop.calls_of("kubectl")
+        if c.command[-2:] == ("-f", "-")
+    ]
+    assert applied and {m["metadata"]["namespace"] for m in applied} == {mine}
+    assert applied[-1]["data"]["participant"] == f"p{number:02d}"
+    assert applied[-1]["data"]["finished"] == "true"
+    stored = tmp_path / ".packetwalk" / "progress" / f"gke-workshop-p{number:02d}.json"
+    assert stored.is_file()
+
+
+def test_participant_3_never_touches_participant_4(
+    workshop: FakeCluster, screen: io.StringIO
+) -> None:
+    lab_tasks.lab(MockContext(), "1", stack="gke-workshop", participant=3, yes=True)
+    lab_tasks.lab(MockContext(), "1", stack="gke-workshop", participant=3, check=True, step=2)
+    lab_tasks.labs(MockContext(), stack="gke-workshop", participant=3)
+    touched = _namespaces_touched(workshop)
+    assert "vote-p04" not in touched and touched == {"vote-p03"}
+    # the check is able to see another namespace: participant 4's run names only vote-p04
+    lab_tasks.lab(MockContext(), "1", stack="gke-workshop", participant=4, yes=True)
+    assert _namespaces_touched(workshop) == {"vote-p03", "vote-p04"}
+
+
+@pytest.mark.parametrize(
+    ("number", "message"),
+    [
+        (13, "--participant: stack gke-workshop has no participant 13 (valid: 1 to 12)"),
+        (0, "--participant: stack gke-workshop has 12 participants: say which one you are"),
+    ],
+)
+def test_a_wrong_participant_is_a_clear_error(
+    workshop: FakeCluster, tmp_path: Path, number: int, message: str
+) -> None:
+    for run in (
+        lambda: lab_tasks.lab(MockContext(), "1", stack="gke-workshop", participant=number),
+        lambda: lab_tasks.labs(MockContext(), stack="gke-workshop", participant=number),
+    ):
+        with pytest.raises(Exit) as caught:
+            run()
+        assert str(caught.value.message).startswith(message)
+    assert workshop.calls == [] and not (tmp_path / "runs").exists()
+
+
+def test_labs_shows_the_participants_progress(workshop: FakeCluster, screen: io.StringIO) -> None:
+    lab_tasks.lab(MockContext(), "1", stack="gke-workshop", participant=5, yes=True)
+    screen.truncate(0)
+    screen.seek(0)
+    lab_tasks.labs(MockContext(), stack="gke-workshop", participant=5)
+    lines = screen.getvalue().splitlines()
+    assert lines[0] == "participant 5 (p05), namespace vote-p05"
+    assert lines[1].endswith("(done)")
+    screen.truncate(0)
+    screen.seek(0)
+    lab_tasks.labs(MockContext(), stack="gke-workshop", participant=6)
+    assert screen.getvalue().splitlines()[1].endswith("(not started)")
+
+
+def test_lab_dry_run_shows_the_participants_commands(
+    workshop: FakeCluster, screen: io.StringIO
+) -> None:
+    lab_tasks.lab(MockContext(), "1", stack="gke-workshop", participant=7, dry_run=True)
+    text = screen.getvalue()
+    assert "$ kubectl get pods -n vote-p07 -o wide" in text
+    assert "vote-p07.lab.example.org" in text
+    assert workshop.calls == []

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from packetwalk.cluster.model import NodeInfo, PodInfo
 from packetwalk.cluster.state import ClusterState
 from packetwalk.errors import InputError
 from packetwalk.kube.fake import FakeCluster
-from packetwalk.lab.config import LabConfig
+from packetwalk.lab.config import GkeSettings, LabConfig, load_stack_config
 from packetwalk.lab.kindconfig import kind_node_names, kube_context
-from packetwalk.playbook.facts import cluster_facts, lab_facts, offline_facts, static_facts
+from packetwalk.playbook.facts import (
+    cluster_facts,
+    lab_facts,
+    offline_facts,
+    select_participant,
+    static_facts,
+)
 from packetwalk.playbook.templating import Unknown, render_string
 
 
@@ -151,3 +159,86 @@ def test_facts_from_a_snapshot_equal_the_live_ones() -> None:
         "external_ip": None,
         "ports": [{"name": "web", "protocol": "TCP", "port": 80, "targetPort": "http"}],
     }
+
+
+# -- workshop participants ------------------------------------------------------------------------
+
+WORKSHOP = Path(__file__).parent / "data" / "workshop"
+
+
+def _workshop() -> LabConfig:
+    return load_stack_config("gke-workshop", WORKSHOP)
+
+
+def test_facts_are_the_participants() -> None:
+    cfg = _workshop()
+    twelfth = static_facts(cfg, select_participant(cfg, 12))
+    assert twelfth["app_namespace"] == "vote-p12"
+    assert twelfth["app_hosts"] == {
+        "vote": "vote-p12.lab.example.org",
+        "result": "result-p12.lab.example.org",
+    }
+    assert twelfth["participant"] == {
+        "number": 12,
+        "name": "p12",
+        "namespace": "vote-p12",
+        "count": 12,
+        "shares_cluster": True,
+    }
+    first = offline_facts(cfg, select_participant(cfg, 1))
+    assert first["app_namespace"] == "vote-p01"
+    assert render_string("{{ app_namespace }}/{{ participant.name }}", first) == "vote-p01/p01"
+
+
+def test_a_single_participant_keeps_the_plain_names() -> None:
+    cfg = LabConfig(stack="kind")
+    facts = static_facts(cfg, select_participant(cfg, 0))
+    assert facts["app_namespace"] == "vote"
+    assert facts["app_hosts"] == {"vote": "vote.localhost", "result": "result.localhost"}
+    assert facts["participant"]["name"] == "lab" and facts["participant"]["count"] == 1
+    assert select_participant(cfg, 1) == select_participant(cfg, 0)
+
+
+def test_gke_hosts_without_a_domain_are_unknown_offline() -> None:
+    cfg = LabConfig(
+        stack="g",
+        platform="gke",
+        cni="dataplane-v2",
+        kube_proxy_mode="none",
+        gke=GkeSettings(project="p", region=None, zone="z", participants=3),
+    )
+    assert isinstance(static_facts(cfg, select_participant(cfg, 2))["app_hosts"], Unknown)
+
+
+@pytest.mark.parametrize(
+    ("number", "message"),
+    [
+        (13, "--participant: stack gke-workshop has no participant 13 (valid: 1 to 12)"),
+        (-1, "--participant: stack gke-workshop has no participant -1 (valid: 1 to 12)"),
+        (0, "--participant: stack gke-workshop has 12 participants: say which one you are"),
+    ],
+)
+def test_a_wrong_participant_names_the_option_and_the_range(number: int, message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        select_participant(_workshop(), number)
+    assert str(caught.value).startswith(message)
+    assert caught.value.location == "--participant"
+
+
+def test_a_single_participant_stack_has_only_participant_1() -> None:
+    with pytest.raises(InputError, match=r"no participant 2 \(valid: 1 "):
+        select_participant(LabConfig(stack="kind"), 2)
+
+
+def test_app_pods_are_the_participants() -> None:
+    cfg = _workshop()
+    fake = FakeCluster(
+        pods=[
+            PodInfo(f"vote-p{n:02d}", f"vote-{n}", f"10.0.0.{n}", "n", {"app": "vote"}, ("v",))
+            for n in (3, 4)
+        ]
+    )
+    facts = cluster_facts(cfg, fake, select_participant(cfg, 4))
+    assert facts["app_pods"]["vote"]["namespace"] == "vote-p04"
+    facts = cluster_facts(cfg, fake, select_participant(cfg, 3))
+    assert facts["app_pods"]["vote"]["name"] == "vote-3"

@@ -18,7 +18,7 @@ from packetwalk.lab.versions import NETSHOOT_IMAGE
 from packetwalk.playbook.events import Emitter, Event, EventLog, read_events
 from packetwalk.playbook.facts import cluster_facts, offline_facts
 from packetwalk.playbook.loader import load_module
-from packetwalk.playbook.progress import ProgressStore
+from packetwalk.playbook.progress import ProgressStore, read_progress_configmap
 from packetwalk.playbook.runner import LabRunner, RunOptions
 
 DATA = Path(__file__).parent / "data" / "playbooks"
@@ -537,3 +537,67 @@ def test_dry_run_shows_the_port_forward_line(tmp_path: Path) -> None:
     assert lines[0] == "kubectl port-forward -n vote pod/<pod app=vote> :80"
     assert lines[1] == "curl -s http://127.0.0.1:{{ pf.local_port }}/"
     assert not fake.calls_of("port_forward")
+
+
+# -- progress for the instructor ------------------------------------------------------------------
+
+
+def _published(fake: FakeCluster) -> list[dict[str, Any]]:
+    """Every progress ConfigMap the run applied, in order."""
+    found: list[dict[str, Any]] = []
+    for call in fake.calls_of("kubectl"):
+        if call.command[1:] == ("apply", "-n", "vote", "-f", "-"):
+            found.append(json.loads(str(call.detail["stdin"])))
+    return found
+
+
+def test_publish_applies_the_progress_configmap_after_each_saved_step(tmp_path: Path) -> None:
+    fake = tour_cluster()
+    fake.on_kubectl(r"^kubectl apply -n vote -f -$", "configmap/x configured\n")
+    lab, rec, _ = runner(tmp_path, fake)
+    lab.publish = True
+    assert lab.run(RunOptions(yes=True)).status == "completed"
+    maps = _published(fake)
+    steps = len(lab.module.steps)
+    assert len(maps) == steps
+    last = read_progress_configmap(maps[-1])
+    assert last is not None
+    assert (last.namespace, last.participant, last.module) == ("vote", "lab", "01-tour")
+    assert (last.finished, last.status, last.failed_checks) == (True, "completed", ())
+    assert last.completed == tuple(range(1, steps + 1))
+    assert [m["data"]["step"] for m in maps] == [str(min(i + 2, steps)) for i in range(steps)]
+    assert rec.kinds("warning") == []
+
+
+def test_publish_records_the_failed_checks(tmp_path: Path) -> None:
+    fake = tour_cluster(deny=False)
+    fake.on_kubectl(r"^kubectl apply -n vote -f -$", "configmap/x configured\n")
+    lab, _, _ = runner(tmp_path, fake)
+    lab.publish = True
+    result = lab.run(RunOptions(yes=True))
+    assert result.status == "failed"
+    last = read_progress_configmap(_published(fake)[-1])
+    assert last is not None and last.status == "failed"
+    assert last.step == (result.step or 0) + 1
+    assert last.failed_checks and all(isinstance(name, str) for name in last.failed_checks)
+
+
+def test_without_publish_nothing_is_applied(tmp_path: Path) -> None:
+    fake = tour_cluster()
+    lab, _, _ = runner(tmp_path, fake)
+    assert lab.run(RunOptions(yes=True)).status == "completed"
+    assert _published(fake) == []
+
+
+def test_a_refused_progress_configmap_is_a_warning_not_a_failure(tmp_path: Path) -> None:
+    fake = tour_cluster()
+    fake.on_kubectl(
+        r"^kubectl apply -n vote -f -$",
+        CommandResult((), 1, "", 'configmaps is forbidden: User "p03" cannot create'),
+    )
+    lab, rec, _ = runner(tmp_path, fake)
+    lab.publish = True
+    assert lab.run(RunOptions(yes=True)).status == "completed"
+    warnings = rec.kinds("warning")
+    assert warnings and "configmaps is forbidden" in warnings[0]["message"]
+    assert "could not record your progress for the instructor in vote" in warnings[0]["message"]
