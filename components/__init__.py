@@ -7,7 +7,7 @@ Component types (type tokens) and where they live:
   (:mod:`components.cluster_stack`).
 - ``packetwalk:lab:Cni`` (:mod:`components.cni`), ``packetwalk:lab:MetalLb``
   (:mod:`components.metallb`), ``packetwalk:lab:Traefik`` (:mod:`components.traefik`),
-  ``packetwalk:lab:LabObjects`` (:mod:`components.labobjects`): the in-cluster lab, installed in
+  ``packetwalk:lab:LabObjects`` (:mod:`components.manifests`): the in-cluster lab, installed in
   that order by the ``packetwalk-lab`` program (:mod:`components.lab_stack`).
 
 Chart values are plain data in :mod:`packetwalk.lab.charts`; manifests become typed

@@ -22,7 +22,7 @@ import pulumi_kubernetes as k8s
 from components.gclb import GkeTraefik
 from components.gke_cluster import GkeClusterResources
 from components.gke_network import GkeNetwork
-from components.labobjects import register_objects
+from components.manifests import register_objects
 from packetwalk.errors import PacketwalkError
 from packetwalk.lab.config import LabConfig
 from packetwalk.lab.gke import NIP_IO, GkeCluster, clusters

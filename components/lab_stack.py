@@ -17,7 +17,7 @@ from components.cni import Cni
 from components.gates import KubectlAccess
 from components.gke_stack import run_lab as run_gke_lab
 from components.kind_cluster import docker_network_range
-from components.labobjects import LabObjects
+from components.manifests import LabObjects
 from components.metallb import MetalLb
 from components.stackconfig import lab_config
 from components.traefik import Traefik
