@@ -1,0 +1,103 @@
+"""``invoke verify``: the task against the in-memory cluster, each format, exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from invoke.context import Context
+from invoke.exceptions import Exit
+from rich.console import Console
+from verify_lab import lab_fake
+
+from packetwalk.cli import verify_tasks
+from packetwalk.kube.fake import FakeCluster
+
+
+@pytest.fixture
+def deps(monkeypatch: pytest.MonkeyPatch) -> Iterator[verify_tasks.Deps]:
+    deps = verify_tasks.Deps(console=Console(file=io.StringIO(), width=200), out=io.StringIO())
+    monkeypatch.setattr(verify_tasks, "DEPS", deps)
+    yield deps
+
+
+def use(deps: verify_tasks.Deps, fake: FakeCluster) -> list[tuple[str, str | None]]:
+    asked: list[tuple[str, str | None]] = []
+
+    def factory(cfg: object, context: str | None) -> FakeCluster:
+        asked.append((getattr(cfg, "stack", ""), context))
+        return fake
+
+    deps.cluster = factory
+    return asked
+
+
+def text(stream: object) -> str:
+    assert isinstance(stream, io.StringIO)
+    return stream.getvalue()
+
+
+def test_options_are_the_documented_ones() -> None:
+    names = {name for arg in verify_tasks.verify.get_arguments() for name in arg.names}
+    for option in ("stack", "namespace", "ports", "format", "out", "external", "timeout"):
+        assert option in names
+
+
+def test_an_enforcing_cluster_passes_with_a_table(deps: verify_tasks.Deps) -> None:
+    asked = use(deps, lab_fake())
+    verify_tasks.verify(Context())
+    assert asked == [("kind", None)]
+    out = text(deps.out)
+    assert "expected vs observed, namespace vote" in out
+    assert "vote/redis-0" in out and "no mismatches" in out
+
+
+def test_a_non_enforcing_cluster_exits_1_naming_each_mismatch(deps: verify_tasks.Deps) -> None:
+    use(deps, lab_fake(enforcing=False))
+    with pytest.raises(Exit) as raised:
+        verify_tasks.verify(Context(), stack="kind-flannel")
+    assert raised.value.code == 1
+    out = text(deps.out)
+    assert "mismatch: vote/vote-0 -> vote/db-0:5432/TCP: expected deny, connected" in out
+    assert "isolated by vote/default-deny, vote/db-from-worker" in out  # --explain reason
+    assert "likely cause: every connection the policies deny reached its pod" in out
+
+
+def test_json_md_and_svg(deps: verify_tasks.Deps, tmp_path: Path) -> None:
+    use(deps, lab_fake(ignored_policies=("vote/redis-from-app",)))
+    with pytest.raises(Exit):
+        verify_tasks.verify(Context(), format="json", ports="declared", external="none")
+    body = json.loads(text(deps.out))
+    assert body["mismatches"] == 2
+    leak = [p for p in body["probes"] if p["status"] != "ok"]
+    assert {p["source"] for p in leak} == {"vote/vote-0", "vote/worker-0"}
+    assert all(p["expected"] == "allow" and p["observed"] == "filtered" for p in leak)
+    assert not any(p["target"] == "1.1.1.1" for p in body["probes"])
+
+    md = tmp_path / "verify.md"
+    with pytest.raises(Exit):
+        verify_tasks.verify(Context(), out=str(md))
+    assert "**2 mismatches**" in md.read_text()
+    svg = tmp_path / "verify.svg"
+    with pytest.raises(Exit):
+        verify_tasks.verify(Context(), out=str(svg))
+    picture = svg.read_text()
+    assert picture.startswith("<svg") and 'data-cell="unexpected-deny"' in picture
+    assert 'data-cell="unexpected-allow"' not in picture
+    with pytest.raises(Exit, match="--force"):
+        verify_tasks.verify(Context(), out=str(svg))
+
+
+def test_bad_options_are_refused_before_probing(deps: verify_tasks.Deps) -> None:
+    fake = lab_fake()
+    use(deps, fake)
+    with pytest.raises(Exit, match="--ports"):
+        verify_tasks.verify(Context(), ports="web")
+    with pytest.raises(Exit, match="--format"):
+        verify_tasks.verify(Context(), format="png")
+    with pytest.raises(Exit, match="nothing to verify"):
+        verify_tasks.verify(Context(), namespace="nope")
+    assert fake.calls_of("exec") == []
