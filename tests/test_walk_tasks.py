@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from invoke.context import Context
 from invoke.exceptions import Exit
 from rich.console import Console
@@ -230,3 +231,60 @@ def test_a_cluster_that_contradicts_the_stack_config_is_named(deps: walk_tasks.D
     text = console_text(deps)
     assert "the cluster runs CNI 'kindnet' but stacks/Pulumi.kind-cilium.yaml says 'cilium'" in text
     assert "kube-proxy mode 'iptables'" in text
+
+
+# -- workshop participants ------------------------------------------------------------------------
+
+WORKSHOP = Path(__file__).parent / "data" / "workshop"
+
+
+def _workshop_snapshot(folder: Path) -> Path:
+    """The kind lab's snapshot with the app in vote-p03 and vote-p04 instead of vote."""
+    document = yaml.safe_load(LAB.read_text())
+    items: list[dict[str, Any]] = []
+    for item in document["items"]:
+        if item["metadata"].get("namespace") != "vote":
+            items.append(item)
+            continue
+        for tag in ("p03", "p04"):
+            copy = json.loads(json.dumps(item))
+            copy["metadata"]["namespace"] = f"vote-{tag}"
+            if copy["kind"] == "Pod":
+                copy["metadata"]["name"] += f"-{tag}"
+            for rule in copy.get("spec", {}).get("rules", []):
+                rule["host"] = rule["host"].replace(".localhost", f"-{tag}.localhost")
+            items.append(copy)
+    path = folder / "workshop-lab.yaml"
+    path.write_text(yaml.safe_dump({**document, "items": items}))
+    return path
+
+
+def test_participant_walks_to_their_own_namespace(
+    deps: walk_tasks.Deps, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deps.console = Console(file=io.StringIO(), width=400)
+    monkeypatch.setattr(deps, "stacks_dir", WORKSHOP)
+    snapshot = str(_workshop_snapshot(tmp_path))
+    walk_tasks.walk(Context(), dry_run=True, snapshot=snapshot, stack="gke-workshop", participant=4)
+    text = console_text(deps)
+    assert "packet walk to vote-p04/vote" in text
+    assert "vote-p03" not in text and "-p03" not in text
+    assert "vote-6d8c7b9f5d-x2k4q-p04" in text and "Host: vote-p04.localhost" in text
+
+
+@pytest.mark.parametrize(
+    ("number", "message"),
+    [
+        (13, "--participant: stack gke-workshop has no participant 13 (valid: 1 to 12)"),
+        (0, "--participant: stack gke-workshop has 12 participants: say which one you are"),
+    ],
+)
+def test_a_wrong_participant_is_named(
+    deps: walk_tasks.Deps, monkeypatch: pytest.MonkeyPatch, number: int, message: str
+) -> None:
+    monkeypatch.setattr(deps, "stacks_dir", WORKSHOP)
+    with pytest.raises(Exit) as caught:
+        walk_tasks.walk(
+            Context(), dry_run=True, snapshot=str(LAB), stack="gke-workshop", participant=number
+        )
+    assert str(caught.value.message).startswith(message)

@@ -27,6 +27,7 @@ from packetwalk.kube.access import BASE_ACCESS_ERRORS, ClusterAccess
 from packetwalk.kube.kubectl import CLIENT_ERRORS
 from packetwalk.lab.config import DEFAULT_STACK, REPO_ROOT, LabConfig, load_stack_config
 from packetwalk.lab.versions import NETSHOOT_IMAGE
+from packetwalk.playbook.facts import select_participant
 from packetwalk.walk.facts import ClusterFacts
 from packetwalk.walk.lookup import VIAS
 from packetwalk.walk.orchestrate import (
@@ -73,16 +74,20 @@ DEPS = Deps()
 
 
 def _facts(
-    cfg: LabConfig, snapshot: str, access: Callable[[], ClusterAccess], console: Console
+    cfg: LabConfig,
+    snapshot: str,
+    access: Callable[[], ClusterAccess],
+    console: Console,
+    app_namespace: str,
 ) -> ClusterFacts:
     """What the cluster (or snapshot) shows; where it contradicts the stack config, the walk
-    follows the cluster, and says so."""
+    follows the cluster, and says so. ``app_namespace``: the participant's app namespace."""
     if snapshot:
         facts = facts_from_objects(
-            load_objects(Path(snapshot)), app_namespace=cfg.app_namespace, platform=cfg.platform
+            load_objects(Path(snapshot)), app_namespace=app_namespace, platform=cfg.platform
         )
     else:
-        facts = gather_facts(access(), app_namespace=cfg.app_namespace, platform=cfg.platform)
+        facts = gather_facts(access(), app_namespace=app_namespace, platform=cfg.platform)
     if facts.cni == "unknown":
         facts = replace(facts, cni=cfg.cni)
     for what, seen, configured in (
@@ -129,6 +134,8 @@ def _render_plan(plan: WalkPlan, fmt: str, deps: Deps) -> None:
         "snapshot": "plan from a saved `kubectl get ... -o yaml` instead of the cluster "
         "(with --dry-run)",
         "context": "kubeconfig context (default: the kind cluster's, or the current one)",
+        "participant": "on a workshop stack (packetwalk:participants), which participant you "
+        "are (1..N): the walk goes to your namespace (vote-pNN) and host",
     }
 )
 def walk(
@@ -144,6 +151,7 @@ def walk(
     entry_node: str = "",
     snapshot: str = "",
     context: str = "",
+    participant: int = 0,
 ) -> None:
     """Capture one request at every hop (client, nodes, Traefik, backend) and show the walk."""
     deps = DEPS
@@ -157,6 +165,7 @@ def walk(
                 "a snapshot can only be planned, not captured: add --dry-run", location="--snapshot"
             )
         cfg = load_stack_config(stack, deps.stacks_dir)
+        app_namespace = select_participant(cfg, participant).namespace
         access_cache: list[ClusterAccess] = []
 
         def access() -> ClusterAccess:
@@ -165,7 +174,7 @@ def walk(
             return access_cache[0]
 
         try:
-            facts = _facts(cfg, snapshot, access, deps.console)
+            facts = _facts(cfg, snapshot, access, deps.console, app_namespace)
         except (*BASE_ACCESS_ERRORS, *CLIENT_ERRORS) as err:
             if isinstance(err, PacketwalkError):
                 raise
