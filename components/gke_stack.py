@@ -25,7 +25,7 @@ from components.gke_network import GkeNetwork
 from components.manifests import register_objects
 from packetwalk.errors import PacketwalkError
 from packetwalk.lab.config import LabConfig
-from packetwalk.lab.gke import NIP_IO, GkeCluster, clusters
+from packetwalk.lab.gke import GkeCluster, clusters, ingress_host
 from packetwalk.lab.objects import lab_objects
 from packetwalk.lab.participants import Participant
 
@@ -152,9 +152,9 @@ def run_lab(cfg: LabConfig, cluster_stack: str) -> None:
         address = _pick(addresses, plan.name)
 
         def host(prefix: str, address: pulumi.Output[Any] = address) -> pulumi.Input[str]:
-            if domain is not None:  # the user's wildcard record points at the address
-                return f"{prefix}.{domain}"
-            return pulumi.Output.concat(prefix, ".", address, f".{NIP_IO}")
+            return pulumi.Output.from_input(address).apply(
+                lambda value: ingress_host(prefix, str(value), domain)
+            )
 
         provider = k8s.Provider(
             f"k8s{suffix}",

@@ -165,6 +165,12 @@ def nip_domain(address: str) -> str:
     return f"{address}.{NIP_IO}"
 
 
+def ingress_host(prefix: str, address: str, domain: str | None) -> str:
+    """A web app's host: under the user's domain (a wildcard record points at the ingress
+    address), else under the address's nip.io name."""
+    return f"{prefix}.{domain}" if domain is not None else f"{prefix}.{nip_domain(address)}"
+
+
 def traefik_values(cfg: LabConfig) -> dict[str, Any]:
     """Traefik chart values on GKE: a ClusterIP Service behind the Google load balancer.
 

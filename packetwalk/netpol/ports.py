@@ -193,15 +193,6 @@ def _intersection(a: ConnSet, b: ConnSet) -> ConnSet:
     return NONE if out.is_empty else out
 
 
-def union_all(sets: Iterable[ConnSet]) -> ConnSet:
-    out = NONE
-    for item in sets:
-        out = out | item
-        if out is ALL:
-            break
-    return out
-
-
 def parse_conn_text(text: str) -> ConnSet:
     """Inverse of ``str(ConnSet)``, for reading expected outputs and ``--explain`` ports."""
     text = text.strip()

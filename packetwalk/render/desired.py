@@ -30,7 +30,7 @@ from packetwalk.lab.charts import (
     traefik_chart,
 )
 from packetwalk.lab.config import LabConfig
-from packetwalk.lab.gke import NIP_IO, clusters
+from packetwalk.lab.gke import clusters, ingress_host
 from packetwalk.lab.gkefront import front_objects
 from packetwalk.lab.objects import lab_objects
 from packetwalk.render.helmrender import RenderedChart, render_chart
@@ -124,11 +124,7 @@ def _gke_state(
         suffix = "" if len(plans) == 1 else f"-{plan.name}"
 
         def host(prefix: str) -> str:
-            return (
-                f"{prefix}.{domain}"
-                if domain is not None
-                else f"{prefix}.{facts.ingress_address}.{NIP_IO}"
-            )
+            return ingress_host(prefix, facts.ingress_address, domain)
 
         components.append(
             _component(
