@@ -433,3 +433,65 @@ def test_finished_pods_on_the_diff_side(tmp_path: Path, out: io.StringIO, err: i
         include_finished=True,
     )
     assert "diff-type: added, source: jobs/web[Pod], destination: jobs/done[Pod]" in out.getvalue()
+
+
+# -- workshop participants ------------------------------------------------------------------------
+
+WORKSHOP = HERE / "data" / "workshop"
+
+
+@pytest.fixture
+def workshop(monkeypatch: pytest.MonkeyPatch) -> None:
+    from packetwalk.lab.config import load_stack_config
+    from packetwalk.lab.objects import lab_objects, lab_peer_objects
+
+    def objects(stack: str) -> list[dict[str, Any]]:
+        cfg = load_stack_config(stack, WORKSHOP)
+        return lab_objects(cfg) + lab_peer_objects(cfg)
+
+    monkeypatch.setattr(matrix_tasks.DEPS, "stacks_dir", WORKSHOP)
+    monkeypatch.setattr(matrix_tasks.DEPS, "lab_objects", objects)
+
+
+def test_participant_sees_their_own_namespace_only(workshop: None, out: io.StringIO) -> None:
+    run(stack="gke-workshop", participant=3, format="connlist")
+    text = out.getvalue()
+    assert "vote-p03/vote[Deployment] => vote-p03/redis[Deployment] : TCP 6379" in text
+    assert "traefik/traefik[Deployment] => vote-p03/vote[Deployment]" in text
+    assert not re.search(r"vote-p(0[1-24-9]|1\d)", text)
+    out.truncate(0)
+    out.seek(0)
+    run(stack="gke-workshop", format="connlist")  # the instructor: every participant
+    assert "vote-p04/vote[Deployment]" in out.getvalue()
+
+
+def test_participant_with_cluster_reads_only_their_namespace(
+    workshop: None, out: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pod = {
+        "kind": "Pod",
+        "metadata": {"name": "vote-1", "namespace": "vote-p03", "labels": {"app": "vote"}},
+        "spec": {"containers": [{"name": "vote"}]},
+        "status": {"podIP": "10.244.1.5", "phase": "Running"},
+    }
+    fake = FakeCluster(objects={"pods": [pod], "networkpolicies": []})
+    monkeypatch.setattr(matrix_tasks.DEPS, "cluster", lambda: fake)
+    run(stack="gke-workshop", participant=3, cluster=True, format="json")
+    assert [c.namespace for c in fake.calls_of("get_objects")] == ["vote-p03", "vote-p03"]
+    assert [c.detail["resource"] for c in fake.calls_of("get_objects")] == [
+        "pods",
+        "networkpolicies",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"participant": 13}, "--participant: stack gke-workshop has no participant 13"),
+        ({"participant": 2, "manifests": [str(OLD2)]}, "--participant: selects the lab's own"),
+    ],
+)
+def test_participant_errors(workshop: None, options: dict[str, Any], message: str) -> None:
+    with pytest.raises(Exit) as caught:
+        run(stack="gke-workshop", **options)
+    assert str(caught.value.message).startswith(message)

@@ -26,7 +26,7 @@ from rich.markup import escape
 from packetwalk.cli import matrix_views
 from packetwalk.errors import InputError, PacketwalkError
 from packetwalk.kube.access import ClusterAccess
-from packetwalk.lab.config import DEFAULT_STACK, load_stack_config
+from packetwalk.lab.config import DEFAULT_STACK, STACKS_DIR, load_stack_config
 from packetwalk.netpol import connlist, graph
 from packetwalk.netpol import diff as netpol_diff
 from packetwalk.netpol import explain as netpol_explain
@@ -72,6 +72,7 @@ class Deps:
 
     cluster: Callable[[], ClusterAccess] = _kubectl_cluster
     lab_objects: Callable[[str], list[dict[str, Any]]] = _lab_objects
+    stacks_dir: Path = STACKS_DIR
     console: Console | None = None  # the result (standard output)
     err_console: Console | None = None  # warnings, notes, progress (standard error)
 
@@ -90,13 +91,76 @@ def _err_console() -> Console:
     return DEPS.err_console or Console(stderr=True)
 
 
+def _namespace_of(obj: dict[str, Any]) -> object:
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict):
+        return None
+    return metadata.get("name") if obj.get("kind") == "Namespace" else metadata.get("namespace")
+
+
+def _participant_namespace(stack: str, number: int) -> tuple[str, set[str]]:
+    """The participant's app namespace and the other participants' (``--participant N``)."""
+    from packetwalk.lab.participants import participants
+    from packetwalk.playbook.facts import select_participant
+
+    cfg = load_stack_config(stack, DEPS.stacks_dir)
+    mine = select_participant(cfg, number).namespace
+    return mine, {p.namespace for p in participants(cfg)} - {mine}
+
+
+def _participant_cluster_objects(namespace: str) -> list[dict[str, Any]]:
+    """Pods and NetworkPolicies of one namespace (a participant's credentials read no more)."""
+    access = DEPS.cluster()
+    objects: list[dict[str, Any]] = [
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": namespace, "labels": {"kubernetes.io/metadata.name": namespace}},
+        }
+    ]
+    for resource, kind in CLUSTER_RESOURCES[1:]:
+        for item in access.get_objects(resource, namespace=namespace):
+            item = dict(item)
+            item.setdefault("kind", kind)
+            objects.append(item)
+    return objects
+
+
 def load_source(
-    manifests: Sequence[str], use_cluster: bool, stack: str, *, include_finished: bool = False
+    manifests: Sequence[str],
+    use_cluster: bool,
+    stack: str,
+    *,
+    include_finished: bool = False,
+    participant: int = 0,
 ) -> tuple[Cluster, str]:
-    """The cluster to evaluate and a short description of where it came from."""
+    """The cluster to evaluate and a short description of where it came from.
+
+    ``participant`` (``--participant N``, 0: not given): the lab's own objects of that
+    participant only (plus the shared Traefik and DNS), or with ``--cluster`` the Pods and
+    NetworkPolicies of the participant's namespace.
+    """
     if manifests and use_cluster:
         raise InputError(
             "give either --manifests or --cluster, not both", location="--manifests/--cluster"
+        )
+    if participant and manifests:
+        raise InputError(
+            "selects the lab's own objects or, with --cluster, your namespace; "
+            "not with --manifests",
+            location="--participant",
+        )
+    if participant:
+        mine, others = _participant_namespace(stack, participant)
+        if use_cluster:
+            chosen = _participant_cluster_objects(mine)
+            where = f"namespace {mine} of the current kube context"
+        else:
+            chosen = [o for o in DEPS.lab_objects(stack) if _namespace_of(o) not in others]
+            where = f"the lab's own objects of {mine} (stack {stack})"
+        return (
+            cluster_from_objects(chosen, source=where, include_finished=include_finished),
+            where,
         )
     if manifests:
         return (
@@ -222,6 +286,8 @@ def _render(analysis: Analysis, fmt: str, title: str) -> str | bytes | None:
         "not with --format connlist",
         "include_finished": "evaluate Pods in phase Succeeded or Failed too (left out by "
         "default, with a note on stderr; netpol-analyzer includes them)",
+        "participant": "on a workshop stack (packetwalk:participants), which participant you "
+        "are (1..N): your namespace only (the lab's objects, or with --cluster the cluster's)",
     },
 )
 def matrix(
@@ -236,6 +302,7 @@ def matrix(
     explain: str = "",
     ipblock_matches_pods: bool = False,
     include_finished: bool = False,
+    participant: int = 0,
 ) -> None:
     """Show which connections the NetworkPolicies allow (the lab's own by default)."""
     try:
@@ -250,6 +317,7 @@ def matrix(
             explain,
             ipblock_matches_pods,
             include_finished=include_finished,
+            participant=participant,
         )
     except PacketwalkError as err:
         raise Exit(str(err), code=1) from err
@@ -267,6 +335,7 @@ def run_matrix(
     ipblock_matches_pods: bool,
     *,
     include_finished: bool = False,
+    participant: int = 0,
 ) -> None:
     console, err = _console(), _err_console()
     if fmt not in FORMATS:
@@ -280,7 +349,11 @@ def run_matrix(
     options = EvalOptions(mode=mode, ipblock_matches_pods=ipblock_matches_pods)
     with err.status("reading objects and evaluating policies…"):
         source, where = load_source(
-            manifests, use_cluster, stack, include_finished=include_finished
+            manifests,
+            use_cluster,
+            stack,
+            include_finished=include_finished,
+            participant=participant,
         )
         analysis = analyze(source, options)
         other = other_source = None
