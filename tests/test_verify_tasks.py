@@ -15,6 +15,9 @@ from verify_lab import lab_fake
 
 from packetwalk.cli import verify_tasks
 from packetwalk.kube.fake import FakeCluster
+from packetwalk.lab.config import REPO_ROOT
+from packetwalk.playbook.expect import failures
+from packetwalk.playbook.loader import load_module
 
 
 @pytest.fixture
@@ -101,3 +104,30 @@ def test_bad_options_are_refused_before_probing(deps: verify_tasks.Deps) -> None
     with pytest.raises(Exit, match="nothing to verify"):
         verify_tasks.verify(Context(), namespace="nope")
     assert fake.calls_of("exec") == []
+
+
+def _lab_check_failures(deps: verify_tasks.Deps, fake: FakeCluster, enforcing: bool) -> list[str]:
+    """Module 06's verify step: run its check's command here and judge it by its expectation."""
+    module = load_module(REPO_ROOT / "labs" / "06-network-policies.yaml").module
+    step = module.steps[-1]
+    assert "invoke verify" in step.name
+    wanted = "enforces_network_policy" if enforcing else "not enforces_network_policy"
+    check = next(t for t in step.check if t.when == wanted)
+    assert check.shell is not None and "./invoke verify" in check.shell
+    use(deps, fake)
+    deps.out = io.StringIO()
+    rc = 0
+    try:
+        verify_tasks.verify(Context(), format="json", timeout=2)
+    except Exit as raised:
+        rc = raised.code
+    return failures(check.expect, rc, text(deps.out), "")
+
+
+def test_the_lab_step_check_passes_and_can_fail(deps: verify_tasks.Deps) -> None:
+    assert _lab_check_failures(deps, lab_fake(), enforcing=True) == []
+    broken = lab_fake(ignored_policies=("vote/redis-from-app",))
+    assert _lab_check_failures(deps, broken, enforcing=True) != []
+    flannel = lab_fake(enforcing=False)
+    assert _lab_check_failures(deps, flannel, enforcing=False) == []
+    assert _lab_check_failures(deps, lab_fake(), enforcing=False) != []
