@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from packetwalk.lab.charts import gke_traefik_chart
 from packetwalk.lab.config import MAX_PARTICIPANTS, STACKS_DIR, LabConfig, parse_lab_config
 from packetwalk.lab.gke import (
     AUTH_PLUGIN,
@@ -19,7 +20,6 @@ from packetwalk.lab.gke import (
     kubeconfig,
     network_name,
     nip_domain,
-    traefik_values,
 )
 
 
@@ -105,10 +105,10 @@ def test_nip_domain() -> None:
 
 
 def test_traefik_values_per_front() -> None:
-    gateway = traefik_values(gke("gke"))
+    gateway = gke_traefik_chart(gke("gke")).values
     assert gateway["service"] == {"spec": {"type": "ClusterIP"}}
     assert gateway["ports"]["traefik"]["expose"] == {"default": True}
-    ingress = traefik_values(gke("gke-calico"))
+    ingress = gke_traefik_chart(gke("gke-calico")).values
     assert ingress["service"]["annotations"] == {
         "cloud.google.com/neg": '{"ingress": true}',
         "cloud.google.com/backend-config": '{"default": "traefik"}',

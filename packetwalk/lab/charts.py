@@ -16,7 +16,7 @@ from typing import Any
 from packetwalk.lab import versions
 from packetwalk.lab.cni import PROFILES
 from packetwalk.lab.config import LabConfig
-from packetwalk.lab.gke import traefik_values
+from packetwalk.lab.gke import traefik_front_values
 from packetwalk.lab.kindconfig import (
     INGRESS_HTTP_NODE_PORT,
     INGRESS_HTTPS_NODE_PORT,
@@ -139,17 +139,8 @@ def metallb_chart() -> ChartSpec:
     )
 
 
-def traefik_chart(load_balancer_ip: Any = None) -> ChartSpec:
-    """Traefik: LoadBalancer Service (MetalLB) whose node ports kind maps to host 80/443.
-
-    ``load_balancer_ip`` (a string or a Pulumi Output) pins the MetalLB address; None lets MetalLB
-    pick one.
-    """
-    # Chart 40.0.0 moved the type to service.spec (templates/_service.tpl copies service.spec
-    # into the Service); a top-level service.type is ignored without a word.
-    service: dict[str, Any] = {"spec": {"type": "LoadBalancer"}}
-    if load_balancer_ip is not None:
-        service["annotations"] = {METALLB_LB_IPS_ANNOTATION: load_balancer_ip}
+def _traefik(front: dict[str, Any]) -> ChartSpec:
+    """Traefik with what every stack shares, plus the platform's ``service`` and ``ports``."""
     return ChartSpec(
         release="traefik",
         chart="traefik",
@@ -166,15 +157,11 @@ def traefik_chart(load_balancer_ip: Any = None) -> ChartSpec:
                 "kubernetesIngress": {"enabled": True},
                 "kubernetesCRD": {"enabled": True},
             },
-            "ports": {
-                "web": {"nodePort": INGRESS_HTTP_NODE_PORT},
-                "websecure": {"nodePort": INGRESS_HTTPS_NODE_PORT},
-            },
-            "service": service,
             # /ping always runs on the unexposed `traefik` entrypoint (the chart's probes use
             # it); this route also answers it on `web`, so `curl http://localhost/ping` checks
-            # the whole host -> node port -> Traefik path.
+            # the whole host -> node port -> Traefik path (and GKE's health check has a route).
             "ingressRoute": {"healthcheck": {"enabled": True, "entryPoints": ["web"]}},
+            **front,
         },
         # The walk captures inside Traefik's pods with a root ephemeral container (Traefik runs as
         # 65532); a stricter cluster-wide default level would refuse it without this label.
@@ -182,17 +169,28 @@ def traefik_chart(load_balancer_ip: Any = None) -> ChartSpec:
     )
 
 
+def traefik_chart(load_balancer_ip: Any = None) -> ChartSpec:
+    """Traefik: LoadBalancer Service (MetalLB) whose node ports kind maps to host 80/443.
+
+    ``load_balancer_ip`` (a string or a Pulumi Output) pins the MetalLB address; None lets MetalLB
+    pick one.
+    """
+    # Chart 40.0.0 moved the type to service.spec (templates/_service.tpl copies service.spec
+    # into the Service); a top-level service.type is ignored without a word.
+    service: dict[str, Any] = {"spec": {"type": "LoadBalancer"}}
+    if load_balancer_ip is not None:
+        service["annotations"] = {METALLB_LB_IPS_ANNOTATION: load_balancer_ip}
+    ports = {
+        "web": {"nodePort": INGRESS_HTTP_NODE_PORT},
+        "websecure": {"nodePort": INGRESS_HTTPS_NODE_PORT},
+    }
+    return _traefik({"ports": ports, "service": service})
+
+
 def gke_traefik_chart(cfg: LabConfig) -> ChartSpec:
-    """Traefik on GKE: a ClusterIP Service behind the Google load balancer (gke.traefik_values)."""
-    return ChartSpec(
-        release="traefik",
-        chart="traefik",
-        repo=versions.TRAEFIK_CHART_REPO,
-        version=versions.TRAEFIK_CHART_VERSION,
-        namespace=TRAEFIK_NAMESPACE,
-        values=traefik_values(cfg),
-        namespace_labels=dict(PRIVILEGED_PSA),  # root capture containers, as on kind
-    )
+    """Traefik on GKE: a ClusterIP Service behind the Google load balancer
+    (:func:`packetwalk.lab.gke.traefik_front_values`)."""
+    return _traefik(traefik_front_values(cfg))
 
 
 CALICO_OPERATOR_RESOURCES = {

@@ -171,8 +171,9 @@ def ingress_host(prefix: str, address: str, domain: str | None) -> str:
     return f"{prefix}.{domain}" if domain is not None else f"{prefix}.{nip_domain(address)}"
 
 
-def traefik_values(cfg: LabConfig) -> dict[str, Any]:
-    """Traefik chart values on GKE: a ClusterIP Service behind the Google load balancer.
+def traefik_front_values(cfg: LabConfig) -> dict[str, Any]:
+    """Traefik's ``service`` and ``ports`` values on GKE: a ClusterIP Service behind the Google
+    load balancer (the values every stack shares are in :func:`packetwalk.lab.charts`).
 
     - ``ClusterIP``: the load balancer reaches Traefik's pods directly through NEGs
       (container-native load balancing); no NodePort, no kube-proxy hop on the way in.
@@ -191,13 +192,4 @@ def traefik_values(cfg: LabConfig) -> dict[str, Any]:
     service: dict[str, Any] = {"spec": {"type": "ClusterIP"}}
     if annotations:
         service["annotations"] = annotations
-    return {
-        "ingressClass": {"enabled": True, "isDefaultClass": True, "name": "traefik"},
-        "providers": {
-            "kubernetesIngress": {"enabled": True},
-            "kubernetesCRD": {"enabled": True},
-        },
-        "ports": {"traefik": {"expose": {"default": True}}},
-        "service": service,
-        "ingressRoute": {"healthcheck": {"enabled": True, "entryPoints": ["web"]}},
-    }
+    return {"ports": {"traefik": {"expose": {"default": True}}}, "service": service}
