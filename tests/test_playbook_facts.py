@@ -184,6 +184,7 @@ def test_facts_are_the_participants() -> None:
         "namespace": "vote-p12",
         "count": 12,
         "shares_cluster": True,
+        "option": " --participant 12",
     }
     first = offline_facts(cfg, select_participant(cfg, 1))
     assert first["app_namespace"] == "vote-p01"
@@ -196,6 +197,7 @@ def test_a_single_participant_keeps_the_plain_names() -> None:
     assert facts["app_namespace"] == "vote"
     assert facts["app_hosts"] == {"vote": "vote.localhost", "result": "result.localhost"}
     assert facts["participant"]["name"] == "lab" and facts["participant"]["count"] == 1
+    assert facts["participant"]["option"] == ""
     assert select_participant(cfg, 1) == select_participant(cfg, 0)
 
 

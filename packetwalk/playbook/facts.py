@@ -61,13 +61,20 @@ def select_participant(cfg: LabConfig, number: int = 0) -> Participant:
 
 def participant_fact(cfg: LabConfig, participant: Participant) -> dict[str, Any]:
     """``participant``: ``number``, ``name`` (``p03``; ``lab`` alone), ``namespace``,
-    ``count`` (how many the stack has) and ``shares_cluster``."""
+    ``count`` (how many the stack has), ``shares_cluster`` and ``option``: ``' --participant 3'``
+    (leading space included) where other participants share the cluster, else empty, for the
+    ``./invoke walk|matrix`` commands a module shows
+    (``--stack {{ stack }}{{ participant.option }}``).
+    """
     return {
         "number": participant.index,
         "name": participant.name,
         "namespace": participant.namespace,
         "count": len(participants(cfg)),
         "shares_cluster": participant.shares_cluster,
+        "option": f" {PARTICIPANT_OPTION} {participant.index}"
+        if participant.shares_cluster
+        else "",
     }
 
 
