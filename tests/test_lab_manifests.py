@@ -663,12 +663,21 @@ class LabWorld:
             return _ok(self._matrix(cluster="--cluster" in command))
         if command.startswith("./invoke walk"):
             return self._walk(command)
+        if command.startswith("./invoke verify"):
+            return self._verify()
         if command.startswith("latest=$(ls"):
             via = self.last_walk_via
             return _ok(f"{self.walks}/1/\nvia: {via}\n", 0 if via == "loadbalancer" else 1)
         if "ip -4 addr | grep -w" in command:
             return _ok("", 1)
         return None
+
+    def _verify(self) -> CommandResult:
+        """``invoke verify --format json``: clean where the CNI enforces, else its cause."""
+        if self.cfg.enforces_network_policy:
+            return _ok('{"mismatches": 0, "probes": [], "causes": [], "problems": []}\n')
+        cause = "every connection the policies deny reached its pod: the CNI does not enforce"
+        return _ok(json.dumps({"mismatches": 3, "probes": [], "causes": [cause]}) + "\n", 1)
 
     def _shell_answers(self) -> list[tuple[str, str]]:
         """(regex on the command, stdout) for the read-only commands, in real tool formats."""
