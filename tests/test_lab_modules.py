@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from packetwalk.lab.config import load_stack_config, stack_names
+from packetwalk.lab.config import STACKS_DIR, load_stack_config, stack_names
 
 if TYPE_CHECKING:  # typeshed types the same modules under their pre-3.11 (deprecated) names
     import sre_constants as sre_c
@@ -32,7 +32,7 @@ from packetwalk.kube.fake import Call, FakeCluster
 from packetwalk.playbook import templating
 from packetwalk.playbook.catalog import all_offline_facts, module_paths
 from packetwalk.playbook.events import Emitter, Event
-from packetwalk.playbook.facts import cluster_facts, offline_facts
+from packetwalk.playbook.facts import cluster_facts, offline_facts, select_participant
 from packetwalk.playbook.loader import LoadedModule, load_module
 from packetwalk.playbook.model import Expect, Task
 from packetwalk.playbook.progress import ProgressStore
@@ -230,13 +230,15 @@ def run_module(
     tmp_path: Path,
     *,
     break_check: bool = False,
+    participant: int = 0,
+    stacks_dir: Path = STACKS_DIR,
 ) -> tuple[Any, list[Event]]:
-    cfg = load_stack_config(stack)
+    cfg = load_stack_config(stack, stacks_dir)
     cluster = ModuleCluster(cfg)
     events: list[Event] = []
     lab = LabRunner(
         loaded,
-        cluster_facts(cfg, cluster.fake),
+        cluster_facts(cfg, cluster.fake, select_participant(cfg, participant)),
         emit=Emitter(events.append, cluster.watch),
         access=cluster.fake,
         store=ProgressStore(tmp_path, stack),
@@ -346,3 +348,92 @@ def test_a_failing_check_fails_its_step(path: Path, tmp_path: Path) -> None:
     if step.hint:
         assert any(e.kind == "hint" for e in events)
     assert templating.has_template(step.name) or step.name
+
+
+# -- workshop participants ------------------------------------------------------------------------
+
+WORKSHOP = Path(__file__).parent / "data" / "workshop"
+WORKSHOP_STACK = "gke-workshop"
+PARTICIPANTS = (1, 12)
+
+HARD_CODED = re.compile(
+    r"""(?x)
+    [-\s,\[]-n,?\s+["']?vote\b(?!-)      # -n vote / [.., -n, vote]
+    | --namespace[=\s]+vote\b(?!-)
+    | namespace:\s*["']?vote\b(?![-.])
+    | \b(?:vote|result)\.localhost\b      # the kind hosts
+    | (?<![\w}-])vote/(?:vote|result|worker|redis|db)\b  # ns/name of the app
+    | \b(?:redis|db|vote|result)\.vote\b(?!-)  # name.namespace DNS names
+    """
+)
+
+
+def test_modules_take_the_app_namespace_and_hosts_from_the_facts() -> None:
+    """A participant of a workshop has their own namespace and hosts: no module may name the
+    single lab's (``-n vote``, ``vote.localhost``, ``vote/db``, ``redis.vote``)."""
+    found = [
+        f"{path.name}:{number}: {line.strip()}"
+        for path in MODULES
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if HARD_CODED.search(line)
+    ]
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "kubectl: [get, pods, -n, vote, -o, wide]",
+        "shell: kubectl get pods -n vote",
+        "curl -H 'Host: vote.localhost' http://127.0.0.1/",
+        "expect: {stdout: 'vote/worker => vote/db'}",
+        "to: {host: redis.vote, port: 6379}",
+        "exec: {namespace: vote, selector: app=vote}",
+    ],
+)
+def test_the_hard_coded_check_sees_the_single_labs_names(line: str) -> None:
+    assert HARD_CODED.search(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "kubectl: [get, pods, -n, '{{ app_namespace }}', -o, wide]",
+        "curl -H 'Host: {{ app_hosts.vote }}' http://127.0.0.1/",
+        "grep '{{ app_namespace }}/vote'",
+        "to: {host: 'redis.{{ app_namespace }}', port: 6379}",
+        "kubectl get pods -n vote-p03",
+        "The vote pod resolves redis",
+    ],
+)
+def test_the_hard_coded_check_lets_templates_pass(line: str) -> None:
+    assert not HARD_CODED.search(line)
+
+
+WORKSHOP_CASES = [(path, n) for path in MODULES for n in PARTICIPANTS]
+
+
+@pytest.mark.parametrize(
+    ("path", "participant"),
+    WORKSHOP_CASES,
+    ids=[f"{p.stem}-participant{n}" for p, n in WORKSHOP_CASES],
+)
+def test_module_for_workshop_participants(path: Path, participant: int, tmp_path: Path) -> None:
+    """Participants 1 and 12 of a 12-participant GKE stack: the module validates with their
+    facts and runs end to end in their namespace, or is refused as not for the stack."""
+    cfg = load_stack_config(WORKSHOP_STACK, WORKSHOP)
+    who = select_participant(cfg, participant)
+    loaded = load_module(path)
+    facts = offline_facts(cfg, who)
+    reason = refusal(loaded, facts)
+    if reason is not None:
+        pytest.skip(f"not run for participant {participant}: {reason}")
+    problems, checked = validate_module(loaded, {WORKSHOP_STACK: facts})
+    assert [str(p) for p in problems] == [] and checked == [WORKSHOP_STACK]
+    result, events = run_module(
+        loaded, WORKSHOP_STACK, tmp_path, participant=participant, stacks_dir=WORKSHOP
+    )
+    assert result.status == "completed"
+    commands = " ".join(str(e.data["line"]) for e in events if e.kind == "command")
+    others = set(re.findall(r"vote-p\d\d", commands)) - {who.namespace}
+    assert others == set()
