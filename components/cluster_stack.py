@@ -28,6 +28,7 @@ class Cluster(Protocol):
     cluster_name: str
     nodes: list[str]
     lb_address_range: pulumi.Output[str]
+    api_server_address: pulumi.Output[str]
 
 
 def _kind(cfg: LabConfig) -> Cluster:
@@ -62,3 +63,4 @@ def run() -> None:
     pulumi.export("kubeProxyMode", cfg.kube_proxy_mode)
     pulumi.export("nodes", cluster.nodes)
     pulumi.export("lbAddressRange", cluster.lb_address_range)
+    pulumi.export("apiServerAddress", cluster.api_server_address)

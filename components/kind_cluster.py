@@ -23,10 +23,15 @@ from pulumi_command import local
 from packetwalk.errors import PacketwalkError
 from packetwalk.host.toolchain import cni_plugins_dir, cni_plugins_script
 from packetwalk.lab import versions
-from packetwalk.lab.addresspool import lb_address_range
+from packetwalk.lab.addresspool import container_address, lb_address_range
 from packetwalk.lab.cni import PROFILES
 from packetwalk.lab.config import LabConfig
-from packetwalk.lab.kindconfig import kind_context, node_names, render_kind_config
+from packetwalk.lab.kindconfig import (
+    control_plane_node,
+    kind_context,
+    node_names,
+    render_kind_config,
+)
 
 CREATE_TIMEOUT = "10m"
 DELETE_TIMEOUT = "5m"
@@ -39,6 +44,15 @@ def pool_range(inspect_output: str) -> str:
     """The MetalLB range; a network unfit for one stops the run with the reason, no traceback."""
     try:
         return lb_address_range(inspect_output)
+    except PacketwalkError as err:
+        raise pulumi.RunError(str(err)) from err
+
+
+def node_address(inspect_output: str, node: str) -> str:
+    """A node container's address on the kind network (the control plane's is the API server's
+    endpoint, which policies for an intent to ``kubernetes.default`` allow)."""
+    try:
+        return container_address(inspect_output, node)
     except PacketwalkError as err:
         raise pulumi.RunError(str(err)) from err
 
@@ -161,12 +175,17 @@ class KindCluster(pulumi.ComponentResource):
         )
         self.kubeconfig = pulumi.Output.secret(kubeconfig.stdout)
         self.lb_address_range = network.stdout.apply(pool_range)
+        control_plane = control_plane_node(cfg)
+        self.api_server_address = network.stdout.apply(
+            lambda text: node_address(text, control_plane)
+        )
         self.register_outputs(
             {
                 "kubeconfig": self.kubeconfig,
                 "kubeContext": self.kube_context,
                 "nodes": self.nodes,
                 "lbAddressRange": self.lb_address_range,
+                "apiServerAddress": self.api_server_address,
             }
         )
 

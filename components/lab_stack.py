@@ -9,6 +9,7 @@ kind cluster was deleted by hand: state of an unreachable cluster is dropped, no
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -22,6 +23,7 @@ from components.metallb import MetalLb
 from components.stackconfig import lab_config
 from components.traefik import Traefik
 from packetwalk.errors import PacketwalkError
+from packetwalk.intents import ApiServerAddressesUnknown
 from packetwalk.lab.addresspool import first_address
 from packetwalk.lab.config import REPO_ROOT, LabConfig
 from packetwalk.lab.objects import app_hosts, lab_objects
@@ -49,14 +51,20 @@ def run() -> None:
     if cfg.platform == "gke":
         run_gke_lab(cfg, cluster_stack_name(cfg.stack))
         return
+    objects: list[dict[str, Any]] | None
     try:
         objects = lab_objects(cfg)  # intents parsed and policies built before any resource
+    except ApiServerAddressesUnknown as err:
+        if not cfg.is_kind or cfg.uses_existing_cluster:
+            raise pulumi.RunError(str(err)) from err
+        objects = None  # an intent to the API server: built once the cluster says where it is
     except PacketwalkError as err:
         raise pulumi.RunError(str(err)) from err
 
     kubeconfig: pulumi.Input[str]
     context: pulumi.Input[str] | None
     address_range: pulumi.Output[str]
+    api_server_address: pulumi.Output[str] | None = None
     if cfg.uses_existing_cluster:
         kubeconfig, context = _kubeconfig_path(cfg), cfg.kube_context
         address_range = docker_network_range("kind-network")
@@ -65,6 +73,7 @@ def run() -> None:
         kubeconfig = pulumi.Output.secret(cluster.require_output("kubeconfig"))
         context = cluster.require_output("kubeContext")
         address_range = cluster.require_output("lbAddressRange")
+        api_server_address = cluster.require_output("apiServerAddress")
 
     provider = k8s.Provider(
         "k8s",
@@ -86,10 +95,29 @@ def run() -> None:
     traefik = Traefik(
         "traefik", load_balancer_ip=ingress_ip, provider=provider, depends_on=[cni, metallb]
     )
-    LabObjects("app", objects, provider=provider, depends_on=[cni, traefik])
+    if objects is not None:
+        LabObjects("app", objects, provider=provider, depends_on=[cni, traefik])
+    else:
+        # The cluster stack's output is known in a preview too, so the policies still show.
+        assert api_server_address is not None
+        api_server_address.apply(
+            lambda address: _app_with_api_server(cfg, str(address), provider, [cni, traefik])
+        )
 
     hosts = app_hosts(cfg)
     pulumi.export("voteUrl", f"http://{hosts['vote']}")
     pulumi.export("resultUrl", f"http://{hosts['result']}")
     pulumi.export("ingressAddress", ingress_ip)
     pulumi.export("appNamespace", cfg.app_namespace)
+
+
+def _app_with_api_server(
+    cfg: LabConfig, address: str, provider: k8s.Provider, depends_on: list[pulumi.Resource]
+) -> LabObjects:
+    """The app and policies when an intent calls the API server (``kubernetes.default``): its
+    egress rule needs the control-plane node's address, which the cluster stack reads."""
+    try:
+        objects = lab_objects(cfg, api_server_address=address)
+    except PacketwalkError as err:
+        raise pulumi.RunError(str(err)) from err
+    return LabObjects("app", objects, provider=provider, depends_on=depends_on)

@@ -31,10 +31,33 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from packetwalk.lab.config import load_stack_config
+from packetwalk.lab.kindconfig import control_plane_node
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STACKS_DIR = REPO_ROOT / "stacks"
 CLUSTER_PROGRAM = STACKS_DIR / "cluster" / "__main__.py"
 LAB_PROGRAM = STACKS_DIR / "lab" / "__main__.py"
+
+
+def _control_planes() -> dict[str, dict[str, str]]:
+    """Every kind stack's control-plane node as ``docker network inspect`` lists it
+    (``Containers``: id -> name and addresses), 172.18.0.2 onwards."""
+    names = sorted(
+        {
+            control_plane_node(load_stack_config(path.stem.removeprefix("Pulumi."), STACKS_DIR))
+            for path in STACKS_DIR.glob("Pulumi.kind*.yaml")
+        }
+    )
+    return {
+        f"{index:064x}": {
+            "Name": name,
+            "IPv4Address": f"172.18.0.{index}/16",
+            "IPv6Address": f"fc00:f853:ccd:e793::{index}/64",
+        }
+        for index, name in enumerate(names, start=2)
+    }
+
 
 KIND_NETWORK_INSPECT = json.dumps(
     [
@@ -42,6 +65,7 @@ KIND_NETWORK_INSPECT = json.dumps(
             "Name": "kind",
             "Driver": "bridge",
             "EnableIPv6": True,
+            "Containers": _control_planes(),
             "IPAM": {
                 "Driver": "default",
                 "Options": {},

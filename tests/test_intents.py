@@ -948,12 +948,46 @@ def test_the_lab_says_what_a_stack_knows_of_the_api_server(tmp_path: Path) -> No
         lab_objects(cfg)
     text = str(info.value)
     assert "document 1, line 7, spec.targets[0]: ClientIntents vote/worker calls the API" in text
-    assert (
-        "the ClusterIP will be 10.100.0.1, the first address of packetwalk:serviceSubnet "
-        "10.100.0.0/16"
-    ) in text
-    assert "which Docker assigns only when the cluster is created" in text
-    assert "The lab builds its policies before the cluster exists" in text
+    assert "`invoke up` reads the control-plane node's address from the cluster" in text
+    assert "evaluate the running lab with `invoke matrix --cluster` instead" in text
+
+
+def test_the_lab_writes_the_api_server_rule_given_the_control_plane_address(
+    tmp_path: Path,
+) -> None:
+    """What `invoke up` does on kind: the ClusterIP from packetwalk:serviceSubnet (the first
+    address), the endpoint from the cluster stack's apiServerAddress, port 6443."""
+    from packetwalk.lab.config import parse_lab_config
+    from packetwalk.lab.objects import lab_objects
+
+    (tmp_path / "api.yaml").write_text(WORKER_CALLS_API)
+    cfg = parse_lab_config(
+        "k",
+        {
+            "packetwalk:intents": str(tmp_path / "api.yaml"),
+            "packetwalk:serviceSubnet": "10.100.0.0/16",
+        },
+        source="Pulumi.k.yaml",
+    )
+    objects = lab_objects(cfg, api_server_address="172.18.0.9")
+    [policy] = [
+        o
+        for o in objects
+        if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "worker-access"
+    ]
+    api_rules = [
+        rule
+        for rule in policy["spec"]["egress"]
+        if any("ipBlock" in peer for peer in rule.get("to", []))
+    ]
+    assert api_rules == [
+        {
+            "to": [{"ipBlock": {"cidr": "10.100.0.1/32"}}, {"ipBlock": {"cidr": "172.18.0.9/32"}}],
+            "ports": [{"protocol": "TCP", "port": 6443}],
+        }
+    ]
+    # the stand-ins the rule was built from are not deployed
+    assert not [o for o in objects if o["metadata"]["name"] == "kubernetes"]
 
 
 # --- names: packetwalk's own, not Otterize's -----------------------------------------------------

@@ -15,6 +15,7 @@ from packetwalk.lab.addresspool import (
     L2_ADVERTISEMENT_NAME,
     POOL_NAME,
     address_range,
+    container_address,
     first_address,
     ipv4_subnet,
     lb_address_range,
@@ -107,3 +108,27 @@ def test_crd_validation_is_strict_about_unknown_fields() -> None:
     pool["spec"]["adresses"] = pool["spec"].pop("addresses")
     with pytest.raises(jsonschema.ValidationError):
         crd_validation.validate(pool)
+
+
+def test_container_address_is_the_nodes_ipv4_on_the_network() -> None:
+    inspect = json.dumps(
+        [
+            {
+                "Name": "kind",
+                "Containers": {
+                    "a1": {"Name": "lab-worker", "IPv4Address": "172.18.0.2/16"},
+                    "b2": {"Name": "lab-control-plane", "IPv4Address": "172.18.0.3/16"},
+                },
+            }
+        ]
+    )
+    assert container_address(inspect, "lab-control-plane") == "172.18.0.3"
+    with pytest.raises(
+        InputError,
+        match=r"'other-control-plane' is not attached .*"
+        r"\(attached: lab-control-plane, lab-worker\)",
+    ):
+        container_address(inspect, "other-control-plane")
+    broken = inspect.replace("172.18.0.3/16", "not-an-ip")
+    with pytest.raises(InputError, match="bad IPv4Address"):
+        container_address(broken, "lab-control-plane")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import crd_validation
@@ -20,6 +21,7 @@ import yaml
 from pulumi_mocks import (
     CLUSTER_PROGRAM,
     KIND_LB_RANGE,
+    KIND_NETWORK_INSPECT,
     LAB_PROGRAM,
     ProgramRun,
     Registration,
@@ -61,6 +63,7 @@ CLUSTER_OUTPUTS = {
     "kubeProxyMode",
     "nodes",
     "lbAddressRange",
+    "apiServerAddress",
 }
 LAB_OUTPUTS = {"voteUrl", "resultUrl", "ingressAddress", "appNamespace"}
 CHART = "kubernetes:helm.sh/v4:Chart"
@@ -192,6 +195,36 @@ def test_cluster_outputs_follow_the_interface(runs: Any, stack: str) -> None:
     assert out["nodes"] == node_names(cfg)
     assert len(out["nodes"]) == 1 + cfg.workers
     assert out["lbAddressRange"] == KIND_LB_RANGE
+    inspect = json.loads(KIND_NETWORK_INSPECT)[0]["Containers"]
+    [control_plane] = [
+        c for c in inspect.values() if c["Name"] == f"{cfg.cluster_name}-control-plane"
+    ]
+    assert out["apiServerAddress"] == control_plane["IPv4Address"].partition("/")[0]
+
+
+def test_an_intent_to_the_api_server_gets_the_control_plane_address(
+    runs: Any, tmp_path: Path
+) -> None:
+    """`kubernetes.default` becomes egress to the ClusterIP and to the address the cluster stack
+    read from Docker's network (the policy is registered once that output is known)."""
+    _, cluster, _ = runs["kind"]
+    intents = (REPO_ROOT / "stacks" / "intents" / "voting-app.yaml").read_text()
+    intents += (
+        "---\napiVersion: k8s.otterize.com/v2beta1\nkind: ClientIntents\n"
+        "metadata: {name: db}\nspec:\n  workload: {name: db, kind: Deployment}\n"
+        "  targets:\n    - service: {name: kubernetes.default}\n"
+    )
+    (tmp_path / "api.yaml").write_text(intents)
+    config = {**engine_config("kind"), "packetwalk:intents": str(tmp_path / "api.yaml")}
+    lab = _lab("kind", cluster, config=config)
+    policy = lab.named("networkpolicy-vote-db-access").manifest
+    cidrs = [
+        peer["ipBlock"]["cidr"]
+        for rule in policy["spec"]["egress"]
+        for peer in rule.get("to", [])
+        if "ipBlock" in peer
+    ]
+    assert cidrs == ["10.96.0.1/32", f"{cluster.outputs['apiServerAddress']}/32"]
 
 
 # --- the lab program --------------------------------------------------------------------------

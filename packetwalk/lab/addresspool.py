@@ -25,10 +25,8 @@ _SMALLEST_PREFIX_SUPPORTED = 28
 """A /28 leaves 8 addresses for the pool; anything smaller cannot hold nodes and a pool."""
 
 
-def ipv4_subnet(
-    inspect_output: str, *, source: str = "docker network inspect kind"
-) -> ipaddress.IPv4Network:
-    """The first IPv4 subnet in ``docker network inspect`` output (a JSON list or one object)."""
+def _network(inspect_output: str, source: str) -> dict[str, Any]:
+    """The network object of ``docker network inspect`` output (a JSON list or one object)."""
     try:
         document = json.loads(inspect_output)
     except json.JSONDecodeError as err:
@@ -36,7 +34,47 @@ def ipv4_subnet(
     networks = document if isinstance(document, list) else [document]
     if not networks or not all(isinstance(network, dict) for network in networks):
         raise InputError("expected a JSON list with one Docker network object", source=source)
-    network = networks[0]
+    network: dict[str, Any] = networks[0]
+    return network
+
+
+def container_address(
+    inspect_output: str, container: str, *, source: str = "docker network inspect kind"
+) -> str:
+    """The IPv4 address ``container`` has on the network (``Containers.*.IPv4Address``).
+
+    On kind the control-plane node's address is the API server's endpoint, the address the
+    ``kubernetes`` Service's EndpointSlice lists (port 6443).
+    """
+    attached = _network(inspect_output, source).get("Containers") or {}
+    names = []
+    for entry in attached.values() if isinstance(attached, dict) else []:
+        if not isinstance(entry, dict):
+            continue
+        names.append(str(entry.get("Name")))
+        if entry.get("Name") == container and isinstance(entry.get("IPv4Address"), str):
+            address = entry["IPv4Address"].partition("/")[0]
+            try:
+                return str(ipaddress.IPv4Address(address))
+            except ValueError as err:
+                raise InputError(
+                    f"container {container!r} has a bad IPv4Address: {err}",
+                    source=source,
+                    location="Containers",
+                ) from err
+    raise InputError(
+        f"container {container!r} is not attached to the network with an IPv4 address "
+        f"(attached: {', '.join(sorted(names)) or 'none'})",
+        source=source,
+        location="Containers",
+    )
+
+
+def ipv4_subnet(
+    inspect_output: str, *, source: str = "docker network inspect kind"
+) -> ipaddress.IPv4Network:
+    """The first IPv4 subnet in ``docker network inspect`` output (a JSON list or one object)."""
+    network = _network(inspect_output, source)
     ipam = network.get("IPAM") or {}
     configs = (ipam.get("Config") or []) if isinstance(ipam, dict) else []
     subnets: list[str] = []

@@ -131,7 +131,11 @@ def _for_namespace(
 
 
 def _policies(
-    cfg: LabConfig, app: list[dict[str, Any]], repo_root: Path, namespace: str
+    cfg: LabConfig,
+    app: list[dict[str, Any]],
+    repo_root: Path,
+    namespace: str,
+    api_server_address: str | None = None,
 ) -> list[dict[str, Any]]:
     path = cfg.intents_path(repo_root)
     if not path.is_file():
@@ -144,7 +148,8 @@ def _policies(
         path, source=cfg.intents_file, default_namespace=cfg.app_namespace
     )
     intents = _for_namespace(intents, cfg.app_namespace, namespace)
-    workloads = Workloads.from_objects([*app, *lab_peer_objects(cfg)])
+    api_server = api_server_objects(cfg, api_server_address) if api_server_address else []
+    workloads = Workloads.from_objects([*app, *lab_peer_objects(cfg), *api_server])
     options = PolicyOptions(
         namespaces=frozenset({namespace}),
         dns_namespace=DNS_NAMESPACE,
@@ -172,28 +177,61 @@ def _policies(
         ) from err
 
 
-def _api_server_note(cfg: LabConfig) -> str:
-    """What a stack knows, before its cluster exists, of the addresses an API-server intent needs.
+API_SERVER_PORT: Final = 6443
+"""kube-apiserver's secure port, which kind's control-plane node serves (kubeadm's default) and
+which the ``kubernetes`` Service's EndpointSlice lists."""
 
-    The lab's policies are built before the cluster exists (``invoke up`` applies them with the
-    app; ``invoke matrix --stack`` evaluates them offline), and the lab creates no ``kubernetes``
-    Service or EndpointSlice, so an intent to ``kubernetes.default`` always stops here. The
-    ClusterIP could be known: kube-apiserver gives the ``kubernetes`` Service the first address
-    of its service range (``ServiceIPRange`` in kubernetes/kubernetes
-    pkg/controlplane/services.go at commit 9f0f14952c51: "Select the first valid IP from
-    ServiceClusterIPRange"), which on kind is ``packetwalk:serviceSubnet`` (passed to kind's
-    ``networking.serviceSubnet``). The endpoint cannot: it is the control plane's address,
-    given out when the cluster is created. Building these policies would take the live Service
-    and EndpointSlice, read after the cluster is up (a second pass the lab stack does not
-    make); see packetwalk.intents.
+
+def api_server_objects(cfg: LabConfig, address: str) -> list[dict[str, Any]]:
+    """Stand-ins for the ``kubernetes`` Service and its EndpointSlice on a kind stack's own
+    cluster, for building the policies of an intent to ``kubernetes.default`` (never deployed:
+    the API server makes the real ones).
+
+    The ClusterIP is the first address of ``packetwalk:serviceSubnet``: kube-apiserver gives the
+    ``kubernetes`` Service the first address of its service range (``ServiceIPRange`` in
+    kubernetes/kubernetes pkg/controlplane/services.go at commit 9f0f14952c51: "Select the first
+    valid IP from ServiceClusterIPRange"), and kind passes the subnet to it. ``address`` is the
+    control-plane node's address on Docker's ``kind`` network, which exists only once the
+    cluster does: ``invoke up`` reads it there (the cluster stack's ``apiServerAddress``).
     """
+    cluster_ip = str(next(ipaddress.ip_network(cfg.service_subnet).hosts()))
+    stand_in = {STAND_IN_ANNOTATION: "true"}
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "kubernetes", "namespace": "default", "annotations": stand_in},
+        "spec": {
+            "clusterIP": cluster_ip,
+            "clusterIPs": [cluster_ip],
+            "ports": [
+                {"name": "https", "port": 443, "protocol": "TCP", "targetPort": API_SERVER_PORT}
+            ],
+        },
+    }
+    endpoints = {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "labels": {"kubernetes.io/service-name": "kubernetes"},
+            "annotations": stand_in,
+        },
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+        "ports": [{"name": "https", "port": API_SERVER_PORT, "protocol": "TCP"}],
+    }
+    return [service, endpoints]
+
+
+def _api_server_note(cfg: LabConfig) -> str:
+    """Why the addresses an API-server intent needs are not known here, and where they are."""
     if cfg.is_kind and not cfg.uses_existing_cluster:
-        first = next(ipaddress.ip_network(cfg.service_subnet).hosts())
         known = (
-            f"On stack {cfg.stack!r} (kind) the ClusterIP will be {first}, the first address "
-            f"of packetwalk:serviceSubnet {cfg.service_subnet}, but the endpoint is the "
-            "control-plane node's address on Docker's `kind` network (port 6443), which "
-            "Docker assigns only when the cluster is created"
+            f"On stack {cfg.stack!r} (kind) `invoke up` reads the control-plane node's address "
+            "from the cluster (the cluster stack's apiServerAddress output), but offline "
+            "commands (invoke matrix --stack, invoke render) run before or without it: "
+            "evaluate the running lab with `invoke matrix --cluster` instead"
         )
     elif cfg.uses_existing_cluster:
         known = (
@@ -204,12 +242,11 @@ def _api_server_note(cfg: LabConfig) -> str:
     else:
         known = (
             f"On stack {cfg.stack!r} ({cfg.platform}) the endpoint is the control plane's "
-            "address, which exists only once the cluster does"
+            "address, which exists only once the cluster does, and the lab does not read it "
+            "yet"
         )
-    return (
-        f"{known}. The lab builds its policies before the cluster exists and is given "
-        "neither object, so it cannot write this rule: remove the target from "
-        f"{cfg.intents_file}"
+    return f"{known}. Without it this rule cannot be written: remove the target from " + (
+        f"{cfg.intents_file} or evaluate the live cluster"
     )
 
 
@@ -219,6 +256,7 @@ def participant_objects(
     *,
     repo_root: Path = REPO_ROOT,
     host: HostFn = local_host,
+    api_server_address: str | None = None,
 ) -> list[dict[str, Any]]:
     """One participant's namespace, voting app, Ingress routes and NetworkPolicies."""
     namespace = participant.namespace
@@ -232,7 +270,7 @@ def participant_objects(
         namespace_object(namespace, privileged=True),
         *app,
         *ingresses,
-        *_policies(cfg, app, repo_root, namespace),
+        *_policies(cfg, app, repo_root, namespace, api_server_address),
     ]
 
 
@@ -242,20 +280,30 @@ def lab_objects(
     repo_root: Path = REPO_ROOT,
     cluster: str | None = None,
     host: HostFn = local_host,
+    api_server_address: str | None = None,
 ) -> list[dict[str, Any]]:
     """Every participant's namespace, voting app, Ingress routes and NetworkPolicies.
 
     ``cluster`` limits the list to the labs in that cluster. Without it, a stack with one
     cluster per participant gives its first cluster's lab (every cluster holds the same lab,
     and a single list cannot hold several clusters' same-named objects). ``host`` builds the
-    Ingress hosts (see HostFn).
+    Ingress hosts (see HostFn). ``api_server_address`` (a kind stack's control-plane node
+    address) lets an intent to ``kubernetes.default`` become policy (see api_server_objects).
     """
     if cluster is None:
         cluster = participants(cfg)[0].cluster
     chosen = participants_in(cfg, cluster)
     objects: list[dict[str, Any]] = []
     for participant in chosen:
-        objects.extend(participant_objects(cfg, participant, repo_root=repo_root, host=host))
+        objects.extend(
+            participant_objects(
+                cfg,
+                participant,
+                repo_root=repo_root,
+                host=host,
+                api_server_address=api_server_address,
+            )
+        )
     return sort_objects(objects)
 
 
