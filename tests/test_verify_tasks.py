@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +16,10 @@ from verify_lab import lab_fake
 
 from packetwalk.cli import verify_tasks
 from packetwalk.kube.fake import FakeCluster
-from packetwalk.lab.config import REPO_ROOT
+from packetwalk.lab.config import REPO_ROOT, load_stack_config
+from packetwalk.playbook import templating
 from packetwalk.playbook.expect import failures
+from packetwalk.playbook.facts import offline_facts
 from packetwalk.playbook.loader import load_module
 
 
@@ -117,8 +120,13 @@ def _lab_check_failures(deps: verify_tasks.Deps, fake: FakeCluster, enforcing: b
     use(deps, fake)
     deps.out = io.StringIO()
     rc = 0
+    facts = offline_facts(load_stack_config("kind" if enforcing else "kind-flannel"))
+    args = shlex.split(str(templating.render_string(check.shell, facts)))
+    assert args[:2] == ["./invoke", "verify"]
+    options = {k.removeprefix("--"): v for k, v in zip(args[2::2], args[3::2], strict=True)}
+    options["timeout"] = int(options["timeout"])  # type: ignore[assignment]
     try:
-        verify_tasks.verify(Context(), format="json", timeout=2)
+        verify_tasks.verify(Context(), **options)
     except Exit as raised:
         rc = raised.code
     return failures(check.expect, rc, text(deps.out), "")
@@ -131,3 +139,15 @@ def test_the_lab_step_check_passes_and_can_fail(deps: verify_tasks.Deps) -> None
     flannel = lab_fake(enforcing=False)
     assert _lab_check_failures(deps, flannel, enforcing=False) == []
     assert _lab_check_failures(deps, lab_fake(), enforcing=False) != []
+
+
+def test_an_unreachable_cluster_is_an_error_not_a_traceback(deps: verify_tasks.Deps) -> None:
+    fake = lab_fake()
+
+    def unreachable(resource: str, *, namespace: str | None = None) -> list[dict[str, object]]:
+        raise OSError("connection refused: 127.0.0.1:6443")
+
+    fake.get_objects = unreachable  # type: ignore[method-assign]
+    use(deps, fake)
+    with pytest.raises(Exit, match="cannot verify namespace vote: connection refused"):
+        verify_tasks.verify(Context())

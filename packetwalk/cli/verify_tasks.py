@@ -24,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from packetwalk.cli import verify_views
 from packetwalk.errors import InputError, PacketwalkError
-from packetwalk.kube.access import ClusterAccess
+from packetwalk.kube.access import ClusterAccess, access_errors
 from packetwalk.lab.config import DEFAULT_STACK, REPO_ROOT, LabConfig, load_stack_config
 from packetwalk.verify import render
 from packetwalk.verify.plan import DEFAULT_EXTERNAL, parse_address, parse_ports
@@ -123,7 +123,12 @@ def run(
         timeout=timeout,
     )
     access = deps.cluster(cfg, context or None)
-    report = _probe(access, options, deps.console)
+    try:
+        report = _probe(access, options, deps.console)
+    except PacketwalkError:
+        raise
+    except access_errors(access) as error:  # the cluster, not the code: say so, no traceback
+        raise PacketwalkError(f"cannot verify namespace {options.namespace}: {error}") from error
     _print(report, fmt, out, deps)
     return len(report.mismatches)
 
