@@ -322,6 +322,8 @@ class LabWorld:
         self.last_walk_via = ""
         self.vote_listening = True
         """False: gunicorn is down, so a port-forward reaches the pod but nothing answers."""
+        self.learned_intents = False
+        """Whether ``invoke map --out learned-intents.yaml`` ran (module 08's last step)."""
         self.fake = self._cluster()
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -665,12 +667,28 @@ class LabWorld:
             return self._walk(command)
         if command.startswith("./invoke verify"):
             return self._verify()
+        if command.startswith("./invoke map"):
+            return self._map(command)
+        if command == "cat learned-intents.yaml":
+            if not self.learned_intents:
+                return _ok("", 1, "cat: learned-intents.yaml: No such file or directory\n")
+            return _ok(LEARNED_INTENTS)
         if command.startswith("latest=$(ls"):
             via = self.last_walk_via
             return _ok(f"{self.walks}/1/\nvia: {via}\n", 0 if via == "loadbalancer" else 1)
         if "ip -4 addr | grep -w" in command:
             return _ok("", 1)
         return None
+
+    def _map(self, command: str) -> CommandResult:
+        """``invoke map``: writes the learned intents; with --diff, nothing undeclared seen."""
+        if "--out learned-intents.yaml" in command:
+            self.learned_intents = True
+            return _ok()
+        return _ok(
+            "observed but not declared:\n  (none)\ndeclared but never seen:\n  (none)\n"
+            "connlist diff (ref1: declared, ref2: learned):\n  (none)\n"
+        )
 
     def _verify(self) -> CommandResult:
         """``invoke verify --format json``: clean where the CNI enforces, else its cause."""
@@ -851,6 +869,23 @@ class LabWorld:
         )
 
 
+LEARNED_INTENTS = """apiVersion: k8s.otterize.com/v2beta1
+kind: ClientIntents
+metadata:
+  name: worker
+  namespace: vote
+spec:
+  workload:
+    name: worker
+    kind: Deployment
+  targets:
+    # 12 connections, first seen 2026-12-06T23:43:07Z, last seen 2026-12-06T23:43:37Z, ports 5432
+    - service: {name: db}
+    # 30 connections, first seen 2026-12-06T23:43:07Z, last seen 2026-12-06T23:43:37Z, ports 6379
+    - service: {name: redis}
+"""
+"""What ``invoke map`` writes for the voting app's worker (packetwalk/mapper/output.py)."""
+
 MODULE_IDS = [path.stem for path in MODULE_FILES]
 KIND_STACKS = KIND_STACK_NAMES
 """The world is a kind lab (docker exec into node containers); the modules require kind too."""
@@ -957,3 +992,20 @@ def test_module_02_port_forward_reaches_the_vote_pod_and_its_check_can_fail(
     assert failure["section"] == "check" and world.fake.port_forwards == {}
     yes, events = _run_module("02-services", world, tmp_path, RunOptions(yes=True, step=step + 1))
     assert (yes.status, yes.step) == ("failed", step), _failures(events)
+
+
+def test_module_08_map_check_fails_without_learned_intents(tmp_path: Path) -> None:
+    """The last step of module 08 checks the file ``invoke map`` writes: without it (the map
+    never ran) the check fails; after the step's task ran it passes."""
+    module = load_module(LABS / "08-zero-trust-intents.yaml").module
+    last = len(module.steps)
+    world = LabWorld("kind", tmp_path / "walks", lazy=False)
+    check = RunOptions(check=True, step=last)
+    result, events = _run_module("08-zero-trust-intents", world, tmp_path, check)
+    assert result.status == "check_failed"
+    assert [f["section"] for f in _failures(events)] == ["check"]
+    result, events = _run_module(
+        "08-zero-trust-intents", world, tmp_path, RunOptions(yes=True, step=last)
+    )
+    assert result.status == "completed", _failures(events)
+    assert world.learned_intents

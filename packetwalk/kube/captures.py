@@ -127,6 +127,19 @@ kernel ring for up to a second, and the ones still there when tcpdump is stopped
 packets (HTTP headers are evidence); ``-Z root``: no privilege drop to user tcpdump."""
 
 
+MAP_CAPTURE_FILTER = (
+    "(tcp[tcpflags] & tcp-syn != 0) or (ip6 and ip6[6] == 6 and ip6[53] & 2 != 0) "
+    "or (udp src port 53)"
+)
+"""What ``invoke map`` captures: TCP SYNs and SYN-ACKs (who calls whom, and whether it was
+answered) and DNS answers, nothing else, so a busy node's capture stays small. ``tcp[]`` reads
+IPv4 only, hence the IPv6 term (flags byte of a TCP header right after a plain IPv6 header).
+Everything else (UDP, connections older than the capture) comes from ``conntrack -L``."""
+
+CONNTRACK_COMMAND: tuple[str, ...] = ("conntrack", "-L")
+"""Lists the node's connection tracking table (the map's before and after listings)."""
+
+
 def tcpdump_command(
     interface: str, capture_filter: str = "", *, count: int | str | None = None
 ) -> tuple[str, ...]:
