@@ -108,22 +108,31 @@ def _participant_namespace(stack: str, number: int) -> tuple[str, set[str]]:
     return mine, {p.namespace for p in participants(cfg)} - {mine}
 
 
-def _participant_cluster_objects(namespace: str) -> list[dict[str, Any]]:
-    """Pods and NetworkPolicies of one namespace (a participant's credentials read no more)."""
+def _cluster_objects(
+    resources: Sequence[tuple[str, str]], namespace: str | None = None
+) -> list[dict[str, Any]]:
+    """The objects of ``resources`` (``(resource, kind)``) read from the current kube context,
+    in every namespace or in ``namespace`` only."""
     access = DEPS.cluster()
-    objects: list[dict[str, Any]] = [
-        {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": namespace, "labels": {"kubernetes.io/metadata.name": namespace}},
-        }
-    ]
-    for resource, kind in CLUSTER_RESOURCES[1:]:
+    objects: list[dict[str, Any]] = []
+    for resource, kind in resources:
         for item in access.get_objects(resource, namespace=namespace):
             item = dict(item)
             item.setdefault("kind", kind)
             objects.append(item)
     return objects
+
+
+def _participant_cluster_objects(namespace: str) -> list[dict[str, Any]]:
+    """Pods and NetworkPolicies of one namespace (a participant's credentials read no more),
+    with a stand-in for the Namespace itself (namespaces are cluster-scoped)."""
+    labels = {"kubernetes.io/metadata.name": namespace}
+    stand_in = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": namespace, "labels": labels},
+    }
+    return [stand_in, *_cluster_objects(CLUSTER_RESOURCES[1:], namespace)]
 
 
 def load_source(
@@ -168,13 +177,7 @@ def load_source(
             ", ".join(manifests),
         )
     if use_cluster:
-        access = DEPS.cluster()
-        objects: list[dict[str, Any]] = []
-        for resource, kind in CLUSTER_RESOURCES:
-            for item in access.get_objects(resource):
-                item = dict(item)
-                item.setdefault("kind", kind)
-                objects.append(item)
+        objects = _cluster_objects(CLUSTER_RESOURCES)
         return (
             cluster_from_objects(objects, source="cluster", include_finished=include_finished),
             "the current kube context",
