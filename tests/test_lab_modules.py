@@ -419,12 +419,26 @@ WORKSHOP_CASES = [(path, n) for path in MODULES for n in PARTICIPANTS]
     ids=[f"{p.stem}-participant{n}" for p, n in WORKSHOP_CASES],
 )
 def test_module_for_workshop_participants(path: Path, participant: int, tmp_path: Path) -> None:
-    """Participants 1 and 12 of a 12-participant GKE stack: the module validates with their
-    facts and runs end to end in their namespace, or is refused as not for the stack."""
+    """Participants 1 and 12 of a 12-participant GKE stack: the module runs end to end in their
+    namespace unless it is refused as not for the stack (then the run is skipped, and says why).
+    Either way its templates take the participant's facts: on the kind stack's facts with
+    participant N's namespace, hosts and participant fact laid over them, it validates, and
+    every command of a dry run names that namespace and no other."""
     cfg = load_stack_config(WORKSHOP_STACK, WORKSHOP)
     who = select_participant(cfg, participant)
     loaded = load_module(path)
     facts = offline_facts(cfg, who)
+    theirs = {name: facts[name] for name in ("app_namespace", "app_hosts", "participant")}
+    kind = {**offline_facts(load_stack_config("kind")), **theirs}
+    problems, checked = validate_module(loaded, {"kind": kind})
+    assert [str(p) for p in problems] == [] and checked == ["kind"]
+    events: list[Event] = []
+    LabRunner(loaded, kind, emit=Emitter(events.append)).run(RunOptions(dry_run=True))
+    lines = [str(e.data["line"]) for e in events if e.kind == "command"]
+    named = " ".join(lines) + " ".join(str(e.data.get("explain", "")) for e in events)
+    assert who.namespace in named
+    assert set(re.findall(r"vote-p\d\d", named)) == {who.namespace}
+    assert not [line for line in lines if HARD_CODED.search(line)]
     reason = refusal(loaded, facts)
     if reason is not None:
         pytest.skip(f"not run for participant {participant}: {reason}")
