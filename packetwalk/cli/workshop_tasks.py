@@ -50,7 +50,8 @@ def cluster_context(cfg: config.LabConfig, cluster: str) -> str | None:
     """The kube context of one of the stack's clusters (None: the current context)."""
     gke = cfg.gke
     if gke is not None and gke.participant_clusters:
-        # `gcloud container clusters get-credentials` names contexts gke_PROJECT_LOCATION_NAME.
+        # `gcloud container clusters get-credentials` names contexts gke_PROJECT_LOCATION_NAME
+        # (unverified here: not read from the gcloud sources, nor tried on a real workshop).
         return f"gke_{gke.project}_{gke.zone or gke.region}_{cluster}"
     return kube_context(cfg)
 
