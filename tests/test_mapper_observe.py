@@ -81,3 +81,14 @@ def test_conntrack_adds_what_the_capture_missed_and_marks_replies() -> None:
     first, second = merged
     assert first.replied and first.last == 5.0 and ("10.244.2.20", 8080) in first.destinations
     assert (second.source, second.first, second.server) == ("conntrack", 0.5, ("10.96.0.21", 9000))
+
+
+def test_an_earlier_copy_from_another_file_becomes_the_client_side_once() -> None:
+    rows = [
+        row(5, TCP, "10.244.1.10", 40000, "10.244.2.20", 8080, seq=9, flags=SYN),
+        row(6, TCP, "10.244.1.10", 40000, "10.96.0.20", 80, seq=9, flags=SYN),  # node, late
+        row(1, TCP, "10.244.1.10", 40000, "10.96.0.20", 80, seq=9, flags=SYN),  # client, early
+    ]
+    (conn,) = connections_from_rows(rows)
+    assert conn.destinations == [("10.96.0.20", 80), ("10.244.2.20", 8080)]
+    assert conn.first == 1e-6 and conn.last == 6e-6

@@ -30,7 +30,7 @@ ACK = 0x10
 WELL_KNOWN = 1024
 
 
-@dataclass
+@dataclass(slots=True)
 class Connection:
     """One connection (or UDP exchange) a client started."""
 
@@ -104,10 +104,13 @@ def connections_from_rows(rows: Iterable[Row]) -> list[Connection]:
             entry.packets += 1
             if ts < entry.first:  # an earlier copy (another file): it is the client's
                 entry.first = ts
-                entry.srcs.insert(0, src)
-                entry.dsts.insert(0, dst)
+                for seen, value in ((entry.srcs, src), (entry.dsts, dst)):
+                    if value in seen:
+                        seen.remove(value)
+                    seen.insert(0, value)
             else:
-                entry.last = max(entry.last, ts)
+                if ts > entry.last:
+                    entry.last = ts
                 if dst not in entry.dsts:
                     entry.dsts.append(dst)
                 if src not in entry.srcs:
@@ -119,7 +122,8 @@ def connections_from_rows(rows: Iterable[Row]) -> list[Connection]:
             if src in udp:
                 entry = udp[src]
                 entry.packets += 1
-                entry.last = max(entry.last, ts)
+                if ts > entry.last:
+                    entry.last = ts
                 if dst not in entry.dsts:
                     entry.dsts.append(dst)
                 continue
@@ -146,18 +150,20 @@ def connections_from_rows(rows: Iterable[Row]) -> list[Connection]:
 
 
 def _connection(protocol: str, entry: _Tcp, replied: bool) -> Connection:
-    client, port = entry.srcs[0]
+    text = _TEXT.get
+    dsts = [(text(a) or _text(a), p) for a, p in entry.dsts]
+    srcs = [(text(a) or _text(a), p) for a, p in entry.srcs]
     return Connection(
-        protocol=protocol,
-        client=_text(client),
-        client_port=port,
-        destinations=[(_text(a), p) for a, p in entry.dsts],
-        first=entry.first / 1e6,
-        last=entry.last / 1e6,
-        replied=replied,
-        source="capture",
-        packets=entry.packets,
-        sources=[(_text(a), p) for a, p in entry.srcs],
+        protocol,
+        srcs[0][0],
+        srcs[0][1],
+        dsts,
+        entry.first / 1e6,
+        entry.last / 1e6,
+        replied,
+        "capture",
+        entry.packets,
+        srcs,
     )
 
 
