@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import importlib
 
-from invoke import Collection, Task
+from invoke.collection import Collection
+from invoke.tasks import Task
 
 TASK_MODULES = (
     "packetwalk.cli.stack_tasks",
@@ -16,6 +17,9 @@ TASK_MODULES = (
     "packetwalk.cli.walk_tasks",
     "packetwalk.cli.analyze_tasks",
     "packetwalk.cli.render_tasks",
+    "packetwalk.cli.map_tasks",
+    "packetwalk.cli.verify_tasks",
+    "packetwalk.cli.workshop_tasks",
     "packetwalk.cli.dev_tasks",
 )
 

@@ -17,8 +17,9 @@ from invoke.tasks import task
     }
 )
 def test(c: Context, k: str = "", checks: bool = True) -> None:
-    """Run the test suite (tests that need root or tools skip with a reason), then the checks:
-    ruff (lint and ``format --check``), mypy strict, and the layer contracts (``.importlinter``).
+    """Run the test suite, then ruff (lint, format), mypy strict and the layer contracts.
+
+    Tests that need root or tools skip with a reason; the layer contracts are ``.importlinter``.
     """
     selector = f" -k {k!r}" if k else ""
     c.run(f"{sys.executable} -m pytest{selector}", pty=False)
