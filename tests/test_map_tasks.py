@@ -16,7 +16,7 @@ from rich.console import Console
 from packetwalk.cli import map_tasks
 from packetwalk.cluster.model import NodeInfo
 from packetwalk.intents import parse_client_intents
-from packetwalk.kube.access import DEBUG_CONTAINER, DEBUG_NAMESPACE
+from packetwalk.kube.access import DEBUG_CONTAINER, DEBUG_NAMESPACE, ClusterRefused
 from packetwalk.kube.fake import Call, FakeCluster
 from packetwalk.mapper.folder import INVENTORY_FILE
 
@@ -150,3 +150,20 @@ def test_live_without_conntrack_warns_and_still_maps_the_syns(
     # no conntrack: the connection older than the capture and the UDP one are not seen
     assert [t.name for t in client.targets] == ["api", ""]
     assert not [c for c in fake.calls_of("kubectl") if "delete" in c.line]
+
+
+def test_a_failed_capture_still_removes_the_debug_pods_it_created(
+    deps: map_tasks.Deps, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = live_cluster()
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise ClusterRefused("exec streams are forbidden", status=403)
+
+    monkeypatch.setattr(fake, "stream", refuse)
+    deps.cluster = lambda cfg, context: fake
+    with pytest.raises(Exit) as caught:
+        map_tasks.map(Context(), duration="1s", out_dir=str(tmp_path))
+    assert "exec streams are forbidden" in str(caught.value.message)
+    deleted = [c.line for c in fake.calls_of("kubectl") if "delete" in c.line]
+    assert deleted == [f"kubectl delete pod -n {DEBUG_NAMESPACE} pw-node-node-a --wait=false"]

@@ -124,10 +124,15 @@ class _Node:
 
 
 def capture_live(
-    access: ClusterAccess, folder: Path, seconds: int, deps: Deps
-) -> tuple[list[str], list[tuple[str, str]]]:
-    """Capture on every node at once into ``folder``; returns problems and the debug pods
-    this run created (the caller removes them)."""
+    access: ClusterAccess,
+    folder: Path,
+    seconds: int,
+    deps: Deps,
+    created: list[tuple[str, str]],
+) -> list[str]:
+    """Capture on every node at once into ``folder``; returns the problems. The debug pods this
+    run creates are added to ``created`` as they are made, so the caller removes them even when
+    the capture fails half-way."""
     problems: list[str] = []
     nodes = [_Node(n.name) for n in access.nodes()]
     if not nodes:
@@ -142,6 +147,8 @@ def capture_live(
             problems.append(node.error)
             continue
         node.created = node.pod not in existing
+        if node.created:
+            created.append((DEBUG_NAMESPACE, node.pod))
         links = access.exec(
             DEBUG_NAMESPACE, node.pod, IP_LINK_COMMAND, container=DEBUG_CONTAINER, timeout=30
         )
@@ -203,8 +210,7 @@ def capture_live(
     (folder / INVENTORY_FILE).write_text(yaml.safe_dump_all(objects, sort_keys=False))
     (folder / MAP_FILE).write_text(yaml.safe_dump({"started": started, "ended": ended}))
     (folder / "walk.yaml").write_text(yaml.safe_dump({"captures": captures}, sort_keys=False))
-    created = [(DEBUG_NAMESPACE, n.pod) for n in nodes if n.created]
-    return problems, created
+    return problems
 
 
 def _conntrack(
@@ -285,12 +291,15 @@ def map(
             access = deps.cluster(cfg, context or None)
             folder = new_run_folder(Path(out_dir), label="map")
             deps.console.print(f"capturing on every node for {seconds}s into {folder}")
-            problems, created = capture_live(access, folder, seconds, deps)
+            created: list[tuple[str, str]] = []
+            try:
+                problems = capture_live(access, folder, seconds, deps, created)
+            finally:
+                if not keep:
+                    for pod_ns, pod in created:
+                        access.kubectl(["delete", "pod", "-n", pod_ns, pod, "--wait=false"])
             for problem in problems:
                 deps.console.print(f"[yellow]warning:[/] {problem}", highlight=False)
-            if not keep:
-                for pod_ns, pod in created:
-                    access.kubectl(["delete", "pod", "-n", pod_ns, pod, "--wait=false"])
         data = load_map_folder(folder)
         result = _only(map_folder(data), namespace)
         text = render(result, format, header=f"learned by invoke map from {folder}")
