@@ -244,7 +244,8 @@ def render(result: MapResult, fmt: str, header: str) -> str:
 
 @task(
     help={
-        "stack": "the lab stack (its kind context; live capture only)",
+        "stack": "the lab stack (its kind context for a live capture; its app namespace for "
+        "--diff objects without one)",
         "duration": "how long to capture on every node: 60s, 2m, 1h (default 60s)",
         "namespace": "only clients in this namespace",
         "from_": "map an existing capture folder (walk.yaml + inventory.yaml) instead of capturing",
@@ -283,11 +284,16 @@ def map(
             raise InputError(
                 "already exists; add --force to overwrite it", source=out, location="--out"
             )
-        declared = load_client_intents(Path(diff)) if diff else None
+        cfg = load_stack_config(stack, deps.stacks_dir)
+        # objects without metadata.namespace are the app's, as when the lab applies them
+        declared = (
+            load_client_intents(Path(diff), default_namespace=namespace or cfg.app_namespace)
+            if diff
+            else None
+        )
         if from_:
             folder = Path(from_)
         else:
-            cfg = load_stack_config(stack, deps.stacks_dir)
             access = deps.cluster(cfg, context or None)
             folder = new_run_folder(Path(out_dir), label="map")
             deps.console.print(f"capturing on every node for {seconds}s into {folder}")

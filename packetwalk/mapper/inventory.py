@@ -220,10 +220,11 @@ def _root_owner(
 
 
 def workload_objects(objects: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The objects intents name workloads from: every object but the Pods a controller owns
-    (their workload stands for them, as in the lab's own manifests)."""
+    """The objects intents name workloads from: every object but the Pods, ReplicaSets and Jobs
+    a controller owns (their root owner stands for them, as in the lab's own manifests)."""
     return [
         o
         for o in _flatten(objects)
-        if o.get("kind") != "Pod" or _controller(mapping(o.get("metadata"))) is None
+        if o.get("kind") not in ("Pod", "ReplicaSet", "Job")
+        or _controller(mapping(o.get("metadata"))) is None
     ]
