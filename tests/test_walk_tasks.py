@@ -210,7 +210,7 @@ def test_unreachable_cluster_is_a_clear_error(deps: walk_tasks.Deps) -> None:
 
 
 def test_the_walk_reaches_the_cluster_the_stack_config_names() -> None:
-    from packetwalk.cli.walk_tasks import _kubectl_cluster
+    from packetwalk.cli.clusters import kubectl_cluster as _kubectl_cluster
     from packetwalk.lab.config import LabConfig
 
     made_elsewhere = LabConfig(stack="ci", kubeconfig="/tmp/ci.kubeconfig", kube_context="kind-ci")

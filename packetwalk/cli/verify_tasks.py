@@ -10,7 +10,6 @@ problems to the console.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -23,9 +22,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from packetwalk.cli import verify_views
+from packetwalk.cli.clusters import ClusterFactory, kubectl_cluster
 from packetwalk.errors import InputError, PacketwalkError
 from packetwalk.kube.access import ClusterAccess, access_errors
-from packetwalk.lab.config import DEFAULT_STACK, REPO_ROOT, LabConfig, load_stack_config
+from packetwalk.lab.config import DEFAULT_STACK, REPO_ROOT, load_stack_config
 from packetwalk.verify import render
 from packetwalk.verify.plan import DEFAULT_EXTERNAL, parse_address, parse_ports
 from packetwalk.verify.run import VerifyOptions, VerifyReport
@@ -34,22 +34,13 @@ from packetwalk.verify.run import verify as run_verify
 FORMATS = ("table", "json", "md", "svg")
 SUFFIX_FORMATS = {".json": "json", ".md": "md", ".svg": "svg"}
 
-ClusterFactory = Callable[[LabConfig, str | None], ClusterAccess]
-
-
-def _kubectl_cluster(cfg: LabConfig, context: str | None) -> ClusterAccess:
-    from packetwalk.kube.kubectl import KubectlCluster
-    from packetwalk.lab.kindconfig import kube_context
-
-    return KubectlCluster(context=context or kube_context(cfg), kubeconfig=cfg.kubeconfig)
-
 
 @dataclass
 class Deps:
     """What the task talks to; tests replace fields."""
 
     stacks_dir: Path = REPO_ROOT / "stacks"
-    cluster: ClusterFactory = _kubectl_cluster
+    cluster: ClusterFactory = kubectl_cluster
     console: Console = field(default_factory=lambda: Console(stderr=True))
     out: TextIO | None = None
     """Where results go (default stdout)."""

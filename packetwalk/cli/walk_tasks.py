@@ -21,6 +21,7 @@ from invoke.tasks import task
 from rich.console import Console
 
 from packetwalk.cli import walk_views
+from packetwalk.cli.clusters import ClusterFactory, kubectl_cluster
 from packetwalk.errors import InputError, PacketwalkError
 from packetwalk.host.runfolders import new_run_folder
 from packetwalk.kube.access import BASE_ACCESS_ERRORS, ClusterAccess
@@ -44,23 +45,13 @@ FORMATS = ("text", "json", "mermaid", "svg")
 PICTURES = {"mermaid": "mmd", "svg": "svg"}
 """Formats that are also saved next to the captures, to open or paste later."""
 
-ClusterFactory = Callable[[LabConfig, str | None], ClusterAccess]
-"""``(stack config, --context) -> ClusterAccess``."""
-
-
-def _kubectl_cluster(cfg: LabConfig, context: str | None) -> ClusterAccess:
-    from packetwalk.kube.kubectl import KubectlCluster
-    from packetwalk.lab.kindconfig import kube_context
-
-    return KubectlCluster(context=context or kube_context(cfg), kubeconfig=cfg.kubeconfig)
-
 
 @dataclass
 class Deps:
     """What the task talks to; tests replace fields."""
 
     stacks_dir: Path = REPO_ROOT / "stacks"
-    cluster: ClusterFactory = _kubectl_cluster
+    cluster: ClusterFactory = kubectl_cluster
     console: Console = field(default_factory=Console)
     out: TextIO | None = None
     """Where results go (default stdout); progress and messages go to the console."""

@@ -1,0 +1,20 @@
+"""How the tasks reach a stack's cluster: one factory, replaced by a fake in tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from packetwalk.kube.access import ClusterAccess
+from packetwalk.lab.config import LabConfig
+from packetwalk.lab.kindconfig import kube_context
+
+ClusterFactory = Callable[[LabConfig, str | None], ClusterAccess]
+"""``(stack config, --context) -> ClusterAccess``."""
+
+
+def kubectl_cluster(cfg: LabConfig, context: str | None) -> ClusterAccess:
+    """The stack's cluster through kubectl and the official client: ``--context`` if given, else
+    the stack's own context (``packetwalk:kubeContext`` or kind's), with the stack's kubeconfig."""
+    from packetwalk.kube.kubectl import KubectlCluster
+
+    return KubectlCluster(context=context or kube_context(cfg), kubeconfig=cfg.kubeconfig)
