@@ -27,6 +27,7 @@ from invoke.tasks import task
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from packetwalk.cli.clusters import ClusterFactory, kubectl_cluster
 from packetwalk.errors import InputError, PacketwalkError
 from packetwalk.host.runfolders import new_run_folder
 from packetwalk.intents import load_client_intents, parse_client_intents
@@ -47,7 +48,7 @@ from packetwalk.kube.captures import (
     stoppable_command,
     tcpdump_command,
 )
-from packetwalk.lab.config import DEFAULT_STACK, REPO_ROOT, LabConfig, load_stack_config
+from packetwalk.lab.config import DEFAULT_STACK, REPO_ROOT, load_stack_config
 from packetwalk.lab.versions import NETSHOOT_IMAGE
 from packetwalk.mapper import compare_intents, render_json, render_table, render_yaml
 from packetwalk.mapper.folder import (
@@ -75,22 +76,13 @@ INVENTORY_RESOURCES = {
 }
 """What the inventory lists (``kubectl get <resource> -A``), with the kind of its items."""
 
-ClusterFactory = Callable[[LabConfig, str | None], ClusterAccess]
-
-
-def _kubectl_cluster(cfg: LabConfig, context: str | None) -> ClusterAccess:
-    from packetwalk.kube.kubectl import KubectlCluster
-    from packetwalk.lab.kindconfig import kube_context
-
-    return KubectlCluster(context=context or kube_context(cfg), kubeconfig=cfg.kubeconfig)
-
 
 @dataclass
 class Deps:
     """What the task talks to; tests replace fields."""
 
     stacks_dir: Path = REPO_ROOT / "stacks"
-    cluster: ClusterFactory = _kubectl_cluster
+    cluster: ClusterFactory = kubectl_cluster
     console: Console = field(default_factory=lambda: Console(stderr=True))
     out: TextIO | None = None
     image: str = NETSHOOT_IMAGE
