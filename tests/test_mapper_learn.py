@@ -10,10 +10,14 @@ from typing import Any
 import mapnet
 import netns
 import pytest
+import yaml
+from test_mapper_observe import row
 
+from packetwalk.capture.pcapread import TCP
 from packetwalk.mapper.folder import MapFolder, load_map_folder, map_folder
 from packetwalk.mapper.inventory import MapInventory
-from packetwalk.mapper.learn import LearnedIntents, MapResult
+from packetwalk.mapper.learn import LearnedIntents, MapResult, learn
+from packetwalk.mapper.observe import ACK, SYN, connections_from_rows
 
 GOLDEN = Path(__file__).parent / "data" / "mapper" / "lab"
 
@@ -111,3 +115,31 @@ def test_live_lab_in_network_namespaces(tmp_path: Path) -> None:
     if reason:
         pytest.skip(reason)
     check_lab(map_folder(load_map_folder(mapnet.make(tmp_path / "lab"))))
+
+
+def test_two_nodes_with_skewed_clocks_and_a_masqueraded_copy() -> None:
+    """Node B's clock runs ahead of A's, so the SYN copy after DNAT looks first; a copy leaving
+    through masquerade carries the node's address. Neither changes the client or the target."""
+    inv = load_map_folder(GOLDEN).inventory
+    t = int(yaml.safe_load((GOLDEN / "map.yaml").read_text())["started"] * 1e6)
+    client, vip, api, ext, node = (
+        mapnet.CLIENT,
+        mapnet.API_VIP,
+        mapnet.API,
+        mapnet.EXTERNAL,
+        mapnet.NODE_IP,
+    )
+    rows = [
+        row(t + 1_000, TCP, api, 40000, api, 8080, seq=1, flags=SYN),  # to itself: dropped
+        row(t + 9_000, TCP, client, 41000, vip, 80, seq=2, flags=SYN),  # node A
+        row(t + 5_000, TCP, client, 41000, api, 8080, seq=2, flags=SYN),  # node B, clock ahead
+        row(t + 9_500, TCP, api, 8080, client, 41000, seq=7, ack=3, flags=SYN | ACK),
+        row(t + 2_000, TCP, client, 42000, ext, 443, seq=3, flags=SYN),
+        row(t + 2_001, TCP, node, 61000, ext, 443, seq=3, flags=SYN),  # after masquerade
+        row(t + 2_002, TCP, ext, 443, node, 61000, seq=8, ack=4, flags=SYN | ACK),
+    ]
+    result = learn(connections_from_rows(rows), inv)
+    assert targets(result) == {
+        "vote/client (Deployment)": ["service api", "internet 198.51.100.7/32 ports 443"]
+    }
+    assert result.unattributed == [] and dict(result.dropped) == {"loopback": 1}
