@@ -56,8 +56,16 @@ def test_the_tree_keeps_every_contract(tree: Path) -> None:
     [
         ("packetwalk/netpol/evaluator.py", "import rich", "The core imports no Pulumi"),
         ("packetwalk/lab/config.py", "import packetwalk.kube.access", "The core imports no Pulumi"),
-        ("packetwalk/walk/plan.py", "import packetwalk.playbook.runner", "cli > walk | playbook | render | verify"),
-        ("packetwalk/kube/specs.py", "import packetwalk.walk.plan", "cli > walk | playbook | render | verify"),
+        (
+            "packetwalk/walk/plan.py",
+            "import packetwalk.playbook.runner",
+            "cli > walk | playbook | render | verify",
+        ),
+        (
+            "packetwalk/kube/specs.py",
+            "import packetwalk.walk.plan",
+            "cli > walk | playbook | render | verify",
+        ),
         ("packetwalk/walk/plan.py", "import packetwalk.kube.kubectl", "Walks and labs reach"),
         ("packetwalk/host/process.py", "import components", "The engine never imports"),
     ],

@@ -19,6 +19,7 @@ from packetwalk.intents import parse_client_intents
 from packetwalk.kube.access import DEBUG_CONTAINER, DEBUG_NAMESPACE, ClusterRefused
 from packetwalk.kube.fake import Call, FakeCluster
 from packetwalk.mapper.folder import INVENTORY_FILE
+from packetwalk.walk import mapcapture
 
 GOLDEN = Path(__file__).parent / "data" / "mapper" / "lab"
 
@@ -94,7 +95,7 @@ def test_diff_lists_both_ways_and_the_connlist_diff(deps: map_tasks.Deps, tmp_pa
 def live_cluster(*, conntrack: bool = True) -> FakeCluster:
     objects = [o for o in yaml.safe_load_all((GOLDEN / INVENTORY_FILE).read_text()) if o]
     by_resource: dict[str, list[dict[str, object]]] = {}
-    for resource, kind in map_tasks.INVENTORY_RESOURCES.items():
+    for resource, kind in mapcapture.INVENTORY_RESOURCES.items():
         by_resource[resource] = [o for o in objects if o["kind"] == kind]
     fake = FakeCluster(
         nodes=[NodeInfo("node-a", "172.18.0.2")],

@@ -1,12 +1,10 @@
 """``invoke map``: learn ClientIntents from real traffic, as Otterize's network-mapper does.
 
-Live (default): on every node at once, a node debug pod (``kube/captures``: the walk's
-``pw-node-<node>``, created once and reused) runs ``conntrack -L``, then tcpdump on ``any``
-limited to TCP SYNs and DNS answers for ``--duration``, then ``conntrack -L`` again; the
-cluster's objects are listed when the capture ends (the inventory). Everything lands in a map
-folder (``walks/<timestamp>-map/``, :mod:`packetwalk.mapper.folder`), which ``--from`` reads
-again without a cluster. The mapping itself is :mod:`packetwalk.mapper`; this task parses
-options, drives the captures through :class:`~packetwalk.kube.access.ClusterAccess`, prints.
+Live (default): :mod:`packetwalk.walk.mapcapture` captures on every node at once (node debug
+pods, ``conntrack -L`` before and after, tcpdump limited to TCP SYNs and DNS answers for
+``--duration``, an inventory when it ends) into a map folder (``walks/<timestamp>-map/``),
+which ``--from`` reads again without a cluster. The mapping itself is :mod:`packetwalk.mapper`;
+this task parses options, calls them, prints.
 Progress goes to stderr, results to stdout or ``--out``.
 """
 
@@ -18,63 +16,29 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import TextIO
 
-import yaml
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from packetwalk.cli.clusters import ClusterFactory, kubectl_cluster
 from packetwalk.errors import InputError, PacketwalkError
 from packetwalk.host.runfolders import new_run_folder
 from packetwalk.intents import load_client_intents, parse_client_intents
-from packetwalk.kube.access import (
-    BASE_ACCESS_ERRORS,
-    DEBUG_CONTAINER,
-    DEBUG_NAMESPACE,
-    ClusterAccess,
-    StreamHandle,
-)
-from packetwalk.kube.captures import (
-    CONNTRACK_COMMAND,
-    IP_LINK_COMMAND,
-    MAP_CAPTURE_FILTER,
-    links_file_name,
-    node_debug_pod_name,
-    stop_command,
-    stoppable_command,
-    tcpdump_command,
-)
 from packetwalk.lab.config import DEFAULT_STACK, REPO_ROOT, load_stack_config
 from packetwalk.lab.versions import NETSHOOT_IMAGE
 from packetwalk.mapper import compare_intents, render_json, render_table, render_yaml
 from packetwalk.mapper.folder import (
-    INVENTORY_FILE,
-    MAP_FILE,
-    conntrack_file,
     load_map_folder,
     map_folder,
 )
 from packetwalk.mapper.learn import MapResult
+from packetwalk.walk.mapcapture import capture_live
 
 FORMATS = ("yaml", "json", "table")
-INVENTORY_RESOURCES = {
-    "namespaces": "Namespace",
-    "nodes": "Node",
-    "pods": "Pod",
-    "replicasets": "ReplicaSet",
-    "deployments": "Deployment",
-    "statefulsets": "StatefulSet",
-    "daemonsets": "DaemonSet",
-    "jobs": "Job",
-    "cronjobs": "CronJob",
-    "services": "Service",
-    "endpointslices": "EndpointSlice",
-}
-"""What the inventory lists (``kubectl get <resource> -A``), with the kind of its items."""
 
 
 @dataclass
@@ -92,6 +56,32 @@ class Deps:
 
 DEPS = Deps()
 
+
+class RichCaptureProgress:
+    """The capture's seconds as a bar on the console."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("capturing on {task.fields[nodes]} node(s)"),
+            BarColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self._bar: TaskID | None = None
+
+    def begin(self, nodes: int, seconds: int) -> None:
+        self._bar = self._progress.add_task("capture", total=seconds, nodes=nodes)
+        self._progress.start()
+
+    def advance(self) -> None:
+        if self._bar is not None:
+            self._progress.advance(self._bar)
+
+    def end(self) -> None:
+        self._progress.stop()
+
+
 _DURATION = re.compile(r"^(\d+)(s|m|h)?$")
 
 
@@ -103,121 +93,6 @@ def parse_duration(text: str) -> int:
             f"{text!r} is not a duration", location="--duration", choices=("30s", "2m", "1h")
         )
     return int(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[match.group(2) or "s"]
-
-
-@dataclass
-class _Node:
-    name: str
-    pod: str = ""
-    created: bool = False
-    handle: StreamHandle | None = None
-    sink: BinaryIO | None = None
-    error: str = ""
-
-
-def capture_live(
-    access: ClusterAccess,
-    folder: Path,
-    seconds: int,
-    deps: Deps,
-    created: list[tuple[str, str]],
-) -> list[str]:
-    """Capture on every node at once into ``folder``; returns the problems. The debug pods this
-    run creates are added to ``created`` as they are made, so the caller removes them even when
-    the capture fails half-way."""
-    problems: list[str] = []
-    nodes = [_Node(n.name) for n in access.nodes()]
-    if not nodes:
-        raise PacketwalkError("the cluster lists no nodes")
-    existing = {p.name for p in access.pods(DEBUG_NAMESPACE)}
-    for node in nodes:
-        node.pod = node_debug_pod_name(node.name)
-        try:
-            access.node_debug_pod(node.name, name=node.pod, image=deps.image)
-        except BASE_ACCESS_ERRORS as err:
-            node.error = f"{node.name}: no debug pod: {err}"
-            problems.append(node.error)
-            continue
-        node.created = node.pod not in existing
-        if node.created:
-            created.append((DEBUG_NAMESPACE, node.pod))
-        links = access.exec(
-            DEBUG_NAMESPACE, node.pod, IP_LINK_COMMAND, container=DEBUG_CONTAINER, timeout=30
-        )
-        if links.ok:
-            (folder / links_file_name(node.name)).write_text(links.stdout)
-    started = deps.clock()
-    captures = []
-    for node in nodes:
-        if node.error:
-            continue
-        _conntrack(access, folder, node, "before", problems)
-        sink = (folder / f"{node.name}.pcap").open("wb")
-        command = stoppable_command(f"map-{node.name}", tcpdump_command("any", MAP_CAPTURE_FILTER))
-        node.handle = access.stream(
-            DEBUG_NAMESPACE, node.pod, command, sink, container=DEBUG_CONTAINER
-        )
-        node.sink = sink
-        entry: dict[str, object] = {"file": f"{node.name}.pcap", "point": node.name}
-        entry["kind"] = "node"
-        if (folder / links_file_name(node.name)).is_file():
-            entry["interfaces"] = links_file_name(node.name)
-        captures.append(entry)
-    if not captures:
-        raise PacketwalkError("no node could capture: " + "; ".join(problems))
-    with Progress(
-        TextColumn("capturing on {task.fields[nodes]} node(s)"),
-        BarColumn(),
-        TimeRemainingColumn(),
-        console=deps.console,
-        transient=True,
-    ) as progress:
-        bar = progress.add_task("capture", total=seconds, nodes=len(captures))
-        for _ in range(seconds):
-            deps.sleep(1)
-            progress.advance(bar)
-    for node in nodes:
-        if node.handle is None:
-            continue
-        access.exec(
-            DEBUG_NAMESPACE,
-            node.pod,
-            stop_command(f"map-{node.name}"),
-            container=DEBUG_CONTAINER,
-            timeout=15,
-        )
-        node.handle.stop(timeout=5)
-        if node.sink is not None:
-            node.sink.close()
-        _conntrack(access, folder, node, "after", problems)
-    ended = deps.clock()
-    objects = []
-    for resource, kind in INVENTORY_RESOURCES.items():
-        try:
-            items = access.get_objects(resource)
-        except (PacketwalkError, LookupError) as err:
-            problems.append(f"inventory: cannot list {resource}: {err}")
-            continue
-        objects += [{"kind": kind, **item} for item in items]
-    (folder / INVENTORY_FILE).write_text(yaml.safe_dump_all(objects, sort_keys=False))
-    (folder / MAP_FILE).write_text(yaml.safe_dump({"started": started, "ended": ended}))
-    (folder / "walk.yaml").write_text(yaml.safe_dump({"captures": captures}, sort_keys=False))
-    return problems
-
-
-def _conntrack(
-    access: ClusterAccess, folder: Path, node: _Node, when: str, problems: list[str]
-) -> None:
-    result = access.exec(
-        DEBUG_NAMESPACE, node.pod, CONNTRACK_COMMAND, container=DEBUG_CONTAINER, timeout=60
-    )
-    if result.ok:
-        (folder / conntrack_file(node.name, when)).write_text(result.stdout)
-    else:
-        problems.append(
-            f"{node.name}: conntrack -L ({when}) failed: "
-            f"{result.stderr.strip() or result.exit_code}"
-        )
 
 
 def _only(result: MapResult, namespace: str) -> MapResult:
@@ -291,7 +166,16 @@ def map(
             deps.console.print(f"capturing on every node for {seconds}s into {folder}")
             created: list[tuple[str, str]] = []
             try:
-                problems = capture_live(access, folder, seconds, deps, created)
+                problems = capture_live(
+                    access,
+                    folder,
+                    seconds,
+                    image=deps.image,
+                    created=created,
+                    progress=RichCaptureProgress(deps.console),
+                    clock=deps.clock,
+                    sleep=deps.sleep,
+                )
             finally:
                 if not keep:
                     for pod_ns, pod in created:
