@@ -21,12 +21,11 @@ from packetwalk.cluster.documents import Document, read_documents, with_origin
 from packetwalk.cluster.fields import describe_origin as _where
 from packetwalk.cluster.fields import field_error as _err
 from packetwalk.cluster.model import NAME_LABEL, Namespace, Origin
-from packetwalk.cluster.pods import WORKLOAD_TEMPLATES, read_objects
+from packetwalk.cluster.pods import read_objects
 from packetwalk.netpol.model import Cluster
 from packetwalk.netpol.policyspec import parse_policy
 
 __all__ = [
-    "WORKLOAD_TEMPLATES",
     "build_cluster",
     "cluster_from_objects",
     "load_cluster",

@@ -20,12 +20,12 @@ from typing import Any, Protocol
 
 import yaml
 
+from packetwalk.cluster.pods import WORKLOAD_TEMPLATES
 from packetwalk.kube.access import DEBUG_NAMESPACE
 from packetwalk.kube.captures import capture_container_name, node_debug_pod_name, tool_container
 from packetwalk.kube.specs import ephemeral_container_body, node_debug_pod_manifest
 from packetwalk.lab import versions
 from packetwalk.lab.charts import TRAEFIK_NAMESPACE, ChartSpec
-from packetwalk.netpol.loader import WORKLOAD_TEMPLATES
 from packetwalk.render.helmrender import RenderError
 from packetwalk.render.podsecurity import namespace_level, violations
 
