@@ -36,12 +36,12 @@ from packetwalk.lab.objects import lab_peer_objects
 from packetwalk.netpol.evaluator import EvalOptions, Workload, analyze
 from packetwalk.netpol.loader import cluster_from_objects
 from packetwalk.render import conformance, helmrender
-from packetwalk.render.desired import ClusterFacts, ComponentState
+from packetwalk.render.desired import ClusterAddresses, ComponentState
 
 pytestmark = rendering.needs_charts
 
 STACKS = rendering.ALL_STACKS
-LB_RANGE = ClusterFacts().lb_address_range
+LB_RANGE = ClusterAddresses().lb_address_range
 Objects = list[dict[str, Any]]
 
 NOT_SCHEMA_VALIDATED = {

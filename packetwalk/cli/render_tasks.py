@@ -16,16 +16,16 @@ from packetwalk.lab.charts import ChartSpec
 from packetwalk.lab.config import DEFAULT_STACK, LabConfig
 from packetwalk.render import conformance
 from packetwalk.render.chartcache import ChartCache
-from packetwalk.render.desired import ClusterFacts, desired_state
+from packetwalk.render.desired import ClusterAddresses, desired_state
 from packetwalk.render.output import component_files, write_files
 
 CACHE_DIR = Path(".packetwalk/lab/charts")
 ERR = Console(stderr=True, highlight=False)
 
 
-def _facts(cfg: LabConfig, lb_range: str, address: str) -> tuple[ClusterFacts, list[str]]:
+def _facts(cfg: LabConfig, lb_range: str, address: str) -> tuple[ClusterAddresses, list[str]]:
     """The cluster-only facts to render with, and a note for each one that was assumed."""
-    defaults = ClusterFacts()
+    defaults = ClusterAddresses()
     notes: list[str] = []
     if cfg.platform == "kind" and not lb_range:
         notes.append(
@@ -37,7 +37,7 @@ def _facts(cfg: LabConfig, lb_range: str, address: str) -> tuple[ClusterFacts, l
             f"ingress address {defaults.ingress_address} assumed (a documentation "
             "address); `invoke status` shows the reserved one, pass --address"
         )
-    return ClusterFacts(
+    return ClusterAddresses(
         lb_address_range=lb_range or defaults.lb_address_range,
         ingress_address=address or defaults.ingress_address,
     ), notes

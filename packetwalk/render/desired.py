@@ -57,7 +57,7 @@ class ComponentState:
 
 
 @dataclass(frozen=True)
-class ClusterFacts:
+class ClusterAddresses:
     """What only exists once the cluster does; ``invoke render`` says where each came from."""
 
     lb_address_range: str = "172.18.255.200-172.18.255.250"
@@ -94,7 +94,7 @@ def _component(
 def desired_state(
     cfg: LabConfig,
     locate: ChartLocator,
-    facts: ClusterFacts = ClusterFacts(),
+    facts: ClusterAddresses = ClusterAddresses(),
     render: ChartRenderer = render_chart,
 ) -> list[ComponentState]:
     """The stack's components with every object they create, in apply order."""
@@ -114,7 +114,7 @@ def desired_state(
 
 
 def _gke_state(
-    cfg: LabConfig, locate: ChartLocator, render: ChartRenderer, facts: ClusterFacts
+    cfg: LabConfig, locate: ChartLocator, render: ChartRenderer, facts: ClusterAddresses
 ) -> list[ComponentState]:
     assert cfg.gke is not None
     domain = cfg.gke.domain
