@@ -178,3 +178,107 @@ def test_diff_against_the_labs_own_intents_file(deps: map_tasks.Deps) -> None:
     assert "missing metadata.namespace" not in str(caught.value.message)
     assert "is for unknown workload vote.vote of kind Deployment" in str(caught.value.message)
     assert "client-5d8f7" not in str(caught.value.message)  # owned: its Deployment stands in
+
+
+# -- workshop participants ------------------------------------------------------------------------
+
+WORKSHOP = Path(__file__).parent / "data" / "workshop"
+AS_PARTICIPANTS = {"vote": "vote-p03", "tools": "vote-p04"}
+
+
+def workshop_cluster() -> FakeCluster:
+    """The live cluster with its two client namespaces as participants 3 (vote's client) and
+    4 (tools' report) of the 12-participant stack."""
+    fake = live_cluster()
+    for items in fake.objects.values():
+        for item in items:
+            meta = item["metadata"]
+            assert isinstance(meta, dict)
+            if item["kind"] == "Namespace" and meta["name"] in AS_PARTICIPANTS:
+                meta["name"] = AS_PARTICIPANTS[meta["name"]]
+                meta["labels"] = {"kubernetes.io/metadata.name": meta["name"]}
+            elif meta.get("namespace") in AS_PARTICIPANTS:
+                meta["namespace"] = AS_PARTICIPANTS[meta["namespace"]]
+    return fake
+
+
+@pytest.mark.parametrize(
+    ("participant", "learned", "theirs"),
+    [(3, [("vote-p03", "client")], "vote-p04"), (4, [("vote-p04", "report")], "vote-p03")],
+)
+def test_a_participant_maps_their_own_namespace_only(
+    deps: map_tasks.Deps,
+    tmp_path: Path,
+    participant: int,
+    learned: list[tuple[str, str]],
+    theirs: str,
+) -> None:
+    fake = workshop_cluster()
+    times = yaml.safe_load((GOLDEN / "map.yaml").read_text())
+    clock = iter([times["started"], times["ended"]])
+    deps.clock = lambda: next(clock)
+    deps.stacks_dir = WORKSHOP
+    deps.cluster = lambda cfg, context: fake
+    map_tasks.map(
+        Context(),
+        stack="gke-workshop",
+        participant=participant,
+        duration="1s",
+        out_dir=str(tmp_path),
+    )
+    intents = parse_client_intents(out_text(deps), source="out")
+    assert [(i.namespace, i.workload) for i in intents] == learned
+    assert f"#   {theirs}/" not in out_text(deps)  # nor their attempts
+    touched = " ".join(f"{c.namespace} {c.pod} {c.line}" for c in fake.calls)
+    assert theirs not in touched
+    assert {c.namespace for c in fake.calls if c.namespace} == {DEBUG_NAMESPACE}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"participant": 13},
+            "--participant: stack gke-workshop has no participant 13 (valid: 1 to 12)",
+        ),
+        ({}, "--participant: stack gke-workshop has 12 participants: say which one you are"),
+        (
+            {"participant": 3, "namespace": "vote-p04"},
+            "--namespace: vote-p04 is another participant's namespace; participant 3's is vote-p03",
+        ),
+    ],
+)
+def test_a_wrong_participant_is_named_before_capturing(
+    deps: map_tasks.Deps, tmp_path: Path, options: dict[str, object], message: str
+) -> None:
+    fake = workshop_cluster()
+    deps.stacks_dir = WORKSHOP
+    deps.cluster = lambda cfg, context: fake
+    with pytest.raises(Exit) as caught:
+        map_tasks.map(
+            Context(),
+            stack="gke-workshop",
+            duration="1s",
+            out_dir=str(tmp_path),
+            **options,
+        )
+    assert str(caught.value.message).startswith(message)
+    assert fake.calls == [] and list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_maps_for_a_participant_or_a_named_namespace(deps: map_tasks.Deps) -> None:
+    assert isinstance(deps.out, io.StringIO)
+    found = []
+    for stacks_dir, options in (
+        (None, {"participant": 1}),  # kind: the only participant's namespace, vote
+        (None, {}),  # kind: every namespace
+        (WORKSHOP, {"stack": "gke-workshop", "namespace": "tools"}),  # named: no participant
+    ):
+        deps.out.truncate(0)
+        deps.out.seek(0)
+        if stacks_dir is not None:
+            deps.stacks_dir = stacks_dir
+        map_tasks.map(Context(), from_=str(GOLDEN), format="json", **options)
+        data = json.loads(out_text(deps))
+        found.append([d["metadata"]["namespace"] for d in data["intents"]])
+    assert found == [["vote"], ["tools", "vote"], ["tools"]]

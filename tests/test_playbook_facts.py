@@ -16,6 +16,7 @@ from packetwalk.playbook.facts import (
     cluster_facts,
     lab_facts,
     offline_facts,
+    participant_namespace,
     select_participant,
     static_facts,
 )
@@ -230,6 +231,23 @@ def test_a_wrong_participant_names_the_option_and_the_range(number: int, message
 def test_a_single_participant_stack_has_only_participant_1() -> None:
     with pytest.raises(InputError, match=r"no participant 2 \(valid: 1 "):
         select_participant(LabConfig(stack="kind"), 2)
+
+
+def test_the_namespace_a_command_works_in() -> None:
+    """``--participant`` gives the participant's namespace, ``--namespace`` alone is taken as
+    given, and never another participant's with ``--participant``."""
+    cfg = _workshop()
+    assert participant_namespace(cfg, 3) == "vote-p03"
+    assert participant_namespace(cfg, 3, "vote-p03") == "vote-p03"
+    assert participant_namespace(cfg, 3, "traefik") == "traefik"
+    assert participant_namespace(cfg, 0, "vote-p04") == "vote-p04"
+    assert participant_namespace(LabConfig(stack="kind")) == "vote"
+    with pytest.raises(InputError) as caught:
+        participant_namespace(cfg, 3, "vote-p04")
+    assert caught.value.location == "--namespace"
+    assert "participant 3's is vote-p03" in str(caught.value)
+    with pytest.raises(InputError, match="say which one you are"):
+        participant_namespace(cfg)
 
 
 def test_app_pods_are_the_participants() -> None:

@@ -12,7 +12,7 @@ import pytest
 from invoke.context import Context
 from invoke.exceptions import Exit
 from rich.console import Console
-from verify_lab import lab_fake
+from verify_lab import NODES, lab_fake, lab_objects, namespace
 
 from packetwalk.cli import verify_tasks
 from packetwalk.kube.fake import FakeCluster
@@ -151,3 +151,94 @@ def test_an_unreachable_cluster_is_an_error_not_a_traceback(deps: verify_tasks.D
     use(deps, fake)
     with pytest.raises(Exit, match="cannot verify namespace vote: connection refused"):
         verify_tasks.verify(Context())
+
+
+# -- workshop participants ------------------------------------------------------------------------
+
+WORKSHOP = Path(__file__).parent / "data" / "workshop"
+
+
+def _workshop_fake() -> FakeCluster:
+    """The small lab twice, as participants 3 and 4 of the 12-participant stack (vote-p03 keeps
+    the lab's pod IPs, vote-p04 gets its own), sharing Traefik and CoreDNS."""
+    objects: list[dict[str, object]] = []
+    for item in lab_objects():
+        meta = item["metadata"]
+        if item["kind"] == "Namespace" and meta["name"] == "vote":
+            objects += [namespace("vote-p03"), namespace("vote-p04")]
+        elif meta.get("namespace") != "vote":
+            objects.append(item)
+        else:
+            for tag, prefix in (("p03", "10.244."), ("p04", "10.44.")):
+                copy = json.loads(json.dumps(item))
+                copy["metadata"]["namespace"] = f"vote-{tag}"
+                if copy["kind"] == "Pod":
+                    copy["status"]["podIP"] = copy["status"]["podIP"].replace("10.244.", prefix)
+                objects.append(copy)
+    fake = FakeCluster.from_objects(objects, nodes=NODES)
+    fake.model_enforcement()
+    return fake
+
+
+def _touched(fake: FakeCluster) -> str:
+    """Every namespace and command line the fake recorded."""
+    return " ".join(f"{c.namespace} {c.line} {c.pod}" for c in fake.calls)
+
+
+@pytest.mark.parametrize(("mine", "theirs"), [(3, 4), (4, 3)])
+def test_a_participant_verifies_their_own_namespace_only(
+    deps: verify_tasks.Deps, monkeypatch: pytest.MonkeyPatch, mine: int, theirs: int
+) -> None:
+    monkeypatch.setattr(deps, "stacks_dir", WORKSHOP)
+    fake = _workshop_fake()
+    use(deps, fake)
+    verify_tasks.verify(Context(), stack="gke-workshop", participant=mine, external="none")
+    out = text(deps.out)
+    assert f"expected vs observed, namespace vote-p0{mine}" in out and "no mismatches" in out
+    assert f"vote-p0{mine}/redis-0" in out and f"vote-p0{theirs}" not in out
+    assert f"vote-p0{mine}" in {c.namespace for c in fake.calls_of("exec")}
+    touched = _touched(fake)
+    assert f"vote-p0{theirs}" not in touched
+    their_ips = "10.44." if theirs == 4 else "10.244.1.1"  # vote-p03's vote-0 and db-0
+    assert their_ips not in touched
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"participant": 13},
+            "--participant: stack gke-workshop has no participant 13 (valid: 1 to 12)",
+        ),
+        ({}, "--participant: stack gke-workshop has 12 participants: say which one you are"),
+        (
+            {"participant": 3, "namespace": "vote-p04"},
+            "--namespace: vote-p04 is another participant's namespace; participant 3's is vote-p03",
+        ),
+    ],
+)
+def test_a_wrong_participant_is_named_before_probing(
+    deps: verify_tasks.Deps,
+    monkeypatch: pytest.MonkeyPatch,
+    options: dict[str, object],
+    message: str,
+) -> None:
+    monkeypatch.setattr(deps, "stacks_dir", WORKSHOP)
+    fake = _workshop_fake()
+    asked = use(deps, fake)
+    with pytest.raises(Exit) as caught:
+        verify_tasks.verify(Context(), stack="gke-workshop", **options)
+    assert str(caught.value.message).startswith(message)
+    assert asked == [] and fake.calls == []
+
+
+def test_an_explicit_namespace_needs_no_participant(
+    deps: verify_tasks.Deps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As module 06's check says it: ``--namespace {{ app_namespace }}`` names the namespace."""
+    monkeypatch.setattr(deps, "stacks_dir", WORKSHOP)
+    fake = _workshop_fake()
+    use(deps, fake)
+    verify_tasks.verify(Context(), stack="gke-workshop", namespace="vote-p04", external="none")
+    assert "namespace vote-p04" in text(deps.out)
+    assert "vote-p03" not in _touched(fake)

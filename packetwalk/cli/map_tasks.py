@@ -4,7 +4,8 @@ Live (default): :mod:`packetwalk.walk.mapcapture` captures on every node at once
 pods, ``conntrack -L`` before and after, tcpdump limited to TCP SYNs and DNS answers for
 ``--duration``, an inventory when it ends) into a map folder (``walks/<timestamp>-map/``),
 which ``--from`` reads again without a cluster. The mapping itself is :mod:`packetwalk.mapper`;
-this task parses options, calls them, prints.
+this task parses options, calls them, prints. On a workshop stack ``--participant N`` limits the
+learned intents to that participant's namespace (``--namespace`` defaults to it).
 Progress goes to stderr, results to stdout or ``--out``.
 """
 
@@ -28,7 +29,8 @@ from packetwalk.cli.clusters import ClusterFactory, kubectl_cluster
 from packetwalk.errors import InputError, PacketwalkError
 from packetwalk.host.runfolders import new_run_folder
 from packetwalk.intents import load_client_intents, parse_client_intents
-from packetwalk.lab.config import DEFAULT_STACK, REPO_ROOT, load_stack_config
+from packetwalk.lab.config import DEFAULT_STACK, REPO_ROOT, LabConfig, load_stack_config
+from packetwalk.lab.participants import participants
 from packetwalk.lab.versions import NETSHOOT_IMAGE
 from packetwalk.mapper import compare_intents, render_json, render_table, render_yaml
 from packetwalk.mapper.folder import (
@@ -36,6 +38,7 @@ from packetwalk.mapper.folder import (
     map_folder,
 )
 from packetwalk.mapper.learn import MapResult
+from packetwalk.playbook.facts import participant_namespace
 from packetwalk.walk.mapcapture import capture_live
 
 FORMATS = ("yaml", "json", "table")
@@ -96,9 +99,21 @@ def parse_duration(text: str) -> int:
 
 
 def _only(result: MapResult, namespace: str) -> MapResult:
+    """The clients in ``namespace`` only: their intents and their attempts (``ns/name (Kind)
+    -> ...``); unattributed connections name no client namespace and stay."""
     if namespace:
         result.intents = [i for i in result.intents if i.namespace == namespace]
+        result.attempted = [a for a in result.attempted if a.startswith(f"{namespace}/")]
     return result
+
+
+def _scope(cfg: LabConfig, participant: int, namespace: str) -> str:
+    """The namespace the learned intents are limited to ('': every namespace). A participant's
+    (``--namespace`` defaults to it); a workshop stack needs ``--participant`` or
+    ``--namespace``; a single lab maps every namespace unless told otherwise."""
+    if participant or len(participants(cfg)) > 1:
+        return participant_namespace(cfg, participant, namespace)
+    return namespace
 
 
 def render(result: MapResult, fmt: str, header: str) -> str:
@@ -114,7 +129,8 @@ def render(result: MapResult, fmt: str, header: str) -> str:
         "stack": "the lab stack (its kind context for a live capture; its app namespace for "
         "--diff objects without one)",
         "duration": "how long to capture on every node: 60s, 2m, 1h (default 60s)",
-        "namespace": "only clients in this namespace",
+        "namespace": "only clients in this namespace (default: every namespace, or the "
+        "participant's)",
         "from_": "map an existing capture folder (walk.yaml + inventory.yaml) instead of capturing",
         "out": "write the intents to this file (never overwritten without --force)",
         "force": "let --out overwrite an existing file",
@@ -124,6 +140,8 @@ def render(result: MapResult, fmt: str, header: str) -> str:
         "out_dir": "where live capture folders go (walks/<timestamp>-map/)",
         "context": "kubeconfig context (default: the kind cluster's)",
         "keep": "keep the node debug pods for the next run",
+        "participant": "on a workshop stack (packetwalk:participants), which participant you "
+        "are (1..N): only the clients in your namespace (vote-pNN)",
     }
 )
 def map(
@@ -139,6 +157,7 @@ def map(
     out_dir: str = "walks",
     context: str = "",
     keep: bool = False,
+    participant: int = 0,
 ) -> None:
     """Learn ClientIntents from real traffic (like Otterize's network-mapper)."""
     deps = DEPS
@@ -152,6 +171,7 @@ def map(
                 "already exists; add --force to overwrite it", source=out, location="--out"
             )
         cfg = load_stack_config(stack, deps.stacks_dir)
+        namespace = _scope(cfg, participant, namespace)
         # objects without metadata.namespace are the app's, as when the lab applies them
         declared = (
             load_client_intents(Path(diff), default_namespace=namespace or cfg.app_namespace)

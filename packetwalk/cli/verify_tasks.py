@@ -1,6 +1,7 @@
 """``invoke verify``: does the cluster enforce what the NetworkPolicies say?
 
-Thin: reads the stack config (the app's namespace and the kube context), runs
+Thin: reads the stack config (the app's namespace, or on a workshop stack the namespace of the
+``--participant``, and the kube context), runs
 :func:`packetwalk.verify.run.verify` with a progress bar, prints the matrix (rich table, json, md
 or an SVG heat map) and every mismatch with the ``--explain`` reason of the expected verdict,
 and exits 1 on any mismatch. Results go to standard output (or ``--out``); progress, causes and
@@ -26,6 +27,7 @@ from packetwalk.cli.clusters import ClusterFactory, kubectl_cluster
 from packetwalk.errors import InputError, PacketwalkError
 from packetwalk.kube.access import ClusterAccess, access_errors
 from packetwalk.lab.config import DEFAULT_STACK, REPO_ROOT, load_stack_config
+from packetwalk.playbook.facts import participant_namespace
 from packetwalk.verify import render
 from packetwalk.verify.plan import DEFAULT_EXTERNAL, parse_address, parse_ports
 from packetwalk.verify.run import VerifyOptions, VerifyReport
@@ -52,7 +54,8 @@ DEPS = Deps()
 @task(
     help={
         "stack": f"lab stack: its kube context and app namespace (default {DEFAULT_STACK})",
-        "namespace": "namespace whose pods are probed (default: the stack's app namespace)",
+        "namespace": "namespace whose pods are probed (default: the stack's app namespace, "
+        "or the participant's)",
         "ports": "declared (container ports), all (declared + a sample of undeclared; default) "
         "or a list, e.g. 80,5432",
         "format": "table (default), json, md, svg (heat map of expected vs observed)",
@@ -62,6 +65,8 @@ DEPS = Deps()
         f"{DEFAULT_EXTERNAL}); 'none' skips it",
         "timeout": "seconds each probe waits for an answer (default 1)",
         "context": "kube context (default: the stack's)",
+        "participant": "on a workshop stack (packetwalk:participants), which participant you "
+        "are (1..N): probes your namespace (vote-pNN)",
     }
 )
 def verify(
@@ -75,10 +80,13 @@ def verify(
     external: str = DEFAULT_EXTERNAL,
     timeout: int = 1,
     context: str = "",
+    participant: int = 0,
 ) -> None:
     """Probe the live cluster from its pods and compare with what the policies allow."""
     try:
-        mismatches = run(stack, namespace, ports, format, out, force, external, timeout, context)
+        mismatches = run(
+            stack, namespace, ports, format, out, force, external, timeout, context, participant
+        )
     except PacketwalkError as err:
         raise Exit(str(err), code=1) from err
     if mismatches:
@@ -95,6 +103,7 @@ def run(
     external: str,
     timeout: int,
     context: str,
+    participant: int = 0,
 ) -> int:
     """Verify and print; the number of mismatches."""
     deps = DEPS
@@ -108,7 +117,7 @@ def run(
         raise InputError("must be at least 1 second", location="--timeout")
     cfg = load_stack_config(stack, deps.stacks_dir)
     options = VerifyOptions(
-        namespace=namespace or cfg.app_namespace,
+        namespace=participant_namespace(cfg, participant, namespace),
         ports=parse_ports(ports),
         external=None if external in ("", "none") else parse_address(external),
         timeout=timeout,

@@ -10,7 +10,8 @@ which print as their template.
 On a workshop stack (``packetwalk:participants: N``) the facts are one participant's:
 ``app_namespace`` is that participant's namespace (``vote-p03``), ``app_hosts`` their host
 names, and ``participant`` says who they are; :func:`select_participant` turns the
-``--participant`` option into that participant (a wrong number names the option and the range).
+``--participant`` option into that participant (a wrong number names the option and the range),
+:func:`participant_namespace` into the namespace a command works in.
 """
 
 from __future__ import annotations
@@ -57,6 +58,29 @@ def select_participant(cfg: LabConfig, number: int = 0) -> Participant:
             location=PARTICIPANT_OPTION,
         )
     return everyone[number - 1]
+
+
+NAMESPACE_OPTION = "--namespace"
+
+
+def participant_namespace(cfg: LabConfig, number: int = 0, namespace: str = "") -> str:
+    """The namespace a command works in, from ``--participant N`` and ``--namespace NS``.
+
+    ``--namespace`` alone is taken as given (the instructor, or a lab check that names the
+    participant's namespace itself). Otherwise it is participant N's namespace
+    (:func:`select_participant`: a workshop stack needs the option); with both, ``--namespace``
+    may not name another participant's namespace.
+    """
+    if namespace and not number:
+        return namespace
+    mine = select_participant(cfg, number).namespace
+    theirs = {p.namespace for p in participants(cfg)} - {mine}
+    if namespace in theirs:
+        raise InputError(
+            f"{namespace} is another participant's namespace; participant {number}'s is {mine}",
+            location=NAMESPACE_OPTION,
+        )
+    return namespace or mine
 
 
 def participant_fact(cfg: LabConfig, participant: Participant) -> dict[str, Any]:
