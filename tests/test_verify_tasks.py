@@ -158,12 +158,14 @@ def test_an_unreachable_cluster_is_an_error_not_a_traceback(deps: verify_tasks.D
 WORKSHOP = Path(__file__).parent / "data" / "workshop"
 
 
-def _workshop_fake() -> FakeCluster:
+def _workshop_fake(traefik: bool = True) -> FakeCluster:
     """The small lab twice, as participants 3 and 4 of the 12-participant stack (vote-p03 keeps
-    the lab's pod IPs, vote-p04 gets its own), sharing Traefik and CoreDNS."""
+    the lab's pod IPs, vote-p04 gets its own), sharing Traefik (unless left out) and CoreDNS."""
     objects: list[dict[str, object]] = []
     for item in lab_objects():
         meta = item["metadata"]
+        if not traefik and "traefik" in (meta.get("namespace"), meta["name"]):
+            continue
         if item["kind"] == "Namespace" and meta["name"] == "vote":
             objects += [namespace("vote-p03"), namespace("vote-p04")]
         elif meta.get("namespace") != "vote":
@@ -201,6 +203,18 @@ def test_a_participant_verifies_their_own_namespace_only(
     assert f"vote-p0{theirs}" not in touched
     their_ips = "10.44." if theirs == 4 else "10.244.1.1"  # vote-p03's vote-0 and db-0
     assert their_ips not in touched
+
+
+def test_without_traefik_the_other_namespace_is_never_another_participants(
+    deps: verify_tasks.Deps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probe "from another namespace" picks a pod outside the lab; on a workshop stack it
+    must not be the next participant's (probing it would attach a container to their pod)."""
+    monkeypatch.setattr(deps, "stacks_dir", WORKSHOP)
+    fake = _workshop_fake(traefik=False)
+    use(deps, fake)
+    verify_tasks.verify(Context(), stack="gke-workshop", participant=3, external="none")
+    assert "vote-p04" not in _touched(fake)
 
 
 @pytest.mark.parametrize(

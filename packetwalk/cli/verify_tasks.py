@@ -27,6 +27,7 @@ from packetwalk.cli.clusters import ClusterFactory, kubectl_cluster
 from packetwalk.errors import InputError, PacketwalkError
 from packetwalk.kube.access import ClusterAccess, access_errors
 from packetwalk.lab.config import DEFAULT_STACK, REPO_ROOT, load_stack_config
+from packetwalk.lab.participants import participants
 from packetwalk.playbook.facts import participant_namespace
 from packetwalk.verify import render
 from packetwalk.verify.plan import DEFAULT_EXTERNAL, parse_address, parse_ports
@@ -116,8 +117,10 @@ def run(
     if timeout < 1:
         raise InputError("must be at least 1 second", location="--timeout")
     cfg = load_stack_config(stack, deps.stacks_dir)
+    chosen = participant_namespace(cfg, participant, namespace)
     options = VerifyOptions(
-        namespace=participant_namespace(cfg, participant, namespace),
+        namespace=chosen,
+        private=frozenset(p.namespace for p in participants(cfg)) - {chosen},
         ports=parse_ports(ports),
         external=None if external in ("", "none") else parse_address(external),
         timeout=timeout,

@@ -52,6 +52,8 @@ class VerifyOptions:
     timeout: int = 1
     parallel: int = 16
     image: str = NETSHOOT_IMAGE
+    private: frozenset[str] = frozenset()
+    """Namespaces never probed from or into (a workshop's other participants' labs)."""
 
 
 @dataclass
@@ -91,7 +93,8 @@ def build_scope(
     key, value = TRAEFIK_LABEL
     others = [p for p in pods if p.namespace != options.namespace and p.labels.get(key) == value]
     if not others:
-        others = [p for p in pods if p.namespace not in (options.namespace, "kube-system")][:1]
+        skip = {options.namespace, "kube-system", *options.private}
+        others = [p for p in pods if p.namespace not in skip][:1]
     dns = next(
         (p for p in pods if all(p.labels.get(k) == v for k, v in DNS_SELECTOR.items())), None
     )
