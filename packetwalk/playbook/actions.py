@@ -28,6 +28,7 @@ from packetwalk.kube.access import (
     DEBUG_CONTAINER,
     DEBUG_NAMESPACE,
     ClusterAccess,
+    EphemeralContainer,
     PodInfo,
     PortForward,
     StreamHandle,
@@ -43,6 +44,7 @@ from packetwalk.kube.captures import (
     timed_command,
     tool_container,
 )
+from packetwalk.kube.tools import attach_tool_container
 from packetwalk.lab.versions import NETSHOOT_IMAGE
 from packetwalk.playbook.expect import parse_json
 from packetwalk.playbook.model import (
@@ -294,12 +296,13 @@ class Executor:
 
     def _tool_container(self, pod: PodInfo, name: str, target: str | None) -> str:
         """Attach (once) an idle netshoot ephemeral container and wait until it runs."""
-        target = target or (pod.containers[0] if pod.containers else None)
-        if name not in pod.ephemeral_containers:
-            spec = tool_container(name, self.image, target)
+
+        def show(spec: EphemeralContainer) -> None:
             self.announce(display_join(debug_command(pod.namespace, pod.name, spec)))
-            self.access.add_ephemeral_container(pod.namespace, pod.name, spec)
-        if not self.access.wait_container_running(pod.namespace, pod.name, name, timeout=120):
+
+        if not attach_tool_container(
+            self.access, pod, name, self.image, target=target, announce=show
+        ):
             raise ActionError(
                 f"ephemeral container {name} in pod {pod.namespace}/{pod.name} is not running"
                 f" (image pull, PodSecurity level, or it has ended: ephemeral containers never"

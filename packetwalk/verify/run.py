@@ -18,7 +18,8 @@ from typing import Any
 from packetwalk.cluster.model import Pod
 from packetwalk.errors import PacketwalkError
 from packetwalk.kube.access import DEBUG_CONTAINER, ClusterAccess, PodInfo, access_errors
-from packetwalk.kube.captures import PROBE_CONTAINER, node_debug_pod_name, tool_container
+from packetwalk.kube.captures import PROBE_CONTAINER, node_debug_pod_name
+from packetwalk.kube.tools import attach_tool_container
 from packetwalk.lab.versions import NETSHOOT_IMAGE
 from packetwalk.netpol.evaluator import Analysis, analyze
 from packetwalk.netpol.explain import explain, render_text
@@ -112,12 +113,7 @@ def _outside(access: ClusterAccess) -> Endpoint | None:
 
 
 def _attach(access: ClusterAccess, info: PodInfo, image: str) -> None:
-    if PROBE_CONTAINER not in info.ephemeral_containers:
-        target = info.containers[0] if info.containers else None
-        access.add_ephemeral_container(
-            info.namespace, info.name, tool_container(PROBE_CONTAINER, image, target)
-        )
-    if not access.wait_container_running(info.namespace, info.name, PROBE_CONTAINER, timeout=120):
+    if not attach_tool_container(access, info, PROBE_CONTAINER, image):
         raise PacketwalkError(
             f"probe container {PROBE_CONTAINER} in pod {info.namespace}/{info.name} is not "
             f"running (image pull, PodSecurity level, or it has ended); see kubectl describe "
