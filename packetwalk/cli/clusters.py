@@ -18,3 +18,10 @@ def kubectl_cluster(cfg: LabConfig, context: str | None) -> ClusterAccess:
     from packetwalk.kube.kubectl import KubectlCluster
 
     return KubectlCluster(context=context or kube_context(cfg), kubeconfig=cfg.kubeconfig)
+
+
+def participant_help(what: str) -> str:
+    """The ``--participant`` help of a task; ``what`` says what the choice changes there."""
+    return (
+        "on a workshop stack (packetwalk:participants), which participant you are (1..N): " + what
+    )

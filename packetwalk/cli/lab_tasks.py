@@ -22,6 +22,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from packetwalk.cli import lab_views
+from packetwalk.cli.clusters import participant_help
 from packetwalk.errors import PacketwalkError
 from packetwalk.kube.access import ClusterAccess
 from packetwalk.lab import config
@@ -69,10 +70,7 @@ def _fail(error: PacketwalkError) -> Exit:
     return Exit(lab_views.error_text(error), code=1)
 
 
-PARTICIPANT_HELP = (
-    "on a workshop stack (packetwalk:participants), which participant you are (1..N): "
-    "your namespace (vote-pNN) and hosts"
-)
+PARTICIPANT_HELP = participant_help("your namespace (vote-pNN) and hosts")
 
 
 def progress_store(cfg: config.LabConfig, participant: Participant) -> ProgressStore:

@@ -25,7 +25,7 @@ from invoke.tasks import task
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from packetwalk.cli.clusters import ClusterFactory, kubectl_cluster
+from packetwalk.cli.clusters import ClusterFactory, kubectl_cluster, participant_help
 from packetwalk.errors import InputError, PacketwalkError
 from packetwalk.host.runfolders import new_run_folder
 from packetwalk.intents import load_client_intents, parse_client_intents
@@ -140,8 +140,7 @@ def render(result: MapResult, fmt: str, header: str) -> str:
         "out_dir": "where live capture folders go (walks/<timestamp>-map/)",
         "context": "kubeconfig context (default: the kind cluster's)",
         "keep": "keep the node debug pods for the next run",
-        "participant": "on a workshop stack (packetwalk:participants), which participant you "
-        "are (1..N): only the clients in your namespace (vote-pNN)",
+        "participant": participant_help("only the clients in your namespace (vote-pNN)"),
     }
 )
 def map(

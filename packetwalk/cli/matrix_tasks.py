@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from packetwalk.cli import matrix_views
+from packetwalk.cli.clusters import participant_help
 from packetwalk.errors import InputError, PacketwalkError
 from packetwalk.kube.access import ClusterAccess
 from packetwalk.lab.config import DEFAULT_STACK, STACKS_DIR, load_stack_config
@@ -289,8 +290,9 @@ def _render(analysis: Analysis, fmt: str, title: str) -> str | bytes | None:
         "not with --format connlist",
         "include_finished": "evaluate Pods in phase Succeeded or Failed too (left out by "
         "default, with a note on stderr; netpol-analyzer includes them)",
-        "participant": "on a workshop stack (packetwalk:participants), which participant you "
-        "are (1..N): your namespace only (the lab's objects, or with --cluster the cluster's)",
+        "participant": participant_help(
+            "your namespace only (the lab's objects, or with --cluster the cluster's)"
+        ),
     },
 )
 def matrix(

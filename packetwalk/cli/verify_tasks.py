@@ -23,7 +23,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from packetwalk.cli import verify_views
-from packetwalk.cli.clusters import ClusterFactory, kubectl_cluster
+from packetwalk.cli.clusters import ClusterFactory, kubectl_cluster, participant_help
 from packetwalk.errors import InputError, PacketwalkError
 from packetwalk.kube.access import ClusterAccess, access_errors
 from packetwalk.lab.config import DEFAULT_STACK, REPO_ROOT, load_stack_config
@@ -66,8 +66,7 @@ DEPS = Deps()
         f"{DEFAULT_EXTERNAL}); 'none' skips it",
         "timeout": "seconds each probe waits for an answer (default 1)",
         "context": "kube context (default: the stack's)",
-        "participant": "on a workshop stack (packetwalk:participants), which participant you "
-        "are (1..N): probes your namespace (vote-pNN)",
+        "participant": participant_help("probes your namespace (vote-pNN)"),
     }
 )
 def verify(

@@ -21,7 +21,7 @@ from invoke.tasks import task
 from rich.console import Console
 
 from packetwalk.cli import walk_views
-from packetwalk.cli.clusters import ClusterFactory, kubectl_cluster
+from packetwalk.cli.clusters import ClusterFactory, kubectl_cluster, participant_help
 from packetwalk.errors import InputError, PacketwalkError
 from packetwalk.host.runfolders import new_run_folder
 from packetwalk.kube.access import BASE_ACCESS_ERRORS, ClusterAccess
@@ -125,8 +125,7 @@ def _render_plan(plan: WalkPlan, fmt: str, deps: Deps) -> None:
         "snapshot": "plan from a saved `kubectl get ... -o yaml` instead of the cluster "
         "(with --dry-run)",
         "context": "kubeconfig context (default: the kind cluster's, or the current one)",
-        "participant": "on a workshop stack (packetwalk:participants), which participant you "
-        "are (1..N): the walk goes to your namespace (vote-pNN) and host",
+        "participant": participant_help("the walk goes to your namespace (vote-pNN) and host"),
     }
 )
 def walk(
