@@ -164,14 +164,20 @@ class ModuleCluster:
     """A fake cluster that answers each command from the task that is running."""
 
     def __init__(self, cfg: Any) -> None:
-        nodes = [
-            NodeInfo(
-                name,
-                f"172.18.0.{i + 2}",
-                {"node-role.kubernetes.io/control-plane": ""} if i == 0 else {},
-            )
-            for i, name in enumerate(offline_facts(cfg)["nodes"])
-        ]
+        if cfg.platform == "kind":
+            nodes = [
+                NodeInfo(
+                    name,
+                    f"172.18.0.{i + 2}",
+                    {"node-role.kubernetes.io/control-plane": ""} if i == 0 else {},
+                )
+                for i, name in enumerate(offline_facts(cfg)["nodes"])
+            ]
+        else:  # GKE shows no control plane; its node names carry the pool and a hash
+            nodes = [
+                NodeInfo(f"gke-{cfg.cluster_name}-pool-1a2b3c4d-{suffix}", f"10.132.0.{i + 2}")
+                for i, suffix in enumerate(("x1k2", "q7m4", "z9p3"))
+            ]
         self.fake = FakeCluster(nodes=nodes)
         self.fake.stream_default = pcap(4)
         self.task: Task | None = None
@@ -245,6 +251,7 @@ def run_module(
         run_dir=tmp_path / "run",
         ask=lambda _: "",
         sleep=lambda _: None,
+        workdir=tmp_path,
     )
     assert lab.executor is not None
     original = lab.executor.run

@@ -220,6 +220,7 @@ def lab(
                 run_dir=run_dir,
                 ask=DEPS.ask,
                 publish=True,
+                workdir=DEPS.repo,
             )
             result = runner.run(options)
         finally:

@@ -27,6 +27,22 @@ PROBE_CONTAINER = "pw-probe"
 NODE_DEBUG_PREFIX = "pw-node-"
 """Node debug pods are ``pw-node-<node>`` (in :data:`~packetwalk.kube.access.DEBUG_NAMESPACE`)."""
 
+NODE_ENTER: tuple[str, ...] = (
+    "nsenter",
+    "--target",
+    "1",
+    "--mount",
+    "--uts",
+    "--ipc",
+    "--net",
+    "--pid",
+    "--",
+)
+"""Prefix that runs a command of the node debug pod (hostPID, privileged) in the node's own
+namespaces, with the node's own programs and files: what ``docker exec <node>`` gives on a kind
+node, and the only way to read ``iptables`` with the backend kube-proxy wrote (iptables-nft or
+legacy: netshoot's own iptables may be the other one) and ``/etc/cni/net.d`` on any node."""
+
 NAME_LIMIT = 63
 """A container name is a DNS label (63 characters at most); node debug pod names are kept to
 the same length so the pod's hostname is its name."""

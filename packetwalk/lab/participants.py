@@ -23,6 +23,10 @@ from packetwalk.lab.config import LabConfig
 from packetwalk.lab.votingapp import FRONTENDS
 
 
+LAB_NAMESPACE = "packetwalk-lab"
+"""The lab modules' namespace (test clients, whoami, the module 06 exercises) of a lone lab."""
+
+
 @dataclass(frozen=True)
 class Participant:
     """One participant's lab: where it runs and what it is called."""
@@ -37,13 +41,29 @@ class Participant:
     shares_cluster: bool = False
     """True when other participants' labs run in the same cluster (names carry the tag)."""
 
+    @property
+    def lab_namespace(self) -> str:
+        """Where the lab modules' own clients and exercises live: ``packetwalk-lab``, or
+        ``packetwalk-lab-p03`` beside other participants, so nobody's exercise policies or test
+        pods land in someone else's lab."""
+        return f"{LAB_NAMESPACE}-{self.name}" if self.shares_cluster else LAB_NAMESPACE
+
+    @property
+    def tag(self) -> str:
+        """``p03`` beside other participants, empty alone: the suffix of per-participant files."""
+        return self.name if self.shares_cluster else ""
+
     def host_prefixes(self) -> dict[str, str]:
         """The host name of each web app, without the domain: ``vote-p03`` (``vote`` alone).
 
         One DNS label, so a single wildcard record (``*.lab.example.org``) covers every
         participant of a ``packetwalk:domain``; nip.io answers any number of labels anyway.
         """
-        return {app: f"{app}-{self.name}" if self.shares_cluster else app for app in FRONTENDS}
+        return {app: self.host_prefix(app) for app in FRONTENDS}
+
+    def host_prefix(self, app: str) -> str:
+        """One app's host name without the domain: ``whoami-p03`` (``whoami`` alone)."""
+        return f"{app}-{self.name}" if self.shares_cluster else app
 
 
 def participant_tag(index: int, total: int) -> str:

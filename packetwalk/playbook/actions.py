@@ -35,6 +35,7 @@ from packetwalk.kube.access import (
 )
 from packetwalk.kube.captures import (
     IP_LINK_COMMAND,
+    NODE_ENTER,
     PROBE_CONTAINER,
     capture_container_name,
     debug_command,
@@ -45,8 +46,10 @@ from packetwalk.kube.captures import (
     tool_container,
 )
 from packetwalk.kube.tools import attach_tool_container
+from packetwalk.lab.config import REPO_ROOT
 from packetwalk.lab.versions import NETSHOOT_IMAGE
 from packetwalk.playbook.expect import parse_json
+from packetwalk.playbook.files import LabFileError, default_dest, write_lab_file
 from packetwalk.playbook.model import (
     ArgList,
     CaptureAction,
@@ -55,6 +58,7 @@ from packetwalk.playbook.model import (
     PortForwardAction,
     ProbeAction,
     Task,
+    TemplateAction,
     WaitAction,
 )
 
@@ -106,6 +110,21 @@ def args_of(value: ArgList) -> list[str]:
     return shlex.split(value) if isinstance(value, str) else [str(item) for item in value]
 
 
+def node_command(action: ExecAction) -> list[str]:
+    """An exec on a node: in the node's own namespaces (``tools: node``), or netshoot's."""
+    command = args_of(action.command)
+    return [*NODE_ENTER, *command] if action.tools == "node" else command
+
+
+def template_dest(action: TemplateAction, lab_dir: str) -> str:
+    return action.dest or default_dest(lab_dir, action.src)
+
+
+def template_line(action: TemplateAction, lab_dir: str) -> str:
+    """What a ``template`` task shows: the file, where its rendering goes."""
+    return f"# template {action.src} -> {template_dest(action, lab_dir)}"
+
+
 def capture_command(action: CaptureAction) -> list[str]:
     """The toolkit's tcpdump bounded by ``timeout``: the stream ends by itself."""
     tcpdump = tcpdump_command(action.interface, action.filter, count=action.count)
@@ -149,20 +168,31 @@ class Executor:
         run_dir: Path | None,
         announce: Callable[[str], None],
         image: str = NETSHOOT_IMAGE,
+        render_file: Callable[[str, str], str] | None = None,
+        lab_dir: str = "",
+        project: Path = REPO_ROOT,
+        workdir: Path | None = None,
     ) -> None:
         self.access = access
         self.run_dir = run_dir
         self.announce = announce
         self.image = image
+        self.render_file = render_file
+        """Renders a template file's text (``text, source``) with the run's facts."""
+        self.lab_dir = lab_dir
+        self.project = project
+        self.workdir = workdir
         self.forwards: list[PortForward] = []
         """Open port-forwards; the runner closes them at the end of their step."""
 
     # -- descriptions (dry runs) ----------------------------------------------------------------
 
     @staticmethod
-    def describe(task: Task) -> list[str]:
+    def describe(task: Task, lab_dir: str = "") -> list[str]:
         """The commands a task would run, for ``--dry-run`` (pods named by their selector)."""
         timeout = task.timeout
+        if task.template is not None:
+            return [template_line(task.template, lab_dir)]
         if task.kubectl is not None:
             return [display_join(["kubectl", *args_of(task.kubectl)])]
         if task.shell is not None:
@@ -175,7 +205,7 @@ class Executor:
                         DEBUG_NAMESPACE,
                         node_debug_pod_name(action.node),
                         DEBUG_CONTAINER,
-                        args_of(action.command),
+                        node_command(action),
                     )
                 ]
             pod = action.pod or f"<pod {action.selector}>"
@@ -245,6 +275,8 @@ class Executor:
             return self._capture(task.capture, task.register_)
         if task.port_forward is not None:
             return self._port_forward(task.port_forward)
+        if task.template is not None:
+            return self._template(task.template)
         raise AssertionError("pauses are handled by the runner")
 
     def pod(self, ref: PodRef) -> PodInfo:
@@ -270,6 +302,7 @@ class Executor:
     def _exec(self, action: ExecAction, timeout: float) -> Outcome:
         command = args_of(action.command)
         if action.node is not None:
+            command = node_command(action)
             debug = self._node_pod(action.node)
             line = _exec_line(debug.namespace, debug.name, DEBUG_CONTAINER, command)
             self.announce(line)
@@ -402,6 +435,29 @@ class Executor:
             outcome.verdict = True
             return outcome
         return finish_capture(pending)
+
+    def _template(self, action: TemplateAction) -> Outcome:
+        if self.render_file is None:
+            raise ActionError("template tasks need the run's facts (run them through a lab)")
+        dest = template_dest(action, self.lab_dir)
+        line = template_line(action, self.lab_dir)
+        self.announce(line)
+        try:
+            written = write_lab_file(
+                action.src,
+                dest,
+                project=self.project,
+                workdir=self.workdir or Path.cwd(),
+                render=self.render_file,
+            )
+        except LabFileError as error:
+            raise ActionError(str(error)) from error
+        return Outcome(
+            command=line,
+            stdout=written.message + "\n",
+            verdict=True,
+            extra={"file": written.dest, "status": written.status, "message": written.message},
+        )
 
     def _port_forward(self, action: PortForwardAction) -> Outcome:
         ref = PodRef(namespace=action.namespace, name=action.pod, selector=action.selector)

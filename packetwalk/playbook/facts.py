@@ -24,8 +24,10 @@ from packetwalk.cluster.state import ClusterState, ObjectSource
 from packetwalk.errors import InputError
 from packetwalk.lab.config import LabConfig
 from packetwalk.lab.kindconfig import kube_context, node_names
+from packetwalk.lab.gke import ingress_host
 from packetwalk.lab.objects import local_host
 from packetwalk.lab.participants import Participant, participants
+from packetwalk.lab.votingapp import FRONTENDS
 from packetwalk.playbook.templating import Unknown
 
 RUNTIME_FACTS = ("node_ips", "pods", "app_pods", "services")
@@ -102,17 +104,34 @@ def participant_fact(cfg: LabConfig, participant: Participant) -> dict[str, Any]
     }
 
 
-def app_hosts_fact(cfg: LabConfig, participant: Participant) -> dict[str, Any] | Unknown:
-    """The participant's web app hosts (``vote`` -> ``vote-p03.lab.example.org``); Unknown on
-    GKE without ``packetwalk:domain`` (nip.io names carry the address the cluster stack
-    reserves)."""
-    prefixes = participant.host_prefixes()
+LAB_APPS = ("whoami",)
+"""The lab modules' own web apps with a host name (module 05 routes whoami through Traefik)."""
+
+
+def hosts_fact(
+    cfg: LabConfig, participant: Participant, apps: Iterable[str], name: str, address: str = ""
+) -> dict[str, Any] | Unknown:
+    """The participant's host of each app (``vote`` -> ``vote-p03.lab.example.org``), named
+    as the lab stack names them. On GKE without ``packetwalk:domain`` the names carry the
+    ingress address (nip.io): Unknown (printed as ``{{ name }}``) until the cluster gives it."""
+    prefixes = {app: participant.host_prefix(app) for app in apps}
     if cfg.platform == "kind":
         return {app: local_host(prefix) for app, prefix in prefixes.items()}
     domain = cfg.gke.domain if cfg.gke is not None else None
-    if domain is None:
-        return Unknown("app_hosts")
-    return {app: f"{prefix}.{domain}" for app, prefix in prefixes.items()}
+    if domain is None and not address:
+        return Unknown(name)
+    return {app: ingress_host(prefix, address, domain) for app, prefix in prefixes.items()}
+
+
+LAB_DIR = ".packetwalk/lab"
+"""Where ``template`` tasks put the participant's rendered files, relative to the project."""
+
+
+def lab_dir(cfg: LabConfig, participant: Participant) -> str:
+    """``.packetwalk/lab/<stack>`` (``<stack>-p03`` for a workshop participant): one folder per
+    lab, so two participants on one machine, or two stacks, never share an edited file."""
+    suffix = f"-{participant.tag}" if participant.tag else ""
+    return f"{LAB_DIR}/{cfg.stack}{suffix}"
 
 
 def static_facts(cfg: LabConfig, participant: Participant | None = None) -> dict[str, Any]:
@@ -134,7 +153,10 @@ def static_facts(cfg: LabConfig, participant: Participant | None = None) -> dict
         "pod_subnet": cfg.pod_subnet,
         "service_subnet": cfg.service_subnet,
         "app_namespace": who.namespace,
-        "app_hosts": app_hosts_fact(cfg, who),
+        "lab_namespace": who.lab_namespace,
+        "lab_dir": lab_dir(cfg, who),
+        "app_hosts": hosts_fact(cfg, who, FRONTENDS, "app_hosts"),
+        "lab_hosts": hosts_fact(cfg, who, LAB_APPS, "lab_hosts"),
         "participant": participant_fact(cfg, who),
     }
     if cfg.platform == "kind":

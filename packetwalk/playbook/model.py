@@ -24,7 +24,17 @@ from pydantic import (
 )
 
 TEMPLATE_MARK = re.compile(r"\{\{|\{%")
-ACTIONS = ("kubectl", "shell", "exec", "capture", "probe", "wait", "pause", "port_forward")
+ACTIONS = (
+    "kubectl",
+    "shell",
+    "exec",
+    "capture",
+    "probe",
+    "wait",
+    "pause",
+    "port_forward",
+    "template",
+)
 """Task kinds; a task holds exactly one of these keys."""
 
 CHECK_ACTIONS = ("kubectl", "shell", "exec", "probe", "wait")
@@ -149,6 +159,11 @@ class ExecAction(_Model):
         default=False,
         description="run in the netshoot ephemeral container pw-probe attached to the pod",
     )
+    tools: Literal["node", "netshoot"] = Field(
+        default="node",
+        description="with node: the node's own programs and files (node, as docker exec on a"
+        " kind node) or netshoot's in the node's network namespace (netshoot: ipvsadm)",
+    )
     command: ArgList
 
     @model_validator(mode="after")
@@ -160,6 +175,8 @@ class ExecAction(_Model):
             raise ValueError("namespace is required with pod or selector")
         if self.node is not None and (self.namespace or self.container or self.debug):
             raise ValueError("node runs in the node debug pod: drop namespace, container, debug")
+        if self.node is None and "tools" in self.model_fields_set:
+            raise ValueError("tools is for node: a pod's command runs with the pod's own tools")
         return self
 
 
@@ -254,6 +271,19 @@ class PortForwardAction(_Model):
         return self
 
 
+class TemplateAction(_Model):
+    """A file of the lab rendered with the facts into the participant's folder (Ansible's
+    ``template``): their namespace and hosts in a manifest they then apply, read or edit.
+
+    A copy the participant has changed since packetwalk wrote it is kept, never overwritten.
+    """
+
+    src: str = Field(description="the file, relative to the project (labs/manifests/...)")
+    dest: str | None = Field(
+        default=None, description="where the rendering goes (default: {{ lab_dir }}/<file name>)"
+    )
+
+
 class PauseAction(_Model):
     """The participant's turn: show the prompt and wait; the step's ``check`` verifies the work."""
 
@@ -272,6 +302,7 @@ class Task(_Model):
     wait: WaitAction | None = None
     pause: PauseAction | None = None
     port_forward: PortForwardAction | None = None
+    template: TemplateAction | None = None
     register_: Identifier | None = Field(
         default=None,
         alias="register",

@@ -99,6 +99,7 @@ class LabRunner:
         ask: Ask = input,
         sleep: Callable[[float], None] = time.sleep,
         publish: bool = False,
+        workdir: Path | None = None,
     ) -> None:
         self.loaded = loaded
         self.module = loaded.module
@@ -117,7 +118,14 @@ class LabRunner:
         self._pending: list[PendingCapture] = []
         self._lenient = False
         self.executor = (
-            Executor(access, run_dir=run_dir, announce=lambda line: self.emit("command", line=line))
+            Executor(
+                access,
+                run_dir=run_dir,
+                announce=lambda line: self.emit("command", line=line),
+                render_file=self._file_text,
+                lab_dir=str(self.facts.get("lab_dir", "")),
+                workdir=workdir,
+            )
             if access is not None
             else None
         )
@@ -547,7 +555,7 @@ class LabRunner:
             when=condition,
             dry=True,
         )
-        for line in Executor.describe(rendered):
+        for line in Executor.describe(rendered, str(self.facts.get("lab_dir", ""))):
             self.emit("command", line=line, dry=True)
         if task.register_:
             self.registered[task.register_] = templating.Unknown(task.register_)
@@ -578,6 +586,10 @@ class LabRunner:
             return str(self._value(text, self._context()))
         except PacketwalkError:
             return text
+
+    def _file_text(self, text: str, source: str) -> str:
+        """A ``template`` file rendered with everything a task sees (facts, vars, results)."""
+        return templating.render_file_text(text, self._context(), source)
 
     def _truth(self, expression: str) -> bool:
         return templating.truth(expression, self._context())

@@ -88,6 +88,28 @@ def render(value: Any, context: Mapping[str, Any], *, skip: frozenset[str] = fro
     return value
 
 
+def render_file_text(text: str, context: Mapping[str, Any], source: str) -> str:
+    """A whole file rendered as text (a manifest): errors name ``source`` and the line."""
+    try:
+        return _ENV.from_string(text).render(context)
+    except UnknownValueError:
+        raise
+    except jinja2.TemplateError as error:
+        line = getattr(error, "lineno", None)
+        where = f"{source}:{line}" if line else source
+        raise TemplateError(f"{where}: {error.message or type(error).__name__}") from error
+    except (TypeError, ValueError, ArithmeticError, LookupError) as error:
+        raise TemplateError(f"{source}: {error}") from error
+
+
+def file_template_names(text: str, source: str) -> set[str]:
+    """Names a file template reads; a syntax error names ``source`` and the line."""
+    try:
+        return set(meta.find_undeclared_variables(_ENV.parse(text)))
+    except jinja2.TemplateSyntaxError as error:
+        raise TemplateError(f"{source}:{error.lineno}: {error.message}") from error
+
+
 def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
     """The value of a Jinja expression (``cni != 'cilium'``, ``pods.rc == 0``)."""
     try:

@@ -17,6 +17,7 @@ from typing import Any
 
 from packetwalk.errors import did_you_mean
 from packetwalk.lab import cni
+from packetwalk.lab.config import REPO_ROOT
 from packetwalk.playbook import templating
 from packetwalk.playbook.expect import json_path
 from packetwalk.playbook.loader import LoadedModule, Loc, PlaybookError, Problem, load_module
@@ -137,6 +138,21 @@ class _Walk:
                 else:
                     self.context[name] = value
 
+    def template_file(self, src: str, loc: Loc) -> None:
+        """A ``template`` file must exist and read only names the task could read."""
+        if templating.has_template(src):
+            return
+        path = REPO_ROOT / src
+        if not path.is_file():
+            self.problem(loc, f"template {src}: no such file in the project")
+            return
+        try:
+            names = templating.file_template_names(path.read_text(encoding="utf-8"), src)
+        except templating.TemplateError as error:
+            self.problem(loc, str(error))
+            return
+        self.names_known(names, loc, src)
+
     def patterns(self, task: Task, loc: Loc) -> None:
         """Regexes and JSON paths that hold no template must compile now, not mid-workshop."""
         expect = task.expect
@@ -171,6 +187,8 @@ class _Walk:
             if runs:
                 self.template(data, here)
                 self.patterns(task, here)
+                if task.template is not None:
+                    self.template_file(task.template.src, (*here, "template", "src"))
             if task.until is not None:
                 if task.register_ is None:
                     self.problem(
