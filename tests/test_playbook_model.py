@@ -35,8 +35,8 @@ def test_typo_yes_and_wrong_type_point_at_their_lines() -> None:
     found = problems(path)
     assert found == [
         f"{path}:6:9: unknown key 'kubctl', did you mean 'kubectl'? (valid: name, kubectl, shell,"
-        " exec, capture, probe, wait, pause, port_forward, template, register, when, until, retries,"
-        " delay, expect, ignore_errors, tags, timeout)",
+        " exec, capture, probe, wait, pause, port_forward, template, register, when, until,"
+        " retries, delay, expect, ignore_errors, tags, timeout)",
         f"{path}:8:24: ignore_errors: 'yes' is not a boolean here: write true or false",
         f"{path}:9:62: timeout: expected an integer or a {{{{ template }}}}, got 'soon'",
     ]

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from packetwalk.lab.config import LabConfig
 from packetwalk.lab.votingapp import FRONTENDS
 
-
 LAB_NAMESPACE = "packetwalk-lab"
 """The lab modules' namespace (test clients, whoami, the module 06 exercises) of a lone lab."""
 

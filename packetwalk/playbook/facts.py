@@ -23,8 +23,8 @@ from packetwalk.cluster.model import PodInfo, ServiceInfo, ServicePort
 from packetwalk.cluster.state import ClusterState, ObjectSource
 from packetwalk.errors import InputError
 from packetwalk.lab.config import LabConfig
-from packetwalk.lab.kindconfig import kube_context, node_names
 from packetwalk.lab.gke import ingress_host
+from packetwalk.lab.kindconfig import kube_context, node_names
 from packetwalk.lab.objects import local_host
 from packetwalk.lab.participants import Participant, participants
 from packetwalk.lab.votingapp import FRONTENDS
