@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from packetwalk.kube.access import CommandResult, NodeInfo, PodInfo
+from packetwalk.kube.captures import NODE_DEBUG_PREFIX, NODE_ENTER
 from packetwalk.kube.fake import Call, FakeCluster
 from packetwalk.lab import versions
 from packetwalk.lab.config import DEFAULT_INTENTS_FILE, load_stack_config, stack_names
@@ -45,8 +46,13 @@ LAB_NAMESPACE = "packetwalk-lab"
 KIND_STACK_NAMES = [name for name in stack_names() if load_stack_config(name).platform == "kind"]
 
 
-def _documents(path: Path) -> list[dict[str, Any]]:
-    docs = [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
+KIND_FACTS = offline_facts(load_stack_config("kind"))
+"""What a lone kind lab renders the manifest templates with (``template`` tasks)."""
+
+
+def _documents(path: Path, facts: dict[str, Any] = KIND_FACTS) -> list[dict[str, Any]]:
+    text = templating.render_file_text(path.read_text(), facts, str(path))
+    docs = [doc for doc in yaml.safe_load_all(text) if doc is not None]
     assert docs, f"{path} holds no object"
     return docs
 
@@ -390,6 +396,13 @@ class LabWorld:
         return not ("default-deny" in self.lab_policies and host.startswith("kubernetes"))
 
     def _exec(self, call: Call) -> CommandResult:
+        if (call.pod or "").startswith(NODE_DEBUG_PREFIX):  # a node's own tools: as docker exec
+            command = list(call.command)
+            if tuple(command[: len(NODE_ENTER)]) == NODE_ENTER:
+                command = command[len(NODE_ENTER) :]
+            if command[:2] == ["sh", "-c"]:
+                return self._shell(command[2])
+            return self._shell(shlex.join(command))
         line = shlex.join(call.command)
         if match := re.search(r"nc -z -w \d+ (\S+) \d+", line):
             allowed = self._allowed(call.namespace or "", call.pod or "", match.group(1))
@@ -906,6 +919,7 @@ def _run_module(
         run_dir=run_dir,
         ask=lambda prompt: "",
         sleep=lambda seconds: None,
+        workdir=tmp_path,
     )
     return runner.run(options or RunOptions(yes=True)), events
 
