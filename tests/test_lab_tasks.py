@@ -35,7 +35,7 @@ def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeCluster:
     monkeypatch.setattr(lab_tasks.DEPS, "repo", tmp_path)
     monkeypatch.setattr(lab_tasks.DEPS, "labs_dir", DATA)
     monkeypatch.setattr(lab_tasks.DEPS, "stacks_dir", STACKS_DIR)
-    monkeypatch.setattr(lab_tasks.DEPS, "cluster", lambda cfg: cluster)
+    monkeypatch.setattr(lab_tasks.DEPS, "cluster", lambda cfg, context: cluster)
 
     def no_terminal(prompt: str) -> str:
         raise EOFError
@@ -142,7 +142,7 @@ def test_lab_validate_defaults_to_the_project_modules(screen: io.StringIO) -> No
 def test_lab_says_when_the_cluster_does_not_answer(
     fake: FakeCluster, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    def refuse(cfg: object) -> FakeCluster:
+    def refuse(cfg: object, context: str | None) -> FakeCluster:
         raise ConnectionRefusedError("[Errno 111] Connection refused")
 
     monkeypatch.setattr(lab_tasks.DEPS, "cluster", refuse)
@@ -215,7 +215,7 @@ def workshop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeCluster:
     monkeypatch.setattr(lab_tasks.DEPS, "repo", tmp_path)
     monkeypatch.setattr(lab_tasks.DEPS, "labs_dir", WORKSHOP / "labs")
     monkeypatch.setattr(lab_tasks.DEPS, "stacks_dir", WORKSHOP)
-    monkeypatch.setattr(lab_tasks.DEPS, "cluster", lambda cfg: cluster)
+    monkeypatch.setattr(lab_tasks.DEPS, "cluster", lambda cfg, context: cluster)
     return cluster
 
 

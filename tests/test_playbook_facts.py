@@ -11,7 +11,7 @@ from packetwalk.cluster.state import ClusterState
 from packetwalk.errors import InputError
 from packetwalk.kube.fake import FakeCluster
 from packetwalk.lab.config import GkeSettings, LabConfig, load_stack_config
-from packetwalk.lab.kindconfig import kind_node_names, kube_context
+from packetwalk.lab.kindconfig import kind_node_names
 from packetwalk.playbook.facts import (
     cluster_facts,
     lab_facts,
@@ -37,19 +37,6 @@ def test_kind_facts_from_the_stack_config() -> None:
     flannel = static_facts(LabConfig(stack="kind-flannel", cni="flannel"))
     assert flannel["enforces_network_policy"] is False
     assert kind_node_names("x", 1) == ["x-control-plane", "x-worker"]
-
-
-def test_context_follows_the_stack_config() -> None:
-    assert kube_context(LabConfig(stack="ci", kubeconfig="/k", kube_context="kind-ci")) == (
-        "kind-ci"
-    )
-    assert kube_context(LabConfig(stack="ci", kubeconfig="/k")) is None
-    assert (
-        kube_context(
-            LabConfig(stack="g", platform="gke", cni="dataplane-v2", kube_proxy_mode="none")
-        )
-        is None
-    )
 
 
 def test_offline_facts_mark_cluster_values_unknown() -> None:

@@ -55,7 +55,7 @@ def test_options_are_the_documented_ones() -> None:
 def test_an_enforcing_cluster_passes_with_a_table(deps: verify_tasks.Deps) -> None:
     asked = use(deps, lab_fake())
     verify_tasks.verify(Context())
-    assert asked == [("kind", None)]
+    assert asked == [("kind", "kind-packetwalk")]
     out = text(deps.out)
     assert "expected vs observed, namespace vote" in out
     assert "vote/redis-0" in out and "no mismatches" in out

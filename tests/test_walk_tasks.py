@@ -108,7 +108,7 @@ def test_dry_run_against_the_cluster_only_reads_it(deps: walk_tasks.Deps, tmp_pa
     fake = lab_cluster()
     asked = use_cluster(deps, fake)
     walk_tasks.walk(Context(), dry_run=True, out_dir=str(tmp_path))
-    assert asked == [("kind", None)]
+    assert asked == [("kind", "kind-packetwalk")]
     assert not [c for c in fake.calls if c.kind in MUTATING and "docker network" not in c.line]
     assert not list(tmp_path.iterdir())
     assert "packet walk to vote/vote" in console_text(deps)

@@ -15,7 +15,6 @@ from rich.console import Console
 from packetwalk.cli import workshop_tasks
 from packetwalk.errors import PacketwalkError
 from packetwalk.kube.fake import FakeCluster
-from packetwalk.lab.config import LabConfig
 from packetwalk.playbook.catalog import LABS_DIR
 from packetwalk.playbook.progress import ModuleRecord, progress_configmap
 
@@ -137,22 +136,3 @@ def test_bad_options(fake: FakeCluster, options: dict[str, Any], message: str) -
         workshop_tasks.workshop(MockContext(), stack="gke-workshop", **options)
     assert str(caught.value.message).startswith(message)
     assert fake.calls == []
-
-
-def test_participant_clusters_use_gcloud_contexts() -> None:
-    from packetwalk.lab.config import GkeSettings
-
-    cfg = LabConfig(
-        stack="g",
-        platform="gke",
-        cni="dataplane-v2",
-        kube_proxy_mode="none",
-        cluster_name="ws",
-        gke=GkeSettings(
-            project="proj", region=None, zone="z1", participants=2, participant_clusters=True
-        ),
-    )
-    assert workshop_tasks.cluster_context(cfg, "ws-p02") == "gke_proj_z1_ws-p02"
-    assert workshop_tasks.cluster_context(LabConfig(stack="kind"), "packetwalk") == (
-        "kind-packetwalk"
-    )

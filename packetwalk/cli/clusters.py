@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from packetwalk.kube.access import ClusterAccess
 from packetwalk.lab.config import LabConfig
-from packetwalk.lab.kindconfig import kube_context
+from packetwalk.lab.contexts import kube_context
+from packetwalk.playbook.facts import select_participant
 
 ClusterFactory = Callable[[LabConfig, str | None], ClusterAccess]
 """``(stack config, --context) -> ClusterAccess``."""
@@ -18,6 +19,19 @@ def kubectl_cluster(cfg: LabConfig, context: str | None) -> ClusterAccess:
     from packetwalk.kube.kubectl import KubectlCluster
 
     return KubectlCluster(context=context or kube_context(cfg), kubeconfig=cfg.kubeconfig)
+
+
+def participant_context(cfg: LabConfig, number: int, context: str = "") -> str | None:
+    """The context a task with ``--participant N`` and ``--context`` works in: ``--context`` if
+    given, else the cluster of participant N (their own one with ``participantClusters``), else
+    the stack's cluster. Without N a stack of per-participant clusters has no one cluster to
+    choose, so :func:`select_participant` asks for the option."""
+    if context:
+        return context
+    gke = cfg.gke
+    if number == 0 and (gke is None or not gke.participant_clusters):
+        return kube_context(cfg)
+    return kube_context(cfg, select_participant(cfg, number).cluster)
 
 
 def participant_help(what: str) -> str:

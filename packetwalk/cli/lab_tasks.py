@@ -26,7 +26,7 @@ from packetwalk.cli.clusters import participant_help
 from packetwalk.errors import PacketwalkError
 from packetwalk.kube.access import ClusterAccess
 from packetwalk.lab import config
-from packetwalk.lab.kindconfig import kube_context
+from packetwalk.lab.contexts import credentials_hint, kube_context
 from packetwalk.lab.participants import Participant
 from packetwalk.playbook import catalog, validate
 from packetwalk.playbook.events import Emitter, EventLog, new_run_dir
@@ -40,16 +40,17 @@ from packetwalk.playbook.loader import LoadedModule, PlaybookError, load_module
 from packetwalk.playbook.progress import ModuleProgress, ProgressStore
 from packetwalk.playbook.runner import LabRunner, RunOptions, refusal
 
-ClusterFactory = Callable[[config.LabConfig], ClusterAccess]
+ClusterFactory = Callable[[config.LabConfig, str | None], ClusterAccess]
+"""``(stack config, kube context) -> ClusterAccess``."""
 
 
-def _kubectl_cluster(cfg: config.LabConfig) -> ClusterAccess:
+def _kubectl_cluster(cfg: config.LabConfig, context: str | None) -> ClusterAccess:
     from packetwalk.host.process import run_process
     from packetwalk.kube.kubectl import KubectlCluster
 
     # Module commands name repo-relative files (labs/manifests/...): run them from the repo.
     run = functools.partial(run_process, cwd=str(DEPS.repo))
-    return KubectlCluster(context=kube_context(cfg), kubeconfig=cfg.kubeconfig, run=run)
+    return KubectlCluster(context=context, kubeconfig=cfg.kubeconfig, run=run)
 
 
 @dataclass
@@ -84,16 +85,16 @@ def _connect(
     cfg: config.LabConfig, participant: Participant
 ) -> tuple[ClusterAccess, dict[str, object]]:
     """Cluster access and facts, or one clear error when the lab's cluster does not answer."""
+    context = kube_context(cfg, participant.cluster)
     try:
-        access = DEPS.cluster(cfg)
+        access = DEPS.cluster(cfg, context)
         return access, cluster_facts(cfg, access, participant)
     except PacketwalkError:
         raise
     except Exception as error:  # client/config/connection errors from the adapter
-        context = kube_context(cfg) or "the current context"
         raise Exit(
-            f"cannot reach the cluster of stack {cfg.stack} ({context}): "
-            f"{type(error).__name__}: {error}\nIs the lab up? `invoke status --stack {cfg.stack}`",
+            f"cannot reach the cluster of stack {cfg.stack} ({context or 'the current context'}):"
+            f" {type(error).__name__}: {error}\n{credentials_hint(cfg, participant.cluster)}",
             code=1,
         ) from error
 

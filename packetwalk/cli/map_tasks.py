@@ -25,7 +25,12 @@ from invoke.tasks import task
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from packetwalk.cli.clusters import ClusterFactory, kubectl_cluster, participant_help
+from packetwalk.cli.clusters import (
+    ClusterFactory,
+    kubectl_cluster,
+    participant_context,
+    participant_help,
+)
 from packetwalk.errors import InputError, PacketwalkError
 from packetwalk.host.runfolders import new_run_folder
 from packetwalk.intents import load_client_intents, parse_client_intents
@@ -180,7 +185,7 @@ def map(
         if from_:
             folder = Path(from_)
         else:
-            access = deps.cluster(cfg, context or None)
+            access = deps.cluster(cfg, participant_context(cfg, participant, context))
             folder = new_run_folder(Path(out_dir), label="map")
             deps.console.print(f"capturing on every node for {seconds}s into {folder}")
             created: list[tuple[str, str]] = []

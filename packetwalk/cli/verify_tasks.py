@@ -23,7 +23,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from packetwalk.cli import verify_views
-from packetwalk.cli.clusters import ClusterFactory, kubectl_cluster, participant_help
+from packetwalk.cli.clusters import (
+    ClusterFactory,
+    kubectl_cluster,
+    participant_context,
+    participant_help,
+)
 from packetwalk.errors import InputError, PacketwalkError
 from packetwalk.kube.access import ClusterAccess, access_errors
 from packetwalk.lab.config import DEFAULT_STACK, REPO_ROOT, load_stack_config
@@ -124,7 +129,7 @@ def run(
         external=None if external in ("", "none") else parse_address(external),
         timeout=timeout,
     )
-    access = deps.cluster(cfg, context or None)
+    access = deps.cluster(cfg, participant_context(cfg, participant, context))
     try:
         report = _probe(access, options, deps.console)
     except PacketwalkError:

@@ -21,7 +21,12 @@ from invoke.tasks import task
 from rich.console import Console
 
 from packetwalk.cli import walk_views
-from packetwalk.cli.clusters import ClusterFactory, kubectl_cluster, participant_help
+from packetwalk.cli.clusters import (
+    ClusterFactory,
+    kubectl_cluster,
+    participant_context,
+    participant_help,
+)
 from packetwalk.errors import InputError, PacketwalkError
 from packetwalk.host.runfolders import new_run_folder
 from packetwalk.kube.access import BASE_ACCESS_ERRORS, ClusterAccess
@@ -160,7 +165,9 @@ def walk(
 
         def access() -> ClusterAccess:
             if not access_cache:
-                access_cache.append(deps.cluster(cfg, context or None))
+                access_cache.append(
+                    deps.cluster(cfg, participant_context(cfg, participant, context))
+                )
             return access_cache[0]
 
         try:

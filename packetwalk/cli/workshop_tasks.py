@@ -27,7 +27,7 @@ from rich.table import Table
 from packetwalk.errors import InputError, PacketwalkError
 from packetwalk.kube.access import ClusterAccess, access_errors
 from packetwalk.lab import config
-from packetwalk.lab.kindconfig import kube_context
+from packetwalk.lab.contexts import kube_context
 from packetwalk.lab.participants import participants
 from packetwalk.playbook import catalog
 from packetwalk.playbook.progress import (
@@ -46,20 +46,10 @@ ClusterFactory = Callable[[config.LabConfig, str], ClusterAccess]
 """``(stack config, cluster name) -> ClusterAccess`` (one cluster per participant is possible)."""
 
 
-def cluster_context(cfg: config.LabConfig, cluster: str) -> str | None:
-    """The kube context of one of the stack's clusters (None: the current context)."""
-    gke = cfg.gke
-    if gke is not None and gke.participant_clusters:
-        # `gcloud container clusters get-credentials` names contexts gke_PROJECT_LOCATION_NAME
-        # (unverified here: not read from the gcloud sources, nor tried on a real workshop).
-        return f"gke_{gke.project}_{gke.zone or gke.region}_{cluster}"
-    return kube_context(cfg)
-
-
 def _kubectl_cluster(cfg: config.LabConfig, cluster: str) -> ClusterAccess:
     from packetwalk.kube.kubectl import KubectlCluster
 
-    return KubectlCluster(context=cluster_context(cfg, cluster), kubeconfig=cfg.kubeconfig)
+    return KubectlCluster(context=kube_context(cfg, cluster), kubeconfig=cfg.kubeconfig)
 
 
 @dataclass

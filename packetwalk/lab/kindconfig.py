@@ -45,19 +45,6 @@ def kind_context(cfg: LabConfig) -> str:
     return f"kind-{cfg.cluster_name}"
 
 
-def kube_context(cfg: LabConfig) -> str | None:
-    """The context the lab's cluster is reached with; None means the current context.
-
-    An explicit ``packetwalk:kubeContext`` wins; a kind lab made by ``invoke up`` has kind's own
-    context; a cluster made elsewhere (``packetwalk:kubeconfig``, CI) uses that file's current one.
-    """
-    if cfg.kube_context:
-        return cfg.kube_context
-    if cfg.platform == "kind" and not cfg.kubeconfig:
-        return kind_context(cfg)
-    return None
-
-
 def control_plane_node(cfg: LabConfig) -> str:
     """The control-plane node (and Docker container) name kind gives the cluster."""
     return f"{cfg.cluster_name}-control-plane"

@@ -23,8 +23,9 @@ from packetwalk.cluster.model import PodInfo, ServiceInfo, ServicePort
 from packetwalk.cluster.state import ClusterState, ObjectSource
 from packetwalk.errors import InputError
 from packetwalk.lab.config import LabConfig
+from packetwalk.lab.contexts import kube_context
 from packetwalk.lab.gke import ingress_host
-from packetwalk.lab.kindconfig import kube_context, node_names
+from packetwalk.lab.kindconfig import node_names
 from packetwalk.lab.objects import local_host
 from packetwalk.lab.participants import Participant, participants
 from packetwalk.lab.votingapp import FRONTENDS
@@ -145,7 +146,7 @@ def static_facts(cfg: LabConfig, participant: Participant | None = None) -> dict
         "stack": cfg.stack,
         "platform": cfg.platform,
         "cluster_name": cfg.cluster_name,
-        "kube_context": kube_context(cfg) or Unknown("kube_context"),
+        "kube_context": kube_context(cfg, who.cluster) or Unknown("kube_context"),
         "cni": cfg.cni,
         "kube_proxy_mode": cfg.kube_proxy_mode,
         "enforces_network_policy": cfg.enforces_network_policy,
