@@ -11,7 +11,9 @@ from packetwalk.cluster.state import ClusterState
 from packetwalk.errors import InputError
 from packetwalk.kube.fake import FakeCluster
 from packetwalk.lab.config import GkeSettings, LabConfig, load_stack_config
+from packetwalk.lab.gke import ingress_host
 from packetwalk.lab.kindconfig import kind_node_names
+from packetwalk.lab.objects import lab_objects
 from packetwalk.playbook.facts import (
     cluster_facts,
     lab_facts,
@@ -20,7 +22,7 @@ from packetwalk.playbook.facts import (
     select_participant,
     static_facts,
 )
-from packetwalk.playbook.templating import Unknown, render_string
+from packetwalk.playbook.templating import TemplateError, Unknown, render_string
 
 
 def test_kind_facts_from_the_stack_config() -> None:
@@ -249,3 +251,70 @@ def test_app_pods_are_the_participants() -> None:
     assert facts["app_pods"]["vote"]["namespace"] == "vote-p04"
     facts = cluster_facts(cfg, fake, select_participant(cfg, 3))
     assert facts["app_pods"]["vote"]["name"] == "vote-3"
+
+
+def test_lab_facts_name_the_participants_lab_namespace_folder_and_hosts() -> None:
+    cfg = _workshop()
+    third = static_facts(cfg, select_participant(cfg, 3))
+    assert third["lab_namespace"] == "packetwalk-lab-p03"
+    assert third["lab_dir"] == ".packetwalk/lab/gke-workshop-p03"
+    assert third["lab_hosts"] == {"whoami": "whoami-p03.lab.example.org"}
+    alone = static_facts(LabConfig(stack="kind"))
+    assert (alone["lab_namespace"], alone["lab_dir"]) == ("packetwalk-lab", ".packetwalk/lab/kind")
+    assert alone["lab_hosts"] == {"whoami": "whoami.localhost"}
+
+
+def test_a_participant_with_a_namespace_role_reads_only_their_namespaces() -> None:
+    """On a shared cluster the facts list pods and Services per own namespace (a Role there
+    allows it); nodes are cluster-scoped, so they are refused, and any template using them
+    fails with the API's reason instead of rendering a placeholder into a command."""
+    cfg = _workshop()
+    fake = FakeCluster(
+        pods=[
+            PodInfo(ns, f"{app}-1", "10.0.0.9", "n", {"app": app}, ("c",))
+            for ns, app in (("vote-p03", "vote"), ("packetwalk-lab-p03", "netshoot"))
+        ],
+        nodes=[NodeInfo("gke-a", "10.0.0.2")],
+        objects={"services": []},
+    )
+    fake.role_namespaces = frozenset({"vote-p03", "packetwalk-lab-p03"})
+    facts = cluster_facts(cfg, fake, select_participant(cfg, 3))
+    assert {p["namespace"] for p in facts["pods"]} == {"vote-p03", "packetwalk-lab-p03"}
+    listed = {c.namespace for c in fake.calls if c.kind in ("pods", "get_objects")}
+    assert listed == {"vote-p03", "packetwalk-lab-p03"}
+    with pytest.raises(TemplateError, match=r"workers cannot be read from the cluster.*forbidden"):
+        render_string("ip route on {{ workers[0] }}", facts)
+    fake.role_namespaces = None
+    facts = cluster_facts(cfg, fake, select_participant(cfg, 3))
+    assert facts["workers"] == ["gke-a"] and facts["control_plane"] is None
+
+
+def _gke_without_domain() -> LabConfig:
+    return LabConfig(
+        stack="g",
+        platform="gke",
+        cni="dataplane-v2",
+        kube_proxy_mode="none",
+        gke=GkeSettings(project="p", region=None, zone="z", participants=3),
+    )
+
+
+def test_gke_hosts_without_a_domain_come_from_the_lab_stacks_ingress_rules() -> None:
+    """The lab stack wrote the load balancer's nip.io names into the app's Ingress rules
+    (lab_objects with lab.gke.ingress_host): the facts read them back from there."""
+    cfg = _gke_without_domain()
+    who = select_participant(cfg, 2)
+    objects = [
+        obj
+        for obj in lab_objects(cfg, host=lambda prefix: ingress_host(prefix, "34.1.2.3", None))
+        if obj["kind"] == "Ingress"
+    ]
+    fake = FakeCluster(objects={"ingresses": objects, "services": []})
+    facts = cluster_facts(cfg, fake, who)
+    assert facts["app_hosts"] == {
+        "vote": "vote-p02.34.1.2.3.nip.io",
+        "result": "result-p02.34.1.2.3.nip.io",
+    }
+    assert facts["lab_hosts"] == {"whoami": "whoami-p02.34.1.2.3.nip.io"}
+    bare = cluster_facts(cfg, FakeCluster(objects={"services": []}), who)
+    assert isinstance(bare["app_hosts"], Unknown)  # no Ingress yet: still unknown, not guessed

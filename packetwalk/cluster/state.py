@@ -12,7 +12,7 @@ reads.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -43,7 +43,7 @@ class ObjectSource(Protocol):
     """What a cluster's facts are read from: :class:`~packetwalk.kube.access.ClusterAccess`
     is one, :class:`Snapshot` another."""
 
-    def pods(self) -> list[PodInfo]: ...
+    def pods(self, namespace: str | None = None) -> list[PodInfo]: ...
 
     def nodes(self) -> list[NodeInfo]: ...
 
@@ -69,8 +69,12 @@ class Snapshot:
         for obj in objects:
             self.by_kind.setdefault(str(obj.get("kind", "")), []).append(dict(obj))
 
-    def pods(self) -> list[PodInfo]:
-        return [read_pod_info(obj, self.origin) for obj in self.by_kind.get("Pod", [])]
+    def pods(self, namespace: str | None = None) -> list[PodInfo]:
+        return [
+            read_pod_info(obj, self.origin)
+            for obj in self.by_kind.get("Pod", [])
+            if namespace is None or _namespace(obj) == namespace
+        ]
 
     def nodes(self) -> list[NodeInfo]:
         return [read_node(obj, self.origin) for obj in self.by_kind.get("Node", [])]
@@ -88,11 +92,20 @@ class ClusterState:
     """Typed pods, nodes and Services of one cluster, read from ``source`` on first use.
 
     ``origin`` names the source in reading errors (``cluster``, a snapshot's file).
+    ``namespaces`` limits the namespaced reads (pods, Services) to those namespaces, one list
+    call each: what a participant whose role covers only their own namespaces may list.
     """
 
-    def __init__(self, source: ObjectSource, *, origin: Origin = LIVE) -> None:
+    def __init__(
+        self,
+        source: ObjectSource,
+        *,
+        origin: Origin = LIVE,
+        namespaces: Sequence[str] | None = None,
+    ) -> None:
         self.source = source
         self.origin = origin
+        self.namespaces = tuple(namespaces) if namespaces is not None else None
 
     @classmethod
     def from_objects(
@@ -104,7 +117,9 @@ class ClusterState:
 
     @cached_property
     def pods(self) -> tuple[PodInfo, ...]:
-        return tuple(self.source.pods())
+        if self.namespaces is None:
+            return tuple(self.source.pods())
+        return tuple(pod for ns in self.namespaces for pod in self.source.pods(ns))
 
     @cached_property
     def nodes(self) -> tuple[NodeInfo, ...]:
@@ -112,7 +127,12 @@ class ClusterState:
 
     @cached_property
     def services(self) -> tuple[ServiceInfo, ...]:
-        return tuple(read_service(o, self.origin) for o in self.source.get_objects("services"))
+        scopes: Sequence[str | None] = self.namespaces if self.namespaces is not None else (None,)
+        return tuple(
+            read_service(o, self.origin)
+            for ns in scopes
+            for o in self.source.get_objects("services", namespace=ns)
+        )
 
     @cached_property
     def container_ports(self) -> Mapping[str, tuple[ContainerPort, ...]]:

@@ -204,6 +204,21 @@ class FakeCluster:
         """The most execs that ran at the same time."""
         self._running_execs = 0
         self._exec_lock = threading.Lock()
+        self.role_namespaces: frozenset[str] | None = None
+        """RBAC of a namespace-scoped role: set, every read outside these namespaces (any
+        cluster-wide list, nodes) raises :class:`ClusterRefused` with a 403, as the API does
+        for a participant whose credentials cover only their own namespaces."""
+
+    def _authorize(self, verb: str, resource: str, namespace: str | None) -> None:
+        allowed = self.role_namespaces
+        if allowed is None or (namespace is not None and namespace in allowed):
+            return
+        scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
+        raise ClusterRefused(
+            f'{resource} is forbidden: User "participant" cannot {verb} resource "{resource}"'
+            f" {scope}",
+            status=403,
+        )
 
     @classmethod
     def from_objects(
@@ -319,6 +334,7 @@ class FakeCluster:
 
     def pods(self, namespace: str | None = None, *, selector: str | None = None) -> list[PodInfo]:
         self.calls.append(Call("pods", namespace=namespace, detail={"selector": selector}))
+        self._authorize("list", "pods", namespace)
         wanted = _parse_selector(selector)
         return [
             pod
@@ -328,12 +344,14 @@ class FakeCluster:
 
     def nodes(self) -> list[NodeInfo]:
         self.calls.append(Call("nodes"))
+        self._authorize("list", "nodes", None)
         return [self._nodes[name] for name in sorted(self._nodes)]
 
     def get_objects(
         self, resource: str, *, namespace: str | None = None
     ) -> list[dict[str, object]]:
         self.calls.append(Call("get_objects", namespace=namespace, detail={"resource": resource}))
+        self._authorize("list", resource, namespace)
         items = self.objects.get(resource, [])
         if namespace is None:
             return [dict(item) for item in items]

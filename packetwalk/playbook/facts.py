@@ -22,6 +22,7 @@ from typing import Any
 from packetwalk.cluster.model import PodInfo, ServiceInfo, ServicePort
 from packetwalk.cluster.state import ClusterState, ObjectSource
 from packetwalk.errors import InputError
+from packetwalk.kube.access import access_errors
 from packetwalk.lab.config import LabConfig
 from packetwalk.lab.contexts import kube_context
 from packetwalk.lab.gke import ingress_host
@@ -29,7 +30,7 @@ from packetwalk.lab.kindconfig import node_names
 from packetwalk.lab.objects import local_host
 from packetwalk.lab.participants import Participant, participants
 from packetwalk.lab.votingapp import FRONTENDS
-from packetwalk.playbook.templating import Unknown
+from packetwalk.playbook.templating import Unknown, Unreadable
 
 RUNTIME_FACTS = ("node_ips", "pods", "app_pods", "services")
 """Facts only a running cluster knows (labs/FORMAT.md documents every fact)."""
@@ -183,23 +184,43 @@ def cluster_facts(
     cfg: LabConfig, access: ObjectSource, participant: Participant | None = None
 ) -> dict[str, Any]:
     """Static facts completed (and node names corrected) from a live cluster (a
-    :class:`~packetwalk.kube.access.ClusterAccess`)."""
-    return lab_facts(cfg, ClusterState(access), participant)
+    :class:`~packetwalk.kube.access.ClusterAccess`).
+
+    A participant beside others reads pods and Services of their own namespaces only (what a
+    role in those namespaces may list), and nodes, which are cluster-scoped, only if allowed:
+    refused, the node facts fail the task that uses them, with the reason.
+    """
+    who = participant if participant is not None else participants(cfg)[0]
+    scope = (who.namespace, who.lab_namespace) if who.shares_cluster else None
+    state = ClusterState(access, namespaces=scope)
+    return lab_facts(cfg, state, who, refusals=access_errors(access))
 
 
 def lab_facts(
-    cfg: LabConfig, state: ClusterState, participant: Participant | None = None
+    cfg: LabConfig,
+    state: ClusterState,
+    participant: Participant | None = None,
+    *,
+    refusals: tuple[type[BaseException], ...] = (),
 ) -> dict[str, Any]:
-    """Static facts completed (and node names corrected) from a cluster's read model."""
+    """Static facts completed (and node names corrected) from a cluster's read model;
+    ``refusals`` are the errors that mean the cluster would not let us read nodes."""
     facts = static_facts(cfg, participant)
-    nodes = state.nodes
+    try:
+        nodes = state.nodes
+    except refusals as error:
+        reason = f"{error} (nodes are cluster-scoped: a role in your namespace cannot list them)"
+        for name in ("nodes", "control_plane", "workers", "node_ips"):
+            facts[name] = Unreadable(name, reason)
+        nodes = ()
+    else:
+        facts["node_ips"] = {node.name: node.internal_ip for node in nodes}
     if nodes:
         names = [node.name for node in nodes]
         control = [n.name for n in nodes if _is_control_plane(n.labels)]
         facts["nodes"] = control + [name for name in names if name not in control]
         facts["control_plane"] = control[0] if control else None
         facts["workers"] = [name for name in names if name not in control]
-    facts["node_ips"] = {node.name: node.internal_ip for node in nodes}
     pods = state.pods
     facts["pods"] = [_pod_fact(pod) for pod in pods]
     app_pods: dict[str, dict[str, Any]] = {}
@@ -209,7 +230,32 @@ def lab_facts(
             app_pods[app] = _pod_fact(pod)
     facts["app_pods"] = app_pods
     facts["services"] = services_fact(state.services)
+    if isinstance(facts["app_hosts"], Unknown):
+        _hosts_from_ingresses(facts, state, participant or participants(cfg)[0])
     return facts
+
+
+def _hosts_from_ingresses(facts: dict[str, Any], state: ClusterState, who: Participant) -> None:
+    """``app_hosts`` and ``lab_hosts`` from the hosts of the app's Ingress rules: on GKE
+    without ``packetwalk:domain`` the names carry the load balancer's address, which only the
+    lab stack knew (it wrote them into those rules)."""
+    hosts: dict[str, str] = {}
+    for ingress in state.optional_objects("ingresses", namespace=who.namespace):
+        spec = ingress.get("spec")
+        for rule in spec.get("rules", []) if isinstance(spec, dict) else []:
+            host = rule.get("host") if isinstance(rule, dict) else None
+            for path in (rule.get("http") or {}).get("paths", []) if host else []:
+                service = ((path.get("backend") or {}).get("service") or {}).get("name")
+                if service in FRONTENDS:
+                    hosts.setdefault(str(service), str(host))
+    if set(hosts) != set(FRONTENDS):
+        return
+    facts["app_hosts"] = hosts
+    prefix = who.host_prefix(FRONTENDS[0]) + "."
+    first = hosts[FRONTENDS[0]]
+    if first.startswith(prefix):
+        domain = first.removeprefix(prefix)
+        facts["lab_hosts"] = {app: f"{who.host_prefix(app)}.{domain}" for app in LAB_APPS}
 
 
 def _is_control_plane(labels: Mapping[str, str]) -> bool:

@@ -218,6 +218,33 @@ class Unknown:
     __hash__ = None  # type: ignore[assignment]
 
 
+class Unreadable:
+    """A cluster value the participant's credentials cannot read (cluster-scoped nodes with a
+    namespace-only role): any use in a template fails the task with ``reason``, never renders
+    as text a command would then run with."""
+
+    __slots__ = ("_path", "_reason")
+    _path: str
+    _reason: str
+
+    def __init__(self, path: str, reason: str) -> None:
+        object.__setattr__(self, "_path", path)
+        object.__setattr__(self, "_reason", reason)
+
+    def _refuse(self, *_: object) -> Any:
+        raise TemplateError(f"{self._path} cannot be read from the cluster: {self._reason}")
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._refuse()
+
+    __getitem__ = __str__ = __iter__ = __len__ = __bool__ = __html__ = _refuse
+
+    def __repr__(self) -> str:
+        return f"Unreadable({self._path!r})"
+
+
 def render_lenient(value: Any, context: Mapping[str, Any], *, skip: frozenset[str]) -> Any:
     """Like :func:`render`, but a string that needs a cluster-only value stays as written."""
     if isinstance(value, str):
