@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pydantic
 import pytest
 
 from packetwalk.errors import InputError
 from packetwalk.playbook.loader import PlaybookError, load_module, parse_yaml
-from packetwalk.playbook.model import Module
+from packetwalk.playbook.model import ExecAction, Module
 
 DATA = Path(__file__).parent / "data" / "playbooks"
 
@@ -150,3 +151,15 @@ def test_templates_allowed_where_numbers_go() -> None:
     )
     wait = module.steps[0].tasks[0].wait
     assert wait is not None and wait.timeout == "{{ t }}"
+
+
+def test_tools_is_only_for_node_commands() -> None:
+    node = ExecAction.model_validate({"node": "n", "tools": "netshoot", "command": ["ipvsadm"]})
+    assert node.tools == "netshoot"
+    assert ExecAction.model_validate({"node": "n", "command": ["ip", "route"]}).tools == "node"
+    with pytest.raises(pydantic.ValidationError, match="tools is for node"):
+        ExecAction.model_validate(
+            {"namespace": "v", "selector": "app=v", "tools": "node", "command": ["ls"]}
+        )
+    with pytest.raises(pydantic.ValidationError, match=r"node|netshoot"):
+        ExecAction.model_validate({"node": "n", "tools": "busybox", "command": ["ls"]})

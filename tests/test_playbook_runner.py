@@ -601,3 +601,65 @@ def test_a_refused_progress_configmap_is_a_warning_not_a_failure(tmp_path: Path)
     warnings = rec.kinds("warning")
     assert warnings and "configmaps is forbidden" in warnings[0]["message"]
     assert "could not record your progress for the instructor in vote" in warnings[0]["message"]
+
+
+# -- template tasks and a node's own commands -----------------------------------------------------
+
+
+def _template_run(tmp_path: Path, *, dry: bool = False) -> tuple[FakeCluster, Recorder]:
+    fake = FakeCluster(nodes=[NodeInfo("packetwalk-worker", "172.18.0.3")])
+    fake.on_kubectl(r"^kubectl apply ", "pod/client created\n")
+    fake.on_exec(r"ip route", "default via 172.18.0.1 dev eth0\n")
+    fake.on_exec(r"^ipvsadm", "IP Virtual Server version 1.2.1\n")
+    recorder = Recorder()
+    facts = offline_facts(KIND) if dry else cluster_facts(KIND, fake)
+    lab = LabRunner(
+        load_module(DATA / "templates.yaml"),
+        facts,
+        emit=Emitter(recorder),
+        access=None if dry else fake,
+        store=ProgressStore(tmp_path, "kind"),
+        run_dir=tmp_path / "run",
+        sleep=lambda _: None,
+        workdir=tmp_path,
+    )
+    result = lab.run(RunOptions(yes=True, dry_run=dry))
+    assert result.status == ("dry_run" if dry else "completed"), recorder.kinds("task_result")
+    return fake, recorder
+
+
+def test_a_template_is_rendered_into_the_lab_folder_and_applied(tmp_path: Path) -> None:
+    fake, recorder = _template_run(tmp_path)
+    copy = tmp_path / ".packetwalk" / "lab" / "kind" / "client.yaml"
+    text = copy.read_text()
+    assert 'namespace: "packetwalk-lab"' in text and "redis.vote:6379" in text
+    assert "# For lab: apply with kubectl apply -f .packetwalk/lab/kind/client.yaml" in text
+    lines = [e["line"] for e in recorder.kinds("command")]
+    assert (
+        "# template tests/data/playbooks/files/client.yaml -> .packetwalk/lab/kind/client.yaml"
+        in lines
+    )
+    assert "kubectl apply -f .packetwalk/lab/kind/client.yaml" in lines
+    [applied] = fake.calls_of("kubectl")
+    assert applied.command[-1] == ".packetwalk/lab/kind/client.yaml"
+
+
+def test_node_commands_run_in_the_nodes_own_namespaces_unless_netshoot_is_asked(
+    tmp_path: Path,
+) -> None:
+    fake, _ = _template_run(tmp_path)
+    own, netshoot = [c.command for c in fake.calls_of("exec")]
+    assert own == (
+        "nsenter", "--target", "1", "--mount", "--uts", "--ipc", "--net", "--pid", "--",
+        "sh", "-c", "ip route | grep default",
+    )  # fmt: skip
+    assert netshoot == ("ipvsadm", "-Ln")
+    assert {c.pod for c in fake.calls_of("exec")} == {"pw-node-packetwalk-worker"}
+
+
+def test_a_dry_run_shows_the_template_and_writes_nothing(tmp_path: Path) -> None:
+    _, recorder = _template_run(tmp_path, dry=True)
+    lines = [e["line"] for e in recorder.kinds("command")]
+    assert lines[0].endswith("client.yaml -> .packetwalk/lab/kind/client.yaml")
+    assert "nsenter --target 1" in lines[2]
+    assert not (tmp_path / ".packetwalk" / "lab").exists()

@@ -136,3 +136,23 @@ def test_regexes_and_json_paths_compile(tmp_path: Path) -> None:
         "9:31 bad JSON path segment 'items[x]' in 'items[x]'",
         "9:52 matches: invalid regex /[a-/: unterminated character set at position 0",
     ]
+
+
+def test_template_files_must_exist_and_read_known_names(tmp_path: Path) -> None:
+    module = tmp_path / "01-files.yaml"
+    module.write_text(
+        "title: t\nsummary: s\nsteps:\n"
+        "  - name: files\n"
+        "    tasks:\n"
+        "      - template: {src: tests/data/playbooks/files/nope.yaml}\n"
+        "      - template: {src: tests/data/playbooks/files/typo.yaml}\n"
+        "      - template: {src: tests/data/playbooks/files/client.yaml}\n"
+    )
+    problems, _ = validate_module(load_module(module), {"kind": stacks()["kind"]})
+    assert [str(p) for p in problems] == [
+        f"{module}:6:25: template tests/data/playbooks/files/nope.yaml: no such file in the"
+        " project",
+        f"{module}:7:25: 'lab_nmespace' is undefined, did you mean 'lab_namespace'? in"
+        " 'tests/data/playbooks/files/typo.yaml'",
+        f"{module}:8:25: 'port' is undefined in 'tests/data/playbooks/files/client.yaml'",
+    ]

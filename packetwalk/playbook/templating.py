@@ -95,11 +95,23 @@ def render_file_text(text: str, context: Mapping[str, Any], source: str) -> str:
     except UnknownValueError:
         raise
     except jinja2.TemplateError as error:
-        line = getattr(error, "lineno", None)
+        line = getattr(error, "lineno", None) or _template_line(error)
         where = f"{source}:{line}" if line else source
         raise TemplateError(f"{where}: {error.message or type(error).__name__}") from error
     except (TypeError, ValueError, ArithmeticError, LookupError) as error:
         raise TemplateError(f"{source}: {error}") from error
+
+
+def _template_line(error: BaseException) -> int | None:
+    """The template line a render error happened on: Jinja rewrites the traceback so that the
+    template's frames carry its file name (``<template>``) and line numbers."""
+    line = None
+    trace = error.__traceback__
+    while trace is not None:
+        if trace.tb_frame.f_code.co_filename == "<template>":
+            line = trace.tb_lineno
+        trace = trace.tb_next
+    return line
 
 
 def file_template_names(text: str, source: str) -> set[str]:
