@@ -76,3 +76,26 @@ def test_100_pairs_under_exec_latency_run_in_parallel() -> None:
     assert report.mismatches == []
     assert elapsed < 5.0
     assert fake.peak_execs >= 4  # sequential execs would take 13 x 0.2 s and never overlap
+
+
+def test_credentials_for_the_namespace_alone_verify_the_namespace_itself() -> None:
+    """A participant's Role covers their namespace only: the cluster-wide reads are refused
+    (403), so verify reads that namespace, probes its pods among themselves, says what it left
+    out, and still catches a dataplane that lets denied flows through."""
+    fake = lab_fake()
+    fake.role_namespaces = frozenset({"vote"})
+    report = verify(fake, OPTIONS)
+    assert report.limited is not None and "forbidden" in report.limited
+    assert report.problems == [report.limited]
+    assert report.mismatches == [] and report.results
+    assert {r.probe.source.endpoint.namespace for r in report.results} == {"vote"}
+    targets = {
+        r.probe.target.namespace for r in report.results if r.probe.target_kind != "external"
+    }
+    assert targets == {"vote"}
+    assert fake.calls_of("node_debug_pod") == []
+    assert {c.namespace for c in fake.calls_of("exec")} == {"vote"}
+    leaky = lab_fake(enforcing=False)
+    leaky.role_namespaces = frozenset({"vote"})
+    texts = [r.describe() for r in verify(leaky, OPTIONS).mismatches]
+    assert "vote/vote-0 -> vote/db-0:5432/TCP: expected deny, connected" in texts

@@ -41,6 +41,12 @@ def access_errors(access: object = None) -> tuple[type[BaseException], ...]:
     return (*BASE_ACCESS_ERRORS, *getattr(access, "client_errors", ()))
 
 
+def is_forbidden(error: BaseException) -> bool:
+    """Whether the API server refused a request for lack of rights (HTTP 403, RBAC), as opposed
+    to an unreachable cluster: the client's ``status``, or kubectl's ``(Forbidden)`` line."""
+    return getattr(error, "status", None) == 403 or "forbidden" in str(error).lower()
+
+
 def api_message(error: BaseException) -> str | None:
     """The ``message`` of a Kubernetes API error's Status body: the part that names the
     PodSecurity level, RBAC rule or missing object a person has to deal with."""

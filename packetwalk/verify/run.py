@@ -17,7 +17,13 @@ from typing import Any
 
 from packetwalk.cluster.model import Pod
 from packetwalk.errors import PacketwalkError
-from packetwalk.kube.access import DEBUG_CONTAINER, ClusterAccess, PodInfo, access_errors
+from packetwalk.kube.access import (
+    DEBUG_CONTAINER,
+    ClusterAccess,
+    PodInfo,
+    access_errors,
+    is_forbidden,
+)
 from packetwalk.kube.captures import PROBE_CONTAINER, node_debug_pod_name
 from packetwalk.kube.tools import attach_tool_container
 from packetwalk.lab.versions import NETSHOOT_IMAGE
@@ -64,20 +70,56 @@ class VerifyReport:
     causes: list[str]
     problems: list[str] = field(default_factory=list)
     """Sources that could not be probed (no probe container, exec failed), one line each."""
+    limited: str | None = None
+    """Why only the namespace itself was probed (credentials that cannot read the cluster)."""
 
     @property
     def mismatches(self) -> list[Result]:
         return [r for r in self.results if r.mismatch]
 
 
-def read_objects(access: ClusterAccess) -> list[dict[str, Any]]:
+def read_objects(access: ClusterAccess, namespace: str | None = None) -> list[dict[str, Any]]:
+    """Namespaces, Pods and NetworkPolicies of the cluster, or of ``namespace`` only (then its
+    Namespace object is the one the API server would show for its name: the label
+    ``kubernetes.io/metadata.name`` it sets on every namespace, and no other)."""
     objects: list[dict[str, Any]] = []
     for resource, kind in RESOURCES:
-        for item in access.get_objects(resource):
+        if namespace is not None and resource == "namespaces":
+            labels = {NAME_LABEL: namespace}
+            objects.append({"kind": kind, "metadata": {"name": namespace, "labels": labels}})
+            continue
+        for item in access.get_objects(resource, namespace=namespace):
             item = dict(item)
             item.setdefault("kind", kind)
             objects.append(item)
     return objects
+
+
+NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+def read_cluster(
+    access: ClusterAccess, namespace: str
+) -> tuple[list[dict[str, Any]], list[PodInfo], str | None]:
+    """The objects and running pods verify works on, read once.
+
+    Credentials that only cover ``namespace`` (a workshop participant's Role) cannot list the
+    cluster: then the namespace alone is read and the third value says what that leaves out.
+    Policies of the namespace decide every flow inside it (both the egress and the ingress side
+    are there), so those verdicts stay exact.
+    """
+    try:
+        return read_objects(access), access.pods(), None
+    except access_errors(access) as error:
+        if not is_forbidden(error):
+            raise
+        limited = (
+            f"the cluster cannot be read with these credentials ({error}): only the pods of"
+            f" {namespace} were probed, among themselves; DNS, Traefik, other namespaces and"
+            " the outside client were left out, and namespace labels other than"
+            f" {NAME_LABEL} are unknown"
+        )
+    return read_objects(access, namespace), access.pods(namespace), limited
 
 
 def build_scope(
@@ -106,7 +148,13 @@ def build_scope(
 def _outside(access: ClusterAccess) -> Endpoint | None:
     """The outside client: the first node's host-network debug pod (on kind, the control plane,
     where no app pod runs, so it reaches every app pod across the network)."""
-    for node in access.nodes():
+    try:
+        nodes = access.nodes()
+    except access_errors(access) as error:
+        if not is_forbidden(error):
+            raise
+        return None  # nodes are cluster-scoped: a namespace role has no outside client
+    for node in nodes:
         if node.internal_ip:
             return Endpoint(f"{OUTSIDE} (node {node.name})", node.internal_ip, node=node.name)
     return None
@@ -174,10 +222,9 @@ def verify(
     access: ClusterAccess, options: VerifyOptions, *, progress: Progress | None = None
 ) -> VerifyReport:
     """Probe the cluster and compare with the policies read from it at the same time."""
-    objects = read_objects(access)
-    running = access.pods()
+    objects, running, limited = read_cluster(access, options.namespace)
     analysis = analyze(cluster_from_objects(objects, source="the cluster"))
-    outside = _outside(access)
+    outside = _outside(access) if limited is None else None
     scope = build_scope(analysis, running, options, outside)
     if not scope.pods:
         raise PacketwalkError(
@@ -190,7 +237,7 @@ def verify(
         by_source.setdefault(probe.source, []).append(probe)
     by_key = {(p.namespace, p.name): p for p in running}
     observed: dict[int, Outcome] = {}
-    problems: list[str] = []
+    problems: list[str] = [limited] if limited else []
     done = 0
     if progress is not None:
         progress(0, len(probes))
@@ -211,4 +258,4 @@ def verify(
                 progress(done, len(probes))
     results = compare(probes, observed)
     results = [replace(r, reason=_reason(analysis, r.probe)) if r.mismatch else r for r in results]
-    return VerifyReport(options.namespace, results, diagnose(results), problems)
+    return VerifyReport(options.namespace, results, diagnose(results), problems, limited)
