@@ -170,6 +170,20 @@ def test_a_failed_capture_still_removes_the_debug_pods_it_created(
     assert deleted == [f"kubectl delete pod -n {DEBUG_NAMESPACE} pw-node-node-a --wait=false"]
 
 
+def test_credentials_that_cannot_list_nodes_say_what_map_needs(
+    deps: map_tasks.Deps, tmp_path: Path
+) -> None:
+    fake = live_cluster()
+    fake.role_namespaces = frozenset({"vote"})
+    deps.cluster = lambda cfg, context: fake
+    with pytest.raises(Exit) as caught:
+        map_tasks.map(Context(), duration="1s", out_dir=str(tmp_path))
+    message = str(caught.value.message)
+    assert "invoke map watches every node" in message and "forbidden" in message
+    assert "--from FOLDER" in message
+    assert fake.calls_of("node_debug_pod") == []
+
+
 def test_diff_against_the_labs_own_intents_file(deps: map_tasks.Deps) -> None:
     """The lab's file leaves out metadata.namespace: those objects are the app namespace's."""
     declared = Path(__file__).parent.parent / "stacks" / "intents" / "voting-app.yaml"

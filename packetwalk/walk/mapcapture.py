@@ -24,6 +24,8 @@ from packetwalk.kube.access import (
     DEBUG_NAMESPACE,
     ClusterAccess,
     StreamHandle,
+    access_errors,
+    is_forbidden,
 )
 from packetwalk.kube.captures import (
     CONNTRACK_COMMAND,
@@ -101,7 +103,17 @@ def capture_live(
     run creates are added to ``created`` as they are made, so the caller removes them even when
     the capture fails half-way."""
     problems: list[str] = []
-    nodes = [_Node(n.name) for n in access.nodes()]
+    try:
+        nodes = [_Node(n.name) for n in access.nodes()]
+    except access_errors(access) as error:
+        if not is_forbidden(error):
+            raise
+        raise PacketwalkError(
+            f"invoke map watches every node (tcpdump and conntrack in a debug pod per node in"
+            f" namespace {DEBUG_NAMESPACE}), which these credentials may not: {error}. Run it"
+            f" with the cluster's admin credentials (the instructor's on a workshop), or map a"
+            f" capture made before with --from FOLDER"
+        ) from error
     if not nodes:
         raise PacketwalkError("the cluster lists no nodes")
     existing = {p.name for p in access.pods(DEBUG_NAMESPACE)}
