@@ -371,16 +371,22 @@ HARD_CODED = re.compile(
     | \b(?:vote|result)\.localhost\b      # the kind hosts
     | (?<![\w}-])vote/(?:vote|result|worker|redis|db)\b  # ns/name of the app
     | \b(?:redis|db|vote|result)\.vote\b(?!-)  # name.namespace DNS names
+    | \bpacketwalk-lab\b(?!-p\d)         # the lone lab's own namespace
+    | \bwhoami\.localhost\b
     """
 )
 
 
+MANIFESTS = sorted((Path(__file__).parent.parent / "labs" / "manifests").rglob("*.yaml"))
+
+
 def test_modules_take_the_app_namespace_and_hosts_from_the_facts() -> None:
-    """A participant of a workshop has their own namespace and hosts: no module may name the
-    single lab's (``-n vote``, ``vote.localhost``, ``vote/db``, ``redis.vote``)."""
+    """A participant of a workshop has their own namespaces and hosts: no module, and no
+    manifest a module renders, may name the single lab's (``-n vote``, ``vote.localhost``,
+    ``vote/db``, ``redis.vote``, ``packetwalk-lab``)."""
     found = [
         f"{path.name}:{number}: {line.strip()}"
-        for path in MODULES
+        for path in [*MODULES, *MANIFESTS]
         for number, line in enumerate(path.read_text().splitlines(), start=1)
         if HARD_CODED.search(line)
     ]
@@ -396,6 +402,8 @@ def test_modules_take_the_app_namespace_and_hosts_from_the_facts() -> None:
         "expect: {stdout: 'vote/worker => vote/db'}",
         "to: {host: redis.vote, port: 6379}",
         "exec: {namespace: vote, selector: app=vote}",
+        "kubectl: [get, pods, -n, packetwalk-lab]",
+        "curl -H 'Host: whoami.localhost' http://127.0.0.1/",
     ],
 )
 def test_the_hard_coded_check_sees_the_single_labs_names(line: str) -> None:
@@ -411,6 +419,8 @@ def test_the_hard_coded_check_sees_the_single_labs_names(line: str) -> None:
         "to: {host: 'redis.{{ app_namespace }}', port: 6379}",
         "kubectl get pods -n vote-p03",
         "The vote pod resolves redis",
+        "kubectl get pods -n packetwalk-lab-p03",
+        "namespace: '{{ lab_namespace }}'",
     ],
 )
 def test_the_hard_coded_check_lets_templates_pass(line: str) -> None:
@@ -426,16 +436,15 @@ WORKSHOP_CASES = [(path, n) for path in MODULES for n in PARTICIPANTS]
     ids=[f"{p.stem}-participant{n}" for p, n in WORKSHOP_CASES],
 )
 def test_module_for_workshop_participants(path: Path, participant: int, tmp_path: Path) -> None:
-    """Participants 1 and 12 of a 12-participant GKE stack: the module runs end to end in their
-    namespace unless it is refused as not for the stack (then the run is skipped, and says why).
-    Either way its templates take the participant's facts: on the kind stack's facts with
-    participant N's namespace, hosts and participant fact laid over them, it validates, and
-    every command of a dry run names that namespace and no other."""
+    """Participants 1 and 12 of a 12-participant GKE stack: the module validates and runs end to
+    end in their namespaces, and nothing it runs, shows or renders names another participant's
+    namespaces or lab folder. Its templates also take the participant's facts on the kind
+    stack's facts with participant N's names laid over them."""
     cfg = load_stack_config(WORKSHOP_STACK, WORKSHOP)
     who = select_participant(cfg, participant)
     loaded = load_module(path)
     facts = offline_facts(cfg, who)
-    theirs = {name: facts[name] for name in ("app_namespace", "app_hosts", "participant")}
+    theirs = {name: facts[name] for name in PARTICIPANT_FACTS}
     kind = {**offline_facts(load_stack_config("kind")), **theirs}
     problems, checked = validate_module(loaded, {"kind": kind})
     assert [str(p) for p in problems] == [] and checked == ["kind"]
@@ -444,17 +453,38 @@ def test_module_for_workshop_participants(path: Path, participant: int, tmp_path
     lines = [str(e.data["line"]) for e in events if e.kind == "command"]
     named = " ".join(lines) + " ".join(str(e.data.get("explain", "")) for e in events)
     assert who.namespace in named
-    assert set(re.findall(r"vote-p\d\d", named)) == {who.namespace}
+    assert _participants_named(named) <= {who.name}
     assert not [line for line in lines if HARD_CODED.search(line)]
-    reason = refusal(loaded, facts)
-    if reason is not None:
-        pytest.skip(f"not run for participant {participant}: {reason}")
+    assert refusal(loaded, facts) is None, "every module runs for a workshop participant"
     problems, checked = validate_module(loaded, {WORKSHOP_STACK: facts})
     assert [str(p) for p in problems] == [] and checked == [WORKSHOP_STACK]
     result, events = run_module(
         loaded, WORKSHOP_STACK, tmp_path, participant=participant, stacks_dir=WORKSHOP
     )
     assert result.status == "completed"
-    commands = " ".join(str(e.data["line"]) for e in events if e.kind == "command")
-    others = set(re.findall(r"vote-p\d\d", commands)) - {who.namespace}
-    assert others == set()
+    shown = [
+        str(e.data.get(key, ""))
+        for e in events
+        for key in ("line", "explain", "text", "prompt")
+        if e.kind in ("command", "step_start", "hint", "pause")
+    ]
+    rendered = [f.read_text() for f in (tmp_path / ".packetwalk").rglob("*.yaml")]
+    assert _participants_named(" ".join(shown + rendered)) <= {who.name}
+    for text in rendered:
+        assert who.lab_namespace in text or who.namespace in text
+
+
+PARTICIPANT_FACTS = (
+    "app_namespace",
+    "app_hosts",
+    "participant",
+    "lab_namespace",
+    "lab_dir",
+    "lab_hosts",
+)
+"""The facts that differ between participants of one workshop."""
+
+
+def _participants_named(text: str) -> set[str]:
+    """The participant tags (``p03``) a text names through a namespace, lab folder or host."""
+    return set(re.findall(r"(?:vote|packetwalk-lab|gke-workshop|result|whoami)-(p\d\d)\b", text))
