@@ -497,6 +497,8 @@ class LabWorld:
         )
 
     def _get(self, line: str) -> CommandResult:
+        if "-l app=netshoot --field-selector status.phase=Running -o jsonpath" in line:
+            return _ok(self.netshoot[self.w1][0])  # the first running one (module 06)
         if m := re.search(
             r"-l app=netshoot --field-selector spec.nodeName=(\S+) -o "
             r"jsonpath=\{\.items\[0\]\.(metadata\.name|status\.podIP)\}",
