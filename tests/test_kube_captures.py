@@ -139,7 +139,8 @@ def test_node_debug_pod_names_are_valid_and_shared_by_labs_and_walks(node: str) 
     assert name.startswith("pw-node-") and len(name) <= 63
     assert DNS_SUBDOMAIN.match(name), name
     task = Task.model_validate({"exec": {"node": node, "command": ["ip", "route"]}})
-    assert f"kubectl exec -n default {name} -c {DEBUG_CONTAINER} -- ip route" in (
+    entered = " ".join(captures.NODE_ENTER)
+    assert f"kubectl exec -n default {name} -c {DEBUG_CONTAINER} -- {entered} ip route" in (
         Executor.describe(task)
     )
 
