@@ -312,3 +312,34 @@ def test_a_lab_capture_keeps_the_packets_of_its_last_moment(udp_port: int) -> No
     out, err = proc.communicate(timeout=10)
     assert proc.returncode == 124  # timeout's own code: the capture ran until its duration
     assert count_pcap_packets(out) == 5, err.decode(errors="replace")
+
+
+def test_node_enter_runs_a_command_in_another_process_namespaces() -> None:
+    """The nsenter prefix of node commands, run for real: a process in its own network, UTS,
+    IPC and mount namespaces stands in for the node's PID 1; the command sees that process's
+    network namespace (only ``lo``), not this machine's."""
+    if os.geteuid() != 0 or shutil.which("nsenter") is None or shutil.which("unshare") is None:
+        pytest.skip("needs root, nsenter and unshare")
+    node = subprocess.Popen(
+        ["unshare", "--net", "--uts", "--ipc", "--mount", "--pid", "--fork", "sleep", "30"]
+    )
+    try:
+        inner = None
+        for _ in range(50):
+            children = Path(f"/proc/{node.pid}/task/{node.pid}/children")
+            found = children.read_text().split() if children.exists() else []
+            if found:
+                inner = found[0]
+                break
+            time.sleep(0.05)
+        if inner is None:
+            pytest.skip("unshare made no child here (no namespace rights)")
+        prefix = [inner if part == "1" else part for part in captures.NODE_ENTER]
+        done = subprocess.run(
+            [*prefix, "ip", "-o", "link"], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert [line.split(":")[1].strip() for line in done.stdout.splitlines()] == ["lo"]
+    finally:
+        node.kill()
+        node.wait()

@@ -41,7 +41,9 @@ NODE_ENTER: tuple[str, ...] = (
 """Prefix that runs a command of the node debug pod (hostPID, privileged) in the node's own
 namespaces, with the node's own programs and files: what ``docker exec <node>`` gives on a kind
 node, and the only way to read ``iptables`` with the backend kube-proxy wrote (iptables-nft or
-legacy: netshoot's own iptables may be the other one) and ``/etc/cni/net.d`` on any node."""
+legacy: netshoot's own iptables may be the other one) and ``/etc/cni/net.d`` on any node.
+``nsenter`` is util-linux's, which netshoot installs (``util-linux`` in its Dockerfile's
+``apk add``, nicolaka/netshoot main)."""
 
 NAME_LIMIT = 63
 """A container name is a DNS label (63 characters at most); node debug pod names are kept to
