@@ -684,7 +684,7 @@ class LabWorld:
             return self._verify()
         if command.startswith("./invoke map"):
             return self._map(command)
-        if command == "cat learned-intents.yaml":
+        if re.fullmatch(r"cat \S+/learned-intents\.yaml", command):
             if not self.learned_intents:
                 return _ok("", 1, "cat: learned-intents.yaml: No such file or directory\n")
             return _ok(LEARNED_INTENTS)
@@ -697,7 +697,7 @@ class LabWorld:
 
     def _map(self, command: str) -> CommandResult:
         """``invoke map``: writes the learned intents; with --diff, nothing undeclared seen."""
-        if "--out learned-intents.yaml" in command:
+        if re.search(r"--out \S+/learned-intents\.yaml", command):
             self.learned_intents = True
             return _ok()
         return _ok(

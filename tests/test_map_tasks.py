@@ -65,6 +65,9 @@ def test_out_is_never_overwritten_without_force(deps: map_tasks.Deps, tmp_path: 
     assert target.read_text() == "mine\n"
     map_tasks.map(Context(), from_=str(GOLDEN), out=str(target), force=True, format="table")
     assert target.read_text().startswith("CLIENT")
+    nested = tmp_path / ".packetwalk" / "lab" / "kind" / "learned-intents.yaml"
+    map_tasks.map(Context(), from_=str(GOLDEN), out=str(nested))  # a lab folder not made yet
+    assert "kind: ClientIntents" in nested.read_text()
 
 
 @pytest.mark.parametrize(

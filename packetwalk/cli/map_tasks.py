@@ -216,6 +216,7 @@ def map(
     except PacketwalkError as err:
         raise Exit(str(err), code=1) from err
     if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
         deps.console.print(f"wrote {len(result.intents)} ClientIntents to {target}")
     else:
