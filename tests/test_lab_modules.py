@@ -338,13 +338,28 @@ def test_module_runs_end_to_end(path: Path, stack: str, tmp_path: Path) -> None:
     assert all(c["passed"] for c in checks) and (checks or not ran)
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.stem)
-def test_a_failing_check_fails_its_step(path: Path, tmp_path: Path) -> None:
+BREAK_CASES = [(path, stack) for path in MODULES for stack in [*STACKS, "gke-workshop"]]
+
+
+@pytest.mark.parametrize(
+    ("path", "stack"), BREAK_CASES, ids=[f"{p.stem}-{s}" for p, s in BREAK_CASES]
+)
+def test_a_failing_check_fails_its_step(path: Path, stack: str, tmp_path: Path) -> None:
+    """On every stack (and for a workshop participant) the first check a module reaches can
+    fail: its step fails, says why and shows the hint."""
     loaded = load_module(path)
-    stack = next(s for s in STACKS if refusal(loaded, offline_facts(load_stack_config(s))) is None)
+    workshop = stack == "gke-workshop"
+    stacks_dir = Path(__file__).parent / "data" / "workshop" if workshop else STACKS_DIR
     if not any(step.check for step in loaded.module.steps):
         pytest.skip("no checks")
-    result, events = run_module(loaded, stack, tmp_path, break_check=True)
+    result, events = run_module(
+        loaded,
+        stack,
+        tmp_path,
+        break_check=True,
+        participant=12 if workshop else 0,
+        stacks_dir=stacks_dir,
+    )
     checks = [e.data for e in events if e.kind == "check_result"]
     assert result.status == "failed"
     assert checks and checks[-1]["passed"] is False
