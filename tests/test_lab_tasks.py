@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -305,3 +306,33 @@ def test_lab_dry_run_shows_the_participants_commands(
     assert "$ kubectl get pods -n vote-p07 -o wide" in text
     assert "vote-p07.lab.example.org" in text
     assert workshop.calls == []
+
+
+def test_a_participant_with_a_cluster_of_their_own_is_sent_to_it(
+    monkeypatch: pytest.MonkeyPatch, screen: io.StringIO, tmp_path: Path
+) -> None:
+    """With ``participantClusters`` participant 2's lab talks to the context gcloud writes for
+    cluster ``<name>-p02``, never to the current context."""
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    shared = (WORKSHOP / "Pulumi.gke-workshop.yaml").read_text()
+    (stacks / "Pulumi.gke-own.yaml").write_text(
+        shared.replace("participants: 12", "participants: 3").replace(
+            "  packetwalk:domain: lab.example.org\n", "  packetwalk:participantClusters: true\n"
+        )
+    )
+    contexts: list[str | None] = []
+    cluster = workshop_cluster()
+
+    def connect(cfg: object, context: str | None) -> FakeCluster:
+        contexts.append(context)
+        return cluster
+
+    monkeypatch.setattr(lab_tasks.DEPS, "repo", tmp_path)
+    monkeypatch.setattr(lab_tasks.DEPS, "labs_dir", WORKSHOP / "labs")
+    monkeypatch.setattr(lab_tasks.DEPS, "stacks_dir", stacks)
+    monkeypatch.setattr(lab_tasks.DEPS, "cluster", connect)
+    cluster.add_pod(PodInfo("vote", "vote-1", "10.0.0.5", "n", {"app": "vote"}, ("vote",)))
+    with contextlib.suppress(Exit):
+        lab_tasks.lab(MockContext(), "1", stack="gke-own", participant=2, yes=True)
+    assert contexts == ["gke_packetwalk-tests_europe-west1-b_packetwalk-workshop-p02"]
