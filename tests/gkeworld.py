@@ -1132,6 +1132,9 @@ class GkeWorld:
             return self._walk(command)
         if command.startswith("./invoke analyze"):
             return self._analyze()
+        if " && ./invoke analyze " in command:  # analyse the newest walk if its plan says so
+            guard = run_sh(command.split(" && ./invoke analyze ", 1)[0], {}, self.workdir)
+            return self._analyze() if guard.ok else guard
         if "ls -td walks/" in command:
             return run_sh(command, {}, self.workdir)
         if command.startswith("./invoke verify"):
