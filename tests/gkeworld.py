@@ -47,6 +47,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
+from labexercises import LabExercises
 
 from packetwalk.kube.access import CommandResult, NodeInfo, PodInfo
 from packetwalk.kube.captures import NODE_DEBUG_PREFIX, NODE_ENTER
@@ -122,7 +123,7 @@ def run_sh(script: str, stubs: Mapping[str, Mapping[str, str]], cwd: Path) -> Co
     return _ok(done.stdout, done.returncode, done.stderr)
 
 
-class GkeWorld:
+class GkeWorld(LabExercises):
     """A GKE lab of one stack (and participant) as FakeCluster answers; ``lazy``: the
     participant does nothing at the pauses."""
 
@@ -140,7 +141,7 @@ class GkeWorld:
         self.who: Participant = select_participant(self.cfg, participant)
         self.app, self.lab = self.who.namespace, self.who.lab_namespace
         self.workdir = workdir
-        self.lazy = lazy
+        LabExercises.__init__(self, lazy=lazy)
         self.dpv2 = self.cfg.cni == "dataplane-v2"
         name = self.cfg.cluster_name
         self.nodes = [f"gke-{name}-default-pool-1a2b3c4d-{s}" for s in NODE_SUFFIXES]
@@ -160,14 +161,8 @@ class GkeWorld:
         self.netshoot[self.nodes[1]] = ("netshoot-r9x4d", "10.244.1.21")
         self.whoami = {self.nodes[0]: ("whoami-5d8c7b9f6-a1b2c", "10.244.0.30")}
         self.whoami[self.nodes[1]] = ("whoami-5d8c7b9f6-d3e4f", "10.244.1.31")
-        # what the participant changed
-        self.lab_policies: set[str] = set()
-        self.debug_policy_fixed = False
-        self.result_calls_redis = False
-        self.whoami_replicas, self.vote_replicas = 2, 1
+        # what the participant changed, beyond LabExercises
         self.whoami_np = False
-        self.etp_local = False
-        self.whoami_ingress = False
         self.mypod = False
         self.learned_intents = False
         self.walks = 0
@@ -707,30 +702,15 @@ class GkeWorld:
         in_app = host.endswith(f".{self.app}") or (
             host.split(".")[0] == host and namespace == self.app
         )
-        flows = {
-            ("vote", "redis"),
-            ("worker", "redis"),
-            ("worker", "db"),
-            ("result", "db"),
-            ("traefik", "vote"),
-            ("traefik", "result"),
-        }
-        if self.result_calls_redis:
-            flows.add(("result", "redis"))
         if namespace in (self.app, "traefik"):
-            return (source, target) in flows
-        if in_app or host in self.ips.values():
-            return (
-                target == "redis"
-                and source == "netshoot"
-                and self.debug_policy_fixed
-                and not self.lab_policies
-            )
-        if target == "whoami" and self.lab_policies & {"selftest", "default-deny"}:
-            if "selftest" in self.lab_policies or "allow" not in self.lab_policies:
-                return False
-            return host == self.vips["whoami"] or "dns" in self.lab_policies
-        return "default-deny" not in self.lab_policies
+            return self.app_flow(source, target)
+        return self.lab_flow(
+            source,
+            target,
+            into_app=in_app or host in self.ips.values(),
+            via_vip=host == self.vips["whoami"],
+            default_denied=True,
+        )
 
     # -- kubectl --------------------------------------------------------------------------------
 
@@ -761,25 +741,10 @@ class GkeWorld:
         return _ok("", 127, f"gke world: no kubectl answer for {line}")
 
     def _apply(self, line: str) -> CommandResult:
-        if self.lazy and "solutions/" in line:
-            return _ok("unchanged\n")
-        for marker, policy in (
-            ("selftest", "selftest"),
-            ("default-deny", "default-deny"),
-            ("allow-netshoot", "allow"),
-            ("allow-dns", "dns"),
-        ):
-            if marker in line:
-                self.lab_policies.add(policy)
-        self.debug_policy_fixed |= "solutions/debug-to-redis" in line
-        self.whoami_ingress |= "whoami-ingress" in line
-        return _ok("configured\n")
+        return self.applied(line)
 
     def _delete(self, line: str) -> CommandResult:
-        if "selftest" in line:
-            self.lab_policies.discard("selftest")
-        if f"networkpolicy --all -n {self.lab}" in line:
-            self.lab_policies.clear()
+        self.deleted(line, self.lab)
         if "svc whoami-np" in line:
             self.whoami_np = self.etp_local = False
         if "ingress --all" in line:
@@ -799,15 +764,7 @@ class GkeWorld:
         return _ok("service/whoami-np patched\n")
 
     def _scale(self, line: str) -> CommandResult:
-        replicas = int(line.rsplit("=", 1)[1])
-        asked = ("whoami" in line and replicas == 3) or ("vote" in line and replicas == 2)
-        if self.lazy and asked:
-            return _ok("deployment.apps/scaled\n")
-        if "whoami" in line:
-            self.whoami_replicas = replicas
-        else:
-            self.vote_replicas = replicas
-        return _ok("deployment.apps/scaled\n")
+        return self.scaled(line)
 
     def _run(self, line: str) -> CommandResult:
         self.mypod = not self.lazy

@@ -21,6 +21,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from labexercises import APP_FLOWS, LabExercises, run_in_world
 
 from packetwalk.kube.access import CommandResult, NodeInfo, PodInfo
 from packetwalk.kube.captures import NODE_DEBUG_PREFIX, NODE_ENTER
@@ -30,11 +31,10 @@ from packetwalk.lab.config import DEFAULT_INTENTS_FILE, load_stack_config, stack
 from packetwalk.lab.kindconfig import INGRESS_HTTP_HOST_PORT, INGRESS_HTTP_NODE_PORT
 from packetwalk.lab.objects import lab_objects
 from packetwalk.playbook import templating
-from packetwalk.playbook.events import Emitter, Event
-from packetwalk.playbook.facts import cluster_facts, offline_facts
+from packetwalk.playbook.events import Event
+from packetwalk.playbook.facts import offline_facts
 from packetwalk.playbook.loader import load_module
-from packetwalk.playbook.progress import ProgressStore
-from packetwalk.playbook.runner import LabRunner, RunOptions, RunResult
+from packetwalk.playbook.runner import RunOptions, RunResult
 
 REPO = Path(__file__).resolve().parent.parent
 LABS = REPO / "labs"
@@ -286,14 +286,6 @@ VIPS = {
     "kube-dns": "10.96.0.10",
 }
 TRAEFIK_LB, WHOAMI_LB, HOST = "172.18.255.200", "172.18.255.201", "172.18.0.1"
-APP_FLOWS = {
-    ("vote", "redis"),
-    ("worker", "redis"),
-    ("worker", "db"),
-    ("result", "db"),
-    ("traefik", "vote"),
-    ("traefik", "result"),
-}
 
 
 def _pcap(packets: int) -> bytes:
@@ -305,7 +297,7 @@ def _ok(stdout: str = "", rc: int = 0, stderr: str = "") -> CommandResult:
     return CommandResult((), rc, stdout, stderr)
 
 
-class LabWorld:
+class LabWorld(LabExercises):
     """A kind lab of one stack as FakeCluster answers; ``lazy``: the participant does nothing."""
 
     def __init__(self, stack: str, walks: Path, *, lazy: bool) -> None:
@@ -320,11 +312,8 @@ class LabWorld:
             self.w2: ("netshoot-b", "10.244.2.21"),
             self.cp: ("netshoot-c", "10.244.0.22"),
         }
-        self.lab_policies: set[str] = set()
-        self.debug_policy_fixed = False
-        self.result_calls_redis = False
-        self.whoami_replicas, self.vote_replicas = 2, 1
-        self.etp_local = self.whoami_ingress = self.mypod = False
+        LabExercises.__init__(self, lazy=lazy)
+        self.mypod = False
         self.last_walk_via = ""
         self.vote_listening = True
         """False: gunicorn is down, so a port-forward reaches the pod but nothing answers."""
@@ -380,20 +369,14 @@ class LabWorld:
         if host == VIPS["whoami"]:
             target = "whoami"
         if namespace != LAB:
-            extra = {("result", "redis")} if self.result_calls_redis else set()
-            return (source.split("-")[0], target) in APP_FLOWS | extra
-        if host.endswith(".vote"):  # redis.vote, db.vote from the lab namespace
-            return (
-                target == "redis"
-                and source.startswith("netshoot")
-                and self.debug_policy_fixed
-                and not self.lab_policies
-            )
-        if target == "whoami" and self.lab_policies & {"selftest", "default-deny"}:
-            if "selftest" in self.lab_policies or "allow" not in self.lab_policies:
-                return False
-            return host == VIPS["whoami"] or "dns" in self.lab_policies
-        return not ("default-deny" in self.lab_policies and host.startswith("kubernetes"))
+            return self.app_flow(source.split("-")[0], target)
+        return self.lab_flow(
+            source,
+            target,
+            into_app=host.endswith(".vote"),  # redis.vote, db.vote from the lab namespace
+            via_vip=host == VIPS["whoami"],
+            default_denied=host.startswith("kubernetes"),
+        )
 
     def _exec(self, call: Call) -> CommandResult:
         if (call.pod or "").startswith(NODE_DEBUG_PREFIX):  # a node's own tools: as docker exec
@@ -444,38 +427,14 @@ class LabWorld:
         return _ok("", 127, f"world: no kubectl answer for {line}")
 
     def _apply(self, line: str) -> CommandResult:
-        if self.lazy and "solutions/" in line:
-            return _ok("unchanged\n")
-        for marker, policy in (
-            ("selftest", "selftest"),
-            ("default-deny", "default-deny"),
-            ("allow-netshoot", "allow"),
-            ("allow-dns", "dns"),
-        ):
-            if marker in line:
-                self.lab_policies.add(policy)
-        self.debug_policy_fixed |= "solutions/debug-to-redis" in line
-        self.etp_local |= "whoami-lb-local" in line
-        self.whoami_ingress |= "whoami-ingress" in line
-        return _ok("configured\n")
+        return self.applied(line)
 
     def _delete(self, line: str) -> CommandResult:
-        if "selftest" in line:
-            self.lab_policies.discard("selftest")
-        if f"networkpolicy --all -n {LAB}" in line:
-            self.lab_policies.clear()
+        self.deleted(line, LAB)
         return _ok("deleted\n")
 
     def _scale(self, line: str) -> CommandResult:
-        replicas = int(line.rsplit("=", 1)[1])
-        asked = ("whoami" in line and replicas == 3) or ("vote" in line and replicas == 2)
-        if self.lazy and asked:  # the pause asked for this scale; a lazy participant skips it
-            return _ok("scaled\n")
-        if "whoami" in line:
-            self.whoami_replicas = replicas
-        else:
-            self.vote_replicas = replicas
-        return _ok("scaled\n")
+        return self.scaled(line)
 
     def _run(self, line: str) -> CommandResult:
         self.mypod = not self.lazy
@@ -903,27 +862,13 @@ spec:
 
 MODULE_IDS = [path.stem for path in MODULE_FILES]
 KIND_STACKS = KIND_STACK_NAMES
-"""The world is a kind lab (docker exec into node containers); the modules require kind too."""
+"""The kind world; tests/test_lab_manifests_gke.py runs the modules in the GKE world."""
 
 
 def _run_module(
     module: str, world: LabWorld, tmp_path: Path, options: RunOptions | None = None
 ) -> tuple[RunResult, list[Event]]:
-    events: list[Event] = []
-    run_dir = tmp_path / "runs" / module
-    run_dir.mkdir(parents=True, exist_ok=True)
-    runner = LabRunner(
-        load_module(LABS / f"{module}.yaml"),
-        cluster_facts(world.cfg, world.fake),
-        emit=Emitter(events.append),
-        access=world.fake,
-        store=ProgressStore(tmp_path, world.cfg.stack),
-        run_dir=run_dir,
-        ask=lambda prompt: "",
-        sleep=lambda seconds: None,
-        workdir=tmp_path,
-    )
-    return runner.run(options or RunOptions(yes=True)), events
+    return run_in_world(LABS / f"{module}.yaml", world.cfg, world.fake, tmp_path, options=options)
 
 
 def _failures(events: list[Event]) -> list[dict[str, Any]]:

@@ -19,14 +19,14 @@ from typing import Any
 
 import pytest
 from gkeworld import GkeWorld, world_for
+from labexercises import run_in_world
 
 from packetwalk.kube.captures import NODE_DEBUG_PREFIX, NODE_ENTER
 from packetwalk.playbook import templating
-from packetwalk.playbook.events import Emitter, Event
+from packetwalk.playbook.events import Event
 from packetwalk.playbook.facts import cluster_facts, offline_facts
 from packetwalk.playbook.loader import load_module
-from packetwalk.playbook.progress import ProgressStore
-from packetwalk.playbook.runner import LabRunner, RunOptions, RunResult
+from packetwalk.playbook.runner import RunOptions, RunResult
 
 LABS = Path(__file__).resolve().parent.parent / "labs"
 MODULE_IDS = [path.stem for path in sorted(LABS.glob("[0-9][0-9]-*.yaml"))]
@@ -41,25 +41,15 @@ def _run_module(
     options: RunOptions | None = None,
     watch: Callable[[Event], None] | None = None,
 ) -> tuple[RunResult, list[Event]]:
-    events: list[Event] = []
-    sinks: list[Callable[[Event], None]] = [events.append] + ([watch] if watch else [])
-    run_dir = tmp_path / "runs" / module
-    run_dir.mkdir(parents=True, exist_ok=True)
-    store = ProgressStore(
-        tmp_path, world.cfg.stack + (f"-{world.who.tag}" if world.who.tag else "")
+    return run_in_world(
+        LABS / f"{module}.yaml",
+        world.cfg,
+        world.fake,
+        tmp_path,
+        participant=world.who,
+        options=options,
+        watch=watch,
     )
-    runner = LabRunner(
-        load_module(LABS / f"{module}.yaml"),
-        cluster_facts(world.cfg, world.fake, world.who),
-        emit=Emitter(*sinks),
-        access=world.fake,
-        store=store,
-        run_dir=run_dir,
-        ask=lambda prompt: "",
-        sleep=lambda seconds: None,
-        workdir=tmp_path,
-    )
-    return runner.run(options or RunOptions(yes=True)), events
 
 
 def _failures(events: list[Event]) -> list[dict[str, Any]]:
