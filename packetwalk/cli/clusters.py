@@ -34,6 +34,13 @@ def participant_context(cfg: LabConfig, number: int, context: str = "") -> str |
     return kube_context(cfg, select_participant(cfg, number).cluster)
 
 
+CONTEXT_HELP = (
+    "kube context (default: the stack's cluster, or participant N's own one with"
+    " participantClusters: kind-<name>, gke_<project>_<location>_<cluster>)"
+)
+"""The ``--context`` help of the tasks that pick it with :func:`participant_context`."""
+
+
 def participant_help(what: str) -> str:
     """The ``--participant`` help of a task; ``what`` says what the choice changes there."""
     return (

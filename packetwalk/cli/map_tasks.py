@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from packetwalk.cli.clusters import (
+    CONTEXT_HELP,
     ClusterFactory,
     kubectl_cluster,
     participant_context,
@@ -143,7 +144,7 @@ def render(result: MapResult, fmt: str, header: str) -> str:
         "diff": "a declared ClientIntents file to compare with (e.g. "
         "stacks/intents/voting-app.yaml)",
         "out_dir": "where live capture folders go (walks/<timestamp>-map/)",
-        "context": "kubeconfig context (default: the kind cluster's)",
+        "context": CONTEXT_HELP,
         "keep": "keep the node debug pods for the next run",
         "participant": participant_help("only the clients in your namespace (vote-pNN)"),
     }

@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from packetwalk.cli import verify_views
 from packetwalk.cli.clusters import (
+    CONTEXT_HELP,
     ClusterFactory,
     kubectl_cluster,
     participant_context,
@@ -70,7 +71,7 @@ DEPS = Deps()
         "external": f"the outside address probed from every pod, IP:PORT (default "
         f"{DEFAULT_EXTERNAL}); 'none' skips it",
         "timeout": "seconds each probe waits for an answer (default 1)",
-        "context": "kube context (default: the stack's)",
+        "context": CONTEXT_HELP,
         "participant": participant_help("probes your namespace (vote-pNN)"),
     }
 )

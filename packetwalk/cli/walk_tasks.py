@@ -22,6 +22,7 @@ from rich.console import Console
 
 from packetwalk.cli import walk_views
 from packetwalk.cli.clusters import (
+    CONTEXT_HELP,
     ClusterFactory,
     kubectl_cluster,
     participant_context,
@@ -129,7 +130,7 @@ def _render_plan(plan: WalkPlan, fmt: str, deps: Deps) -> None:
         "entry_node": "the node to send NodePort traffic to (default: one without the backend)",
         "snapshot": "plan from a saved `kubectl get ... -o yaml` instead of the cluster "
         "(with --dry-run)",
-        "context": "kubeconfig context (default: the kind cluster's, or the current one)",
+        "context": CONTEXT_HELP,
         "participant": participant_help("the walk goes to your namespace (vote-pNN) and host"),
     }
 )
