@@ -50,8 +50,14 @@ def _closed(schema: Any, *, structural: bool = True) -> Any:
     return schema
 
 
+def chart_crds_available() -> bool:
+    """Whether the pinned charts (../shared/charts) and the real Helm are here to give the CRDs
+    the charts install (Calico's operator resources have no other source)."""
+    return rendering.CHARTS.is_dir() and rendering._helm_available()
+
+
 def _chart_crds() -> list[dict[str, Any]]:
-    if not rendering.CHARTS.is_dir() or not rendering._helm_available():
+    if not chart_crds_available():
         return []
     found: list[dict[str, Any]] = []
     for stack in rendering.ALL_STACKS:

@@ -485,13 +485,23 @@ def test_every_kubernetes_object_validates_strictly(runs: Any, stack: str) -> No
     _, cluster, lab = runs[stack]
     assert cluster.kubernetes_objects() == []  # the cluster stack only runs commands
     custom = 0
+    unvalidated: list[str] = []
     for reg in lab.kubernetes_objects():
         manifest = reg.manifest
         if crd_validation.known(manifest["apiVersion"], manifest["kind"]):
             crd_validation.validate(manifest)
             custom += 1
-        else:
+            continue
+        try:
             kubernetes_validate.validate(manifest, versions.KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.SchemaNotFoundError:
+            if crd_validation.chart_crds_available():
+                raise
+            unvalidated.append(f"{manifest['apiVersion']} {manifest['kind']}")
+    if unvalidated:  # their CRDs come only from the charts in ../shared/charts
+        pytest.skip(
+            f"no CRD here for {', '.join(sorted(set(unvalidated)))}: needs ../shared/charts"
+        )
     # IPAddressPool and L2Advertisement; on Calico also the operator's four resources
     assert custom == (6 if runs[stack][0].cni == "calico" else 2)
 
